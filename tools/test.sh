@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, builds, runs every test.
+#  1. gcc build (-Werror): unit and integration tests (the integration tests
+#     build virtual LANs out of network namespaces and need root), fuzz
+#     targets replaying their seed corpora.
+#  2. clang build with ASan+UBSan and libFuzzer: unit tests under the
+#     sanitizers, then each fuzz target for LCFS_FUZZ_SECONDS (default 20).
+# Exit status is non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+jobs=$(nproc)
+
+echo "== build (gcc, -Werror)"
+tools/build.sh
+echo "== tests (gcc build)"
+ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900
+
+echo "== build (clang, ASan+UBSan, libFuzzer)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLCFS_WERROR=ON -DLCFS_SANITIZE=ON -DLCFS_FUZZ=ON \
+  -DLCFS_BENCH=OFF -DLCFS_INTEGRATION=OFF -DLCFS_FUZZ_SECONDS="${LCFS_FUZZ_SECONDS:-20}" >/dev/null
+cmake --build build-fuzz -j"$jobs"
+echo "== unit tests under ASan+UBSan, bounded fuzz runs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L 'unit|fuzz' --timeout 900
+echo "== all tests passed"
