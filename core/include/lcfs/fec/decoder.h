@@ -1,0 +1,51 @@
+// RaptorQ decoder for a whole object (RFC 6330 section 5.4).
+//
+// Feed symbols one at a time, in any order, from any mix of source and
+// repair ESIs. Each block is decoded as soon as its symbols suffice
+// (inactivation decoding, section 5.4.2); Add() then reports kComplete once
+// every block is. Duplicates are ignored. Symbols of a block already decoded
+// are ignored. Memory: the object plus the symbols of blocks still pending.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "lcfs/fec/oti.h"
+#include "lcfs/status.h"
+
+namespace lcfs::fec {
+
+enum class DecodeProgress { kNeedMore, kComplete };
+
+class ObjectDecoder {
+ public:
+  static Result<ObjectDecoder> Create(const Oti& oti);
+
+  ObjectDecoder(ObjectDecoder&&) noexcept;
+  ObjectDecoder& operator=(ObjectDecoder&&) noexcept;
+  ~ObjectDecoder();
+
+  const Oti& oti() const;
+
+  // Errors (EINVAL) for an SBN >= Z, an ESI >= 2^24, or a symbol that is not
+  // exactly T bytes; the decoder's state is unchanged then.
+  Result<DecodeProgress> Add(uint8_t sbn, uint32_t esi, std::span<const uint8_t> symbol);
+
+  bool complete() const;
+  bool BlockComplete(uint8_t sbn) const;
+  // Distinct symbols held for block `sbn` (0 once it is decoded).
+  uint32_t PendingSymbols(uint8_t sbn) const;
+
+  // The object's F bytes; meaningful only when complete().
+  std::span<const uint8_t> object() const;
+  std::vector<uint8_t> TakeObject();
+
+ private:
+  struct Impl;
+  explicit ObjectDecoder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lcfs::fec

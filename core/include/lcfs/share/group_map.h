@@ -1,0 +1,63 @@
+// GroupMap: multicast group -> published object, for one published index.
+//
+// An MLD join names only a group address, GroupAddress(hash), which is a hash
+// of the object's hash and cannot be inverted. The map therefore holds every
+// object hash of the index sorted by its group address, and a lookup binary
+// searches it, computing the group of each probed entry (about log2(n)
+// SHA-256 of 45 bytes, microseconds, once per join). Memory: exactly 32 bytes
+// per object (the hash), nothing else; building it needs 48 bytes per object
+// for the sort, released at the end.
+//
+// Objects are found by walking the index from its root: directory objects,
+// then each file's Merkle tree nodes and chunks (the mdex has no iteration,
+// and the walk also proves the published tree is complete).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "lcfs/hash.h"
+#include "lcfs/index/indexer.h"
+#include "lcfs/index/mdex.h"
+#include "lcfs/net/address.h"
+#include "lcfs/net/group.h"
+#include "lcfs/status.h"
+
+namespace lcfs::share {
+
+class GroupMap {
+ public:
+  GroupMap() = default;
+
+  // Every object reachable from `root` (a directory object, or a file hash
+  // when `root_is_directory` is false, of `root_size` bytes) in `mdex`.
+  // Objects the mdex lacks are skipped and counted in missing(); a directory
+  // or tree node that does not decode is an error (EINVAL).
+  static Result<GroupMap> Build(const Mdex& mdex, const Hash& root, bool root_is_directory,
+                                uint64_t root_size, uint32_t chunk_size,
+                                const net::GroupScheme& scheme);
+  static Result<GroupMap> Build(const IndexResult& index, const net::GroupScheme& scheme) {
+    return Build(*index.mdex, index.root, index.root_is_directory, index.root_size,
+                 index.chunk_size, scheme);
+  }
+  // From a list of hashes (tests; duplicates are removed).
+  static GroupMap FromHashes(std::vector<Hash> hashes, const net::GroupScheme& scheme);
+
+  // The object sent on `group`, if any. With several (a 112-bit collision,
+  // never seen in practice) the first in hash order.
+  std::optional<Hash> Find(const net::Ipv6Address& group) const;
+
+  size_t size() const { return hashes_.size(); }
+  uint64_t missing() const { return missing_; }
+  size_t MemoryUsage() const { return hashes_.capacity() * sizeof(Hash); }
+  const std::vector<Hash>& hashes() const { return hashes_; }  // in group order
+
+ private:
+  net::GroupScheme scheme_;
+  std::vector<Hash> hashes_;  // sorted by GroupAddress(hash, scheme_)
+  uint64_t missing_ = 0;
+};
+
+}  // namespace lcfs::share

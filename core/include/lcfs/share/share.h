@@ -1,0 +1,130 @@
+// The share engine, lc_share(3): serves the objects of a published index to
+// whoever asks for them, as MLD shows.
+//
+//   auto handle = share::Share(index, /*ifindex=*/0, &stats, share::kShareLoopback);
+//   ...
+//   share::Unshare(std::move(*handle));
+//
+// A thread runs one epoll loop over the MLD snooper (join and leave events,
+// querier timers) and the senders. A join of a group that maps to an object
+// of the index (GroupMap) activates that object on that interface: its
+// packets go out on its group, source symbols first, then repair symbols
+// without end, until the MLD leave. Active objects take turns (round robin,
+// a few packets per turn, so a large file never starves small ones) under one
+// global token bucket; packets of a turn leave in one system call (UDP GSO).
+// Encoders are loaded when an object starts and freed when it goes idle; a
+// cap on their total memory makes the largest-served objects yield their
+// encoder (keeping their place in the stream) to waiting ones.
+//
+// Publish() swaps in a new index; objects of the previous one stay served
+// for a grace period so readers of the old root are not cut off. An object
+// whose bytes no longer match its hash (a file changed behind the exporter's
+// back) is never sent: it is dropped, counted, and reported to on_stale.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lcfs/hash.h"
+#include "lcfs/index/indexer.h"
+#include "lcfs/net/group.h"
+#include "lcfs/net/mld_timers.h"
+#include "lcfs/status.h"
+
+namespace lcfs::share {
+
+// 100 Mbit/s: a tenth of a gigabit LAN, so an exporter left running never
+// crowds out other traffic, and fast enough that a 1 MiB chunk takes ~85 ms.
+inline constexpr uint64_t kDefaultRate = 100'000'000;
+// Encoders of active objects may hold this much memory in total.
+inline constexpr size_t kDefaultEncoderMemory = 256u << 20;
+inline constexpr std::chrono::milliseconds kDefaultGrace{60'000};
+// What the rate limit counts per packet besides the UDP payload: the IPv6
+// (40) and UDP (8) headers and the Ethernet header (14), so --rate is the
+// rate seen on the wire (interface tx_bytes).
+inline constexpr size_t kPacketOverhead = 40 + 8 + 14;
+
+// Statistics, updated by the engine thread, readable at any time.
+struct ShareStats {
+  std::atomic<uint64_t> published_objects{0};  // objects in the current index
+  std::atomic<uint64_t> objects_served{0};     // activations: an object started sending
+  std::atomic<uint64_t> active_objects{0};     // objects sending now
+  std::atomic<uint64_t> active_groups{0};      // (group, interface) pairs with listeners served
+  std::atomic<uint64_t> symbols_sent{0};       // packets, each copy on each interface
+  std::atomic<uint64_t> bytes_sent{0};         // UDP payload bytes of those packets
+  std::atomic<uint64_t> joins{0};              // MLD join events seen (any group)
+  std::atomic<uint64_t> leaves{0};             // MLD leave events seen (any group)
+  std::atomic<uint64_t> unknown_groups{0};     // joins of groups that map to no object
+  std::atomic<uint64_t> stale_objects{0};      // refused: bytes no longer match the hash
+  std::atomic<uint64_t> encoder_loads{0};      // encoders built (re-loads after eviction included)
+  std::atomic<uint64_t> encoder_bytes{0};      // memory held by encoders now
+  std::atomic<uint64_t> send_errors{0};        // failed sends (socket errors, full buffers)
+};
+
+enum ShareFlags : unsigned {
+  // IPV6_MULTICAST_LOOP: also deliver the packets to listeners on this host.
+  kShareLoopback = 1u << 0,
+};
+
+struct ShareOptions {
+  // Several interfaces (ifindexes) for one engine, instead of Share()'s
+  // single `ifindex` (which must then be 0). One engine per host: it is the
+  // namespace's only multicast-routing socket, which sees MLDv1 reports.
+  std::vector<int> interfaces;
+  uint64_t rate_bps = kDefaultRate;  // global limit, bits per second on the wire
+  net::GroupScheme scheme;
+  net::MldTimers mld_timers;         // RFC 3810 defaults; tests shorten them
+  bool querier = true;               // also act as MLD querier (needed without a router)
+  size_t encoder_memory = kDefaultEncoderMemory;
+  std::chrono::milliseconds grace = kDefaultGrace;
+  // Called on the engine thread when an object is found changed (EIO), so the
+  // owner can re-index. Must not block or call back into the engine.
+  std::function<void(const Hash& object, const Status& why)> on_stale;
+  // Diagnostic lines (joins, leaves, epochs), on the engine thread; may be empty.
+  std::function<void(const std::string& line)> log;
+};
+
+class ShareEngine;
+using ShareHandle = std::unique_ptr<ShareEngine>;
+
+// lc_share: starts serving `index` on `ifindex` (0: every multicast-capable,
+// non-loopback interface). `stats` may be null; it must outlive the handle.
+// Errors: ENOTSUP when MLD cannot work here (IPv6 disabled, no multicast-
+// capable interface), EACCES when the raw MLD socket is not permitted (needs
+// CAP_NET_RAW), ENOMEM, ENODEV for an ifindex that is not multicast-capable,
+// EINVAL for bad options.
+Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* stats,
+                          unsigned flags = 0, ShareOptions options = {});
+// lc_unshare: stops sending, closes every socket and frees everything.
+void Unshare(ShareHandle handle);
+
+class ShareEngine {
+ public:
+  ~ShareEngine();  // stops the thread, closes everything
+  ShareEngine(const ShareEngine&) = delete;
+  ShareEngine& operator=(const ShareEngine&) = delete;
+
+  // Serves `index` from now on; the previous index stays served for the
+  // grace period (objects in both keep sending without a break).
+  Status Publish(const IndexResult& index);
+
+  // The interfaces served (ifindex).
+  std::vector<int> interfaces() const;
+  const ShareStats& stats() const { return *stats_; }
+
+ private:
+  friend Result<ShareHandle> Share(const IndexResult&, int, ShareStats*, unsigned, ShareOptions);
+  struct Loop;
+  ShareEngine() = default;
+
+  std::unique_ptr<Loop> loop_;
+  ShareStats own_stats_;
+  ShareStats* stats_ = &own_stats_;
+};
+
+}  // namespace lcfs::share

@@ -1,0 +1,467 @@
+#include "lcfs/index/indexer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "lcfs/index/file_tree.h"
+#include "lcfs/object.h"
+#include "lcfs/unique_fd.h"
+
+namespace lcfs {
+namespace {
+
+// Hashing work is cut into segments of about this many bytes so that one
+// large file keeps every thread busy.
+constexpr uint64_t kSegmentBytes = 16u << 20;
+// Read granularity: small enough for the buffer to stay in L2 while hashed.
+constexpr size_t kReadPiece = 256u << 10;
+
+// A regular file found by the walk.
+struct FileJob {
+  std::string path;
+  uint64_t size = 0;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool is_inline = false;
+  std::vector<Hash> leaves;   // chunk hashes, filled by the segments
+  std::vector<uint8_t> data;  // inline content
+  std::atomic<bool> failed{false};
+  std::mutex error_mu;
+  std::string error;          // why it failed (first error only)
+  size_t dir = 0, entry = 0;  // where its DirEntry is
+  Hash file_hash;
+};
+
+struct DirJob {
+  std::string path;
+  std::vector<DirEntry> entries;
+  std::vector<bool> drop;  // entries to leave out (a child that failed)
+  struct Child {
+    size_t entry, dir;
+  };
+  std::vector<Child> subdirs;
+  bool failed = false;
+  std::string error;  // why it failed, for the root
+  int error_code = 0;
+  Hash hash;
+  uint64_t encoded_size = 0;
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirStream = std::unique_ptr<DIR, DirCloser>;
+
+struct Segment {
+  size_t file;
+  uint64_t first_chunk, chunks;
+};
+
+void Fail(FileJob& f, const std::string& why) {
+  std::lock_guard lock(f.error_mu);
+  if (!f.failed.exchange(true)) f.error = why;
+}
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Opens a file found by the walk, checking that it is still the same regular
+// file of the same size (O_NONBLOCK: a FIFO swapped in must not hang us).
+Result<UniqueFd> OpenChecked(const FileJob& f) {
+  UniqueFd fd(::open(f.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return Status::FromErrno(errno, "open " + f.path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "stat " + f.path);
+  if (!S_ISREG(st.st_mode) || st.st_dev != f.dev || st.st_ino != f.ino ||
+      static_cast<uint64_t>(st.st_size) != f.size) {
+    return Status::Error(EAGAIN, f.path + " changed while being indexed");
+  }
+  return fd;
+}
+
+// Reads exactly `buf.size()` bytes at `offset`.
+Status ReadFull(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& path) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n =
+        ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "read " + path);
+    if (n == 0) return Status::Error(EAGAIN, path + " shrank while being indexed");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+class Hasher {
+ public:
+  Hasher(std::vector<std::unique_ptr<FileJob>>& files, uint32_t chunk_size,
+         std::atomic<uint64_t>& bytes_done, std::atomic<uint64_t>& files_done)
+      : files_(files), chunk_size_(chunk_size), bytes_done_(bytes_done), files_done_(files_done) {}
+
+  void Run(const Segment& seg, std::vector<uint8_t>& buf, Sha256& sha) {
+    FileJob& f = *files_[seg.file];
+    if (f.failed.load()) return;
+    auto fd = OpenChecked(f);
+    if (!fd.ok()) return Fail(f, fd.status().message());
+    if (f.is_inline) {
+      Status s = ReadFull(fd->get(), f.data, 0, f.path);
+      if (!s.ok()) return Fail(f, s.message());
+      bytes_done_ += f.size;
+      ++files_done_;
+      return;
+    }
+    ::posix_fadvise(fd->get(), static_cast<off_t>(seg.first_chunk * chunk_size_),
+                    static_cast<off_t>(seg.chunks * chunk_size_), POSIX_FADV_SEQUENTIAL);
+    const uint8_t tag = static_cast<uint8_t>(ObjectKind::kChunk);
+    for (uint64_t c = seg.first_chunk; c < seg.first_chunk + seg.chunks; ++c) {
+      const uint64_t start = c * chunk_size_;
+      const uint32_t length = ChunkLength(f.size, chunk_size_, c);
+      sha.Update(std::span(&tag, 1));
+      for (uint32_t off = 0; off < length;) {
+        const size_t n = std::min<size_t>(buf.size(), length - off);
+        Status s = ReadFull(fd->get(), std::span(buf).first(n), start + off, f.path);
+        if (!s.ok()) {
+          sha.Finish();
+          return Fail(f, s.message());
+        }
+        sha.Update(std::span(buf).first(n));
+        off += static_cast<uint32_t>(n);
+        bytes_done_ += n;
+      }
+      f.leaves[c] = sha.Finish();
+    }
+    if (seg.first_chunk + seg.chunks == f.leaves.size()) ++files_done_;
+  }
+
+ private:
+  std::vector<std::unique_ptr<FileJob>>& files_;
+  uint32_t chunk_size_;
+  std::atomic<uint64_t>& bytes_done_;
+  std::atomic<uint64_t>& files_done_;
+};
+
+class IndexRun {
+ public:
+  IndexRun(const IndexOptions& opt) : opt_(opt) {}
+
+  Result<IndexResult> Run(const std::string& path);
+
+ private:
+  void Warn(const std::string& msg) {
+    ++stats_.skipped;
+    if (opt_.warn) {
+      opt_.warn(msg);
+    } else {
+      std::fprintf(stderr, "lcfs: warning: %s\n", msg.c_str());
+    }
+  }
+  size_t AddFile(const std::string& path, const struct stat& st, size_t dir, size_t entry);
+  void Walk(size_t dir);
+  void HashAll();
+  void FinishFiles();
+  Status BuildDirectories();
+
+  const IndexOptions& opt_;
+  IndexStats stats_;
+  dev_t root_dev_ = 0;
+  std::vector<std::unique_ptr<FileJob>> files_;
+  std::vector<DirJob> dirs_;
+  std::shared_ptr<Mdex> mdex_ = std::make_shared<Mdex>();
+};
+
+size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t dir, size_t entry) {
+  auto f = std::make_unique<FileJob>();
+  f->path = path;
+  f->size = static_cast<uint64_t>(st.st_size);
+  f->dev = st.st_dev;
+  f->ino = st.st_ino;
+  f->dir = dir;
+  f->entry = entry;
+  f->is_inline = dir != SIZE_MAX && f->size <= opt_.inline_max;
+  if (f->is_inline) {
+    f->data.resize(f->size);
+  } else {
+    f->leaves.resize(ChunkCount(f->size, opt_.chunk_size));
+  }
+  files_.push_back(std::move(f));
+  return files_.size() - 1;
+}
+
+void IndexRun::Walk(size_t d) {
+  // dirs_ grows while we walk: take what we need by value or re-index.
+  const std::string dir_path = dirs_[d].path;
+  // The root itself may be a symlink the user named; nothing below it is followed.
+  const int nofollow = d == 0 ? 0 : O_NOFOLLOW;
+  UniqueFd dfd(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC));
+  DirStream dp(dfd ? ::fdopendir(dfd.get()) : nullptr);
+  if (!dp) {
+    dirs_[d].failed = true;
+    dirs_[d].error_code = errno;
+    dirs_[d].error = Errno("open directory " + dir_path);
+    if (d > 0) Warn("skipping: " + dirs_[d].error);
+    return;
+  }
+  dfd.release();  // now owned by dp
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* de = ::readdir(dp.get())) {
+    std::string_view n = de->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  const int read_errno = errno;
+  const int fd = ::dirfd(dp.get());
+  // Sort so that the file order (and warnings) do not depend on read order.
+  std::sort(names.begin(), names.end());
+  if (read_errno != 0) {
+    errno = read_errno;
+    dirs_[d].failed = true;
+    dirs_[d].error_code = errno;
+    dirs_[d].error = Errno("read directory " + dir_path);
+    if (d > 0) Warn("skipping: " + dirs_[d].error);
+    return;
+  }
+  for (const std::string& name : names) {
+    const std::string path = dir_path == "/" ? "/" + name : dir_path + "/" + name;
+    if (!ValidateEntryName(name).ok()) {
+      Warn("skipping " + path + ": " + ValidateEntryName(name).message());
+      continue;
+    }
+    struct stat st;
+    if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      Warn(Errno("skipping " + path + ": stat"));
+      continue;
+    }
+    DirEntry e;
+    e.name = name;
+    e.mode = static_cast<uint16_t>(st.st_mode & 07777);
+    e.mtime_sec = st.st_mtim.tv_sec;
+    e.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+    const size_t entry = dirs_[d].entries.size();
+    if (S_ISREG(st.st_mode)) {
+      e.type = EntryType::kFile;
+      e.size = static_cast<uint64_t>(st.st_size);
+      AddFile(path, st, d, entry);
+      e.is_inline = files_.back()->is_inline;
+    } else if (S_ISDIR(st.st_mode)) {
+      if (st.st_dev != root_dev_) {
+        Warn("skipping " + path + ": a mount point (not crossing file systems)");
+        continue;
+      }
+      e.type = EntryType::kDirectory;
+      dirs_[d].subdirs.push_back({entry, dirs_.size()});
+      dirs_.push_back(DirJob{});
+      dirs_.back().path = path;
+    } else if (S_ISLNK(st.st_mode)) {
+      std::string target(kMaxSymlinkTargetLength + 1, '\0');
+      ssize_t n = ::readlinkat(fd, name.c_str(), target.data(), target.size());
+      if (n < 0) {
+        Warn(Errno("skipping symlink " + path));
+        continue;
+      }
+      if (n == 0 || static_cast<size_t>(n) > kMaxSymlinkTargetLength) {
+        Warn("skipping symlink " + path + ": target length out of range");
+        continue;
+      }
+      target.resize(static_cast<size_t>(n));
+      e.type = EntryType::kSymlink;
+      e.size = target.size();
+      e.symlink_target = std::move(target);
+      ++stats_.symlinks;
+    } else {
+      Warn("skipping special file " + path);
+      continue;
+    }
+    dirs_[d].entries.push_back(std::move(e));
+  }
+  dirs_[d].drop.assign(dirs_[d].entries.size(), false);
+}
+
+void IndexRun::HashAll() {
+  std::vector<Segment> segments;
+  IndexProgress total;
+  const uint64_t per_segment = std::max<uint64_t>(1, kSegmentBytes / opt_.chunk_size);
+  for (size_t i = 0; i < files_.size(); ++i) {
+    const FileJob& f = *files_[i];
+    total.bytes_total += f.size;
+    ++total.files_total;
+    if (f.is_inline) {
+      if (f.size > 0) segments.push_back({i, 0, 0});
+      continue;
+    }
+    for (uint64_t c = 0; c < f.leaves.size(); c += per_segment) {
+      segments.push_back({i, c, std::min<uint64_t>(per_segment, f.leaves.size() - c)});
+    }
+  }
+  std::atomic<uint64_t> bytes_done{0}, files_done{0};
+  std::atomic<size_t> next{0};
+  Hasher hasher(files_, opt_.chunk_size, bytes_done, files_done);
+  unsigned threads =
+      opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, segments.size())));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  unsigned running = threads;
+  auto work = [&] {
+    std::vector<uint8_t> buf(std::min<size_t>(kReadPiece, opt_.chunk_size));
+    Sha256 sha;
+    for (size_t s; (s = next.fetch_add(1)) < segments.size();) hasher.Run(segments[s], buf, sha);
+    std::lock_guard lock(mu);
+    if (--running == 0) cv.notify_all();
+  };
+  std::vector<std::jthread> pool;
+  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
+  {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running == 0; })) {
+      if (opt_.progress) {
+        IndexProgress p = total;
+        p.bytes_done = bytes_done.load();
+        p.files_done = files_done.load();
+        lock.unlock();
+        opt_.progress(p);
+        lock.lock();
+      }
+    }
+  }
+  pool.clear();
+  // Files with nothing to read (empty, or inline with 0 bytes) count as done.
+  if (opt_.progress) {
+    IndexProgress p = total;
+    p.bytes_done = total.bytes_total;
+    p.files_done = total.files_total;
+    opt_.progress(p);
+  }
+}
+
+// Turns each hashed file into a tree, registers its chunks and nodes in the
+// mdex and completes its directory entry; failed files are dropped.
+void IndexRun::FinishFiles() {
+  for (auto& fp : files_) {
+    FileJob& f = *fp;
+    if (f.failed.load()) {
+      Warn("skipping " + f.error);
+      if (f.dir != SIZE_MAX) dirs_[f.dir].drop[f.entry] = true;
+      continue;
+    }
+    ++stats_.files;
+    stats_.bytes += f.size;
+    if (f.is_inline) {
+      ++stats_.inlined;
+      dirs_[f.dir].entries[f.entry].inline_data = std::move(f.data);
+      continue;
+    }
+    stats_.chunks += f.leaves.size();
+    const Mdex::FileId id = mdex_->AddFile(f.path);
+    for (uint64_t c = 0; c < f.leaves.size(); ++c) {
+      mdex_->Add(f.leaves[c], ObjectKind::kChunk, id, c * opt_.chunk_size,
+                 ChunkLength(f.size, opt_.chunk_size, c));
+    }
+    auto shape = FileShape::Make(f.size, opt_.chunk_size);
+    auto tree = FileTree::FromLeaves(*shape, std::move(f.leaves));
+    tree->ForEachNode([&](const Hash& h, std::vector<uint8_t> bytes) {
+      mdex_->Put(h, ObjectKind::kTreeNode, std::move(bytes));
+    });
+    f.file_hash = tree->root();
+    if (f.dir != SIZE_MAX) dirs_[f.dir].entries[f.entry].hash = f.file_hash;
+  }
+}
+
+// Children come after their parent in dirs_, so walking it backwards builds
+// every directory after all of its subdirectories.
+Status IndexRun::BuildDirectories() {
+  for (size_t d = dirs_.size(); d-- > 0;) {
+    DirJob& dir = dirs_[d];
+    if (dir.failed) continue;
+    for (const DirJob::Child& c : dir.subdirs) {
+      const DirJob& child = dirs_[c.dir];
+      if (child.failed) {
+        dir.drop[c.entry] = true;
+      } else {
+        dir.entries[c.entry].hash = child.hash;
+        dir.entries[c.entry].size = child.encoded_size;
+      }
+    }
+    Directory obj;
+    obj.chunk_size = opt_.chunk_size;
+    for (size_t i = 0; i < dir.entries.size(); ++i) {
+      if (!dir.drop[i]) obj.entries.push_back(std::move(dir.entries[i]));
+    }
+    dir.entries.clear();
+    auto bytes = EncodeDirectory(obj);
+    if (!bytes.ok()) {
+      if (d == 0) return bytes.status().WithContext(dir.path);
+      Warn("skipping directory " + dir.path + ": " + bytes.status().message());
+      dir.failed = true;
+      continue;
+    }
+    ++stats_.dirs;
+    dir.encoded_size = bytes->size();
+    dir.hash = DirectoryHash(*bytes);
+    mdex_->Put(dir.hash, ObjectKind::kDirectory, std::move(bytes).value());
+  }
+  return Status::Ok();
+}
+
+Result<IndexResult> IndexRun::Run(const std::string& path) {
+  LCFS_RETURN_IF_ERROR(ValidateChunkSize(opt_.chunk_size));
+  if (opt_.inline_max > kMaxInlineSize) {
+    return Status::Error(EINVAL, "inline threshold " + std::to_string(opt_.inline_max) +
+                                     " exceeds " + std::to_string(kMaxInlineSize));
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "index " + path);
+  root_dev_ = st.st_dev;
+  IndexResult result;
+  result.chunk_size = opt_.chunk_size;
+  if (S_ISREG(st.st_mode)) {
+    AddFile(path, st, SIZE_MAX, 0);
+    HashAll();
+    if (files_[0]->failed.load()) {
+      return Status::Error(EIO, "index " + path + ": " + files_[0]->error);
+    }
+    FinishFiles();
+    result.root = files_[0]->file_hash;
+    result.root_is_directory = false;
+    result.root_size = files_[0]->size;
+  } else if (S_ISDIR(st.st_mode)) {
+    dirs_.push_back(DirJob{});
+    dirs_[0].path = path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
+    for (size_t d = 0; d < dirs_.size(); ++d) {
+      Walk(d);
+      if (d == 0 && dirs_[0].failed)
+        return Status::Error(dirs_[0].error_code, "index: " + dirs_[0].error);
+    }
+    HashAll();
+    FinishFiles();
+    LCFS_RETURN_IF_ERROR(BuildDirectories());
+    result.root = dirs_[0].hash;
+    result.root_size = dirs_[0].encoded_size;
+  } else {
+    return Status::Error(EINVAL, "index " + path + ": not a directory or regular file");
+  }
+  result.stats = stats_;
+  result.mdex = std::move(mdex_);
+  return result;
+}
+
+}  // namespace
+
+Result<IndexResult> IndexPath(const std::string& path, const IndexOptions& options) {
+  IndexRun run(options);
+  return run.Run(path);
+}
+
+}  // namespace lcfs

@@ -1,0 +1,161 @@
+#include "lcfs/net/mld_snooper.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+
+#include "lcfs/net/interfaces.h"
+
+namespace lcfs::net {
+
+MldSnooper::MldSnooper(const MldSnooperOptions& options, EventSink sink)
+    : timers_(options.timers), table_(options.timers, std::move(sink)) {}
+
+Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& options,
+                                                     EventSink sink, MldTime now) {
+  LCFS_RETURN_IF_ERROR(options.timers.Validate());
+  auto socket = MldSocket::Open();
+  if (!socket.ok()) return socket.status();
+  std::vector<int> ifs = options.interfaces;
+  if (ifs.empty()) {
+    auto all = MulticastInterfaces();
+    if (!all.ok()) return all.status();
+    for (const auto& i : *all) ifs.push_back(i.ifindex);
+    if (ifs.empty()) return Status::Error(ENODEV, "MLD snooper: no multicast-capable interface");
+  }
+  std::unique_ptr<MldSnooper> s(new MldSnooper(options, std::move(sink)));
+  s->socket_.emplace(std::move(*socket));
+  if (options.querier) {
+    MldSocket* sock = &*s->socket_;
+    s->querier_.emplace(options.timers,
+                        [sock](int ifindex, const Ipv6Address& src, const Ipv6Address& dst,
+                               std::span<const uint8_t> msg) {
+                          return sock->Send(ifindex, src, dst, msg);
+                        });
+  }
+  for (int i : ifs) {
+    LCFS_RETURN_IF_ERROR(s->socket_->AddInterface(i));
+    if (s->querier_) {
+      auto own = LinkLocalAddress(i);
+      if (!own.ok()) return own.status().WithContext("MLD querier");
+      s->querier_->AddInterface(i, *own, now);
+    }
+  }
+  return s;
+}
+
+std::unique_ptr<MldSnooper> MldSnooper::WithoutSocket(
+    const MldSnooperOptions& options, EventSink sink, MldQuerier::SendFunction send,
+    const std::vector<std::pair<int, Ipv6Address>>& interfaces, MldTime now) {
+  std::unique_ptr<MldSnooper> s(new MldSnooper(options, std::move(sink)));
+  if (options.querier) {
+    s->querier_.emplace(options.timers, std::move(send));
+    for (const auto& [ifindex, own] : interfaces) s->querier_->AddInterface(ifindex, own, now);
+  }
+  return s;
+}
+
+Status MldSnooper::HandleReadable(MldTime now) {
+  if (!socket_) return Status::Ok();
+  uint8_t buffer[9216];  // jumbo-frame sized; MLD messages are far smaller
+  for (;;) {
+    MldSocket::Received r;
+    auto got = socket_->Receive(buffer, &r);
+    if (!got.ok()) return got.status();
+    if (!*got) return Status::Ok();
+    HandleMessage(r.ifindex, r.source, r.hop_limit, r.message, now);
+  }
+}
+
+void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_limit,
+                               std::span<const uint8_t> message, MldTime now) {
+  ++counters_.messages;
+  auto parsed = ParseMldMessage(message);
+  if (!parsed.ok()) {
+    ++counters_.malformed;
+    return;
+  }
+  // RFC 3810 5.1.14, 5.2.13: MLD is link-local; a report from :: (sent
+  // during duplicate address detection) says nothing about listeners.
+  if ((hop_limit != -1 && hop_limit != 1) || !source.IsLinkLocalUnicast()) {
+    ++counters_.not_link_local;
+    return;
+  }
+  const MldMessage& m = *parsed;
+  switch (m.type) {
+    case MldType::kQuery: {
+      ++counters_.queries;
+      if (querier_) querier_->OnQueryHeard(ifindex, source, now);
+      // Another querier's specific query lowers our timers too (7.6.1),
+      // unless it tells routers not to (S flag).
+      if (!m.query.group.IsUnspecified() && !m.query.suppress_router_processing)
+        table_.LowerTimers({ifindex, m.query.group, m.query.sources}, now);
+      return;
+    }
+    case MldType::kV1Report: ++counters_.v1_reports; break;
+    case MldType::kV1Done: ++counters_.v1_dones; break;
+    case MldType::kV2Report: ++counters_.v2_reports; break;
+  }
+  queries_.clear();
+  for (const auto& rec : m.records) {
+    ++counters_.records;
+    table_.Apply(ifindex, rec, now, &queries_);
+  }
+  // We lower the timers only for queries we send; as a non-querier we
+  // lower them when we hear the querier's (above).
+  for (const auto& q : queries_)
+    if (querier_ && querier_->StartSpecificQuery(q, now)) table_.LowerTimers(q, now);
+}
+
+std::optional<MldTime> MldSnooper::NextDeadline() const {
+  auto a = table_.NextDeadline();
+  auto b = querier_ ? querier_->NextDeadline() : std::nullopt;
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+void MldSnooper::ProcessTimers(MldTime now) {
+  if (querier_) querier_->ProcessTimers(now);
+  table_.ProcessTimers(now);
+}
+
+Result<std::unique_ptr<MldSnooperThread>> MldSnooperThread::Start(
+    std::unique_ptr<MldSnooper> snooper) {
+  std::unique_ptr<MldSnooperThread> t(new MldSnooperThread());
+  t->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!t->wake_) return Status::FromErrno(errno, "eventfd");
+  t->snooper_ = std::move(snooper);
+  t->thread_ = std::thread([p = t.get()] { p->Run(); });
+  return t;
+}
+
+MldSnooperThread::~MldSnooperThread() { Stop(); }
+
+void MldSnooperThread::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
+  thread_.join();
+}
+
+void MldSnooperThread::Run() {
+  while (!stop_) {
+    const MldTime now = MldClock::now();
+    snooper_->ProcessTimers(now);
+    int timeout = -1;
+    if (auto next = snooper_->NextDeadline()) {
+      const auto ms = std::chrono::ceil<Millis>(*next - MldClock::now()).count();
+      timeout = static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
+    }
+    pollfd fds[2] = {{snooper_->fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (poll(fds, 2, timeout) > 0 && (fds[0].revents & POLLIN)) {
+      // A failing socket cannot be fixed from here; the loop goes on timers.
+      (void)snooper_->HandleReadable(MldClock::now());
+    }
+  }
+}
+
+}  // namespace lcfs::net

@@ -1,0 +1,154 @@
+#include "lcfs/share/group_map.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "lcfs/index/directory.h"
+#include "lcfs/index/file_tree.h"
+
+namespace lcfs::share {
+namespace {
+
+// Collects the hashes of every object reachable from a root.
+class IndexWalker {
+ public:
+  IndexWalker(const Mdex& mdex, uint32_t chunk_size) : mdex_(mdex), chunk_size_(chunk_size) {}
+
+  Status WalkDirectory(const Hash& root) {
+    std::vector<Hash> pending{root};
+    while (!pending.empty()) {
+      const Hash dir_hash = pending.back();
+      pending.pop_back();
+      auto bytes = OwnedBytes(dir_hash, ObjectKind::kDirectory);
+      if (!bytes) continue;
+      auto dir = DecodeDirectory(*bytes);
+      if (!dir.ok()) return dir.status().WithContext("directory " + dir_hash.ToHex());
+      for (const DirEntry& e : dir->entries) {
+        if (e.type == EntryType::kDirectory) {
+          pending.push_back(e.hash);
+        } else if (e.type == EntryType::kFile && !e.is_inline && e.size > 0) {
+          LCFS_RETURN_IF_ERROR(WalkFile(e.hash, e.size));
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status WalkFile(const Hash& file_hash, uint64_t size) {
+    auto shape = FileShape::Make(size, chunk_size_);
+    if (!shape.ok()) return shape.status().WithContext("file " + file_hash.ToHex());
+    if (shape->depth() == 0) {
+      AddIfPresent(file_hash);
+      return Status::Ok();
+    }
+    struct Node {
+      Hash hash;
+      int level;
+      uint64_t index;
+    };
+    std::vector<Node> pending{{file_hash, shape->depth(), 0}};
+    while (!pending.empty()) {
+      const Node node = pending.back();
+      pending.pop_back();
+      auto bytes = OwnedBytes(node.hash, ObjectKind::kTreeNode);
+      if (!bytes) continue;
+      auto children = DecodeTreeNode(*bytes, shape->ChildCount(node.level, node.index));
+      if (!children.ok()) return children.status().WithContext("tree node " + node.hash.ToHex());
+      for (size_t i = 0; i < children->size(); ++i) {
+        const Hash& child = (*children)[i];
+        if (node.level == 1) {
+          AddIfPresent(child);
+        } else {
+          pending.push_back({child, node.level - 1, node.index * shape->fanout() + i});
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::vector<Hash> TakeHashes() { return std::move(hashes_); }
+  uint64_t missing() const { return missing_; }
+
+ private:
+  // The in-memory bytes of a tree node or directory (added to the set), or
+  // nullopt if the mdex lacks it.
+  std::optional<std::span<const uint8_t>> OwnedBytes(const Hash& hash, ObjectKind kind) {
+    auto loc = mdex_.Get(hash);
+    if (!loc || loc->kind != kind || !loc->in_memory) {
+      ++missing_;
+      return std::nullopt;
+    }
+    hashes_.push_back(hash);
+    return loc->bytes;
+  }
+  void AddIfPresent(const Hash& hash) {
+    if (mdex_.Contains(hash)) {
+      hashes_.push_back(hash);
+    } else {
+      ++missing_;
+    }
+  }
+
+  const Mdex& mdex_;
+  uint32_t chunk_size_;
+  std::vector<Hash> hashes_;
+  uint64_t missing_ = 0;
+};
+
+// Group order: compare the group addresses (the fixed scheme prefix aside,
+// the 14 bytes derived from the hash).
+bool GroupLess(const net::Ipv6Address& a, const net::Ipv6Address& b) { return a.bytes < b.bytes; }
+
+}  // namespace
+
+GroupMap GroupMap::FromHashes(std::vector<Hash> hashes, const net::GroupScheme& scheme) {
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  std::vector<std::pair<net::Ipv6Address, uint32_t>> order;
+  order.reserve(hashes.size());
+  for (size_t i = 0; i < hashes.size(); ++i) {
+    order.emplace_back(net::GroupAddress(hashes[i], scheme), static_cast<uint32_t>(i));
+  }
+  // Hash order breaks ties, so colliding groups keep a stable order.
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return GroupLess(a.first, b.first);
+    return a.second < b.second;
+  });
+  GroupMap map;
+  map.scheme_ = scheme;
+  map.hashes_.reserve(hashes.size());
+  for (const auto& [group, index] : order) map.hashes_.push_back(hashes[index]);
+  return map;
+}
+
+Result<GroupMap> GroupMap::Build(const Mdex& mdex, const Hash& root, bool root_is_directory,
+                                 uint64_t root_size, uint32_t chunk_size,
+                                 const net::GroupScheme& scheme) {
+  IndexWalker walker(mdex, chunk_size);
+  if (root_is_directory) {
+    LCFS_RETURN_IF_ERROR(walker.WalkDirectory(root));
+  } else if (root_size > 0) {
+    LCFS_RETURN_IF_ERROR(walker.WalkFile(root, root_size));
+  }
+  const uint64_t missing = walker.missing();
+  GroupMap map = FromHashes(walker.TakeHashes(), scheme);
+  map.missing_ = missing;
+  return map;
+}
+
+std::optional<Hash> GroupMap::Find(const net::Ipv6Address& group) const {
+  size_t lo = 0, hi = hashes_.size();
+  while (lo < hi) {  // first entry whose group is not less than `group`
+    const size_t mid = lo + (hi - lo) / 2;
+    if (GroupLess(net::GroupAddress(hashes_[mid], scheme_), group)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo < hashes_.size() && net::GroupAddress(hashes_[lo], scheme_) == group) return hashes_[lo];
+  return std::nullopt;
+}
+
+}  // namespace lcfs::share

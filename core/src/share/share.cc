@@ -1,0 +1,577 @@
+#include "lcfs/share/share.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "lcfs/net/interfaces.h"
+#include "lcfs/net/membership_table.h"
+#include "lcfs/net/mld_snooper.h"
+#include "lcfs/net/multicast_socket.h"
+#include "lcfs/share/group_map.h"
+#include "lcfs/share/object_stream.h"
+#include "lcfs/share/token_bucket.h"
+#include "lcfs/unique_fd.h"
+
+namespace lcfs::share {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+static_assert(std::is_same_v<Clock, net::MldClock>, "MLD timers and the send loop share a clock");
+
+// Packets one object sends per round-robin turn: enough for one GSO call to
+// pay off, few enough that a turn of a large object is a short wait (32
+// packets are ~47 KB, 3.7 ms at 100 Mbit/s) for the small ones behind it.
+constexpr size_t kPacketsPerTurn = 32;
+constexpr size_t kMaxPacket = net::kPacketHeaderSize + kShareSymbolSize;
+// Turns taken between two looks at the MLD socket while sending flat out.
+constexpr int kTurnsPerPoll = 64;
+// Joins of unknown groups remembered for the next Publish (bounded).
+constexpr size_t kMaxUnresolved = 4096;
+// Retry delay after a socket said its buffer is full.
+constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
+
+// One published index.
+struct Epoch {
+  uint64_t id = 0;
+  Hash root;
+  std::shared_ptr<const Mdex> mdex;
+  GroupMap map;
+  std::optional<Clock::time_point> expires;  // set once superseded
+};
+
+// The socket sending on one interface.
+struct Sender {
+  int ifindex;
+  net::MulticastSocket socket;
+};
+
+// An object being sent, on the interfaces where its group has listeners.
+struct Active {
+  Active(const Hash& hash, ObjectKind kind) : stream(hash, kind) {}
+  ObjectStream stream;
+  std::shared_ptr<Epoch> epoch;   // the index its bytes come from (keeps the mdex alive)
+  std::vector<size_t> senders;    // indices into Loop::senders
+  uint64_t sent_since_load = 0;   // packets produced since the encoder was loaded
+  size_t memory = 0;              // encoder memory last accounted
+};
+
+Status MapOpenError(const Status& s) {
+  switch (s.code()) {
+    case EPERM:
+    case EACCES:
+      return Status::Error(EACCES, "share: " + s.message() +
+                                       " (lcfs-export needs CAP_NET_RAW: run it as root)");
+    case EAFNOSUPPORT:
+    case EPROTONOSUPPORT:
+    case ENOPROTOOPT:
+      return Status::Error(ENOTSUP, "share: no MLD support here (is IPv6 disabled?): " +
+                                        s.message());
+    default:
+      return s.WithContext("share");
+  }
+}
+
+timespec ToTimespec(Clock::time_point t) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch());
+  timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
+  return ts;
+}
+
+}  // namespace
+
+struct ShareEngine::Loop {
+  ShareStats* stats = nullptr;
+  ShareOptions options;
+  std::vector<Sender> senders;
+  std::unique_ptr<net::MldSnooper> snooper;
+  UniqueFd epoll_fd, wake_fd, timer_fd;
+  std::optional<TokenBucket> bucket;
+  std::thread thread;
+
+  // Shared with callers of Publish and the destructor.
+  std::mutex mu;
+  std::vector<std::shared_ptr<Epoch>> incoming;
+  bool stop = false;
+  uint64_t next_epoch_id = 1;
+
+  // Engine thread only.
+  std::deque<std::shared_ptr<Epoch>> epochs;  // front: the current index
+  std::unordered_map<net::Ipv6Address, Active> active;
+  std::vector<net::Ipv6Address> order;  // round-robin order of `active`
+  size_t cursor = 0;
+  std::vector<net::MembershipEvent> events;
+  std::unordered_set<net::MembershipKey, net::MembershipKeyHash> unresolved;
+  std::unordered_set<Hash> stale;
+  size_t encoder_bytes = 0;
+  std::vector<uint8_t> batch;
+  Clock::time_point blocked_until{};
+
+  void Log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+  void Wake() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(wake_fd.get(), &one, sizeof one);
+  }
+
+  void Run();
+  void TakeIncoming(Clock::time_point now);
+  void ExpireEpochs(Clock::time_point now);
+  void HandleEvents();
+  void OnJoin(int ifindex, const net::Ipv6Address& group);
+  void OnLeave(int ifindex, const net::Ipv6Address& group);
+  void Deactivate(const net::Ipv6Address& group, bool remember_listeners);
+  std::optional<size_t> SenderIndex(int ifindex) const;
+  // Sends one turn of the next object; false if nothing could be sent.
+  bool SendTurn(Clock::time_point now);
+  bool LoadStream(const net::Ipv6Address& group, Active& a);
+  void AccountMemory(Active& a);
+  bool Sendable() const { return !active.empty(); }
+};
+
+std::optional<size_t> ShareEngine::Loop::SenderIndex(int ifindex) const {
+  for (size_t i = 0; i < senders.size(); ++i) {
+    if (senders[i].ifindex == ifindex) return i;
+  }
+  return std::nullopt;
+}
+
+void ShareEngine::Loop::AccountMemory(Active& a) {
+  const size_t now = a.stream.MemoryUsage();
+  encoder_bytes = encoder_bytes - a.memory + now;
+  a.memory = now;
+  stats->encoder_bytes.store(encoder_bytes, std::memory_order_relaxed);
+}
+
+void ShareEngine::Loop::TakeIncoming(Clock::time_point now) {
+  std::vector<std::shared_ptr<Epoch>> fresh;
+  {
+    std::lock_guard lock(mu);
+    fresh.swap(incoming);
+  }
+  for (auto& epoch : fresh) {
+    if (!epochs.empty()) epochs.front()->expires = now + options.grace;
+    epochs.push_front(epoch);
+    stats->published_objects.store(epoch->map.size(), std::memory_order_relaxed);
+    stale.clear();  // a new index was made from the files as they are now
+    // Objects being sent that the new index also has now come from it, so
+    // they outlive the old one.
+    for (auto& [group, a] : active) {
+      if (a.epoch != epoch && epoch->mdex->Contains(a.stream.hash())) a.epoch = epoch;
+    }
+    Log("published index " + epoch->root.ToHex() + " (" + std::to_string(epoch->map.size()) +
+        " objects)");
+    // Listeners already waiting on groups unknown until now.
+    std::vector<net::MembershipKey> waiting(unresolved.begin(), unresolved.end());
+    unresolved.clear();
+    for (const auto& key : waiting) {
+      if (snooper->table().HasListeners(key.ifindex, key.group)) OnJoin(key.ifindex, key.group);
+    }
+  }
+}
+
+void ShareEngine::Loop::ExpireEpochs(Clock::time_point now) {
+  while (epochs.size() > 1 && epochs.back()->expires && *epochs.back()->expires <= now) {
+    std::shared_ptr<Epoch> old = epochs.back();
+    epochs.pop_back();
+    std::vector<net::Ipv6Address> cut;
+    for (const auto& [group, a] : active) {
+      if (a.epoch == old) cut.push_back(group);
+    }
+    for (const auto& group : cut) Deactivate(group, /*remember_listeners=*/true);
+    Log("grace period over for index " + old->root.ToHex() + ": " + std::to_string(cut.size()) +
+        " objects stopped");
+  }
+}
+
+void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
+  const auto sender = SenderIndex(ifindex);
+  if (!sender) return;
+  if (auto it = active.find(group); it != active.end()) {
+    auto& s = it->second.senders;
+    if (std::find(s.begin(), s.end(), *sender) == s.end()) {
+      s.push_back(*sender);
+      stats->active_groups.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
+  std::shared_ptr<Epoch> from;
+  Hash hash;
+  if (net::HasGroupPrefix(group, options.scheme)) {
+    for (const auto& epoch : epochs) {
+      if (auto h = epoch->map.Find(group)) {
+        from = epoch;
+        hash = *h;
+        break;
+      }
+    }
+  }
+  if (!from || stale.count(hash)) {
+    if (!from) stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
+    if (unresolved.size() < kMaxUnresolved) unresolved.insert({ifindex, group});
+    return;
+  }
+  const auto loc = from->mdex->Get(hash);
+  if (!loc) return;
+  auto [it, inserted] = active.try_emplace(group, hash, loc->kind);
+  it->second.epoch = std::move(from);
+  it->second.senders.push_back(*sender);
+  order.push_back(group);
+  stats->objects_served.fetch_add(1, std::memory_order_relaxed);
+  stats->active_objects.store(active.size(), std::memory_order_relaxed);
+  stats->active_groups.fetch_add(1, std::memory_order_relaxed);
+  Log("join " + group.ToString() + " on " + std::to_string(ifindex) + ": sending object " +
+      hash.ToHex());
+}
+
+void ShareEngine::Loop::OnLeave(int ifindex, const net::Ipv6Address& group) {
+  unresolved.erase({ifindex, group});
+  const auto sender = SenderIndex(ifindex);
+  auto it = active.find(group);
+  if (!sender || it == active.end()) return;
+  auto& s = it->second.senders;
+  auto pos = std::find(s.begin(), s.end(), *sender);
+  if (pos == s.end()) return;
+  s.erase(pos);
+  stats->active_groups.fetch_sub(1, std::memory_order_relaxed);
+  if (s.empty()) {
+    Log("leave " + group.ToString() + ": object " + it->second.stream.hash().ToHex() +
+        " idle after " + std::to_string(it->second.stream.position()) + " symbols");
+    Deactivate(group, /*remember_listeners=*/false);
+  }
+}
+
+void ShareEngine::Loop::Deactivate(const net::Ipv6Address& group, bool remember_listeners) {
+  auto it = active.find(group);
+  if (it == active.end()) return;
+  Active& a = it->second;
+  for (size_t s : a.senders) {
+    if (remember_listeners && unresolved.size() < kMaxUnresolved)
+      unresolved.insert({senders[s].ifindex, group});
+  }
+  stats->active_groups.fetch_sub(a.senders.size(), std::memory_order_relaxed);
+  a.stream.Unload();
+  AccountMemory(a);
+  active.erase(it);
+  auto pos = std::find(order.begin(), order.end(), group);
+  if (pos != order.end()) {
+    const auto index = static_cast<size_t>(pos - order.begin());
+    order.erase(pos);
+    if (cursor > index) --cursor;
+  }
+  stats->active_objects.store(active.size(), std::memory_order_relaxed);
+}
+
+void ShareEngine::Loop::HandleEvents() {
+  // Handling may not re-enter the snooper, so events were queued.
+  for (size_t i = 0; i < events.size(); ++i) {
+    const net::MembershipEvent e = events[i];
+    if (e.kind == net::MembershipEvent::Kind::kJoin) {
+      stats->joins.fetch_add(1, std::memory_order_relaxed);
+      OnJoin(e.ifindex, e.group);
+    } else {
+      stats->leaves.fetch_add(1, std::memory_order_relaxed);
+      OnLeave(e.ifindex, e.group);
+    }
+  }
+  events.clear();
+}
+
+bool ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
+  // Over the memory cap: take the encoder of the loaded object that has sent
+  // the most since it was loaded (at least all its source symbols, so no
+  // load is wasted); if none qualifies, wait for memory to free up.
+  if (encoder_bytes >= options.encoder_memory) {
+    Active* victim = nullptr;
+    for (auto& [g, other] : active) {
+      if (&other == &a || !other.stream.loaded()) continue;
+      if (other.sent_since_load < other.stream.source_symbols()) continue;
+      if (!victim || other.sent_since_load > victim->sent_since_load) victim = &other;
+    }
+    if (!victim) return false;
+    victim->stream.Unload();
+    AccountMemory(*victim);
+  }
+  Status s = a.stream.Load(*a.epoch->mdex);
+  if (!s.ok()) {
+    const Hash hash = a.stream.hash();
+    if (s.code() == EIO) {
+      stats->stale_objects.fetch_add(1, std::memory_order_relaxed);
+      stale.insert(hash);
+      Log("object " + hash.ToHex() + " changed since indexing, not sent: " + s.message());
+      if (options.on_stale) options.on_stale(hash, s);
+    } else {
+      Log("object " + hash.ToHex() + " cannot be sent: " + s.ToString());
+    }
+    Deactivate(group, /*remember_listeners=*/true);
+    return false;
+  }
+  stats->encoder_loads.fetch_add(1, std::memory_order_relaxed);
+  a.sent_since_load = 0;
+  AccountMemory(a);
+  return true;
+}
+
+bool ShareEngine::Loop::SendTurn(Clock::time_point now) {
+  if (order.empty()) return false;
+  if (cursor >= order.size()) cursor = 0;
+  const net::Ipv6Address group = order[cursor++];
+  Active& a = active.at(group);
+  if (!a.stream.loaded() && !LoadStream(group, a)) return false;
+
+  const size_t packet = a.stream.packet_size();
+  const size_t wire = (packet + kPacketOverhead) * a.senders.size();
+  bucket->Refill(now);
+  const size_t count = std::clamp<size_t>(bucket->Available() / wire, 1, kPacketsPerTurn);
+  for (size_t i = 0; i < count; ++i) {
+    Status s = a.stream.NextPacket(std::span(batch).subspan(i * packet, packet));
+    if (!s.ok()) {
+      Log("object " + a.stream.hash().ToHex() + ": " + s.ToString());
+      Deactivate(group, /*remember_listeners=*/true);
+      return false;
+    }
+  }
+  a.sent_since_load += count;
+  if (a.memory != a.stream.MemoryUsage()) AccountMemory(a);  // repair symbols began
+
+  const std::span<const uint8_t> data(batch.data(), count * packet);
+  for (size_t s : a.senders) {
+    auto sent = senders[s].socket.SendSegments(group, data, packet);
+    const size_t packets = sent.ok() ? *sent / packet : 0;
+    if (!sent.ok() || packets < count) {
+      stats->send_errors.fetch_add(1, std::memory_order_relaxed);
+      blocked_until = now + kBlockedRetry;
+      if (!sent.ok()) Log("send on " + std::to_string(senders[s].ifindex) + ": " +
+                          sent.status().ToString());
+    }
+    bucket->Spend(packets * (packet + kPacketOverhead));
+    stats->symbols_sent.fetch_add(packets, std::memory_order_relaxed);
+    stats->bytes_sent.fetch_add(packets * packet, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+void ShareEngine::Loop::Run() {
+  constexpr int kMaxEvents = 8;
+  epoll_event ready[kMaxEvents];
+  Clock::time_point armed{};
+  for (;;) {
+    Clock::time_point now = Clock::now();
+    {
+      std::lock_guard lock(mu);
+      if (stop) break;
+    }
+    TakeIncoming(now);
+    ExpireEpochs(now);
+    snooper->ProcessTimers(now);
+    HandleEvents();
+
+    // Send while tokens last, looking at MLD again every few turns.
+    bool more = false;
+    if (Sendable() && now >= blocked_until) {
+      for (int turn = 0; turn < kTurnsPerPoll; ++turn) {
+        bucket->Refill(now);
+        if (bucket->Available() == 0 || now < blocked_until) break;
+        SendTurn(now);
+        if (!Sendable()) break;
+        now = Clock::now();
+      }
+      bucket->Refill(now);
+      more = Sendable() && bucket->Available() > 0 && now >= blocked_until;
+    }
+
+    // Sleep until the next thing to do: MLD timers, an epoch's end, tokens.
+    int timeout_ms = -1;
+    if (more) {
+      timeout_ms = 0;
+    } else {
+      std::optional<Clock::time_point> next = snooper->NextDeadline();
+      auto earliest = [&](Clock::time_point t) {
+        if (!next || t < *next) next = t;
+      };
+      if (epochs.size() > 1 && epochs.back()->expires) earliest(*epochs.back()->expires);
+      if (Sendable()) earliest(std::max(bucket->NextAvailable(now), blocked_until));
+      if (next && *next != armed) {
+        itimerspec spec{};
+        spec.it_value = ToTimespec(std::max(*next, now + std::chrono::microseconds(1)));
+        timerfd_settime(timer_fd.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+        armed = *next;
+      }
+    }
+    const int n = epoll_wait(epoll_fd.get(), ready, kMaxEvents, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      const int fd = ready[i].data.fd;
+      if (fd == snooper->fd()) {
+        Status s = snooper->HandleReadable(Clock::now());
+        if (!s.ok()) Log("MLD socket: " + s.ToString());
+        HandleEvents();
+      } else {
+        uint64_t value;
+        [[maybe_unused]] ssize_t r = ::read(fd, &value, sizeof value);  // eventfd / timerfd
+        if (fd == timer_fd.get()) armed = {};
+      }
+    }
+  }
+}
+
+Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* stats,
+                          unsigned flags, ShareOptions options) try {
+  if (!index.mdex) return Status::Error(EINVAL, "share: index has no mdex");
+  if (options.rate_bps == 0) return Status::Error(EINVAL, "share: rate must be positive");
+  LCFS_RETURN_IF_ERROR(options.scheme.Validate());
+  LCFS_RETURN_IF_ERROR(options.mld_timers.Validate());
+
+  // The interfaces: multicast-capable, with IPv6 (a link-local address,
+  // which the querier sends from).
+  auto all = net::MulticastInterfaces();
+  if (!all.ok()) return MapOpenError(all.status());
+  std::vector<int> ifindexes;
+  std::vector<int> wanted = options.interfaces;
+  if (ifindex != 0) {
+    if (!wanted.empty())
+      return Status::Error(EINVAL, "share: give an ifindex or options.interfaces, not both");
+    wanted.push_back(ifindex);
+  }
+  for (int want : wanted) {
+    const auto info = std::find_if(all->begin(), all->end(),
+                                   [&](const net::InterfaceInfo& i) { return i.ifindex == want; });
+    if (info == all->end())
+      return Status::Error(ENODEV, "share: interface " + std::to_string(want) +
+                                       " is not up and multicast-capable");
+    if (!net::LinkLocalAddress(want).ok())
+      return Status::Error(ENOTSUP, "share: no MLD support on " + info->name +
+                                        ": no IPv6 link-local address (IPv6 disabled?)");
+    if (std::find(ifindexes.begin(), ifindexes.end(), want) == ifindexes.end())
+      ifindexes.push_back(want);
+  }
+  if (wanted.empty()) {
+    for (const auto& info : *all) {
+      if (net::LinkLocalAddress(info.ifindex).ok()) ifindexes.push_back(info.ifindex);
+    }
+    if (ifindexes.empty())
+      return Status::Error(ENOTSUP,
+                           "share: no MLD support: no multicast-capable interface with IPv6");
+  }
+
+  ShareHandle engine(new ShareEngine());
+  if (stats) engine->stats_ = stats;
+  auto loop = std::make_unique<ShareEngine::Loop>();
+  ShareEngine::Loop& l = *loop;
+  l.stats = engine->stats_;
+  l.options = std::move(options);
+
+  // Build the first epoch before opening anything: a broken index fails fast.
+  auto map = GroupMap::Build(index, l.options.scheme);
+  if (!map.ok()) return map.status().WithContext("share: index");
+  auto epoch = std::make_shared<Epoch>();
+  epoch->id = l.next_epoch_id++;
+  epoch->root = index.root;
+  epoch->mdex = index.mdex;
+  epoch->map = std::move(*map);
+  l.stats->published_objects.store(epoch->map.size(), std::memory_order_relaxed);
+  l.incoming.push_back(std::move(epoch));
+
+  net::MldSnooperOptions mld;
+  mld.interfaces = ifindexes;
+  mld.timers = l.options.mld_timers;
+  mld.querier = l.options.querier;
+  auto snooper = net::MldSnooper::Open(
+      mld, [&l](const net::MembershipEvent& e) { l.events.push_back(e); });
+  if (!snooper.ok()) return MapOpenError(snooper.status());
+  l.snooper = std::move(*snooper);
+
+  for (int i : ifindexes) {
+    net::MulticastSocketOptions so;
+    so.port = 0;
+    so.send_ifindex = i;
+    so.loop = (flags & kShareLoopback) != 0;
+    so.receive_buffer = 0;
+    auto socket = net::MulticastSocket::Open(so);
+    if (!socket.ok()) return MapOpenError(socket.status());
+    socket->set_destination_port(l.options.scheme.port);
+    l.senders.push_back({i, std::move(*socket)});
+  }
+
+  // Burst: 5 ms of sending, at least two full turns, so a timer tick of the
+  // loop always finds a turn's worth of tokens.
+  const uint64_t burst = std::max<uint64_t>(l.options.rate_bps / 8 / 200,
+                                            2 * kPacketsPerTurn * (kMaxPacket + kPacketOverhead));
+  l.bucket.emplace(l.options.rate_bps, burst, Clock::now());
+  l.batch.resize(kPacketsPerTurn * kMaxPacket);
+
+  l.epoll_fd.reset(epoll_create1(EPOLL_CLOEXEC));
+  l.wake_fd.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  l.timer_fd.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!l.epoll_fd || !l.wake_fd || !l.timer_fd)
+    return Status::FromErrno(errno, "share: epoll/eventfd/timerfd");
+  for (int fd : {l.snooper->fd(), l.wake_fd.get(), l.timer_fd.get()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(l.epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+      return Status::FromErrno(errno, "share: epoll_ctl");
+  }
+
+  l.thread = std::thread([&l] { l.Run(); });
+  engine->loop_ = std::move(loop);
+  return engine;
+} catch (const std::bad_alloc&) {
+  return Status::Error(ENOMEM, "share: out of memory");
+}
+
+void Unshare(ShareHandle handle) { handle.reset(); }
+
+ShareEngine::~ShareEngine() {
+  if (!loop_) return;
+  {
+    std::lock_guard lock(loop_->mu);
+    loop_->stop = true;
+  }
+  loop_->Wake();
+  if (loop_->thread.joinable()) loop_->thread.join();
+  stats_->active_objects.store(0, std::memory_order_relaxed);
+  stats_->active_groups.store(0, std::memory_order_relaxed);
+  stats_->encoder_bytes.store(0, std::memory_order_relaxed);
+}
+
+Status ShareEngine::Publish(const IndexResult& index) try {
+  if (!index.mdex) return Status::Error(EINVAL, "publish: index has no mdex");
+  auto map = GroupMap::Build(index, loop_->options.scheme);
+  if (!map.ok()) return map.status().WithContext("publish");
+  auto epoch = std::make_shared<Epoch>();
+  epoch->root = index.root;
+  epoch->mdex = index.mdex;
+  epoch->map = std::move(*map);
+  {
+    std::lock_guard lock(loop_->mu);
+    epoch->id = loop_->next_epoch_id++;
+    loop_->incoming.push_back(std::move(epoch));
+  }
+  loop_->Wake();
+  return Status::Ok();
+} catch (const std::bad_alloc&) {
+  return Status::Error(ENOMEM, "publish: out of memory");
+}
+
+std::vector<int> ShareEngine::interfaces() const {
+  std::vector<int> out;
+  for (const auto& s : loop_->senders) out.push_back(s.ifindex);
+  return out;
+}
+
+}  // namespace lcfs::share

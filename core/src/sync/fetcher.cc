@@ -1,0 +1,442 @@
+#include "lcfs/sync/fetcher.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "lcfs/net/multicast_socket.h"
+#include "lcfs/sync/object_assembler.h"
+#include "lcfs/unique_fd.h"
+
+namespace lcfs::sync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ObjectIdHash {
+  size_t operator()(const net::ObjectId& id) const noexcept {
+    size_t v;
+    std::memcpy(&v, id.data(), sizeof v);
+    return v;
+  }
+};
+
+const char* KindName(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kChunk:
+      return "chunk";
+    case ObjectKind::kTreeNode:
+      return "tree node";
+    case ObjectKind::kDirectory:
+      return "directory";
+  }
+  return "object";
+}
+
+// Datagrams taken per recvmmsg call, and calls per loop turn before the loop
+// looks at new requests and deadlines again.
+constexpr size_t kBatch = 64;
+constexpr int kBatchesPerTurn = 32;
+constexpr size_t kDatagramBuffer = 2048;  // > the largest valid datagram (1452 bytes)
+constexpr size_t kRecentlyCompleted = 1024;
+
+}  // namespace
+
+class Fetcher::Loop {
+ public:
+  Loop(FetcherOptions options, net::MulticastSocket socket, UniqueFd wake)
+      : options_(std::move(options)), socket_(std::move(socket)), wake_(std::move(wake)) {
+    if (options_.window == 0) options_.window = 1;
+    buffers_.resize(kBatch * kDatagramBuffer);
+    datagrams_.resize(kBatch);
+    for (size_t i = 0; i < kBatch; ++i)
+      datagrams_[i].buffer = std::span(buffers_.data() + i * kDatagramBuffer, kDatagramBuffer);
+  }
+
+  void StartThread() { thread_ = std::thread([this] { Run(); }); }
+
+  void Stop() {
+    {
+      std::lock_guard lock(inbox_mu_);
+      stopping_ = true;
+    }
+    Wake();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void Submit(const Hash& hash, ObjectKind kind, uint64_t expected_size,
+              std::chrono::milliseconds timeout, Callback done) {
+    {
+      std::lock_guard lock(inbox_mu_);
+      if (!stopping_) {
+        inbox_.push_back({hash, kind, expected_size, Clock::now() + timeout, std::move(done)});
+        done = nullptr;
+      }
+    }
+    if (done) {
+      done(Status::Error(ECANCELED, "fetch " + hash.ToHex() + ": fetcher is shutting down"));
+      return;
+    }
+    Wake();
+  }
+
+  FetcherStats Stats() const {
+    std::lock_guard lock(stats_mu_);
+    return published_;
+  }
+
+ private:
+  struct Request {
+    Hash hash;
+    ObjectKind kind;
+    uint64_t expected_size;
+    Clock::time_point deadline;
+    Callback done;
+  };
+  struct Waiter {
+    Clock::time_point deadline;
+    Callback done;
+  };
+  struct Pending {
+    Hash hash;
+    ObjectKind kind;
+    net::Ipv6Address group;
+    bool joined = false;
+    std::unique_ptr<ObjectAssembler> assembler;
+    std::vector<Waiter> waiters;
+    uint64_t wrong_kind = 0;  // packets with this id announcing another kind
+    std::unordered_set<net::Ipv6Address> senders;  // bounded by the assembler's candidates
+  };
+
+  void Wake() {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
+  }
+
+  void Run() {
+    for (;;) {
+      std::vector<Request> requests;
+      {
+        std::lock_guard lock(inbox_mu_);
+        if (stopping_) break;
+        requests.swap(inbox_);
+      }
+      for (auto& r : requests) Accept(std::move(r));
+      FillWindow();
+      WaitAndReceive();
+      ExpireDeadlines();
+      Publish();
+    }
+    // Shutdown: fail whatever is left, queued requests included.
+    std::vector<Request> requests;
+    {
+      std::lock_guard lock(inbox_mu_);
+      requests.swap(inbox_);
+    }
+    for (auto& r : requests)
+      r.done(Status::Error(ECANCELED, "fetch " + r.hash.ToHex() + ": fetcher stopped"));
+    for (auto& [id, p] : pending_) {
+      if (p->joined) (void)socket_.Leave(p->group, options_.ifindex);
+      for (auto& w : p->waiters)
+        w.done(Status::Error(ECANCELED, "fetch " + p->hash.ToHex() + ": fetcher stopped"));
+    }
+    pending_.clear();
+    Publish();
+  }
+
+  void Accept(Request r) {
+    ++stats_.requests;
+    const net::ObjectId id = net::ObjectIdOf(r.hash);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      Pending& p = *it->second;
+      if (p.hash != r.hash || p.kind != r.kind) {
+        // Two different requests under one 128-bit id: not worth a second
+        // socket; the caller may retry once the first is done.
+        r.done(Status::Error(EBUSY, "fetch " + r.hash.ToHex() + ": another object with the same id is being fetched"));
+        return;
+      }
+      ++stats_.shared;
+      p.waiters.push_back({r.deadline, std::move(r.done)});
+      return;
+    }
+    auto p = std::make_unique<Pending>();
+    p->hash = r.hash;
+    p->kind = r.kind;
+    p->group = net::GroupAddress(r.hash, options_.scheme);
+    p->assembler = std::make_unique<ObjectAssembler>(r.hash, r.kind, r.expected_size,
+                                                     MaxObjectSize(r.kind));
+    p->waiters.push_back({r.deadline, std::move(r.done)});
+    pending_.emplace(id, std::move(p));
+    join_queue_.push_back(id);
+  }
+
+  void FillWindow() {
+    while (joined_ < options_.window && !join_queue_.empty()) {
+      const net::ObjectId id = join_queue_.front();
+      join_queue_.pop_front();
+      auto it = pending_.find(id);
+      if (it == pending_.end() || it->second->joined) continue;
+      Pending& p = *it->second;
+      net::SourceFilter filter;
+      if (!options_.sources.empty()) filter = net::SourceFilter::Include(options_.sources);
+      Status s = socket_.Join(p.group, options_.ifindex, filter);
+      if (!s.ok()) {
+        Fail(it, s.WithContext("fetch " + p.hash.ToHex()));
+        continue;
+      }
+      p.joined = true;
+      ++joined_;
+    }
+  }
+
+  void WaitAndReceive() {
+    // Sleep until a packet, a request or the nearest deadline (at most 100 ms).
+    auto wait = std::chrono::milliseconds(100);
+    const auto now = Clock::now();
+    for (const auto& [id, p] : pending_) {
+      for (const auto& w : p->waiters) {
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(w.deadline - now);
+        wait = std::clamp(left, std::chrono::milliseconds(0), wait);
+      }
+    }
+    pollfd fds[2] = {{socket_.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    int n = poll(fds, 2, static_cast<int>(wait.count()));
+    if (n <= 0) return;
+    if (fds[1].revents & POLLIN) {
+      uint64_t v;
+      [[maybe_unused]] ssize_t r = read(wake_.get(), &v, sizeof v);
+    }
+    if (fds[0].revents & POLLIN) {
+      for (int b = 0; b < kBatchesPerTurn; ++b) {
+        auto got = socket_.Receive(datagrams_);
+        if (!got.ok() || *got == 0) break;
+        for (size_t i = 0; i < *got; ++i) HandleDatagram(datagrams_[i]);
+        if (*got < kBatch) break;
+      }
+    }
+  }
+
+  void HandleDatagram(const net::IncomingDatagram& d) {
+    net::PacketView view;
+    if (d.truncated) {
+      stats_.packets.Count(net::PacketDrop::kBadSymbolSize);
+      return;
+    }
+    net::PacketDrop drop = net::ParsePacket(d.buffer.first(d.length), &view);
+    if (drop != net::PacketDrop::kNone) {
+      stats_.packets.Count(drop);
+      return;
+    }
+    auto it = pending_.find(view.header.object_id);
+    if (it == pending_.end()) {
+      if (recent_set_.contains(view.header.object_id)) {
+        ++stats_.late_symbols;
+        stats_.packets.Count(net::PacketDrop::kNone);
+      } else {
+        ++stats_.foreign_packets;
+        stats_.packets.Count(net::PacketDrop::kForeignObject);
+      }
+      return;
+    }
+    Pending& p = *it->second;
+    if (view.header.kind != p.kind) {
+      ++p.wrong_kind;
+      stats_.packets.Count(net::PacketDrop::kWrongKind);
+      return;
+    }
+    stats_.packets.Count(net::PacketDrop::kNone);
+    if (!options_.sources.empty() &&
+        std::find(options_.sources.begin(), options_.sources.end(), d.source) ==
+            options_.sources.end()) {
+      ++stats_.rejected_packets;  // the kernel filter should already have dropped it
+      return;
+    }
+    if (p.senders.size() < 2 * ObjectAssembler::kMaxCandidates) p.senders.insert(d.source);
+    if (p.assembler->Add(view, d.source)) Complete(it);
+  }
+
+  void MergeCounters(const Pending& p) {
+    const AssemblyCounters& c = p.assembler->counters();
+    stats_.symbols += c.symbols;
+    stats_.discarded_symbols += c.discarded;
+    stats_.verify_failures += c.verify_failures;
+    stats_.rejected_packets += c.rejected;
+    stats_.symbols_needed += c.symbols_needed;
+  }
+
+  using PendingMap = std::unordered_map<net::ObjectId, std::unique_ptr<Pending>, ObjectIdHash>;
+
+  void Release(PendingMap::iterator it) {
+    Pending& p = *it->second;
+    if (p.joined) {
+      (void)socket_.Leave(p.group, options_.ifindex);
+      --joined_;
+    }
+    MergeCounters(p);
+    pending_.erase(it);
+  }
+
+  void Complete(PendingMap::iterator it) {
+    Pending& p = *it->second;
+    std::vector<uint8_t> bytes = p.assembler->TakeObject();
+    std::vector<Waiter> waiters = std::move(p.waiters);
+    ++stats_.completed;
+    stats_.bytes += bytes.size();
+    Remember(it->first);
+    Release(it);
+    Publish();  // a caller woken by its callback sees stats that include it
+    for (size_t i = 0; i < waiters.size(); ++i) {
+      if (i + 1 == waiters.size()) {
+        waiters[i].done(std::move(bytes));
+      } else {
+        waiters[i].done(bytes);
+      }
+    }
+  }
+
+  void Fail(PendingMap::iterator it, const Status& status) {
+    std::vector<Waiter> waiters = std::move(it->second->waiters);
+    Release(it);
+    Publish();
+    for (auto& w : waiters) w.done(status);
+  }
+
+  void Remember(const net::ObjectId& id) {
+    if (recent_set_.insert(id).second) recent_.push_back(id);
+    if (recent_.size() > kRecentlyCompleted) {
+      recent_set_.erase(recent_.front());
+      recent_.pop_front();
+    }
+  }
+
+  std::string TimeoutMessage(const Pending& p) const {
+    std::string msg = "fetch " + std::string(KindName(p.kind)) + " " + p.hash.ToHex() +
+                      ": timed out: ";
+    const AssemblyCounters& c = p.assembler->counters();
+    if (p.senders.empty() && p.wrong_kind == 0) {
+      msg += "no packets for it arrived (is an exporter serving it on this link?)";
+    } else if (p.wrong_kind != 0 && c.symbols == 0) {
+      msg += "the exporter sends it as another kind of object (not a " +
+             std::string(KindName(p.kind)) + ")";
+    } else {
+      msg += std::to_string(c.symbols) + " symbols from " + std::to_string(p.senders.size()) +
+             " sender(s) did not yield verified bytes (" + std::to_string(c.verify_failures) +
+             " failed verification)";
+    }
+    return msg;
+  }
+
+  void ExpireDeadlines() {
+    const auto now = Clock::now();
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      Pending& p = *it->second;
+      std::vector<Waiter> expired;
+      for (auto w = p.waiters.begin(); w != p.waiters.end();) {
+        if (w->deadline <= now) {
+          expired.push_back(std::move(*w));
+          w = p.waiters.erase(w);
+        } else {
+          ++w;
+        }
+      }
+      if (expired.empty()) {
+        ++it;
+        continue;
+      }
+      const Status timeout = Status::Error(ETIMEDOUT, TimeoutMessage(p));
+      stats_.timed_out += expired.size();
+      auto next = std::next(it);
+      if (p.waiters.empty()) Release(it);  // nobody wants it any more
+      Publish();
+      for (auto& w : expired) w.done(timeout);
+      it = next;
+    }
+  }
+
+  void Publish() {
+    std::lock_guard lock(stats_mu_);
+    published_ = stats_;
+    published_.joined = joined_;
+    published_.queued = pending_.size() - joined_;
+  }
+
+  FetcherOptions options_;
+  net::MulticastSocket socket_;
+  UniqueFd wake_;
+  std::thread thread_;
+
+  std::mutex inbox_mu_;
+  bool stopping_ = false;
+  std::vector<Request> inbox_;
+
+  // Receive-thread state.
+  PendingMap pending_;
+  std::deque<net::ObjectId> join_queue_;
+  size_t joined_ = 0;
+  std::deque<net::ObjectId> recent_;
+  std::unordered_set<net::ObjectId, ObjectIdHash> recent_set_;
+  std::vector<uint8_t> buffers_;
+  std::vector<net::IncomingDatagram> datagrams_;
+  FetcherStats stats_;
+
+  mutable std::mutex stats_mu_;
+  FetcherStats published_;
+};
+
+Fetcher::Fetcher(std::unique_ptr<Loop> loop) : loop_(std::move(loop)) {}
+
+Fetcher::~Fetcher() { loop_->Stop(); }
+
+Result<std::unique_ptr<Fetcher>> Fetcher::Start(const FetcherOptions& options) {
+  LCFS_RETURN_IF_ERROR(options.scheme.Validate());
+  net::MulticastSocketOptions so;
+  so.port = options.scheme.port;
+  so.receive_buffer = options.receive_buffer;
+  so.send_buffer = 0;
+  auto socket = net::MulticastSocket::Open(so);
+  if (!socket.ok()) return socket.status().WithContext("fetcher");
+  // Only the groups this socket joined, not those other sockets on the host
+  // joined on the same port (Linux delivers those too by default).
+  int off = 0;
+  setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off);
+  UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) return Status::FromErrno(errno, "fetcher: eventfd");
+  auto loop = std::make_unique<Loop>(options, std::move(socket).value(), std::move(wake));
+  loop->StartThread();
+  return std::make_unique<Fetcher>(std::move(loop));
+}
+
+void Fetcher::FetchAsync(const Hash& hash, ObjectKind kind, uint64_t expected_size,
+                         std::chrono::milliseconds timeout, Callback done) {
+  loop_->Submit(hash, kind, expected_size, timeout, std::move(done));
+}
+
+std::future<Result<std::vector<uint8_t>>> Fetcher::FetchFuture(const Hash& hash, ObjectKind kind,
+                                                               uint64_t expected_size,
+                                                               std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<Result<std::vector<uint8_t>>>>();
+  auto future = promise->get_future();
+  FetchAsync(hash, kind, expected_size, timeout,
+             [promise](Result<std::vector<uint8_t>> r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+Result<std::vector<uint8_t>> Fetcher::Fetch(const Hash& hash, ObjectKind kind,
+                                            uint64_t expected_size,
+                                            std::chrono::milliseconds timeout) {
+  return FetchFuture(hash, kind, expected_size, timeout).get();
+}
+
+FetcherStats Fetcher::stats() const { return loop_->Stats(); }
+
+}  // namespace lcfs::sync

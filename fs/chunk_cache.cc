@@ -1,0 +1,396 @@
+#include "chunk_cache.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <utility>
+
+namespace lcfs::fs {
+namespace {
+
+constexpr const char* kLayout = "/v1";
+
+Status MakeDirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::Error(ec.value(), "create directory " + path + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status WriteAll(int fd, std::span<const uint8_t> bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+Status PreadAll(int fd, uint64_t offset, std::span<uint8_t> out) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "pread");
+    }
+    if (n == 0) return Status::Error(EIO, "pread: unexpected end of cached object");
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// "<64 hex>.<kind>" -> hash and kind; false for anything else.
+bool ParseObjectName(const std::string& name, Hash* hash, ObjectKind* kind) {
+  if (name.size() != 66 || name[64] != '.') return false;
+  auto h = Hash::FromHex(std::string_view(name).substr(0, 64));
+  if (!h.ok()) return false;
+  const char k = name[65];
+  if (k < '0' || k > '2') return false;
+  *hash = *h;
+  *kind = static_cast<ObjectKind>(k - '0');
+  return true;
+}
+
+bool VerifyFile(int fd, uint64_t size, const Hash& hash, ObjectKind kind) {
+  std::vector<uint8_t> bytes(size);
+  if (!PreadAll(fd, 0, bytes).ok()) return false;
+  return ObjectHash(kind, bytes) == hash;
+}
+
+}  // namespace
+
+// --- CachedObject -----------------------------------------------------------
+
+CachedObject::CachedObject(CachedObject&& o) noexcept
+    : cache_(std::exchange(o.cache_, nullptr)),
+      hash_(o.hash_),
+      size_(o.size_),
+      fd_(std::move(o.fd_)) {}
+
+CachedObject& CachedObject::operator=(CachedObject&& o) noexcept {
+  if (this != &o) {
+    Release();
+    cache_ = std::exchange(o.cache_, nullptr);
+    hash_ = o.hash_;
+    size_ = o.size_;
+    fd_ = std::move(o.fd_);
+  }
+  return *this;
+}
+
+CachedObject::~CachedObject() { Release(); }
+
+void CachedObject::Release() {
+  if (cache_) cache_->Unpin(hash_);
+  cache_ = nullptr;
+  fd_.reset();
+}
+
+Status CachedObject::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
+  if (!fd_) return Status::Error(EBADF, "read of an empty cached object handle");
+  if (offset > size_ || out.size() > size_ - offset)
+    return Status::Error(EINVAL, "read past the end of cached object " + hash_.ToHex());
+  return PreadAll(fd_->get(), offset, out);
+}
+
+Result<std::vector<uint8_t>> CachedObject::ReadAll() const {
+  std::vector<uint8_t> bytes(size_);
+  LCFS_RETURN_IF_ERROR(ReadAt(0, bytes));
+  return bytes;
+}
+
+// --- ChunkCache -------------------------------------------------------------
+
+ChunkCache::ChunkCache(std::string dir, uint64_t size_limit)
+    : dir_(std::move(dir)), limit_(size_limit) {}
+
+ChunkCache::~ChunkCache() = default;
+
+Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir,
+                                                     uint64_t size_limit) {
+  if (dir.empty()) return Status::Error(EINVAL, "chunk cache: empty directory name");
+  auto cache = std::make_unique<ChunkCache>(dir, size_limit);
+  LCFS_RETURN_IF_ERROR(MakeDirs(dir + kLayout + "/objects").WithContext("chunk cache"));
+  LCFS_RETURN_IF_ERROR(MakeDirs(dir + kLayout + "/tmp").WithContext("chunk cache"));
+  LCFS_RETURN_IF_ERROR(cache->Scan().WithContext("chunk cache " + dir));
+  {
+    // A previous run may have left more than this run's limit allows.
+    std::lock_guard lock(cache->mu_);
+    cache->EvictLocked(0, false);
+  }
+  return cache;
+}
+
+std::string ChunkCache::ObjectPath(const Hash& hash, ObjectKind kind) const {
+  const std::string hex = hash.ToHex();
+  return dir_ + kLayout + "/objects/" + hex.substr(0, 2) + "/" + hex + "." +
+         std::to_string(static_cast<int>(kind));
+}
+
+Status ChunkCache::Scan() {
+  // Temporary files of writers that died: their PID no longer exists.
+  const std::string tmp = dir_ + kLayout + "/tmp";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
+    const std::string name = e.path().filename().string();
+    const long pid = std::strtol(name.c_str(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+      std::filesystem::remove(e.path(), ec);
+  }
+
+  struct Found {
+    Hash hash;
+    ObjectKind kind;
+    uint64_t size;
+    timespec used;
+  };
+  std::vector<Found> found;
+  const std::string objects = dir_ + kLayout + "/objects";
+  for (const auto& sub : std::filesystem::directory_iterator(objects, ec)) {
+    if (!sub.is_directory(ec)) continue;
+    for (const auto& f : std::filesystem::directory_iterator(sub.path(), ec)) {
+      Found item;
+      if (!ParseObjectName(f.path().filename().string(), &item.hash, &item.kind)) continue;
+      struct stat st;
+      if (::stat(f.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      item.size = static_cast<uint64_t>(st.st_size);
+      item.used = st.st_atim;
+      found.push_back(item);
+    }
+  }
+  if (ec) return Status::Error(ec.value(), "scan " + objects + ": " + ec.message());
+  // Oldest use first, so the restored LRU order approximates the last run's.
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return std::pair(a.used.tv_sec, a.used.tv_nsec) < std::pair(b.used.tv_sec, b.used.tv_nsec);
+  });
+  std::lock_guard lock(mu_);
+  for (const Found& f : found) {
+    Entry e;
+    e.kind = f.kind;
+    e.size = f.size;
+    e.lru = lru_.insert(lru_.end(), f.hash);
+    entries_.emplace(f.hash, e);
+    bytes_ += f.size;
+  }
+  return Status::Ok();
+}
+
+bool ChunkCache::Contains(const Hash& hash) const {
+  std::lock_guard lock(mu_);
+  return entries_.count(hash) != 0;
+}
+
+std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind) {
+  const std::string path = ObjectPath(hash, kind);
+  bool need_verify = true;
+  {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(hash);
+    if (it != entries_.end()) {
+      // Pin before touching the file so no one evicts it meanwhile.
+      it->second.pins++;
+      need_verify = !it->second.verified;
+      lru_.splice(lru_.end(), lru_, it->second.lru);
+    }
+  }
+  // Open outside the lock. The file may also have been added by another
+  // process sharing the directory; then it is new to us and gets verified.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  bool good = fd.valid() && ::fstat(fd.get(), &st) == 0;
+  if (good && need_verify) good = VerifyFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
+
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(hash);
+  if (!good) {
+    if (fd.valid()) {
+      // Present but corrupt (torn by a crash, or tampered with): drop it.
+      ::unlink(path.c_str());
+      stats_.rejected++;
+    }
+    if (it != entries_.end()) {
+      it->second.pins--;
+      if (it->second.pins == 0) RemoveLocked(it);
+    }
+    stats_.misses++;
+    return std::nullopt;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (it == entries_.end()) {
+    Entry e;
+    e.kind = kind;
+    e.size = size;
+    e.pins = 1;
+    e.lru = lru_.insert(lru_.end(), hash);
+    it = entries_.emplace(hash, e).first;
+    bytes_ += size;
+  }
+  it->second.verified = true;
+  stats_.hits++;
+  return CachedObject(this, hash, size, std::make_shared<UniqueFd>(std::move(fd)));
+}
+
+Result<UniqueFd> ChunkCache::WriteObjectFile(const Hash& hash, ObjectKind kind,
+                                             std::span<const uint8_t> bytes) {
+  std::string tmp;
+  {
+    std::lock_guard lock(mu_);
+    tmp = dir_ + kLayout + "/tmp/" + std::to_string(::getpid()) + "." +
+          std::to_string(tmp_counter_++);
+  }
+  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd) return Status::FromErrno(errno, "create " + tmp);
+  Status written = WriteAll(fd.get(), bytes);
+  if (!written.ok()) {
+    ::unlink(tmp.c_str());
+    return written.WithContext(tmp);
+  }
+  const std::string path = ObjectPath(hash, kind);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    if (err == ENOENT) {  // the fan-out directory does not exist yet
+      (void)MakeDirs(path.substr(0, path.rfind('/')));
+      if (::rename(tmp.c_str(), path.c_str()) == 0) return fd;
+      err = errno;
+    }
+    ::unlink(tmp.c_str());
+    return Status::FromErrno(err, "rename into " + path);
+  }
+  return fd;
+}
+
+Result<CachedObject> ChunkCache::Insert(const Hash& hash, ObjectKind kind,
+                                        std::span<const uint8_t> bytes) {
+  if (ObjectHash(kind, bytes) != hash) {
+    std::lock_guard lock(mu_);
+    stats_.rejected++;
+    return Status::Error(EIO, "object " + hash.ToHex() + " failed verification");
+  }
+  if (auto hit = Lookup(hash, kind)) return std::move(*hit);
+
+  {
+    std::lock_guard lock(mu_);
+    EvictLocked(bytes.size(), false);
+  }
+  Result<UniqueFd> fd = WriteObjectFile(hash, kind, bytes);
+  if (!fd.ok() && (fd.status().code() == ENOSPC || fd.status().code() == EDQUOT)) {
+    // The disk is fuller than our limit assumed: make room, try once more.
+    {
+      std::lock_guard lock(mu_);
+      EvictLocked(std::max<uint64_t>(4 * bytes.size(), bytes_ / 8), true);
+    }
+    fd = WriteObjectFile(hash, kind, bytes);
+  }
+  if (!fd.ok())
+    return Status::Error(EIO, "chunk cache: cannot store " + hash.ToHex() + ": " +
+                                  fd.status().message());
+
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(hash);
+  if (it == entries_.end()) {
+    Entry e;
+    e.kind = kind;
+    e.size = bytes.size();
+    e.lru = lru_.insert(lru_.end(), hash);
+    it = entries_.emplace(hash, e).first;
+    bytes_ += bytes.size();
+  }
+  it->second.pins++;
+  it->second.verified = true;
+  stats_.inserts++;
+  return CachedObject(this, hash, bytes.size(), std::make_shared<UniqueFd>(std::move(*fd)));
+}
+
+void ChunkCache::Unpin(const Hash& hash) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(hash);
+  if (it == entries_.end()) return;
+  if (it->second.pins > 0) it->second.pins--;
+  // An object may have been inserted while the cache was over its limit
+  // because everything was pinned: catch up now that a pin is gone.
+  if (limit_ != 0 && bytes_ > limit_) EvictLocked(0, false);
+}
+
+void ChunkCache::RemoveLocked(std::unordered_map<Hash, Entry>::iterator it) {
+  ::unlink(ObjectPath(it->first, it->second.kind).c_str());
+  bytes_ -= it->second.size;
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
+}
+
+uint64_t ChunkCache::EvictLocked(uint64_t bytes, bool free_at_least) {
+  if (!free_at_least && (limit_ == 0 || bytes_ + bytes <= limit_)) return 0;
+  uint64_t freed = 0;
+  for (auto l = lru_.begin(); l != lru_.end();) {
+    const bool done = free_at_least ? freed >= bytes : bytes_ + bytes <= limit_;
+    if (done) break;
+    auto it = entries_.find(*l);
+    ++l;
+    if (it == entries_.end() || it->second.pins > 0) continue;  // in use: never evicted
+    freed += it->second.size;
+    RemoveLocked(it);
+    stats_.evictions++;
+  }
+  return freed;
+}
+
+ChunkCacheStats ChunkCache::stats() const {
+  std::lock_guard lock(mu_);
+  ChunkCacheStats s = stats_;
+  s.objects = entries_.size();
+  s.bytes = bytes_;
+  s.limit = limit_;
+  return s;
+}
+
+std::string DefaultCacheDir() {
+  if (::geteuid() == 0) return "/var/cache/lcfs";
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/')
+    return std::string(xdg) + "/lcfs";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::string(home) + "/.cache/lcfs";
+  return "/tmp/lcfs-cache-" + std::to_string(::getuid());
+}
+
+Result<uint64_t> ParseByteSize(const std::string& text) {
+  if (text.empty()) return Status::Error(EINVAL, "empty size");
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || errno != 0 || !(value >= 0) || std::isinf(value))
+    return Status::Error(EINVAL, "bad size '" + text + "': expected a number such as 512M or 10G");
+  std::string unit(end);
+  if (unit.size() > 1 && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I')) unit.pop_back();
+  double scale = 1;
+  if (unit.empty() || unit == "B" || unit == "b") {
+    scale = 1;
+  } else if (unit.size() == 1) {
+    const std::string units = "KMGTP";
+    size_t pos = units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))));
+    if (pos == std::string::npos)
+      return Status::Error(EINVAL, "bad size '" + text + "': unknown unit '" + unit + "'");
+    scale = std::pow(1024.0, static_cast<double>(pos + 1));
+  } else {
+    return Status::Error(EINVAL, "bad size '" + text + "': unknown unit '" + unit + "'");
+  }
+  const double bytes = value * scale;
+  if (bytes >= 1.8e19) return Status::Error(ERANGE, "size '" + text + "' is too large");
+  return static_cast<uint64_t>(bytes);
+}
+
+}  // namespace lcfs::fs

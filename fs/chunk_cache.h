@@ -1,0 +1,148 @@
+// ChunkCache: the on-disk, content-addressed object cache of the FUSE frontend.
+//
+// Every object lcfs fetches (chunks, tree nodes, directories) can be kept
+// here, named by its object hash, so reads of cached content never touch the
+// network and a mount keeps working once its exporter is gone. The cache is a
+// plain directory shared by every mount on the machine:
+//
+//     DIR/v1/objects/ab/<64 hex>.<kind>   one file per object (kind: decimal tag)
+//     DIR/v1/tmp/<pid>.<n>                objects being written
+//
+// Objects enter only after they verify against their hash, and through a
+// temporary file renamed into place, so a reader (in this process or another)
+// never sees a partial object. Nothing is fsync'ed: an object torn by a crash
+// is caught instead by the check every process makes the first time it opens
+// an object file (a bad file is removed and counts as a miss).
+//
+// The size limit is enforced by evicting the least recently used objects that
+// no reader holds (a CachedObject pins its object). A write that finds the
+// disk full evicts and retries once, then fails with EIO: never a corrupt
+// cache. Each process keeps its own view of the directory; an object another
+// process evicted is simply a miss.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lcfs/hash.h"
+#include "lcfs/object.h"
+#include "lcfs/status.h"
+#include "lcfs/unique_fd.h"
+
+namespace lcfs::fs {
+
+class ChunkCache;
+
+// A cached object, pinned against eviction while this handle lives. Reads go
+// straight to the object's file (pread, or splice by FUSE).
+class CachedObject {
+ public:
+  CachedObject() = default;
+  CachedObject(CachedObject&& o) noexcept;
+  CachedObject& operator=(CachedObject&& o) noexcept;
+  CachedObject(const CachedObject&) = delete;
+  CachedObject& operator=(const CachedObject&) = delete;
+  ~CachedObject();
+
+  bool valid() const { return cache_ != nullptr; }
+  const Hash& hash() const { return hash_; }
+  uint64_t size() const { return size_; }
+  int fd() const { return fd_ ? fd_->get() : -1; }
+  // Copies bytes [offset, offset + out.size()) of the object into `out`.
+  Status ReadAt(uint64_t offset, std::span<uint8_t> out) const;
+  // The whole object (for small objects: directories, tree nodes).
+  Result<std::vector<uint8_t>> ReadAll() const;
+
+ private:
+  friend class ChunkCache;
+  CachedObject(ChunkCache* cache, const Hash& hash, uint64_t size, std::shared_ptr<UniqueFd> fd)
+      : cache_(cache), hash_(hash), size_(size), fd_(std::move(fd)) {}
+  void Release();
+
+  ChunkCache* cache_ = nullptr;
+  Hash hash_;
+  uint64_t size_ = 0;
+  std::shared_ptr<UniqueFd> fd_;
+};
+
+struct ChunkCacheStats {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;
+  uint64_t limit = 0;
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t inserts = 0;
+  uint64_t evictions = 0;
+  uint64_t rejected = 0;  // objects that failed verification (on insert or first open)
+};
+
+class ChunkCache {
+ public:
+  // Opens (creating if needed) the cache in `dir`, indexing what a previous
+  // run left there. `size_limit` is in bytes; 0 means unlimited.
+  static Result<std::unique_ptr<ChunkCache>> Open(const std::string& dir, uint64_t size_limit);
+  // Use Open(); the constructor only records its arguments.
+  ChunkCache(std::string dir, uint64_t size_limit);
+  ~ChunkCache();
+  ChunkCache(const ChunkCache&) = delete;
+  ChunkCache& operator=(const ChunkCache&) = delete;
+
+  // The object if cached (and verified), pinned; nullopt on a miss.
+  std::optional<CachedObject> Lookup(const Hash& hash, ObjectKind kind);
+  // Whether the object is cached, without pinning or verifying it.
+  bool Contains(const Hash& hash) const;
+  // Verifies `bytes` against `hash` under `kind`, stores them and returns the
+  // pinned object. EIO when verification fails or the disk stays full.
+  Result<CachedObject> Insert(const Hash& hash, ObjectKind kind, std::span<const uint8_t> bytes);
+
+  ChunkCacheStats stats() const;
+  const std::string& dir() const { return dir_; }
+  // Where the object's file lives (whether or not it exists).
+  std::string ObjectPath(const Hash& hash, ObjectKind kind) const;
+
+ private:
+  struct Entry {
+    ObjectKind kind;
+    uint64_t size = 0;
+    int pins = 0;
+    bool verified = false;  // checked against its hash by this process
+    std::list<Hash>::iterator lru;
+  };
+
+  Status Scan();
+  void Unpin(const Hash& hash);
+  // Evicts unpinned objects, least recently used first, until `bytes` more
+  // fit under the limit (or until at least `bytes` were freed when
+  // `free_at_least`). Returns the number of bytes freed. Caller holds mu_.
+  uint64_t EvictLocked(uint64_t bytes, bool free_at_least);
+  void RemoveLocked(std::unordered_map<Hash, Entry>::iterator it);
+  Result<UniqueFd> WriteObjectFile(const Hash& hash, ObjectKind kind,
+                                   std::span<const uint8_t> bytes);
+
+  friend class CachedObject;
+
+  const std::string dir_;
+  const uint64_t limit_;
+  mutable std::mutex mu_;
+  std::unordered_map<Hash, Entry> entries_;
+  std::list<Hash> lru_;  // front: least recently used
+  uint64_t bytes_ = 0;
+  uint64_t tmp_counter_ = 0;
+  mutable ChunkCacheStats stats_;
+};
+
+// The default cache directory: /var/cache/lcfs for root, else
+// $XDG_CACHE_HOME/lcfs (or ~/.cache/lcfs).
+std::string DefaultCacheDir();
+
+// Parses a size such as "512M", "10G", "4096", "1.5T" (binary units).
+Result<uint64_t> ParseByteSize(const std::string& text);
+
+}  // namespace lcfs::fs

@@ -1,0 +1,48 @@
+#include "chunk_locator.h"
+
+namespace lcfs::fs {
+
+Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& hash,
+                                                                    uint32_t children,
+                                                                    bool fetch) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = nodes_.find(hash);
+    if (it != nodes_.end() && it->second->size() == children) return it->second;
+  }
+  ObjectRef object;
+  if (fetch) {
+    Result<ObjectRef> got = fetcher_.Get(hash, ObjectKind::kTreeNode);
+    if (!got.ok()) return got.status();
+    object = std::move(*got);
+  } else {
+    object = fetcher_.GetCached(hash, ObjectKind::kTreeNode);
+    if (!object) return Status::Error(ENOENT, "tree node " + hash.ToHex() + " not cached");
+  }
+  Result<std::vector<uint8_t>> bytes = object->ReadAll();
+  if (!bytes.ok()) return bytes.status().WithContext("tree node " + hash.ToHex());
+  Result<std::vector<Hash>> decoded = DecodeTreeNode(*bytes, children);
+  if (!decoded.ok())
+    return Status::Error(EIO, "tree node " + hash.ToHex() + ": " + decoded.status().message());
+  auto node = std::make_shared<const std::vector<Hash>>(std::move(*decoded));
+  std::lock_guard lock(mu_);
+  // A crude bound: nodes are cheap to refetch from the on-disk cache.
+  if (nodes_.size() >= max_nodes_) nodes_.clear();
+  nodes_[hash] = node;
+  return node;
+}
+
+Result<Hash> ChunkLocator::ChunkHash(const Hash& file_hash, const FileShape& shape, uint64_t chunk,
+                                     bool fetch) {
+  if (chunk >= shape.chunk_count())
+    return Status::Error(EINVAL, "chunk " + std::to_string(chunk) + " past the end of the file");
+  Hash current = file_hash;
+  for (const FileShape::Step& step : shape.PathToChunk(chunk)) {
+    auto node = Node(current, shape.ChildCount(step.level, step.node), fetch);
+    if (!node.ok()) return node.status();
+    current = (**node)[step.child];
+  }
+  return current;
+}
+
+}  // namespace lcfs::fs

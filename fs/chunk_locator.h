@@ -1,0 +1,43 @@
+// ChunkLocator: the hash of chunk i of a file, walking the file's Merkle tree
+// from its file hash and fetching only the tree nodes on the path.
+//
+// Decoded nodes are kept in a small in-memory table, so a sequential read
+// fetches and decodes each node once; the node objects themselves also go
+// through the chunk cache like every other object.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "lcfs/hash.h"
+#include "lcfs/index/file_tree.h"
+#include "lcfs/status.h"
+#include "object_fetcher.h"
+
+namespace lcfs::fs {
+
+class ChunkLocator {
+ public:
+  explicit ChunkLocator(ObjectFetcher& fetcher, size_t max_nodes = 1024)
+      : fetcher_(fetcher), max_nodes_(max_nodes) {}
+
+  // The hash of chunk `chunk` (< shape.chunk_count()) of the file named
+  // `file_hash`. With `fetch` false only cached nodes are used (ENOENT if
+  // one is missing): for introspection that must not touch the network.
+  Result<Hash> ChunkHash(const Hash& file_hash, const FileShape& shape, uint64_t chunk,
+                         bool fetch = true);
+
+ private:
+  Result<std::shared_ptr<const std::vector<Hash>>> Node(const Hash& hash, uint32_t children,
+                                                        bool fetch);
+
+  ObjectFetcher& fetcher_;
+  const size_t max_nodes_;
+  std::mutex mu_;
+  std::unordered_map<Hash, std::shared_ptr<const std::vector<Hash>>> nodes_;
+};
+
+}  // namespace lcfs::fs

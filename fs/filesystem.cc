@@ -1,0 +1,500 @@
+#include "filesystem.h"
+
+#include <fuse_lowlevel.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "lcfs/index/chunking.h"
+#include "lcfs/index/file_tree.h"
+
+namespace lcfs::fs {
+namespace {
+
+constexpr const char* kXattrHash = "user.lcfs.hash";
+constexpr const char* kXattrRoot = "user.lcfs.root";
+constexpr const char* kXattrCached = "user.lcfs.cached";
+
+Filesystem& Self(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
+
+mode_t TypeBits(EntryType type) {
+  switch (type) {
+    case EntryType::kDirectory:
+      return S_IFDIR;
+    case EntryType::kSymlink:
+      return S_IFLNK;
+    case EntryType::kFile:
+      break;
+  }
+  return S_IFREG;
+}
+
+// Replies with a value the size of `value`, following the xattr protocol:
+// size 0 asks for the length, a too-small buffer is ERANGE.
+void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
+  if (size == 0) {
+    fuse_reply_xattr(req, value.size());
+  } else if (size < value.size()) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, value.data(), value.size());
+  }
+}
+
+}  // namespace
+
+// Per-open state of a regular file: its shape and the sequential-read
+// detector that drives prefetch.
+struct Filesystem::OpenFile {
+  std::shared_ptr<Inode> inode;
+  FileShape shape;
+  std::mutex mu;
+  uint64_t next_offset = 0;     // where a sequential reader reads next
+  uint64_t last_chunk = 0;      // chunk the reader was last in
+  uint32_t window = 0;          // prefetch window in chunks; 0 = not sequential
+  uint64_t prefetched_end = 0;  // chunks below this were already queued
+};
+
+Filesystem::Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptions options)
+    : root_(root),
+      fetcher_(fetcher),
+      options_(options),
+      inodes_(root, 0),
+      locator_(fetcher),
+      uid_(::getuid()),
+      gid_(::getgid()) {}
+
+Filesystem::~Filesystem() { fetcher_.Shutdown(); }
+
+Status Filesystem::LoadRoot() {
+  auto root = inodes_.Get(kRootInode);
+  Result<std::shared_ptr<const Directory>> dir = LoadDirectory(*root);
+  if (!dir.ok()) return dir.status().WithContext("root directory " + root_.ToHex());
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const Directory>> Filesystem::LoadDirectory(Inode& dir) {
+  {
+    std::lock_guard lock(dir.mu);
+    if (dir.dir) return dir.dir;
+  }
+  if (dir.entry.type != EntryType::kDirectory) return Status::Error(ENOTDIR, "not a directory");
+  Result<ObjectRef> object = fetcher_.Get(dir.entry.hash, ObjectKind::kDirectory);
+  if (!object.ok()) return object.status();
+  if ((*object)->size() > kMaxDirectoryObjectSize)
+    return Status::Error(EIO, "directory object " + dir.entry.hash.ToHex() + " too large");
+  Result<std::vector<uint8_t>> bytes = (*object)->ReadAll();
+  if (!bytes.ok()) return bytes.status();
+  Result<Directory> decoded = DecodeDirectory(*bytes);
+  if (!decoded.ok())
+    return Status::Error(EIO, "directory object " + dir.entry.hash.ToHex() + ": " +
+                                  decoded.status().message());
+  inodes_.SetDirectory(dir, std::make_shared<const Directory>(std::move(*decoded)));
+  std::lock_guard lock(dir.mu);
+  if (dir.ino == kRootInode) dir.entry.size = bytes->size();
+  return dir.dir;
+}
+
+void Filesystem::FillAttr(const Inode& inode, struct stat* st) const {
+  std::memset(st, 0, sizeof *st);
+  const DirEntry& e = inode.entry;
+  st->st_ino = inode.ino;
+  st->st_mode = TypeBits(e.type) | (e.mode & 07777);
+  st->st_nlink = e.type == EntryType::kDirectory ? 2 : 1;
+  st->st_uid = uid_;
+  st->st_gid = gid_;
+  st->st_size = static_cast<off_t>(e.size);
+  st->st_blocks = static_cast<blkcnt_t>((e.size + 511) / 512);
+  // Tools size their reads by st_blksize: one chunk per read suits us best.
+  st->st_blksize = inode.chunk_size ? static_cast<blksize_t>(inode.chunk_size) : 65536;
+  st->st_mtim.tv_sec = e.mtime_sec;
+  st->st_mtim.tv_nsec = e.mtime_nsec;
+  st->st_atim = st->st_mtim;
+  st->st_ctim = st->st_mtim;
+}
+
+uint64_t Filesystem::CachedBytes(const Inode& file) {
+  const DirEntry& e = file.entry;
+  if (e.type != EntryType::kFile) return 0;
+  if (e.is_inline) return e.size;
+  auto shape = FileShape::Make(e.size, file.chunk_size);
+  if (!shape.ok()) return 0;
+  uint64_t bytes = 0;
+  for (uint64_t c = 0; c < shape->chunk_count(); ++c) {
+    Result<Hash> h = locator_.ChunkHash(e.hash, *shape, c, /*fetch=*/false);
+    if (h.ok() && fetcher_.cache().Contains(*h)) bytes += ChunkLength(e.size, file.chunk_size, c);
+  }
+  return bytes;
+}
+
+void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size) {
+  const uint64_t chunk_size = file.shape.chunk_size();
+  const uint64_t first = offset / chunk_size;
+  const uint64_t last = (offset + size - 1) / chunk_size;
+  uint64_t begin = 0, end = 0;
+  {
+    std::lock_guard lock(file.mu);
+    // Readahead may reorder requests slightly: anything from the current
+    // chunk up to one chunk past the expected offset still counts as forward.
+    const bool sequential =
+        offset <= file.next_offset + chunk_size && first >= file.last_chunk &&
+        (file.window > 0 || offset == file.next_offset || offset == 0);
+    if (!sequential) {
+      file.window = 0;
+      file.prefetched_end = 0;
+    } else if (file.window == 0) {
+      file.window = 1;
+    } else if (last > file.last_chunk) {
+      // Entering a new chunk while reading forward: widen the window.
+      file.window = std::min(file.window * 2, options_.max_prefetch_chunks);
+    }
+    file.last_chunk = last;
+    file.next_offset = offset + size;
+    if (file.window == 0) return;
+    begin = std::max(last + 1, file.prefetched_end);
+    end = std::min(last + 1 + file.window, file.shape.chunk_count());
+    if (begin >= end) return;
+    file.prefetched_end = end;
+  }
+  const DirEntry& e = file.inode->entry;
+  for (uint64_t c = begin; c < end; ++c) {
+    fetcher_.Prefetch([this, hash = e.hash, shape = file.shape, c] {
+      Result<Hash> h = locator_.ChunkHash(hash, shape, c);
+      if (h.ok()) (void)fetcher_.Get(*h, ObjectKind::kChunk);
+    });
+  }
+}
+
+Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* request) {
+  auto req = static_cast<fuse_req_t>(request);
+  const DirEntry& e = file.inode->entry;
+  const uint64_t chunk_size = file.shape.chunk_size();
+  const uint64_t first = offset / chunk_size;
+  const uint64_t last = (offset + size - 1) / chunk_size;
+  const size_t count = static_cast<size_t>(last - first + 1);
+
+  std::vector<ObjectRef> chunks;  // pinned until the reply is sent
+  chunks.reserve(count);
+  for (uint64_t c = first; c <= last; ++c) {
+    Result<Hash> hash = locator_.ChunkHash(e.hash, file.shape, c);
+    if (!hash.ok()) return hash.status().WithContext("chunk " + std::to_string(c));
+    Result<ObjectRef> chunk = fetcher_.Get(*hash, ObjectKind::kChunk);
+    if (!chunk.ok()) return chunk.status().WithContext("chunk " + std::to_string(c));
+    if ((*chunk)->size() != ChunkLength(e.size, file.shape.chunk_size(), c))
+      return Status::Error(EIO, "chunk " + std::to_string(c) + " has the wrong length");
+    chunks.push_back(std::move(*chunk));
+  }
+
+  // A fuse_bufvec with `count` fd-backed buffers (the struct ends in a
+  // one-element array, so it is allocated with room for the rest).
+  std::vector<std::max_align_t> storage(
+      (sizeof(fuse_bufvec) + count * sizeof(fuse_buf) + sizeof(std::max_align_t) - 1) /
+      sizeof(std::max_align_t));
+  auto* bufv = reinterpret_cast<fuse_bufvec*>(storage.data());
+  bufv->count = count;
+  bufv->idx = 0;
+  bufv->off = 0;
+  uint64_t pos = offset;
+  const uint64_t end = offset + size;
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t chunk_start = (first + i) * chunk_size;
+    const uint64_t in_chunk = pos - chunk_start;
+    const uint64_t len = std::min(end, chunk_start + chunks[i]->size()) - pos;
+    fuse_buf& b = bufv->buf[i];
+    std::memset(&b, 0, sizeof b);
+    b.size = len;
+    b.flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    b.fd = chunks[i]->fd();
+    b.pos = static_cast<off_t>(in_chunk);
+    pos += len;
+  }
+  // No SPLICE_MOVE: stealing the pages would drop them from the chunk file's
+  // page cache, which is what makes the next read warm.
+  fuse_reply_data(req, bufv, static_cast<fuse_buf_copy_flags>(0));
+  return Status::Ok();
+}
+
+// --- the operations ----------------------------------------------------------
+
+struct Filesystem::Ops {
+  static void Init(void*, fuse_conn_info* conn) {
+    // Large requests and generous readahead: FUSE's own per-request cost is
+    // what bounds warm throughput.
+    conn->max_readahead = UINT_MAX;
+    conn->max_read = kMaxReadBytes;
+    conn->max_background = 64;
+    conn->congestion_threshold = 48;
+    const unsigned wanted = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_ASYNC_READ |
+                            FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+                            FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS |
+                            FUSE_CAP_EXPORT_SUPPORT;
+    conn->want |= wanted & conn->capable;
+    conn->want &= ~static_cast<unsigned>(FUSE_CAP_ATOMIC_O_TRUNC);
+  }
+
+  static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Filesystem& fs = Self(req);
+    fs.AfterInit();
+    auto dir = fs.inodes_.Get(parent);
+    if (!dir) return (void)fuse_reply_err(req, ENOENT);
+    if (dir->entry.type != EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
+    auto decoded = fs.LoadDirectory(*dir);
+    if (!decoded.ok()) {
+      fuse_log(FUSE_LOG_ERR, "lcfs: lookup %s: %s\n", name, decoded.status().ToString().c_str());
+      return (void)fuse_reply_err(req, EIO);
+    }
+    const DirEntry* found = (*decoded)->Find(name);
+    if (!found) {
+      // Negative entries are as immutable as positive ones.
+      fuse_entry_param e{};
+      e.ino = 0;
+      e.entry_timeout = fs.options_.entry_timeout;
+      return (void)fuse_reply_entry(req, &e);
+    }
+    auto child = fs.inodes_.Child(*dir, static_cast<size_t>(found - (*decoded)->entries.data()));
+    fuse_entry_param e{};
+    e.ino = child->ino;
+    e.attr_timeout = fs.options_.attr_timeout;
+    e.entry_timeout = fs.options_.entry_timeout;
+    fs.FillAttr(*child, &e.attr);
+    fuse_reply_entry(req, &e);
+  }
+
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    Filesystem& fs = Self(req);
+    fs.AfterInit();
+    auto inode = fs.inodes_.Get(ino);
+    if (!inode) return (void)fuse_reply_err(req, ENOENT);
+    struct stat st;
+    fs.FillAttr(*inode, &st);
+    fuse_reply_attr(req, &st, fs.options_.attr_timeout);
+  }
+
+  static void ReadLink(fuse_req_t req, fuse_ino_t ino) {
+    auto inode = Self(req).inodes_.Get(ino);
+    if (!inode) return (void)fuse_reply_err(req, ENOENT);
+    if (inode->entry.type != EntryType::kSymlink) return (void)fuse_reply_err(req, EINVAL);
+    fuse_reply_readlink(req, inode->entry.symlink_target.c_str());
+  }
+
+  static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Filesystem& fs = Self(req);
+    auto inode = fs.inodes_.Get(ino);
+    if (!inode) return (void)fuse_reply_err(req, ENOENT);
+    if (inode->entry.type == EntryType::kDirectory) return (void)fuse_reply_err(req, EISDIR);
+    if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+      return (void)fuse_reply_err(req, EROFS);
+    auto file = std::make_unique<OpenFile>();
+    file->inode = inode;
+    if (!inode->entry.is_inline) {
+      auto shape = FileShape::Make(inode->entry.size, inode->chunk_size);
+      if (!shape.ok()) {
+        fuse_log(FUSE_LOG_ERR, "lcfs: open inode %llu: %s\n", static_cast<unsigned long long>(ino),
+                 shape.status().ToString().c_str());
+        return (void)fuse_reply_err(req, EIO);
+      }
+      file->shape = *shape;
+    }
+    fi->keep_cache = 1;  // immutable content: the page cache stays valid
+    fi->fh = reinterpret_cast<uint64_t>(file.get());
+    if (fuse_reply_open(req, fi) == 0) (void)file.release();  // owned by fi->fh until Release
+  }
+
+  static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    std::unique_ptr<OpenFile> file(reinterpret_cast<OpenFile*>(fi->fh));
+    fuse_reply_err(req, 0);
+  }
+
+  static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    Filesystem& fs = Self(req);
+    auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
+    const DirEntry& e = file.inode->entry;
+    const uint64_t offset = static_cast<uint64_t>(off);
+    if (off < 0 || offset >= e.size || size == 0) return (void)fuse_reply_buf(req, nullptr, 0);
+    const uint64_t length = std::min<uint64_t>(size, e.size - offset);
+    if (e.is_inline) {
+      return (void)fuse_reply_buf(req, reinterpret_cast<const char*>(e.inline_data.data()) + offset,
+                                  length);
+    }
+    fs.SchedulePrefetch(file, offset, length);
+    Status st = fs.ReadChunks(file, offset, length, req);
+    if (!st.ok()) {
+      fuse_log(FUSE_LOG_ERR, "lcfs: read %s at %llu: %s\n", e.name.c_str(),
+               static_cast<unsigned long long>(offset), st.ToString().c_str());
+      fuse_reply_err(req, EIO);
+    }
+  }
+
+  static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Filesystem& fs = Self(req);
+    auto inode = fs.inodes_.Get(ino);
+    if (!inode) return (void)fuse_reply_err(req, ENOENT);
+    if (inode->entry.type != EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
+    fi->cache_readdir = 1;
+    fi->keep_cache = 1;
+    fuse_reply_open(req, fi);
+  }
+
+  static void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+    Filesystem& fs = Self(req);
+    auto dir = fs.inodes_.Get(ino);
+    if (!dir) return (void)fuse_reply_err(req, ENOENT);
+    auto decoded = fs.LoadDirectory(*dir);
+    if (!decoded.ok()) {
+      fuse_log(FUSE_LOG_ERR, "lcfs: readdir: %s\n", decoded.status().ToString().c_str());
+      return (void)fuse_reply_err(req, EIO);
+    }
+    const auto& entries = (*decoded)->entries;
+    std::vector<char> buf(size);
+    size_t used = 0;
+    // Offsets: 0 ".", 1 "..", 2 + i entry i; each entry carries the next one.
+    for (uint64_t i = static_cast<uint64_t>(std::max<off_t>(off, 0)); i < 2 + entries.size(); ++i) {
+      fuse_entry_param e{};
+      std::string name;
+      if (i < 2) {
+        name = i == 0 ? "." : "..";
+        e.attr.st_ino = i == 0 ? dir->ino : dir->parent;
+        e.attr.st_mode = S_IFDIR;
+        // e.ino stays 0: libfuse must not count a lookup for the dot entries.
+      } else {
+        auto child = fs.inodes_.Child(*dir, static_cast<size_t>(i - 2));
+        name = child->entry.name;
+        fs.FillAttr(*child, &e.attr);
+        e.ino = child->ino;
+        e.attr_timeout = fs.options_.attr_timeout;
+        e.entry_timeout = fs.options_.entry_timeout;
+      }
+      const size_t room = size - used;
+      const off_t next = static_cast<off_t>(i + 1);
+      const size_t need =
+          plus ? fuse_add_direntry_plus(req, buf.data() + used, room, name.c_str(), &e, next)
+               : fuse_add_direntry(req, buf.data() + used, room, name.c_str(), &e.attr, next);
+      if (need > room) break;
+      used += need;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+  }
+
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+    ReadDirCommon(req, ino, size, off, false);
+  }
+  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          fuse_file_info*) {
+    ReadDirCommon(req, ino, size, off, true);
+  }
+
+  static void StatFs(fuse_req_t req, fuse_ino_t) {
+    Filesystem& fs = Self(req);
+    const ChunkCacheStats cache = fs.fetcher_.cache().stats();
+    struct statvfs st {};
+    st.f_bsize = 4096;
+    st.f_frsize = 4096;
+    // The size of the cache stands in for the (unknown) size of the export.
+    st.f_blocks = std::max(cache.limit, cache.bytes) / st.f_frsize;
+    st.f_bfree = 0;
+    st.f_bavail = 0;
+    st.f_files = fs.inodes_.size();
+    st.f_ffree = 0;
+    st.f_namemax = kMaxNameLength;
+    st.f_flag = ST_RDONLY;
+    fuse_reply_statfs(req, &st);
+  }
+
+  static void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    Filesystem& fs = Self(req);
+    auto inode = fs.inodes_.Get(ino);
+    if (!inode) return (void)fuse_reply_err(req, ENOENT);
+    const std::string key = name;
+    if (key == kXattrHash) {
+      const Hash h = ino == kRootInode ? fs.root_ : inode->entry.ContentHash();
+      return ReplyXattrValue(req, h.ToHex(), size);
+    }
+    if (key == kXattrRoot && ino == kRootInode) return ReplyXattrValue(req, fs.root_.ToHex(), size);
+    if (key == kXattrCached && inode->entry.type == EntryType::kFile)
+      return ReplyXattrValue(req, std::to_string(fs.CachedBytes(*inode)), size);
+    fuse_reply_err(req, ENODATA);
+  }
+
+  static void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    Filesystem& fs = Self(req);
+    auto inode = fs.inodes_.Get(ino);
+    if (!inode) return (void)fuse_reply_err(req, ENOENT);
+    std::string names = std::string(kXattrHash) + '\0';
+    if (ino == kRootInode) names += std::string(kXattrRoot) + '\0';
+    if (inode->entry.type == EntryType::kFile) names += std::string(kXattrCached) + '\0';
+    ReplyXattrValue(req, names, size);
+  }
+
+  // Every operation that would change something.
+  static void SetAttr(fuse_req_t req, fuse_ino_t, struct stat*, int, fuse_file_info*) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void MkNod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void MkDir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EROFS); }
+  static void Unlink(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+  static void SymLink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void Rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
+                     unsigned int) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void Write(fuse_req_t req, fuse_ino_t, const char*, size_t, off_t, fuse_file_info*) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void SetXattr(fuse_req_t req, fuse_ino_t, const char*, const char*, size_t, int) {
+    fuse_reply_err(req, EROFS);
+  }
+  static void RemoveXattr(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EROFS); }
+  static void Fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
+    fuse_reply_err(req, EROFS);
+  }
+};
+
+const fuse_lowlevel_ops& Filesystem::Operations() {
+  static const fuse_lowlevel_ops ops = [] {
+    fuse_lowlevel_ops o{};
+    o.init = Ops::Init;
+    o.lookup = Ops::Lookup;
+    o.getattr = Ops::GetAttr;
+    o.readlink = Ops::ReadLink;
+    o.open = Ops::Open;
+    o.release = Ops::Release;
+    o.read = Ops::Read;
+    o.opendir = Ops::OpenDir;
+    o.readdir = Ops::ReadDir;
+    o.readdirplus = Ops::ReadDirPlus;
+    o.statfs = Ops::StatFs;
+    o.getxattr = Ops::GetXattr;
+    o.listxattr = Ops::ListXattr;
+    o.setattr = Ops::SetAttr;
+    o.mknod = Ops::MkNod;
+    o.mkdir = Ops::MkDir;
+    o.unlink = Ops::Unlink;
+    o.rmdir = Ops::Unlink;
+    o.symlink = Ops::SymLink;
+    o.rename = Ops::Rename;
+    o.link = Ops::Link;
+    o.write = Ops::Write;
+    o.create = Ops::Create;
+    o.setxattr = Ops::SetXattr;
+    o.removexattr = Ops::RemoveXattr;
+    o.fallocate = Ops::Fallocate;
+    return o;
+  }();
+  return ops;
+}
+
+}  // namespace lcfs::fs

@@ -1,0 +1,101 @@
+// Filesystem: the read-only lcfs tree behind libfuse's low-level API.
+//
+// Everything is lazy: a directory object is fetched on the first lookup or
+// readdir inside it, a file's tree nodes and chunks on read. All fetches go
+// through the ObjectFetcher (chunk cache first, then the source). Content is
+// immutable, so attributes and entries are cached by the kernel for a long
+// time, page-cache contents are kept across opens, and inode numbers never
+// change for the life of the mount.
+//
+// Reads map offsets to chunks and reply straight from the cached chunk files
+// (libfuse splices them into /dev/fuse where it can). A reader moving forward
+// through a file grows a per-open prefetch window, doubling each time it
+// enters a new chunk, so a sequential cold read keeps several chunk fetches
+// in flight while a random or short read fetches only what it touches.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "chunk_locator.h"
+#include "inode_table.h"
+#include "lcfs/hash.h"
+#include "lcfs/index/directory.h"
+#include "lcfs/status.h"
+#include "object_fetcher.h"
+
+struct fuse_lowlevel_ops;
+
+namespace lcfs::fs {
+
+// Largest read request: one page under 1 MiB, so that a whole read reply
+// (plus its header) fits the default maximum pipe size (fs.pipe-max-size,
+// 1 MiB) and libfuse can splice it from the chunk file instead of copying
+// it twice through a freshly allocated buffer.
+inline constexpr unsigned kMaxReadBytes = (1u << 20) - 4096;
+
+struct FilesystemOptions {
+  // Seconds the kernel may cache attributes and entries (content is immutable).
+  double attr_timeout = 86400;
+  double entry_timeout = 86400;
+  // Largest prefetch window, in chunks.
+  uint32_t max_prefetch_chunks = 16;
+};
+
+class Filesystem {
+ public:
+  Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptions options = {});
+  // Stops the fetcher's prefetch workers (their tasks refer to this object).
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // Fetches and decodes the root directory object. A mount completes only
+  // once this succeeded; the error says why it could not (e.g. timeout).
+  Status LoadRoot();
+
+  // The libfuse operation table; the session's userdata must be this object.
+  static const fuse_lowlevel_ops& Operations();
+
+  const Hash& root() const { return root_; }
+  ObjectFetcher& fetcher() { return fetcher_; }
+  // Bytes of the file's content present in the chunk cache.
+  uint64_t CachedBytes(const Inode& file);
+
+  // Runs `hook` once, at the first request after the kernel accepted the
+  // session's INIT reply (when per-mount kernel settings can be tuned).
+  void SetAfterInitHook(std::function<void()> hook) { after_init_ = std::move(hook); }
+
+  // Implementation of the FUSE operations (public for the C trampolines).
+  struct Ops;
+
+ private:
+  friend struct Ops;
+  struct OpenFile;
+
+  // The decoded directory object of `dir`, fetching it on first use.
+  Result<std::shared_ptr<const Directory>> LoadDirectory(Inode& dir);
+  void FillAttr(const Inode& inode, struct stat* st) const;
+  void SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size);
+  Status ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* req);
+  void AfterInit() {
+    if (after_init_) std::call_once(after_init_once_, after_init_);
+  }
+
+  const Hash root_;
+  ObjectFetcher& fetcher_;
+  const FilesystemOptions options_;
+  InodeTable inodes_;
+  ChunkLocator locator_;
+  uid_t uid_;
+  gid_t gid_;
+  std::function<void()> after_init_;
+  std::once_flag after_init_once_;
+};
+
+}  // namespace lcfs::fs

@@ -1,0 +1,63 @@
+// FuseMount: a libfuse low-level session serving a Filesystem at a mount
+// point, from mount to unmount.
+//
+// Mount() creates the session and mounts it (read-only, with the options
+// lcfs needs); Run() serves requests on a pool of threads until the
+// filesystem is unmounted (umount, fusermount3 -u) or Exit() is called;
+// the destructor unmounts if still mounted. Used by the `lcfs` program and,
+// in-process, by the tests.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "filesystem.h"
+#include "lcfs/status.h"
+
+struct fuse_session;
+
+namespace lcfs::fs {
+
+struct FuseMountOptions {
+  std::string mountpoint;
+  // Extra libfuse/kernel options (allow_other, nodev, ...), see MountOptions.
+  std::vector<std::string> fuse_options;
+  std::string fsname = "lcfs";  // shown as the source in /proc/mounts
+  bool debug = false;           // libfuse request tracing
+  unsigned max_threads = 16;    // request threads
+  // Raise the mount's readahead (sysfs read_ahead_kb) to this many KiB once
+  // mounted, so sequential reads arrive as large requests; 0 leaves it.
+  unsigned readahead_kb = 4096;
+};
+
+class FuseMount {
+ public:
+  static Result<std::unique_ptr<FuseMount>> Mount(Filesystem& fs, const FuseMountOptions& opts);
+  ~FuseMount();
+  FuseMount(const FuseMount&) = delete;
+  FuseMount& operator=(const FuseMount&) = delete;
+
+  // Serves until unmounted or Exit(). Returns an error only if the loop
+  // failed (not on a normal unmount).
+  Status Run();
+  // Makes Run() return: marks the session exited and detaches the mount.
+  void Exit();
+  // Installs SIGINT/SIGTERM/SIGHUP handlers that end Run() (the program).
+  Status InstallSignalHandlers();
+
+  fuse_session* session() { return session_; }
+  const std::string& mountpoint() const { return opts_.mountpoint; }
+
+  explicit FuseMount(const FuseMountOptions& opts) : opts_(opts) {}
+
+ private:
+  void TuneReadahead();
+
+  FuseMountOptions opts_;
+  fuse_session* session_ = nullptr;
+  bool mounted_ = false;
+  bool signals_ = false;
+};
+
+}  // namespace lcfs::fs

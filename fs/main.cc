@@ -1,0 +1,158 @@
+// lcfs: mount a published lcfs tree read-only with FUSE.
+//
+//   lcfs HASH MOUNTPOINT [-f] [-d] [-o OPTIONS]
+//   mount -t fuse.lcfs HASH MOUNTPOINT -o OPTIONS      (via mount.fuse3)
+//
+// Without -f the program daemonizes, but only once the mount is complete:
+// the parent waits for the child to report that the root directory was
+// fetched and the filesystem mounted (or why not), so `mount` and fstab
+// processing see the real outcome in the exit status.
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "chunk_cache.h"
+#include "filesystem.h"
+#include "fuse_mount.h"
+#include "lcfs/hash.h"
+#include "mount_options.h"
+#include "object_fetcher.h"
+#include "object_source_factory.h"
+
+namespace {
+
+using lcfs::Status;
+
+// The write end of the pipe to the waiting parent (-1 in the foreground).
+int g_ready_fd = -1;
+
+void ReportToParent(bool mounted) {
+  if (g_ready_fd < 0) return;
+  const char byte = mounted ? 0 : 1;
+  (void)!::write(g_ready_fd, &byte, 1);
+  ::close(g_ready_fd);
+  g_ready_fd = -1;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "lcfs: %s\n", message.c_str());
+  ReportToParent(false);
+  return 1;
+}
+
+// Forks; the parent exits with the child's verdict, the child continues.
+void Daemonize() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("lcfs: pipe");
+    std::exit(1);
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("lcfs: fork");
+    std::exit(1);
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    char byte = 1;
+    ssize_t n;
+    do {
+      n = ::read(fds[0], &byte, 1);
+    } while (n < 0 && errno == EINTR);
+    // No byte at all means the child died before reporting.
+    std::exit(n == 1 && byte == 0 ? 0 : 1);
+  }
+  ::close(fds[0]);
+  g_ready_fd = fds[1];
+  ::setsid();
+}
+
+void LogToSyslog(enum fuse_log_level level, const char* fmt, va_list ap) {
+  vsyslog(static_cast<int>(level), fmt, ap);
+}
+
+void DetachStdio() {
+  const int null = ::open("/dev/null", O_RDWR);
+  if (null < 0) return;
+  ::dup2(null, 0);
+  ::dup2(null, 1);
+  ::dup2(null, 2);
+  if (null > 2) ::close(null);
+  (void)!::chdir("/");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  auto cl = lcfs::fs::ParseCommandLine(args);
+  if (!cl.ok()) {
+    std::fprintf(stderr, "lcfs: %s\n", cl.status().message().c_str());
+    return 2;
+  }
+  if (cl->help) {
+    std::fputs(lcfs::fs::UsageText("lcfs").c_str(), stdout);
+    return 0;
+  }
+  if (cl->version) {
+    std::printf("lcfs %s (libfuse %s)\n", LCFS_VERSION, fuse_pkgversion());
+    return 0;
+  }
+  auto root = lcfs::Hash::FromHex(cl->hash);
+  if (!root.ok()) {
+    std::fprintf(stderr, "lcfs: bad HASH '%s': %s\n", cl->hash.c_str(),
+                 root.status().message().c_str());
+    return 2;
+  }
+  const lcfs::fs::MountOptions& opts = cl->options;
+
+  // Before any thread exists: fork() keeps only the calling thread.
+  if (!cl->foreground) Daemonize();
+
+  lcfs::fs::ObjectSourceInfo info;
+  auto source = lcfs::fs::MakeObjectSource(opts, &info);
+  if (!source.ok()) return Fail(source.status().message());
+  const std::string cache_dir = opts.cache_dir.empty() ? lcfs::fs::DefaultCacheDir() : opts.cache_dir;
+  auto cache = lcfs::fs::ChunkCache::Open(cache_dir, opts.cache_size);
+  if (!cache.ok()) return Fail(cache.status().message());
+
+  lcfs::fs::FetchPolicy policy;
+  policy.timeout = opts.timeout;
+  policy.hard = opts.hard;
+  lcfs::fs::ObjectFetcher fetcher(**source, **cache, policy);
+  lcfs::fs::Filesystem fs(*root, fetcher);
+  if (Status st = fs.LoadRoot(); !st.ok()) {
+    return Fail("cannot mount " + root->ToHex() + ": " + st.message() + " (timeout " +
+                std::to_string(opts.timeout.count() / 1000.0).substr(0, 5) + " s)");
+  }
+
+  lcfs::fs::FuseMountOptions mopts;
+  mopts.mountpoint = cl->mountpoint;
+  mopts.fuse_options = opts.fuse_options;
+  mopts.fsname = root->ToHex();
+  mopts.debug = cl->debug;
+  auto mount = lcfs::fs::FuseMount::Mount(fs, mopts);
+  if (!mount.ok()) return Fail(mount.status().message());
+  if (Status st = (*mount)->InstallSignalHandlers(); !st.ok()) return Fail(st.message());
+  if (cl->debug) std::fprintf(stderr, "lcfs: serving %s\n", info.description.c_str());
+
+  if (!cl->foreground) {
+    openlog("lcfs", LOG_PID, LOG_DAEMON);
+    fuse_set_log_func(LogToSyslog);
+    DetachStdio();
+  }
+  ReportToParent(true);
+  Status st = (*mount)->Run();
+  if (!st.ok()) {
+    fuse_log(FUSE_LOG_ERR, "lcfs: %s\n", st.message().c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,30 @@
+// Where a mount's objects come from: the one place that picks the
+// ObjectSource for the `lcfs` program.
+//
+// With `local=DIR` the directory is indexed in-process and served from its
+// mdex (tests, benchmarks, offline use). The network source (the sync engine)
+// is not built yet: until it is, a mount without local= fails with a clear
+// message. Plugging it in is a change to MakeObjectSource only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "lcfs/object.h"
+#include "lcfs/status.h"
+#include "mount_options.h"
+
+namespace lcfs::fs {
+
+struct ObjectSourceInfo {
+  std::string description;  // for logs: "local index of /srv/data (root HASH)"
+};
+
+Result<std::unique_ptr<ObjectSource>> MakeObjectSource(const MountOptions& options,
+                                                       ObjectSourceInfo* info = nullptr);
+
+// An ObjectSource serving the local directory `dir` (indexed now).
+Result<std::unique_ptr<ObjectSource>> MakeLocalObjectSource(const std::string& dir,
+                                                            ObjectSourceInfo* info = nullptr);
+
+}  // namespace lcfs::fs

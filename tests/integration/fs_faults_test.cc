@@ -1,0 +1,273 @@
+// Failure semantics of a real FUSE mount served in-process from a source the
+// test controls: an exporter that vanishes mid-read gives EIO within the
+// timeout while cached parts stay readable (soft), a hard mount waits for
+// it to come back, and a forced unmount with a read in flight is clean.
+// Also: two hosts of the testbed mounting the same tree at once, sharing one
+// chunk cache.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "chunk_cache.h"
+#include "filesystem.h"
+#include "fuse_mount.h"
+#include "lcfs/index/indexer.h"
+#include "object_fetcher.h"
+#include "object_source_factory.h"
+#include "testbed/subprocess.h"
+#include "testbed/testbed.h"
+
+namespace lcfs::fs {
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr size_t kChunk = 1 << 20;
+
+// Forwards to a real source until "killed": then every fetch waits out its
+// timeout and fails, as a vanished exporter would look from the network.
+class KillableSource : public ObjectSource {
+ public:
+  explicit KillableSource(std::unique_ptr<ObjectSource> inner) : inner_(std::move(inner)) {}
+  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
+                                     std::chrono::milliseconds timeout) override {
+    {
+      std::unique_lock lock(mu_);
+      waiting_++;
+      cv_.notify_all();
+      cv_.wait_for(lock, timeout, [&] { return alive_; });
+      waiting_--;
+      if (!alive_) return Status::Error(ETIMEDOUT, "exporter gone");
+    }
+    return inner_->Fetch(hash, kind, timeout);
+  }
+  void SetAlive(bool alive) {
+    std::lock_guard lock(mu_);
+    alive_ = alive;
+    cv_.notify_all();
+  }
+  bool WaitForWaiter() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return waiting_ > 0; });
+  }
+
+ private:
+  std::unique_ptr<ObjectSource> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool alive_ = true;
+  int waiting_ = 0;
+};
+
+void WriteRandomFile(const std::string& path, size_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> buf((size + 7) / 8);
+  for (auto& w : buf) w = rng();
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(buf.data()),
+                                              static_cast<std::streamsize>(size));
+}
+
+// Reads with O_DIRECT so the kernel's page cache cannot answer for us: every
+// read reaches the filesystem.
+ssize_t DirectRead(const std::string& path, uint64_t offset, size_t size, int* err) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECT));
+  if (!fd) {
+    *err = errno;
+    return -1;
+  }
+  void* mem = nullptr;
+  if (::posix_memalign(&mem, 4096, size) != 0) return -1;
+  std::unique_ptr<void, decltype(&std::free)> buf(mem, &std::free);
+  ssize_t n = ::pread(fd.get(), buf.get(), size, static_cast<off_t>(offset));
+  *err = n < 0 ? errno : 0;
+  return n;
+}
+
+class FsFaultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LCFS_REQUIRE_TESTBED();
+    char tmpl[] = "/tmp/lcfs-fs-faults-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    base_ = tmpl;
+    src_ = base_ + "/src";
+    mnt_ = base_ + "/mnt";
+    stdfs::create_directories(src_);
+    stdfs::create_directories(mnt_);
+    WriteRandomFile(src_ + "/big.bin", 16 * kChunk, 7);
+    auto indexed = IndexPath(src_);
+    ASSERT_TRUE(indexed.ok()) << indexed.status().ToString();
+    root_ = indexed->root;
+  }
+  void TearDown() override {
+    Stop();
+    if (base_.empty()) return;
+    std::error_code ec;
+    stdfs::remove_all(base_, ec);
+  }
+
+  void Start(std::chrono::milliseconds timeout, bool hard) {
+    auto local = MakeLocalObjectSource(src_);
+    ASSERT_TRUE(local.ok()) << local.status().ToString();
+    source_ = std::make_unique<KillableSource>(std::move(*local));
+    auto cache = ChunkCache::Open(base_ + "/cache", 0);
+    ASSERT_TRUE(cache.ok());
+    cache_ = std::move(*cache);
+    FetchPolicy policy;
+    policy.timeout = timeout;
+    policy.hard = hard;
+    fetcher_ = std::make_unique<ObjectFetcher>(*source_, *cache_, policy);
+    fs_ = std::make_unique<Filesystem>(root_, *fetcher_);
+    ASSERT_TRUE(fs_->LoadRoot().ok());
+    FuseMountOptions opts;
+    opts.mountpoint = mnt_;
+    auto mount = FuseMount::Mount(*fs_, opts);
+    ASSERT_TRUE(mount.ok()) << mount.status().ToString();
+    mount_ = std::move(*mount);
+    loop_ = std::thread([this] { loop_status_ = mount_->Run(); });
+  }
+  void Stop() {
+    if (mount_) mount_->Exit();
+    if (loop_.joinable()) loop_.join();
+    mount_.reset();
+    fs_.reset();
+    fetcher_.reset();
+  }
+
+  std::string base_, src_, mnt_;
+  Hash root_;
+  std::unique_ptr<KillableSource> source_;
+  std::unique_ptr<ChunkCache> cache_;
+  std::unique_ptr<ObjectFetcher> fetcher_;
+  std::unique_ptr<Filesystem> fs_;
+  std::unique_ptr<FuseMount> mount_;
+  std::thread loop_;
+  Status loop_status_;
+};
+
+TEST_F(FsFaultsTest, ExporterGoneMidReadGivesEioWithinTimeoutCachedPartsStayReadable) {
+  Start(1s, /*hard=*/false);
+  const std::string file = mnt_ + "/big.bin";
+  int err = 0;
+  ASSERT_EQ(DirectRead(file, 0, 2 * kChunk, &err), static_cast<ssize_t>(2 * kChunk))
+      << strerror(err);
+  source_->SetAlive(false);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(DirectRead(file, 12 * kChunk, kChunk, &err), -1);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(err, EIO);
+  EXPECT_GE(took, 900ms);  // it did wait for the exporter...
+  EXPECT_LT(took, 4s);     // ...but not much longer than the timeout
+  // What was read before is in the chunk cache and still readable.
+  EXPECT_EQ(DirectRead(file, 4096, kChunk, &err), static_cast<ssize_t>(kChunk)) << strerror(err);
+  // The exporter returns: the failed part reads again.
+  source_->SetAlive(true);
+  EXPECT_EQ(DirectRead(file, 12 * kChunk, kChunk, &err), static_cast<ssize_t>(kChunk))
+      << strerror(err);
+}
+
+TEST_F(FsFaultsTest, HardMountWaitsForTheExporter) {
+  Start(200ms, /*hard=*/true);
+  source_->SetAlive(false);
+  std::atomic<ssize_t> got{-2};
+  std::thread reader([&] {
+    int err = 0;
+    got = DirectRead(mnt_ + "/big.bin", 5 * kChunk, kChunk, &err);
+  });
+  ASSERT_TRUE(source_->WaitForWaiter());
+  EXPECT_EQ(got, -2);  // still waiting (several timeouts will pass)
+  source_->SetAlive(true);
+  reader.join();
+  EXPECT_EQ(got, static_cast<ssize_t>(kChunk));
+}
+
+TEST_F(FsFaultsTest, ForcedUnmountWithAReadInFlightIsClean) {
+  Start(200ms, /*hard=*/true);
+  source_->SetAlive(false);
+  std::atomic<int> read_errno{0};
+  std::thread reader([&] {
+    int err = 0;
+    if (DirectRead(mnt_ + "/big.bin", 9 * kChunk, kChunk, &err) < 0) read_errno = err;
+  });
+  ASSERT_TRUE(source_->WaitForWaiter());
+  // umount -f aborts the FUSE connection (the kernel does so before it
+  // finds the mount busy with the open file, so it may still say EBUSY); a
+  // lazy unmount then detaches it. The reader gets an error, the serving
+  // loop ends, and the endless retry of the hard mount stops.
+  (void)::umount2(mnt_.c_str(), MNT_FORCE);
+  const int detached = ::umount2(mnt_.c_str(), MNT_DETACH);
+  reader.join();
+  EXPECT_EQ(detached, 0) << strerror(errno);
+  EXPECT_NE(read_errno.load(), 0);
+  loop_.join();
+  EXPECT_TRUE(loop_status_.ok()) << loop_status_.ToString();
+}
+
+TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {
+  LCFS_REQUIRE_TESTBED();
+  auto bed = testbed::Testbed::Create({.hosts = 2});
+  ASSERT_TRUE(bed.ok()) << bed.status().ToString();
+  auto base = (*bed)->MakeTempDir("fs-two-hosts");
+  ASSERT_TRUE(base.ok());
+  const std::string src = *base + "/src", cache = *base + "/cache";
+  stdfs::create_directories(src);
+  WriteRandomFile(src + "/data.bin", 8 * kChunk + 123, 11);
+  auto indexed = IndexPath(src);
+  ASSERT_TRUE(indexed.ok());
+  const std::string lcfs = std::string(LCFS_FS_DIR) + "/lcfs";
+  std::vector<std::string> mnts;
+  std::vector<testbed::Subprocess> daemons;
+  for (int i = 0; i < 2; ++i) {
+    mnts.push_back(*base + "/mnt" + std::to_string(i));
+    stdfs::create_directories(mnts.back());
+    (*bed)->TrackMount(mnts.back());
+    // Host::Spawn enters only the host's network namespace, so the mount is
+    // visible to this process too.
+    auto d = (*bed)->host(i).Spawn({lcfs, "-f", indexed->root.ToHex(), mnts.back(), "-o",
+                                    "local=" + src + ",cache=" + cache + ",iface=lan0"});
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    daemons.push_back(std::move(*d));
+  }
+  // Each host's daemon mounts; wait (bounded) for both.
+  for (const auto& m : mnts) {
+    bool up = false;
+    for (int i = 0; i < 1000 && !up; ++i) {
+      up = stdfs::exists(m + "/data.bin");
+      if (!up) std::this_thread::sleep_for(10ms);  // polling the condition, bounded
+    }
+    ASSERT_TRUE(up) << m;
+  }
+  // Both hosts read the file at the same time.
+  std::string out;
+  const std::string script = "sha256sum < " + mnts[0] + "/data.bin > " + *base + "/a & " +
+                             "sha256sum < " + mnts[1] + "/data.bin > " + *base + "/b & wait; cat " +
+                             *base + "/a " + *base + "/b; sha256sum < " + src + "/data.bin";
+  ASSERT_TRUE((*bed)->host(0).Run({"sh", "-c", script}, &out).ok());
+  std::istringstream lines(out);
+  std::string a, b, want;
+  std::getline(lines, a);
+  std::getline(lines, b);
+  std::getline(lines, want);
+  EXPECT_EQ(a, want);
+  EXPECT_EQ(b, want);
+  for (size_t i = 0; i < mnts.size(); ++i) {
+    ASSERT_TRUE(testbed::RunCommand({"fusermount3", "-u", mnts[i]}).ok());
+    auto status = daemons[i].Wait(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace lcfs::fs

@@ -1,0 +1,622 @@
+// The share engine and lcfs-export on the virtual LAN, with the kernel's
+// real MLD: host 0 exports, the other hosts receive with a minimal receiver
+// (join the object's group, parse packets, RaptorQ-decode, check the hash).
+//
+// MLD timers are shortened (Query Interval 1 s, Last Listener Query Time
+// 250 ms) so each test takes a few seconds.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "lcfs/fec/decoder.h"
+#include "lcfs/fec/payload_id.h"
+#include "lcfs/index/directory.h"
+#include "lcfs/index/file_tree.h"
+#include "lcfs/index/indexer.h"
+#include "lcfs/net/group.h"
+#include "lcfs/net/mld_socket.h"
+#include "lcfs/net/multicast_socket.h"
+#include "lcfs/net/packet.h"
+#include "lcfs/share/object_stream.h"
+#include "lcfs/share/share.h"
+#include "testbed/testbed.h"
+
+namespace lcfs::share {
+namespace {
+
+using namespace std::chrono_literals;
+using testbed::Host;
+using testbed::Testbed;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kChunk = 256 << 10;
+const auto kQueryInterval = 1000ms;
+
+net::MldTimers FastTimers() { return net::MldTimers::Fast(kQueryInterval); }
+
+// Polls `done` every 5 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+std::vector<uint8_t> Bytes(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    b = static_cast<uint8_t>(x);
+  }
+  return v;
+}
+
+void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A receiver on one host: a socket on the lcfs port, living in that host.
+class Receiver {
+ public:
+  explicit Receiver(const Host& host) : host_(host) {
+    auto guard = host.Enter();
+    EXPECT_TRUE(guard.ok()) << guard.status().ToString();
+    net::MulticastSocketOptions o;
+    o.port = net::kDefaultPort;
+    auto s = net::MulticastSocket::Open(o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (s.ok()) socket_.emplace(std::move(*s));
+  }
+
+  Status Join(const Hash& h) { return socket_->Join(net::GroupAddress(h), host_.ifindex()); }
+  Status Leave(const Hash& h) { return socket_->Leave(net::GroupAddress(h), host_.ifindex()); }
+
+  // Calls fn(view) for every valid packet of `hash` until fn returns true
+  // or `timeout` passes; false on timeout.
+  bool Receive(const Hash& hash, ObjectKind kind, std::chrono::milliseconds timeout,
+               const std::function<bool(const net::PacketView&)>& fn) {
+    const auto deadline = Clock::now() + timeout;
+    std::vector<std::array<uint8_t, 2048>> bufs(32);
+    std::vector<net::IncomingDatagram> in(bufs.size());
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{socket_->fd(), POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 50))) <= 0) continue;
+      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
+      auto n = socket_->Receive(in);
+      if (!n.ok()) return false;
+      for (size_t i = 0; i < *n; ++i) {
+        net::PacketView v;
+        const auto drop = net::ParsePacketFor(std::span(in[i].buffer.data(), in[i].length), hash,
+                                              kind, &v, &counters_);
+        if (drop != net::PacketDrop::kNone) continue;
+        if (fn(v)) return true;
+      }
+    }
+  }
+
+  // Joins, receives until the object decodes, checks its hash; leaves if asked.
+  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
+                                     std::chrono::milliseconds timeout = 10s, bool leave = true) {
+    LCFS_RETURN_IF_ERROR(Join(hash));
+    std::optional<fec::ObjectDecoder> decoder;
+    Status error;
+    const bool done = Receive(hash, kind, timeout, [&](const net::PacketView& v) {
+      if (!decoder) {
+        auto oti = fec::Oti::Decode(v.header.oti);
+        if (!oti.ok()) return false;
+        auto d = fec::ObjectDecoder::Create(*oti);
+        if (!d.ok()) return false;
+        decoder.emplace(std::move(*d));
+      }
+      auto id = fec::PayloadId::Decode(v.header.payload_id);
+      auto r = decoder->Add(id->sbn, id->esi, v.symbol);
+      return r.ok() && *r == fec::DecodeProgress::kComplete;
+    });
+    if (leave) LCFS_RETURN_IF_ERROR(Leave(hash));
+    if (!done) return Status::Error(ETIMEDOUT, "object " + hash.ToHex() + " not received");
+    std::vector<uint8_t> bytes = decoder->TakeObject();
+    if (ObjectHash(kind, bytes) != hash)
+      return Status::Error(EIO, "object " + hash.ToHex() + " decoded to bytes of another hash");
+    return bytes;
+  }
+
+  struct Tally {
+    uint64_t packets = 0, bytes = 0, duplicates = 0;
+  };
+  // Counts packets of `hash` for `duration` (already joined).
+  Tally Count(const Hash& hash, ObjectKind kind, std::chrono::milliseconds duration) {
+    Tally t;
+    std::set<uint64_t> seen;
+    Receive(hash, kind, duration, [&](const net::PacketView& v) {
+      ++t.packets;
+      t.bytes += net::kPacketHeaderSize + v.symbol.size();
+      auto id = fec::PayloadId::Decode(v.header.payload_id);
+      if (!seen.insert(uint64_t{id->sbn} << 32 | id->esi).second) ++t.duplicates;
+      return false;
+    });
+    return t;
+  }
+
+  const net::PacketCounters& counters() const { return counters_; }
+
+ private:
+  const Host& host_;
+  std::optional<net::MulticastSocket> socket_;
+  net::PacketCounters counters_;
+};
+
+// A tree to export: a directory with a few files, indexed with kChunk.
+struct Export {
+  std::string dir;
+  IndexResult index;
+  std::vector<uint8_t> big;  // "big": 4 chunks
+  Hash big_chunk1;           // the hash of chunk 1 of "big"
+};
+
+Export MakeExport(Testbed& bed) {
+  Export e;
+  e.dir = *bed.MakeTempDir("share");
+  e.big = Bytes(4 * kChunk, 7);
+  WriteFile(e.dir + "/big", e.big);
+  WriteFile(e.dir + "/small", Bytes(5000, 8));
+  WriteFile(e.dir + "/sub/other", Bytes(kChunk + 100, 9));
+  IndexOptions o;
+  o.chunk_size = kChunk;
+  auto index = IndexPath(e.dir, o);
+  EXPECT_TRUE(index.ok()) << index.status().ToString();
+  e.index = std::move(*index);
+  e.big_chunk1 = FileTree::FromData(e.big, kChunk)->leaves()[1];
+  return e;
+}
+
+ShareOptions FastOptions(uint64_t rate = 50'000'000) {
+  ShareOptions o;
+  o.rate_bps = rate;
+  o.mld_timers = FastTimers();
+  return o;
+}
+
+// Starts the engine in `host` (its sockets and thread live there).
+Result<ShareHandle> ShareIn(const Host& host, const IndexResult& index, ShareStats* stats,
+                            ShareOptions options) {
+  auto guard = host.Enter();
+  if (!guard.ok()) return guard.status();
+  return Share(index, host.ifindex(), stats, 0, std::move(options));
+}
+
+class ShareEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LCFS_REQUIRE_TESTBED();
+    testbed::TestbedOptions o;
+    o.hosts = 3;
+    auto bed = Testbed::Create(o);
+    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
+    bed_ = std::move(*bed);
+    export_ = MakeExport(*bed_);
+  }
+  Host& exporter() { return bed_->host(0); }
+
+  std::unique_ptr<Testbed> bed_;
+  Export export_;
+  ShareStats stats_;
+};
+
+TEST_F(ShareEngineTest, JoinedObjectsDecodeToTheirHash) {
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  EXPECT_EQ(stats_.published_objects.load(), 3u + 4 + 1 + 2 + 1);  // dirs, chunks, nodes
+
+  Receiver rx(bed_->host(1));
+  auto dir = rx.Fetch(export_.index.root, ObjectKind::kDirectory);
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  auto chunk = rx.Fetch(export_.big_chunk1, ObjectKind::kChunk);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  EXPECT_EQ(*chunk, std::vector<uint8_t>(export_.big.begin() + kChunk,
+                                         export_.big.begin() + 2 * kChunk));
+  EXPECT_GE(stats_.objects_served.load(), 2u);
+  EXPECT_GE(stats_.joins.load(), 2u);
+  EXPECT_GT(stats_.symbols_sent.load(), 2 * kChunk / kShareSymbolSize / 2);
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, TwoReceiversOnOneGroupAreServedByOneStream) {
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1)), b(bed_->host(2));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitFor([&] { return stats_.active_groups.load() == 1 && stats_.joins.load() >= 2; },
+                      5s));
+  // Both listen; over one window, what each receives is what the exporter sent.
+  const uint64_t tx0 = *exporter().InterfaceCounter("tx_bytes");
+  std::thread other([&] { b.Count(export_.big_chunk1, ObjectKind::kChunk, 1000ms); });
+  const auto ta = a.Count(export_.big_chunk1, ObjectKind::kChunk, 1000ms);
+  other.join();
+  const uint64_t tx = *exporter().InterfaceCounter("tx_bytes") - tx0;
+  EXPECT_EQ(stats_.active_objects.load(), 1u);
+  EXPECT_EQ(stats_.active_groups.load(), 1u);  // one group, one interface: one stream
+  EXPECT_EQ(ta.duplicates, 0u);                // no symbol sent twice
+  ASSERT_GT(ta.packets, 100u);
+  // On the wire each packet is its datagram plus 62 bytes of headers.
+  const uint64_t wire_a = ta.bytes + ta.packets * kPacketOverhead;
+  EXPECT_LT(static_cast<double>(tx), 1.15 * static_cast<double>(wire_a))
+      << "the exporter sent more than one stream's worth";
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, StreamStopsWithinLastListenerQueryTimeAfterTheLastLeave) {
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1)), b(bed_->host(2));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 1; }, 5s));
+
+  // One of two leaves: the stream goes on.
+  ASSERT_TRUE(a.Leave(export_.big_chunk1).ok());
+  const auto after_first = b.Count(export_.big_chunk1, ObjectKind::kChunk,
+                                   FastTimers().last_listener_query_time() * 3);
+  EXPECT_EQ(stats_.active_objects.load(), 1u);
+  EXPECT_GT(after_first.packets, 50u);
+
+  // The last leaves: the stream stops within the Last Listener Query Time
+  // (plus the report's way there and one loop turn).
+  const auto left_at = Clock::now();
+  ASSERT_TRUE(b.Leave(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 0; }, 5s));
+  const auto stopped_after = Clock::now() - left_at;
+  EXPECT_LE(stopped_after, FastTimers().last_listener_query_time() + 150ms);
+  EXPECT_EQ(stats_.active_groups.load(), 0u);
+  EXPECT_EQ(stats_.encoder_bytes.load(), 0u);  // the encoder was released
+  const uint64_t sent = stats_.symbols_sent.load();
+  const uint64_t tx0 = *exporter().InterfaceCounter("tx_packets");
+  std::this_thread::sleep_for(300ms);  // an observation window, not synchronisation
+  EXPECT_EQ(stats_.symbols_sent.load(), sent);
+  EXPECT_LT(*exporter().InterfaceCounter("tx_packets") - tx0, 5u);  // MLD queries at most
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, RateLimitHoldsWithinTenPercent) {
+  constexpr uint64_t kRate = 30'000'000;
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(kRate));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(a.Join(export_.index.root).ok());  // a second object shares the same budget
+  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 2; }, 5s));
+  std::this_thread::sleep_for(200ms);  // past the initial burst
+  const uint64_t b0 = *exporter().InterfaceCounter("tx_bytes");
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(2s);
+  const uint64_t b1 = *exporter().InterfaceCounter("tx_bytes");
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double rate = static_cast<double>(b1 - b0) * 8 / seconds;
+  EXPECT_NEAR(rate, static_cast<double>(kRate), 0.10 * kRate);
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver big(bed_->host(1)), small(bed_->host(2));
+  ASSERT_TRUE(big.Join(export_.big_chunk1).ok());  // a fountain that never ends
+  ASSERT_TRUE(WaitFor([&] { return stats_.symbols_sent.load() > 500; }, 5s));
+  // 1 MiB of other objects while the fountain goes on: each arrives in
+  // about its own share of the rate, not after the large one.
+  for (const char* name : {"small", "sub"}) {
+    auto entry = DecodeDirectory(*export_.index.mdex->Read(export_.index.root))->Find(name);
+    ASSERT_NE(entry, nullptr);
+    const auto kind = entry->type == EntryType::kDirectory ? ObjectKind::kDirectory : ObjectKind::kChunk;
+    auto got = small.Fetch(entry->hash, kind, 3s);
+    EXPECT_TRUE(got.ok()) << name << ": " << got.status().ToString();
+  }
+  // They stop once their receiver left; the fountain goes on.
+  EXPECT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 1; }, 2s));
+  EXPECT_GT(big.Count(export_.big_chunk1, ObjectKind::kChunk, 200ms).packets, 10u);
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, UnknownGroupsAreCountedAndIgnored) {
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1));
+  const Hash nothing = Sha256Of("not exported");
+  ASSERT_TRUE(a.Join(nothing).ok());
+  ASSERT_TRUE(WaitFor([&] { return stats_.unknown_groups.load() >= 1; }, 5s));
+  EXPECT_EQ(a.Count(nothing, ObjectKind::kChunk, 300ms).packets, 0u);
+  EXPECT_EQ(stats_.active_objects.load(), 0u);
+  EXPECT_EQ(stats_.symbols_sent.load(), 0u);
+}
+
+TEST_F(ShareEngineTest, FileModifiedBehindItsBackIsNeverSent) {
+  std::atomic<int> stale_calls{0};
+  Hash stale_hash;
+  ShareOptions o = FastOptions();
+  o.on_stale = [&](const Hash& h, const Status& why) {
+    stale_hash = h;
+    EXPECT_EQ(why.code(), EIO);
+    ++stale_calls;
+  };
+  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+
+  // Same size, same mtime, one byte different in chunk 1.
+  const std::string path = export_.dir + "/big";
+  struct stat before;
+  ASSERT_EQ(stat(path.c_str(), &before), 0);
+  auto changed = export_.big;
+  changed[kChunk + 10] ^= 1;
+  WriteFile(path, changed);
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+
+  Receiver a(bed_->host(1));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitFor([&] { return stale_calls.load() == 1; }, 5s));
+  EXPECT_EQ(stale_hash, export_.big_chunk1);
+  EXPECT_EQ(stats_.stale_objects.load(), 1u);
+  EXPECT_EQ(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 0u);
+  EXPECT_EQ(a.counters().accepted, 0u);
+  // Unchanged objects are still served.
+  const Hash chunk0 = FileTree::FromData(export_.big, kChunk)->leaves()[0];
+  auto ok = a.Fetch(chunk0, ObjectKind::kChunk);
+  EXPECT_TRUE(ok.ok()) << ok.status().ToString();
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
+  ShareOptions o = FastOptions();
+  o.grace = 1500ms;
+  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const Hash old_root = export_.index.root;
+  WriteFile(export_.dir + "/new-file", Bytes(3000, 99));
+  IndexOptions io;
+  io.chunk_size = kChunk;
+  auto next = IndexPath(export_.dir, io);
+  ASSERT_TRUE(next.ok());
+  ASSERT_NE(next->root, old_root);
+  const auto published_at = Clock::now();
+  ASSERT_TRUE((*engine)->Publish(*next).ok());
+
+  Receiver a(bed_->host(1));
+  EXPECT_TRUE(a.Fetch(next->root, ObjectKind::kDirectory).ok());
+  EXPECT_TRUE(a.Fetch(old_root, ObjectKind::kDirectory).ok()) << "old root cut off in grace";
+  EXPECT_LT(Clock::now() - published_at, 1500ms);
+  // Objects in both indexes outlive the grace period.
+  EXPECT_TRUE(a.Join(export_.big_chunk1).ok());
+
+  // After the grace period the old root is no longer served.
+  ASSERT_TRUE(WaitFor([&] { return Clock::now() - published_at > 1600ms; }, 3s));
+  const uint64_t unknown = stats_.unknown_groups.load();
+  ASSERT_TRUE(a.Join(old_root).ok());
+  ASSERT_TRUE(WaitFor([&] { return stats_.unknown_groups.load() > unknown; }, 5s));
+  EXPECT_EQ(a.Count(old_root, ObjectKind::kDirectory, 300ms).packets, 0u);
+  EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 10u);
+  Unshare(std::move(*engine));
+}
+
+// Drops CAP_NET_RAW from this thread's effective set (capabilities are per
+// thread), so Share runs as an unprivileged exporter would.
+Status DropNetRaw() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return Status::FromErrno(errno, "capget");
+  data[CAP_NET_RAW / 32].effective &= ~(1u << (CAP_NET_RAW % 32));
+  if (syscall(SYS_capset, &header, data) != 0) return Status::FromErrno(errno, "capset");
+  return Status::Ok();
+}
+
+TEST_F(ShareEngineTest, ErrorsSayWhatIsMissing) {
+  // No raw socket allowed: EACCES naming the capability.
+  Result<ShareHandle> denied = Status::Error(EINVAL, "not run");
+  std::thread t([&] {
+    Status s = DropNetRaw();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    denied = ShareIn(exporter(), export_.index, &stats_, FastOptions());
+  });
+  t.join();
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code(), EACCES) << denied.status().ToString();
+  EXPECT_NE(denied.status().message().find("CAP_NET_RAW"), std::string::npos);
+
+  // An interface that is not there.
+  {
+    auto guard = exporter().Enter();
+    auto r = Share(export_.index, 9999, &stats_, 0, FastOptions());
+    EXPECT_EQ(r.status().code(), ENODEV) << r.status().ToString();
+  }
+  // IPv6 disabled on the host's only interface: no MLD.
+  ASSERT_TRUE(bed_->host(2).Run({"sysctl", "-qw", "net.ipv6.conf.lan0.disable_ipv6=1"}).ok());
+  {
+    auto guard = bed_->host(2).Enter();
+    auto r = Share(export_.index, 0, &stats_, 0, FastOptions());
+    EXPECT_EQ(r.status().code(), ENOTSUP) << r.status().ToString();
+  }
+}
+
+// ---- lcfs-export -----------------------------------------------------------
+
+const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
+
+// Reads the child's stdout lines (the HASH lines).
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    out.push_back(text.substr(start, nl - start));
+  return out;
+}
+
+class LcfsExportTest : public ShareEngineTest {
+ protected:
+  Result<testbed::Subprocess> Start(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {kExport, "--iface", "lan0", "--mld-query-interval", "1s",
+                                     "--chunk-size", "256K", "--rate", "50M", "--settle",
+                                     "200ms"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(export_.dir);
+    return exporter().Spawn(argv);
+  }
+  // Waits for the `n`th stdout line of `p`.
+  std::optional<std::string> Line(const testbed::Subprocess& p, size_t n,
+                                  std::chrono::milliseconds timeout = 10s) {
+    std::optional<std::string> line;
+    WaitFor([&] {
+      auto lines = Lines(p.Stdout());
+      if (lines.size() >= n) line = lines[n - 1];
+      return line.has_value();
+    }, timeout);
+    return line;
+  }
+};
+
+TEST_F(LcfsExportTest, PrintsTheRootHashFirstAndServesIt) {
+  auto p = Start();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto hash = Line(*p, 1);
+  ASSERT_TRUE(hash) << p->Stderr();
+  EXPECT_EQ(*hash, export_.index.root.ToHex());
+  EXPECT_NE(p->Stderr().find("mount -t fuse.lcfs " + *hash), std::string::npos) << p->Stderr();
+  Receiver a(bed_->host(1));
+  auto dir = a.Fetch(export_.index.root, ObjectKind::kDirectory);
+  EXPECT_TRUE(dir.ok()) << dir.status().ToString();
+  auto chunk = a.Fetch(export_.big_chunk1, ObjectKind::kChunk);
+  EXPECT_TRUE(chunk.ok()) << chunk.status().ToString();
+  ASSERT_TRUE(p->Signal(SIGUSR1).ok());
+  EXPECT_TRUE(WaitFor([&] { return p->Stderr().find("statistics:") != std::string::npos; }, 5s));
+  EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
+}
+
+TEST_F(LcfsExportTest, ChangeInDirPublishesANewHashAndTheOldOneKeepsServing) {
+  auto p = Start({"--grace", "30s"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto first = Line(*p, 1);
+  ASSERT_TRUE(first) << p->Stderr();
+  WriteFile(export_.dir + "/sub/added", Bytes(20'000, 5));
+  auto second = Line(*p, 2);
+  ASSERT_TRUE(second) << p->Stderr();
+  EXPECT_NE(*second, *first);
+  IndexOptions io;
+  io.chunk_size = kChunk;
+  auto now = IndexPath(export_.dir, io);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(*second, now->root.ToHex());
+
+  Receiver a(bed_->host(1));
+  auto fresh = a.Fetch(now->root, ObjectKind::kDirectory);
+  EXPECT_TRUE(fresh.ok()) << fresh.status().ToString();
+  auto old = a.Fetch(*Hash::FromHex(*first), ObjectKind::kDirectory);
+  EXPECT_TRUE(old.ok()) << "old root not served in the grace period: " << old.status().ToString();
+  EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
+}
+
+TEST_F(LcfsExportTest, SigtermMidTransferExitsZeroAndLeavesNothingBehind) {
+  auto p = Start({"--rate", "5M"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(Line(*p, 1)) << p->Stderr();
+  Receiver a(bed_->host(1));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 500ms).packets, 10u);
+  const pid_t pid = p->pid();
+  const int status = p->Stop(SIGTERM, 5s);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testbed::DescribeWaitStatus(status);
+  EXPECT_NE(kill(pid, 0), 0);  // gone (reaped)
+  // Nothing is sent any more, and the multicast-routing socket was released:
+  // a new one in the same host gets it.
+  EXPECT_EQ(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 0u);
+  auto guard = exporter().Enter();
+  auto mld = net::MldSocket::Open();
+  ASSERT_TRUE(mld.ok()) << mld.status().ToString();
+  EXPECT_TRUE(mld->receives_mldv1_reports());
+}
+
+TEST_F(LcfsExportTest, WithoutCapNetRawItFailsWithAClearError) {
+  auto p = exporter().Spawn({"setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", kExport,
+                             "--iface", "lan0", export_.dir});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto status = p->Wait(20s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << testbed::DescribeWaitStatus(*status);
+  EXPECT_NE(p->Stderr().find("CAP_NET_RAW"), std::string::npos) << p->Stderr();
+  EXPECT_EQ(p->Stdout(), "");  // no HASH for something that is not served
+}
+
+TEST_F(LcfsExportTest, SpecialFilesAreSkippedWithAWarningAndSymlinksKept) {
+  ASSERT_EQ(mkfifo((export_.dir + "/fifo").c_str(), 0644), 0);
+  std::filesystem::create_symlink("/etc/passwd", export_.dir + "/link");
+  auto p = Start();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto hash = Line(*p, 1);
+  ASSERT_TRUE(hash) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("fifo"), std::string::npos) << p->Stderr();
+  Receiver a(bed_->host(1));
+  auto dir = a.Fetch(*Hash::FromHex(*hash), ObjectKind::kDirectory);
+  ASSERT_TRUE(dir.ok()) << dir.status().ToString();
+  auto decoded = DecodeDirectory(*dir);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->Find("fifo"), nullptr);
+  const DirEntry* link = decoded->Find("link");
+  ASSERT_NE(link, nullptr);
+  EXPECT_EQ(link->type, EntryType::kSymlink);
+  EXPECT_EQ(link->symlink_target, "/etc/passwd");
+  EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
+}
+
+// Bad input fails before any network is touched: no testbed needed.
+TEST(LcfsExportCli, BadInputGivesAClearErrorAndNonZeroExit) {
+  struct Case {
+    std::vector<std::string> args;
+    int exit;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"/nonexistent/dir"}, 1, "No such file or directory"},
+      {{"/etc/hostname"}, 1, "not a directory"},
+      {{"--frobnicate", "/tmp"}, 2, "usage: lcfs-export"},
+      {{"--rate", "fast", "/tmp"}, 2, "--rate"},
+      {{"--chunk-size", "1000", "/tmp"}, 2, "--chunk-size"},
+      {{}, 2, "missing DIR"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {kExport};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto p = testbed::Subprocess::Spawn(argv);
+    ASSERT_TRUE(p.ok());
+    auto status = p->Wait(10s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == c.exit)
+        << c.args.size() << ": " << testbed::DescribeWaitStatus(*status);
+    EXPECT_NE(p->Stderr().find(c.message), std::string::npos) << p->Stderr();
+    EXPECT_EQ(p->Stdout(), "");
+  }
+  auto help = testbed::Subprocess::Spawn({kExport, "--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_EQ(help->Wait(10s), 0);
+  EXPECT_NE(help->Stdout().find("--rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lcfs::share

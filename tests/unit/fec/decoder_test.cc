@@ -1,0 +1,213 @@
+// Decoder behaviour: streaming completion, duplicates, bad input, failure
+// probabilities, K' at table boundaries, and the Z/N shapes the default
+// parameters produce.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "fec_test_util.h"
+#include "lcfs/fec/decoder.h"
+#include "lcfs/fec/encoder.h"
+#include "lcfs/fec/payload_id.h"
+
+namespace lcfs::fec {
+namespace {
+
+using testing::RandomBytes;
+using testing::RoundTrip;
+
+TEST(DecoderTest, CompletesExactlyWhenSourceSymbolsArrive) {
+  auto oti = Oti::ForObject(1000, 100);
+  ASSERT_TRUE(oti.ok());
+  auto data = RandomBytes(1000, 7);
+  auto enc = ObjectEncoder::Create(*oti, data);
+  auto dec = ObjectDecoder::Create(*oti);
+  ASSERT_TRUE(enc.ok() && dec.ok());
+  std::vector<uint8_t> sym(100);
+  for (uint32_t esi = 0; esi < 10; ++esi) {
+    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
+    auto p = dec->Add(0, esi, sym);
+    ASSERT_TRUE(p.ok());
+    // Duplicates change nothing.
+    auto again = dec->Add(0, esi, sym);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(*p, esi == 9 ? DecodeProgress::kComplete : DecodeProgress::kNeedMore);
+    EXPECT_EQ(*again, *p);
+  }
+  EXPECT_TRUE(dec->complete());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), dec->object().begin()));
+}
+
+TEST(DecoderTest, TooFewSymbolsNeedMore) {
+  auto oti = Oti::ForObject(100000, 1000);
+  ASSERT_TRUE(oti.ok());
+  auto data = RandomBytes(100000, 8);
+  auto enc = ObjectEncoder::Create(*oti, data);
+  auto dec = ObjectDecoder::Create(*oti);
+  ASSERT_TRUE(enc.ok() && dec.ok());
+  std::vector<uint8_t> sym(1000);
+  // 99 distinct repair symbols for K = 100, plus each one again.
+  for (uint32_t esi = 100; esi < 199; ++esi) {
+    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
+    for (int twice = 0; twice < 2; ++twice) {
+      auto p = dec->Add(0, esi, sym);
+      ASSERT_TRUE(p.ok());
+      EXPECT_EQ(*p, DecodeProgress::kNeedMore);
+    }
+  }
+  EXPECT_FALSE(dec->complete());
+  EXPECT_EQ(dec->PendingSymbols(0), 99u);
+  // Repair ESIs near the top of the 24-bit range work too.
+  for (uint32_t esi = kMaxEsi; esi > kMaxEsi - 5 && !dec->complete(); --esi) {
+    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
+    ASSERT_TRUE(dec->Add(0, esi, sym).ok());
+  }
+  ASSERT_TRUE(dec->complete());
+  EXPECT_TRUE(std::equal(data.begin(), data.end(), dec->object().begin()));
+}
+
+TEST(DecoderTest, RejectsBadInputWithoutChangingState) {
+  auto oti = Oti::ForObject(5000, 100);
+  ASSERT_TRUE(oti.ok());
+  auto dec = ObjectDecoder::Create(*oti);
+  ASSERT_TRUE(dec.ok());
+  std::vector<uint8_t> sym(100, 1), short_sym(99, 1), long_sym(101, 1);
+  EXPECT_FALSE(dec->Add(1, 0, sym).ok());           // SBN out of range
+  EXPECT_FALSE(dec->Add(0, kMaxEsi + 1, sym).ok());  // ESI beyond 24 bits
+  EXPECT_FALSE(dec->Add(0, 0, short_sym).ok());
+  EXPECT_FALSE(dec->Add(0, 0, long_sym).ok());
+  EXPECT_FALSE(dec->Add(0, 0, {}).ok());
+  EXPECT_EQ(dec->PendingSymbols(0), 0u);
+  auto bad = *oti;
+  bad.symbol_size = 102;  // not a multiple of Al = 4
+  EXPECT_FALSE(ObjectDecoder::Create(bad).ok());
+  bad = *oti;
+  bad.transfer_length = 0;
+  EXPECT_FALSE(ObjectDecoder::Create(bad).ok());
+}
+
+TEST(DecoderTest, CorruptSymbolsGiveWrongBytesNotCrashes) {
+  auto oti = Oti::ForObject(20000, 200);
+  ASSERT_TRUE(oti.ok());
+  auto data = RandomBytes(20000, 9);
+  auto enc = ObjectEncoder::Create(*oti, data);
+  auto dec = ObjectDecoder::Create(*oti);
+  ASSERT_TRUE(enc.ok() && dec.ok());
+  std::vector<uint8_t> sym(200);
+  for (uint32_t esi = 100; !dec->complete() && esi < 300; ++esi) {
+    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
+    sym[esi % 200] ^= 0x5a;
+    ASSERT_TRUE(dec->Add(0, esi, sym).ok());
+  }
+  ASSERT_TRUE(dec->complete());
+  EXPECT_FALSE(std::equal(data.begin(), data.end(), dec->object().begin()));
+}
+
+TEST(EncoderTest, RejectsBadRequests) {
+  auto oti = Oti::ForObject(1000, 100);
+  ASSERT_TRUE(oti.ok());
+  std::vector<uint8_t> data(999);
+  EXPECT_FALSE(ObjectEncoder::Create(*oti, data).ok());  // size differs from F
+  data.resize(1000);
+  auto enc = ObjectEncoder::Create(*oti, data);
+  ASSERT_TRUE(enc.ok());
+  std::vector<uint8_t> sym(100), small(99);
+  EXPECT_FALSE(enc->Symbol(1, 0, sym).ok());
+  EXPECT_FALSE(enc->Symbol(0, kMaxEsi + 1, sym).ok());
+  EXPECT_FALSE(enc->Symbol(0, 0, small).ok());
+  EXPECT_TRUE(enc->Symbol(0, kMaxEsi, sym).ok());
+}
+
+// RFC 6330 section 5.6: with K received symbols decoding fails in at most
+// about 1% of cases, with K+2 in at most about 1 in 10^6. Random ESI sets
+// (half source, half repair) for a few block sizes, fixed seed.
+TEST(DecoderTest, FailureProbabilityMatchesRfc) {
+  std::mt19937_64 rng(20110801);
+  int trials = 0, fail_at_k = 0, fail_at_k2 = 0;
+  for (uint32_t k : {10u, 26u, 101u, 300u}) {
+    const uint16_t t = 4;
+    auto oti = Oti::ForObject(uint64_t{k} * t, t);
+    ASSERT_TRUE(oti.ok());
+    auto data = RandomBytes(size_t{k} * t, k);
+    auto enc = ObjectEncoder::Create(*oti, data);
+    ASSERT_TRUE(enc.ok());
+    ASSERT_EQ(enc->SourceSymbols(0), k);
+    std::vector<uint8_t> sym(t);
+    int runs = k >= 300 ? 100 : 250;
+    for (int run = 0; run < runs; ++run) {
+      auto dec = ObjectDecoder::Create(*oti);
+      ASSERT_TRUE(dec.ok());
+      std::set<uint32_t> esis;
+      while (esis.size() < k + 2) {
+        uint32_t esi = static_cast<uint32_t>(rng() % 2 == 0 ? rng() % k : k + rng() % (4 * k));
+        esis.insert(esi);
+      }
+      std::vector<uint32_t> order(esis.begin(), esis.end());
+      std::shuffle(order.begin(), order.end(), rng);
+      for (uint32_t i = 0; i < order.size(); ++i) {
+        ASSERT_TRUE(enc->Symbol(0, order[i], sym).ok());
+        ASSERT_TRUE(dec->Add(0, order[i], sym).ok());
+        if (i + 1 == k && !dec->complete()) ++fail_at_k;
+      }
+      if (!dec->complete()) {
+        ++fail_at_k2;
+      } else {
+        ASSERT_TRUE(std::equal(data.begin(), data.end(), dec->object().begin()));
+      }
+      ++trials;
+    }
+  }
+  // Expected about 0.01 * 850 = 8.5 failures at K; allow the binomial tail.
+  EXPECT_LE(fail_at_k, trials * 3 / 100) << fail_at_k << " of " << trials;
+  EXPECT_EQ(fail_at_k2, 0) << "of " << trials;
+}
+
+// Block sizes at and around entries of RFC 6330's Table 2, repair only.
+TEST(DecoderTest, KPrimeTableBoundaries) {
+  for (uint32_t start : {10u, 12u, 55u, 101u, 1002u, 8000u}) {
+    uint32_t kp = ExtendedBlockSize(start);
+    for (uint32_t k : {kp - 1, kp, kp + 1}) {
+      const uint16_t t = 8;
+      auto oti = Oti::ForObject(uint64_t{k} * t, t);
+      ASSERT_TRUE(oti.ok());
+      ASSERT_EQ(oti->source_blocks, 1);
+      auto data = RandomBytes(size_t{k} * t, k);
+      EXPECT_TRUE(RoundTrip(*oti, data, 0.0, true, 2, k)) << "K=" << k;
+      EXPECT_TRUE(RoundTrip(*oti, data, 0.3, false, 2, k + 1)) << "K=" << k;
+    }
+  }
+  // The largest block.
+  auto oti = Oti::ForObject(uint64_t{kMaxSourceSymbols} * 4, 4);
+  ASSERT_TRUE(oti.ok());
+  auto data = RandomBytes(size_t{kMaxSourceSymbols} * 4, 1);
+  EXPECT_TRUE(RoundTrip(*oti, data, 0.0, true, 2, 5));
+}
+
+// Every (Z, N) the defaults give for objects from 1 byte to 100 MiB at
+// T = 1280, each decoded after 10% loss (100 MiB once, repair only).
+TEST(DecoderTest, DefaultShapesRoundTrip) {
+  struct Shape {
+    uint64_t size;
+    int z, n;
+  };
+  const Shape shapes[] = {{1, 1, 1},        {1280, 1, 1},      {1 << 20, 1, 1},
+                          {10 << 20, 1, 2}, {64 << 20, 1, 9},  {100 << 20, 2, 7}};
+  for (const Shape& s : shapes) {
+    auto oti = Oti::ForObject(s.size, 1280);
+    ASSERT_TRUE(oti.ok());
+    EXPECT_EQ(oti->source_blocks, s.z) << s.size;
+    EXPECT_EQ(oti->sub_blocks, s.n) << s.size;
+    auto data = RandomBytes(s.size, s.size);
+    bool repair_only = s.size == (100 << 20);
+    EXPECT_TRUE(RoundTrip(*oti, data, 0.1, repair_only, 1, 3)) << s.size;
+  }
+  // Unequal source blocks with sub-blocking, Al = 8.
+  Oti odd{3000001, 1024, 5, 3, 8};
+  ASSERT_TRUE(odd.Validate().ok());
+  auto data = RandomBytes(odd.transfer_length, 11);
+  EXPECT_TRUE(RoundTrip(odd, data, 0.3, false, 2, 12));
+}
+
+}  // namespace
+}  // namespace lcfs::fec

@@ -1,0 +1,76 @@
+// Helpers shared by the fec unit tests.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "lcfs/fec/decoder.h"
+#include "lcfs/fec/encoder.h"
+#include "lcfs/fec/oti.h"
+
+namespace lcfs::fec::testing {
+
+inline std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> v(n);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = rng();
+    for (int j = 0; j < 8; ++j) v[i + j] = static_cast<uint8_t>(x >> (8 * j));
+  }
+  for (; i < n; ++i) v[i] = static_cast<uint8_t>(rng());
+  return v;
+}
+
+struct Sym {
+  uint8_t sbn;
+  uint32_t esi;
+};
+
+// Encodes `object`, drops each source symbol with probability `loss`, adds
+// `repair_extra` repair symbols per block beyond what replaces the losses
+// (or, with repair_only, sends only repair symbols), shuffles, and feeds the
+// decoder until it says complete. Returns whether it decoded correctly.
+inline bool RoundTrip(const Oti& oti, const std::vector<uint8_t>& object, double loss,
+                      bool repair_only, uint32_t repair_extra, uint64_t seed) {
+  auto enc = ObjectEncoder::Create(oti, object);
+  if (!enc.ok()) return false;
+  auto dec = ObjectDecoder::Create(oti);
+  if (!dec.ok()) return false;
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u01(0, 1);
+  std::vector<Sym> order;
+  for (uint32_t sbn = 0; sbn < enc->block_count(); ++sbn) {
+    uint32_t k = enc->SourceSymbols(static_cast<uint8_t>(sbn));
+    uint32_t kept = 0;
+    if (!repair_only) {
+      for (uint32_t esi = 0; esi < k; ++esi) {
+        if (u01(rng) >= loss) {
+          order.push_back({static_cast<uint8_t>(sbn), esi});
+          ++kept;
+        }
+      }
+    }
+    uint32_t repairs = k - kept + repair_extra;
+    // Repair ESIs spread out a little, as after losses on the wire.
+    uint32_t esi = k;
+    for (uint32_t r = 0; r < repairs; ++r) {
+      order.push_back({static_cast<uint8_t>(sbn), esi});
+      esi += 1 + static_cast<uint32_t>(rng() % 3);
+    }
+  }
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<uint8_t> buf(oti.symbol_size);
+  for (const Sym& s : order) {
+    if (!enc->Symbol(s.sbn, s.esi, buf).ok()) return false;
+    auto progress = dec->Add(s.sbn, s.esi, buf);
+    if (!progress.ok()) return false;
+    if (*progress == DecodeProgress::kComplete) break;
+  }
+  if (!dec->complete()) return false;
+  return std::equal(object.begin(), object.end(), dec->object().begin(), dec->object().end());
+}
+
+}  // namespace lcfs::fec::testing

@@ -1,0 +1,216 @@
+#include "chunk_cache.h"
+
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace lcfs::fs {
+namespace {
+
+std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto& b : v) b = static_cast<uint8_t>(rng());
+  return v;
+}
+
+class ChunkCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/lcfs-cache-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (tmpfs_) ::umount2(dir_.c_str(), MNT_DETACH);
+    std::filesystem::remove_all(dir_);
+  }
+  std::string dir_;
+  bool tmpfs_ = false;
+};
+
+TEST_F(ChunkCacheTest, InsertThenLookupReturnsSameBytes) {
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  const auto bytes = RandomBytes(10000, 1);
+  const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+  EXPECT_FALSE((*cache)->Lookup(h, ObjectKind::kChunk).has_value());
+  auto stored = (*cache)->Insert(h, ObjectKind::kChunk, bytes);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->size(), bytes.size());
+  auto hit = (*cache)->Lookup(h, ObjectKind::kChunk);
+  ASSERT_TRUE(hit.has_value());
+  auto read = hit->ReadAll();
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, bytes);
+  std::vector<uint8_t> part(100);
+  ASSERT_TRUE(hit->ReadAt(5000, part).ok());
+  EXPECT_TRUE(std::equal(part.begin(), part.end(), bytes.begin() + 5000));
+  EXPECT_FALSE(hit->ReadAt(9950, part).ok());  // past the end
+}
+
+TEST_F(ChunkCacheTest, RejectsBytesThatDoNotVerify) {
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(cache.ok());
+  const auto bytes = RandomBytes(1000, 2);
+  Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+  auto bad = bytes;
+  bad[10] ^= 1;
+  auto stored = (*cache)->Insert(h, ObjectKind::kChunk, bad);
+  EXPECT_FALSE(stored.ok());
+  EXPECT_EQ(stored.status().code(), EIO);
+  // Same bytes under another kind: different name, so rejected too.
+  EXPECT_FALSE((*cache)->Insert(h, ObjectKind::kTreeNode, bytes).ok());
+  EXPECT_FALSE(std::filesystem::exists((*cache)->ObjectPath(h, ObjectKind::kChunk)));
+  EXPECT_EQ((*cache)->stats().rejected, 2u);
+}
+
+TEST_F(ChunkCacheTest, RestartReusesObjects) {
+  const auto bytes = RandomBytes(5000, 3);
+  const Hash h = ObjectHash(ObjectKind::kDirectory, bytes);
+  {
+    auto cache = ChunkCache::Open(dir_, 0);
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Insert(h, ObjectKind::kDirectory, bytes).ok());
+  }
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(cache.ok());
+  EXPECT_EQ((*cache)->stats().objects, 1u);
+  EXPECT_EQ((*cache)->stats().bytes, bytes.size());
+  auto hit = (*cache)->Lookup(h, ObjectKind::kDirectory);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(*hit->ReadAll(), bytes);
+}
+
+TEST_F(ChunkCacheTest, CorruptFileIsDroppedOnFirstOpen) {
+  const auto bytes = RandomBytes(5000, 4);
+  const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+  std::string path;
+  {
+    auto cache = ChunkCache::Open(dir_, 0);
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Insert(h, ObjectKind::kChunk, bytes).ok());
+    path = (*cache)->ObjectPath(h, ObjectKind::kChunk);
+  }
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put(static_cast<char>(bytes[100] ^ 0xff));
+  }
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(cache.ok());
+  EXPECT_FALSE((*cache)->Lookup(h, ObjectKind::kChunk).has_value());
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ((*cache)->stats().rejected, 1u);
+  EXPECT_EQ((*cache)->stats().bytes, 0u);
+}
+
+TEST_F(ChunkCacheTest, LeftoverTempFilesOfDeadWritersAreRemoved) {
+  ASSERT_TRUE(ChunkCache::Open(dir_, 0).ok());
+  // PID 0 / garbage names can never belong to a live writer.
+  const std::string stale = dir_ + "/v1/tmp/999999999.1";
+  std::ofstream(stale) << "partial";
+  ASSERT_TRUE(std::filesystem::exists(stale));
+  ASSERT_TRUE(ChunkCache::Open(dir_, 0).ok());
+  EXPECT_FALSE(std::filesystem::exists(stale));
+}
+
+TEST_F(ChunkCacheTest, EvictsLeastRecentlyUsedButNeverPinned) {
+  auto cache = ChunkCache::Open(dir_, 3000);
+  ASSERT_TRUE(cache.ok());
+  std::vector<Hash> hashes;
+  std::vector<std::vector<uint8_t>> data;
+  std::optional<CachedObject> pinned;
+  for (uint32_t i = 0; i < 3; ++i) {
+    data.push_back(RandomBytes(1000, 10 + i));
+    hashes.push_back(ObjectHash(ObjectKind::kChunk, data.back()));
+    auto stored = (*cache)->Insert(hashes[i], ObjectKind::kChunk, data[i]);
+    ASSERT_TRUE(stored.ok());
+    // Object 0, the least recently used, stays pinned by a "reader".
+    if (i == 0) pinned = std::move(*stored);
+  }
+  // Use 1 after 2: the unpinned LRU order is now 2, 1.
+  (void)(*cache)->Lookup(hashes[1], ObjectKind::kChunk);
+  const auto extra = RandomBytes(1000, 99);
+  const Hash he = ObjectHash(ObjectKind::kChunk, extra);
+  ASSERT_TRUE((*cache)->Insert(he, ObjectKind::kChunk, extra).ok());
+  EXPECT_TRUE((*cache)->Contains(hashes[0]));   // oldest, but pinned
+  EXPECT_FALSE((*cache)->Contains(hashes[2]));  // least recently used unpinned
+  EXPECT_TRUE((*cache)->Contains(hashes[1]));
+  EXPECT_TRUE((*cache)->Contains(he));
+  EXPECT_LE((*cache)->stats().bytes, 3000u);
+  EXPECT_EQ((*cache)->stats().evictions, 1u);
+  EXPECT_EQ(*pinned->ReadAll(), data[0]);
+}
+
+TEST_F(ChunkCacheTest, OverLimitWhileAllPinnedShrinksWhenUnpinned) {
+  auto cache = ChunkCache::Open(dir_, 1500);
+  ASSERT_TRUE(cache.ok());
+  const auto a = RandomBytes(1000, 5), b = RandomBytes(1000, 6);
+  const Hash ha = ObjectHash(ObjectKind::kChunk, a), hb = ObjectHash(ObjectKind::kChunk, b);
+  auto pa = (*cache)->Insert(ha, ObjectKind::kChunk, a);
+  ASSERT_TRUE(pa.ok());
+  {
+    auto pb = (*cache)->Insert(hb, ObjectKind::kChunk, b);
+    ASSERT_TRUE(pb.ok());
+    EXPECT_TRUE((*cache)->Contains(ha));  // pinned: kept despite the limit
+    EXPECT_EQ((*cache)->stats().bytes, 2000u);
+  }
+  // b is now unpinned and the cache is over its limit: b goes.
+  EXPECT_LE((*cache)->stats().bytes, 1500u);
+  EXPECT_TRUE((*cache)->Contains(ha));
+}
+
+TEST_F(ChunkCacheTest, FullDiskEvictsThenFailsWithEioNeverCorrupt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  ASSERT_EQ(::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=256k"), 0);
+  tmpfs_ = true;
+  auto cache = ChunkCache::Open(dir_, 0);  // no limit: only the disk stops it
+  ASSERT_TRUE(cache.ok());
+  std::vector<Hash> stored;
+  // Fill the disk with unpinned objects.
+  for (uint32_t i = 0; i < 12; ++i) {
+    auto bytes = RandomBytes(32 * 1024, 100 + i);
+    Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+    auto r = (*cache)->Insert(h, ObjectKind::kChunk, bytes);
+    if (r.ok()) stored.push_back(h);
+  }
+  // The disk filled up at some point; the inserts that hit it evicted older
+  // objects and succeeded.
+  EXPECT_EQ(stored.size(), 12u);
+  EXPECT_GT((*cache)->stats().evictions, 0u);
+  // An object larger than the whole disk cannot fit even after eviction.
+  auto huge = RandomBytes(512 * 1024, 7);
+  auto r = (*cache)->Insert(ObjectHash(ObjectKind::kChunk, huge), ObjectKind::kChunk, huge);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), EIO);
+  // Nothing partial was left behind, and what is cached still verifies.
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/v1/tmp"));
+  auto reopened = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(reopened.ok());
+  for (const Hash& h : stored) {
+    if (!(*reopened)->Contains(h)) continue;
+    EXPECT_TRUE((*reopened)->Lookup(h, ObjectKind::kChunk).has_value());
+  }
+  EXPECT_EQ((*reopened)->stats().rejected, 0u);
+}
+
+TEST(ParseByteSize, AcceptsUnitsAndRejectsGarbage) {
+  EXPECT_EQ(*ParseByteSize("4096"), 4096u);
+  EXPECT_EQ(*ParseByteSize("512M"), 512ull << 20);
+  EXPECT_EQ(*ParseByteSize("10G"), 10ull << 30);
+  EXPECT_EQ(*ParseByteSize("2GiB"), 2ull << 30);
+  EXPECT_EQ(*ParseByteSize("1.5k"), 1536u);
+  EXPECT_FALSE(ParseByteSize("").ok());
+  EXPECT_FALSE(ParseByteSize("abc").ok());
+  EXPECT_FALSE(ParseByteSize("10Q").ok());
+  EXPECT_FALSE(ParseByteSize("-5M").ok());
+  EXPECT_FALSE(ParseByteSize("99999999999P").ok());
+}
+
+}  // namespace
+}  // namespace lcfs::fs

@@ -1,0 +1,94 @@
+// The lcfs-hash tool: output and exit codes as documented in --help and
+// docs/lcfs-hash.1.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "lcfs/index/indexer.h"
+#include "temp_tree.h"
+
+namespace lcfs {
+namespace {
+
+struct ToolRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+std::string Tool() { return std::string(LCFS_TOOLS_DIR) + "/lcfs-hash"; }
+
+// Runs lcfs-hash with `args` (shell words), stdout captured, stderr dropped.
+ToolRun RunTool(const std::string& args) {
+  ToolRun r;
+  FILE* p = ::popen((Tool() + " " + args + " 2>/dev/null").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class LcfsHashTool : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(Tool())) GTEST_SKIP() << "lcfs-hash not built: " << Tool();
+  }
+};
+
+TEST_F(LcfsHashTool, PrintsTheIndexersRootHash) {
+  testing::TempTree t;
+  t.Write("a", "hello");
+  t.Write("d/b", testing::PatternBytes(70000, 1));
+  t.Symlink("a", "l");
+  IndexOptions o;
+  o.chunk_size = 64 << 10;
+  o.warn = [](const std::string&) {};
+  auto want = IndexPath(t.root(), o);
+  ASSERT_TRUE(want.ok());
+  ToolRun r = RunTool("--chunk-size 64K '" + t.root() + "'");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, want->root.ToHex() + "\n");
+  // Another chunk size is another tree.
+  ToolRun other = RunTool("-c 4K '" + t.root() + "'");
+  EXPECT_EQ(other.exit_code, 0);
+  EXPECT_NE(other.out, r.out);
+  // A file prints its file hash.
+  auto file = IndexPath(t.Path("d/b"), o);
+  ToolRun f = RunTool("-c 64K -j 1 '" + t.Path("d/b") + "'");
+  EXPECT_EQ(f.out, file->root.ToHex() + "\n");
+}
+
+TEST_F(LcfsHashTool, VerboseListsTheTree) {
+  testing::TempTree t;
+  t.Write("a", "hello");
+  t.Write("d/b", testing::PatternBytes(70000, 1));
+  t.Symlink("a", "l");
+  ToolRun r = RunTool("-v -c 64K '" + t.root() + "'");
+  EXPECT_EQ(r.exit_code, 0);
+  // dir ./, a, d/, d/b, l, then the root hash.
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 6) << r.out;
+  EXPECT_NE(r.out.find("inline "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("./d/b"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" 70000        2  ./d/b"), std::string::npos) << r.out;  // size, chunks
+  EXPECT_NE(r.out.find("./l -> a"), std::string::npos) << r.out;
+}
+
+TEST_F(LcfsHashTool, ExitCodes) {
+  ToolRun help = RunTool("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Exit status"), std::string::npos);
+  EXPECT_EQ(RunTool("").exit_code, 2);
+  EXPECT_EQ(RunTool("a b").exit_code, 2);
+  EXPECT_EQ(RunTool("--chunk-size 3K /").exit_code, 2);
+  EXPECT_EQ(RunTool("--threads 0 /").exit_code, 2);
+  EXPECT_EQ(RunTool("--inline-max 5000 /").exit_code, 2);
+  EXPECT_EQ(RunTool("--no-such-option /").exit_code, 2);
+  EXPECT_EQ(RunTool("/nonexistent/lcfs-hash-test").exit_code, 1);
+  EXPECT_EQ(RunTool("/dev/null").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace lcfs

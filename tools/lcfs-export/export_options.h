@@ -1,0 +1,38 @@
+// Command line of lcfs-export.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lcfs/status.h"
+
+namespace lcfs::exporter {
+
+struct ExportOptions {
+  std::string dir;
+  std::vector<std::string> interfaces;  // empty: every multicast-capable one
+  uint64_t rate_bps = 0;                // 0: the library default
+  uint32_t chunk_size = 0;              // 0: the library default
+  bool loopback = false;
+  std::string user;                     // drop to this user after opening the raw socket
+  bool syslog = false;
+  int verbosity = 1;                    // 0 quiet, 1 normal, 2 verbose
+  std::chrono::milliseconds grace{60'000};
+  std::chrono::milliseconds settle{1'000};
+  bool watch = true;
+  uint16_t port = 0;                    // 0: the protocol default
+  // Tests: MLD Query Interval, the other MLD timers scaled from it.
+  std::optional<std::chrono::milliseconds> mld_query_interval;
+};
+
+enum class ParseOutcome { kRun, kHelp, kVersion };
+
+// EINVAL with a message naming the bad option; the caller prints the usage.
+Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* out);
+
+std::string ExportUsage();
+
+}  // namespace lcfs::exporter

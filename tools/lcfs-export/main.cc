@@ -1,0 +1,323 @@
+// lcfs-export DIR: index DIR, print its root HASH, serve it until stopped.
+//
+// The first line of stdout is the root HASH (scripts capture it); every
+// re-index that changes the tree prints the new HASH as a further line. All
+// other output goes to stderr (or syslog). Runs in the foreground, as
+// systemd expects; see docs/lcfs-export.8.
+#include <grp.h>
+#include <net/if.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "export_options.h"
+#include "lcfs/index/indexer.h"
+#include "lcfs/share/share.h"
+#include "lcfs/share/units.h"
+#include "lcfs/unique_fd.h"
+#include "logger.h"
+#include "tree_watcher.h"
+
+namespace lcfs::exporter {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+// DIR must exist, be a directory and be readable: say which it is not.
+Status CheckDirectory(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return Status::FromErrno(errno, dir);
+  if (!S_ISDIR(st.st_mode)) return Status::Error(ENOTDIR, dir + ": not a directory");
+  if (access(dir.c_str(), R_OK | X_OK) != 0) return Status::FromErrno(errno, dir + ": cannot read");
+  return Status::Ok();
+}
+
+Status DropPrivileges(const std::string& user) {
+  errno = 0;
+  const passwd* pw = getpwnam(user.c_str());
+  if (!pw) return Status::Error(errno ? errno : ENOENT, "--user: no user \"" + user + "\"");
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0)
+    return Status::FromErrno(errno, "--user: initgroups");
+  if (setgid(pw->pw_gid) != 0) return Status::FromErrno(errno, "--user: setgid");
+  if (setuid(pw->pw_uid) != 0) return Status::FromErrno(errno, "--user: setuid");
+  if (pw->pw_uid != 0 && setuid(0) == 0)
+    return Status::Error(EPERM, "--user: could still regain root after setuid");
+  return Status::Ok();
+}
+
+class Exporter {
+ public:
+  Exporter(const ExportOptions& options, Logger& log) : options_(options), log_(log) {}
+
+  int Run();
+
+ private:
+  Result<IndexResult> Index();
+  void Reindex(bool force_publish);
+  void PrintStats() const;
+  void PrintHash(const Hash& root) const {
+    std::printf("%s\n", root.ToHex().c_str());
+    std::fflush(stdout);
+  }
+
+  const ExportOptions& options_;
+  Logger& log_;
+  IndexOptions index_options_;
+  share::ShareStats stats_;
+  share::ShareHandle engine_;
+  Hash root_;
+  UniqueFd stale_fd_;  // eventfd: the engine found a changed file
+};
+
+Result<IndexResult> Exporter::Index() {
+  const auto start = Clock::now();
+  auto result = IndexPath(options_.dir, index_options_);
+  if (!result.ok()) return result.status();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  const IndexStats& s = result->stats;
+  log_.Info("indexed " + options_.dir + ": " + std::to_string(s.files) + " files, " +
+            std::to_string(s.dirs) + " directories, " + std::to_string(s.symlinks) +
+            " symlinks, " + std::to_string(s.bytes) + " bytes, " + std::to_string(s.skipped) +
+            " skipped, in " + std::to_string(ms) + " ms");
+  return result;
+}
+
+void Exporter::Reindex(bool force_publish) {
+  auto result = Index();
+  if (!result.ok()) {
+    log_.Error("re-index failed, still serving " + root_.ToHex() + ": " +
+               result.status().ToString());
+    return;
+  }
+  if (result->root == root_ && !force_publish) {
+    log_.Debug("re-index: root unchanged");
+    return;
+  }
+  Status s = engine_->Publish(*result);
+  if (!s.ok()) {
+    log_.Error("publish failed, still serving " + root_.ToHex() + ": " + s.ToString());
+    return;
+  }
+  if (result->root != root_) {
+    root_ = result->root;
+    PrintHash(root_);
+    log_.Info("new root " + root_.ToHex() + "; the previous one stays served for " +
+              std::to_string(options_.grace.count()) + " ms");
+  }
+}
+
+void Exporter::PrintStats() const {
+  auto g = [](const std::atomic<uint64_t>& v) { return std::to_string(v.load()); };
+  log_.Error("statistics: root " + root_.ToHex() + ", published objects " +
+             g(stats_.published_objects) + ", objects served " + g(stats_.objects_served) +
+             ", active objects " + g(stats_.active_objects) + ", active groups " +
+             g(stats_.active_groups) + ", symbols sent " + g(stats_.symbols_sent) +
+             ", bytes sent " + g(stats_.bytes_sent) + ", joins " + g(stats_.joins) +
+             ", leaves " + g(stats_.leaves) + ", unknown groups " + g(stats_.unknown_groups) +
+             ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
+             g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors));
+}
+
+int Exporter::Run() {
+  // Signals are taken through a signalfd: block them before any thread
+  // starts (the indexer's and the engine's inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  stale_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!signal_fd || !stale_fd_) {
+    log_.Error(std::string("signalfd/eventfd: ") + std::strerror(errno));
+    return kExitError;
+  }
+
+  Status dir_ok = CheckDirectory(options_.dir);
+  if (!dir_ok.ok()) {
+    log_.Error(dir_ok.message());
+    return kExitError;
+  }
+
+  share::ShareOptions share_options;
+  for (const std::string& name : options_.interfaces) {
+    const unsigned ifindex = if_nametoindex(name.c_str());
+    if (ifindex == 0) {
+      log_.Error("--iface " + name + ": no such interface");
+      return kExitError;
+    }
+    share_options.interfaces.push_back(static_cast<int>(ifindex));
+  }
+  if (options_.rate_bps) share_options.rate_bps = options_.rate_bps;
+  if (options_.port) share_options.scheme.port = options_.port;
+  if (options_.mld_query_interval)
+    share_options.mld_timers = net::MldTimers::Fast(*options_.mld_query_interval);
+  share_options.grace = options_.grace;
+  share_options.on_stale = [fd = stale_fd_.get()](const Hash&, const Status&) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = write(fd, &one, sizeof one);
+  };
+  if (log_.enabled(LogLevel::kDebug))
+    share_options.log = [this](const std::string& line) { log_.Debug(line); };
+
+  if (options_.chunk_size) index_options_.chunk_size = options_.chunk_size;
+  index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };
+  if (isatty(STDERR_FILENO) && !options_.syslog && options_.verbosity > 0) {
+    index_options_.progress = [](const IndexProgress& p) {
+      std::fprintf(stderr, "\rindexing: %" PRIu64 "/%" PRIu64 " files, %" PRIu64 "/%" PRIu64
+                           " MiB   ",
+                   p.files_done, p.files_total, p.bytes_done >> 20, p.bytes_total >> 20);
+    };
+  }
+  auto index = Index();
+  if (index_options_.progress) std::fprintf(stderr, "\n");
+  if (!index.ok()) {
+    log_.Error("index " + options_.dir + ": " + index.status().message());
+    return kExitError;
+  }
+  index_options_.progress = nullptr;  // re-indexing runs quietly
+  root_ = index->root;
+
+  auto engine = share::Share(*index, 0, &stats_, options_.loopback ? unsigned{share::kShareLoopback} : 0u,
+                             share_options);
+  if (!engine.ok()) {
+    log_.Error(engine.status().message());
+    return kExitError;
+  }
+  engine_ = std::move(*engine);
+
+  if (!options_.user.empty()) {
+    Status s = DropPrivileges(options_.user);
+    if (!s.ok()) {
+      log_.Error(s.message());
+      return kExitError;
+    }
+  }
+
+  PrintHash(root_);
+  std::string ifnames;
+  for (int i : engine_->interfaces()) {
+    char name[IF_NAMESIZE] = {};
+    if_indextoname(static_cast<unsigned>(i), name);
+    ifnames += std::string(ifnames.empty() ? "" : ",") + name;
+  }
+  log_.Info("serving " + root_.ToHex() + " on " + ifnames + " at " +
+            share::FormatRate(share_options.rate_bps));
+  if (options_.verbosity > 0 && !options_.syslog) {
+    std::fprintf(stderr, "mount it on any host of the link with:\n  mount -t fuse.lcfs %s /mnt\n",
+                 root_.ToHex().c_str());
+  }
+
+  std::optional<TreeWatcher> watcher;
+  if (options_.watch) {
+    auto w = TreeWatcher::Open(options_.dir);
+    if (w.ok()) {
+      watcher.emplace(std::move(*w));
+      if (watcher->unwatched())
+        log_.Error("warning: " + std::to_string(watcher->unwatched()) +
+                   " directories cannot be watched; use SIGHUP after changing them");
+    } else {
+      log_.Error("warning: not watching " + options_.dir + ": " + w.status().message());
+    }
+  }
+
+  UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
+  for (int fd : {signal_fd.get(), stale_fd_.get(), watcher ? watcher->fd() : -1}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  constexpr Clock::time_point kNever = Clock::time_point::max();
+  Clock::time_point reindex_at = kNever;
+  bool force_publish = false;
+  for (;;) {
+    int timeout_ms = -1;
+    if (reindex_at != kNever) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(reindex_at - Clock::now());
+      timeout_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+    epoll_event ready[4];
+    const int n = epoll_wait(epoll_fd.get(), ready, 4, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      const int fd = ready[i].data.fd;
+      if (fd == signal_fd.get()) {
+        signalfd_siginfo info;
+        while (read(fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+          switch (info.ssi_signo) {
+            case SIGTERM:
+            case SIGINT:
+              log_.Info(std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
+              share::Unshare(std::move(engine_));
+              return kExitOk;
+            case SIGHUP:
+              log_.Info("SIGHUP: re-indexing");
+              reindex_at = Clock::now();
+              break;
+            case SIGUSR1:
+              PrintStats();
+              break;
+            default:
+              break;
+          }
+        }
+      } else if (fd == stale_fd_.get()) {
+        uint64_t count;
+        [[maybe_unused]] ssize_t r = read(fd, &count, sizeof count);
+        log_.Info("a file changed behind our back: re-indexing");
+        force_publish = true;  // even an unchanged root clears the refused objects
+        reindex_at = Clock::now() + options_.settle;
+      } else if (watcher && fd == watcher->fd()) {
+        if (watcher->Drain()) reindex_at = Clock::now() + options_.settle;  // settle: restart
+      }
+    }
+    if (reindex_at != kNever && Clock::now() >= reindex_at) {
+      reindex_at = kNever;
+      Reindex(force_publish);
+      force_publish = false;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lcfs::exporter
+
+int main(int argc, char** argv) {
+  using namespace lcfs::exporter;
+  ExportOptions options;
+  auto outcome = ParseExportOptions(argc, argv, &options);
+  if (!outcome.ok()) {
+    std::fprintf(stderr, "lcfs-export: %s\n%s", outcome.status().message().c_str(),
+                 ExportUsage().c_str());
+    return kExitUsage;
+  }
+  if (*outcome == ParseOutcome::kHelp) {
+    std::printf("%s", ExportUsage().c_str());
+    return kExitOk;
+  }
+  if (*outcome == ParseOutcome::kVersion) {
+    std::printf("lcfs-export %s\n", LCFS_VERSION);
+    return kExitOk;
+  }
+  Logger log(options.verbosity, options.syslog);
+  Exporter exporter(options, log);
+  return exporter.Run();
+}

@@ -1,0 +1,221 @@
+// lcfs-sync HASH DEST: make DEST a copy of the tree published as HASH,
+// fetching only what differs from what DEST already holds.
+#include <getopt.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "lcfs/hash.h"
+#include "lcfs/sync/network_object_source.h"
+#include "lcfs/sync/tree_sync.h"
+#include "progress_bar.h"
+
+namespace {
+
+using namespace lcfs;
+
+// Exit codes (also in --help and docs/lcfs-sync.1).
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitTimeout = 3;  // no exporter answered in time (or it went away)
+constexpr int kExitInterrupted = 4;
+
+constexpr const char* kUsage =
+    "usage: lcfs-sync [OPTIONS] HASH DEST\n"
+    "\n"
+    "Makes the directory DEST a copy of the tree an lcfs exporter on this link\n"
+    "publishes as HASH (the root HASH lcfs-export prints), receiving only the\n"
+    "chunks that differ from what DEST already holds. Every byte is verified.\n"
+    "\n"
+    "options:\n"
+    "  -i, --iface IF       receive on interface IF (name or index; default: all\n"
+    "                       multicast-capable interfaces)\n"
+    "  -s, --source ADDR    accept data only from the exporter at ADDR (repeatable;\n"
+    "                       an RFC 3678 INCLUDE source filter)\n"
+    "  -t, --timeout SECS   give up on an object after SECS seconds (default 10;\n"
+    "                       decimals allowed)\n"
+    "  -d, --delete         remove local files and directories HASH does not have\n"
+    "  -w, --window N       objects fetched at once (default 32)\n"
+    "  -p, --port PORT      UDP port of the lcfs groups (default 7707)\n"
+    "  -q, --quiet          no progress bar and no summary\n"
+    "  -h, --help           this help\n"
+    "  -V, --version        print the version\n"
+    "\n"
+    "A progress bar is drawn on stderr when it is a terminal; a summary goes to\n"
+    "stdout at the end.\n"
+    "\n"
+    "exit status:\n"
+    "  0  DEST is a verified copy of HASH\n"
+    "  1  error (message on stderr)\n"
+    "  2  usage error (bad option, malformed HASH)\n"
+    "  3  timeout: no exporter sent an object in time (files not yet complete\n"
+    "     are left as they were)\n"
+    "  4  interrupted (SIGINT/SIGTERM); files not yet complete are left as they were\n";
+
+std::atomic<bool> g_cancel{false};
+
+void OnSignal(int) { g_cancel.store(true); }
+
+int UsageError(const std::string& msg) {
+  fprintf(stderr, "lcfs-sync: %s\nTry 'lcfs-sync --help'.\n", msg.c_str());
+  return kExitUsage;
+}
+
+bool ParseSeconds(const char* text, std::chrono::milliseconds* out) {
+  char* end = nullptr;
+  const double v = strtod(text, &end);
+  if (end == text || *end != '\0' || !(v > 0) || v > 86400 * 365) return false;
+  *out = std::chrono::milliseconds(static_cast<int64_t>(v * 1000 + 0.5));
+  return out->count() > 0;
+}
+
+std::string Percent(uint64_t part, uint64_t whole) {
+  if (whole == 0) return "-";
+  char buf[32];
+  snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * (static_cast<double>(part) / whole - 1.0));
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sync::NetworkSourceOptions net_options;
+  sync::SyncOptions options;
+  bool quiet = false;
+
+  static const option kLong[] = {
+      {"iface", required_argument, nullptr, 'i'}, {"source", required_argument, nullptr, 's'},
+      {"timeout", required_argument, nullptr, 't'}, {"delete", no_argument, nullptr, 'd'},
+      {"window", required_argument, nullptr, 'w'}, {"port", required_argument, nullptr, 'p'},
+      {"quiet", no_argument, nullptr, 'q'},         {"help", no_argument, nullptr, 'h'},
+      {"version", no_argument, nullptr, 'V'},       {nullptr, 0, nullptr, 0}};
+  opterr = 0;
+  for (int c; (c = getopt_long(argc, argv, ":i:s:t:dw:p:qhV", kLong, nullptr)) != -1;) {
+    switch (c) {
+      case 'i':
+        net_options.iface = optarg;
+        break;
+      case 's': {
+        std::string text = optarg;
+        if (auto pct = text.find('%'); pct != std::string::npos) text.resize(pct);  // zone
+        auto addr = net::Ipv6Address::Parse(text);
+        if (!addr.ok() || addr->IsMulticast() || addr->IsUnspecified())
+          return UsageError(std::string("--source ") + optarg + ": not an IPv6 unicast address");
+        net_options.sources.push_back(*addr);
+        break;
+      }
+      case 't':
+        if (!ParseSeconds(optarg, &options.timeout))
+          return UsageError(std::string("--timeout ") + optarg + ": not a positive number of seconds");
+        break;
+      case 'd':
+        options.delete_extra = true;
+        break;
+      case 'w': {
+        char* end = nullptr;
+        const long w = strtol(optarg, &end, 10);
+        if (*end != '\0' || w < 1 || w > 1024)
+          return UsageError(std::string("--window ") + optarg + ": not a number from 1 to 1024");
+        options.window = static_cast<unsigned>(w);
+        net_options.window = static_cast<size_t>(w);
+        break;
+      }
+      case 'p': {
+        char* end = nullptr;
+        const long p = strtol(optarg, &end, 10);
+        if (*end != '\0' || p < 1 || p > 65535)
+          return UsageError(std::string("--port ") + optarg + ": not a UDP port");
+        net_options.port = static_cast<uint16_t>(p);
+        break;
+      }
+      case 'q':
+        quiet = true;
+        break;
+      case 'h':
+        fputs(kUsage, stdout);
+        return kExitOk;
+      case 'V':
+        printf("lcfs-sync %s\n", LCFS_VERSION);
+        return kExitOk;
+      case ':':
+        return UsageError(std::string("option ") + argv[optind - 1] + " needs an argument");
+      default:
+        return UsageError(std::string("unknown option ") + argv[optind - 1]);
+    }
+  }
+  if (argc - optind != 2) return UsageError("expected HASH and DEST");
+  auto root = Hash::FromHex(argv[optind]);
+  if (!root.ok()) {
+    return UsageError(std::string("HASH \"") + argv[optind] +
+                      "\" is not a root hash: " + root.status().message());
+  }
+  const std::string dest = argv[optind + 1];
+  if (dest.empty()) return UsageError("DEST is empty");
+
+  auto source = sync::NetworkObjectSource::Create(net_options);
+  if (!source.ok()) {
+    fprintf(stderr, "lcfs-sync: %s\n", source.status().ToString().c_str());
+    return kExitError;
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  options.cancel = &g_cancel;
+
+  tools::ProgressBar bar(!quiet && isatty(STDERR_FILENO));
+  options.progress = [&bar](const sync::SyncProgress& p) { bar.Update(p); };
+
+  const auto start = std::chrono::steady_clock::now();
+  sync::SyncStats stats;
+  auto result = sync::SyncTree(**source, *root, dest, options, &stats);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bar.Clear();
+  const sync::FetcherStats fs = (*source)->fetcher().stats();
+
+  if (!quiet) {
+    const double rate = secs > 0 ? static_cast<double>(stats.bytes_received) / secs : 0;
+    printf("received %s (%llu bytes) in %.2f s, %s/s\n",
+           tools::HumanBytes(stats.bytes_received).c_str(),
+           static_cast<unsigned long long>(stats.bytes_received), secs,
+           tools::HumanBytes(static_cast<uint64_t>(rate)).c_str());
+    printf("reused from the local copy: %s (%llu bytes)\n",
+           tools::HumanBytes(stats.bytes_reused).c_str(),
+           static_cast<unsigned long long>(stats.bytes_reused));
+    printf("symbols: %llu received, %llu needed (%s), %llu after completion\n",
+           static_cast<unsigned long long>(fs.symbols),
+           static_cast<unsigned long long>(fs.symbols_needed),
+           Percent(fs.symbols, fs.symbols_needed).c_str(),
+           static_cast<unsigned long long>(fs.late_symbols));
+    printf("garbage: %llu symbols discarded (%llu failed verification), %llu packets refused, "
+           "%llu malformed\n",
+           static_cast<unsigned long long>(fs.discarded_symbols),
+           static_cast<unsigned long long>(fs.verify_failures),
+           static_cast<unsigned long long>(fs.rejected_packets),
+           static_cast<unsigned long long>(fs.packets.dropped_total() -
+                                           fs.packets[net::PacketDrop::kForeignObject] -
+                                           fs.packets[net::PacketDrop::kWrongKind]));
+    printf("files: %llu written, %llu unchanged; %llu directories, %llu symlinks, %llu deleted\n",
+           static_cast<unsigned long long>(stats.files_written),
+           static_cast<unsigned long long>(stats.files_unchanged),
+           static_cast<unsigned long long>(stats.directories),
+           static_cast<unsigned long long>(stats.symlinks),
+           static_cast<unsigned long long>(stats.deleted));
+    fflush(stdout);
+  }
+  if (!result.ok()) {
+    fprintf(stderr, "lcfs-sync: %s\n", result.status().ToString().c_str());
+    if (g_cancel.load()) return kExitInterrupted;
+    return result.status().code() == ETIMEDOUT ? kExitTimeout : kExitError;
+  }
+  return kExitOk;
+}
