@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Indexing throughput against sha256sum over the same data, from page cache.
 #
 #   bench/e2e/index_vs_sha256sum.sh [BUILD_DIR] [WORK_DIR]
@@ -50,26 +50,31 @@ SMALL_BYTES=$(find "$WORK/small" -type f -name 'f*' -printf '%s\n' | awk '{s+=$1
 cat "$WORK/big.bin" > /dev/null
 echo "$SMALL_FILES" | xargs cat > /dev/null
 
-# best_of CMD...: fastest wall time of 3 runs, in seconds.
+# best_of CMD...: "wall cpu" seconds of the run with the fastest wall time
+# out of 3 (cpu = user + system, children included). On a shared machine
+# wall time depends on the load; CPU time shows the work done.
 best_of() {
-  best=""
+  local best="" cpu="" t w u s
   for _ in 1 2 3; do
-    s=$(date +%s.%N)
-    "$@" > /dev/null
-    e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+    t=$( { TIMEFORMAT="%R %U %S"; time "$@" > /dev/null 2>&1; } 2>&1 )
+    read -r w u s <<< "$t"
+    if [ -z "$best" ] || [ "$(echo "$w < $best" | bc -l)" = 1 ]; then
+      best=$w
+      cpu=$(echo "$u + $s" | bc -l)
+    fi
   done
-  echo "$best"
+  echo "$best $cpu"
 }
 sha_small() { echo "$SMALL_FILES" | xargs sha256sum; }
 
-report() {  # name bytes seconds reference_seconds
-  mbs=$(echo "$2 / $3 / 1000000" | bc -l)
-  ratio=$(echo "$4 / $3" | bc -l)
-  printf '  %-24s %8.3f s %8.1f MB/s %6.2fx sha256sum\n' "$1" "$3" "$mbs" "$ratio"
+report() {  # name bytes "wall cpu" "reference_wall reference_cpu"
+  read -r wall cpu <<< "$3"
+  read -r ref_wall _ <<< "$4"
+  printf '  %-24s %7.3f s wall %7.3f s cpu %8.1f MB/s %6.2fx sha256sum\n' "$1" "$wall" "$cpu" \
+    "$(echo "$2 / $wall / 1000000" | bc -l)" "$(echo "$ref_wall / $wall" | bc -l)"
 }
 
+echo "load: $(cut -d" " -f1-3 /proc/loadavg)"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 echo "sha256sum: $(sha256sum --version | head -1)"
 echo "lcfs-hash: chunk size 1 MiB (default)"

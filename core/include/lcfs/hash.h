@@ -24,8 +24,8 @@ struct Hash {
   static constexpr size_t kSize = 32;
   std::array<uint8_t, kSize> bytes{};
 
-  // Parses exactly 64 hex digits (either case). The error says what is wrong:
-  // wrong length, or the position of the first non-hex character.
+  // Parses exactly 64 lowercase hex digits. The error says what is wrong:
+  // wrong length, or the position of the first character that is not one.
   static Result<Hash> FromHex(std::string_view hex);
   // 64 lowercase hex digits.
   std::string ToHex() const;

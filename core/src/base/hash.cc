@@ -7,10 +7,11 @@
 namespace lcfs {
 namespace {
 
+// Only the canonical spelling is accepted: the HASH is a name, and one name
+// should have one spelling (in fstab lines, cache file names, logs).
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
@@ -27,8 +28,12 @@ Result<Hash> Hash::FromHex(std::string_view hex) {
     int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       size_t pos = hi < 0 ? 2 * i : 2 * i + 1;
-      return Status::Error(EINVAL, "hash has a non-hex character at position " +
-                                       std::to_string(pos + 1));
+      char c = hex[pos];
+      bool upper = c >= 'A' && c <= 'F';
+      return Status::Error(EINVAL, std::string("hash has ") +
+                                       (upper ? "an uppercase" : "a non-hex") +
+                                       " character at position " + std::to_string(pos + 1) +
+                                       (upper ? " (use lowercase hex)" : ""));
     }
     h.bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
   }

@@ -304,7 +304,9 @@ Result<Directory> DecodeDirectory(std::span<const uint8_t> bytes) {
     return fail(Status::Error(EINVAL, std::to_string(count) + " entries cannot fit in " +
                                           std::to_string(r.left()) + " bytes"));
   }
-  dir.entries.reserve(count);
+  // Reserve only what a short input could hold; a long one grows as it
+  // decodes, so memory follows the bytes actually decoded.
+  dir.entries.reserve(std::min<uint64_t>(count, 4096));
   for (size_t i = 0; i < count; ++i) {
     auto e = DecodeEntry(r, i);
     if (!e.ok()) return fail(e.status());

@@ -211,4 +211,77 @@ Result<Hash> FetchChunkHash(ObjectSource& source, const Hash& file_hash, const F
   return current;
 }
 
+namespace {
+
+// A remote node's children, checked against the shape.
+Result<std::vector<Hash>> FetchNode(ObjectSource& source, const Hash& hash, const FileShape& shape,
+                                    int level, uint64_t index, std::chrono::milliseconds timeout) {
+  auto bytes = source.Fetch(hash, ObjectKind::kTreeNode, timeout);
+  if (!bytes.ok()) {
+    return bytes.status().WithContext("tree node " + hash.ToHex() + " (level " +
+                                      std::to_string(level) + ")");
+  }
+  auto children = DecodeTreeNode(*bytes, shape.ChildCount(level, index));
+  if (!children.ok()) return children.status().WithContext("tree node " + hash.ToHex());
+  return children;
+}
+
+}  // namespace
+
+Result<FileTree> FetchFileTree(ObjectSource& source, const Hash& file_hash, const FileShape& shape,
+                               std::chrono::milliseconds timeout) {
+  std::vector<Hash> level;
+  if (shape.chunk_count() > 0) level.push_back(file_hash);
+  for (int l = shape.depth(); l >= 1; --l) {
+    std::vector<Hash> below;
+    below.reserve(shape.NodesAtLevel(l - 1));
+    for (uint64_t m = 0; m < level.size(); ++m) {
+      auto children = FetchNode(source, level[m], shape, l, m, timeout);
+      if (!children.ok()) return children.status();
+      below.insert(below.end(), children->begin(), children->end());
+    }
+    level = std::move(below);
+  }
+  auto tree = FileTree::FromLeaves(shape, std::move(level));
+  if (tree.ok() && tree->root() != file_hash) {
+    return Status::Error(EIO, "file tree " + file_hash.ToHex() + " does not verify");
+  }
+  return tree;
+}
+
+Result<std::vector<uint64_t>> FetchChangedChunks(ObjectSource& source, const Hash& want_hash,
+                                                 const FileShape& want_shape, const FileTree& have,
+                                                 std::chrono::milliseconds timeout) {
+  const bool comparable = have.shape().chunk_size() == want_shape.chunk_size();
+  // Is the local node (or leaf) at (level, index) equal to `hash`?
+  auto same = [&](int level, uint64_t index, const Hash& hash) {
+    if (!comparable || level > have.shape().depth()) return false;
+    std::span<const Hash> mine = have.level(level);
+    return index < mine.size() && mine[index] == hash;
+  };
+  struct Pending {
+    uint64_t index;
+    Hash hash;
+  };
+  std::vector<Pending> pending;
+  if (want_shape.chunk_count() > 0) pending.push_back({0, want_hash});
+  for (int l = want_shape.depth(); l >= 1; --l) {
+    std::vector<Pending> below;
+    for (const Pending& p : pending) {
+      if (same(l, p.index, p.hash)) continue;
+      auto children = FetchNode(source, p.hash, want_shape, l, p.index, timeout);
+      if (!children.ok()) return children.status();
+      for (uint64_t c = 0; c < children->size(); ++c) {
+        below.push_back({p.index * want_shape.fanout() + c, (*children)[c]});
+      }
+    }
+    pending = std::move(below);
+  }
+  std::vector<uint64_t> changed;
+  for (const Pending& p : pending) {
+    if (!same(0, p.index, p.hash)) changed.push_back(p.index);
+  }
+  return changed;
+}
+
 }  // namespace lcfs

@@ -349,6 +349,9 @@ void IndexRun::HashAll() {
 // Turns each hashed file into a tree, registers its chunks and nodes in the
 // mdex and completes its directory entry; failed files are dropped.
 void IndexRun::FinishFiles() {
+  size_t objects = dirs_.size();
+  for (const auto& f : files_) objects += f->leaves.size() + f->leaves.size() / 64 + 1;
+  mdex_->Reserve(objects);
   for (auto& fp : files_) {
     FileJob& f = *fp;
     if (f.failed.load()) {

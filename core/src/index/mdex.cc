@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "lcfs/unique_fd.h"
@@ -78,9 +79,15 @@ std::optional<size_t> Mdex::FindSlot(const Hash& hash) const {
   }
 }
 
-void Mdex::Grow() {
+void Mdex::Reserve(size_t entries) {
+  int bits = std::max(slot_bits_, 4);
+  while ((size_t{1} << bits) * 3 < entries * 4) ++bits;
+  if (bits != slot_bits_) Rehash(bits);
+}
+
+void Mdex::Rehash(int bits) {
   std::vector<Slot> old = std::move(slots_);
-  slot_bits_ = old.empty() ? 4 : slot_bits_ + 1;
+  slot_bits_ = bits;
   slots_.assign(size_t{1} << slot_bits_, Slot{});
   const size_t mask = slots_.size() - 1;
   for (const Slot& s : old) {
@@ -92,7 +99,7 @@ void Mdex::Grow() {
 }
 
 bool Mdex::Insert(const Slot& slot) {
-  if ((count_ + 1) * 4 > slots_.size() * 3) Grow();
+  if ((count_ + 1) * 4 > slots_.size() * 3) Rehash(slots_.empty() ? 4 : slot_bits_ + 1);
   const size_t mask = slots_.size() - 1;
   size_t i = HomeSlot(slot.hash);
   for (; slots_[i].tag != 0; i = (i + 1) & mask) {

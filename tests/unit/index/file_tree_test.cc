@@ -241,6 +241,45 @@ TEST(Diff, GrowAndShrinkOnRealData) {
   EXPECT_TRUE(DiffChunks(*t_small, *empty).empty());
 }
 
+TEST(Diff, OverTheNetworkFetchesOnlyChangedSubtrees) {
+  std::vector<Hash> have = SyntheticLeaves(128 * 128 + 77);  // depth 3
+  std::vector<Hash> want = have;
+  want[5000] = Sha256Of("changed");
+  FileTree a = TreeOf(have), b = TreeOf(want);
+  MapSource src;
+  src.AddTree(b);
+  const auto timeout = std::chrono::milliseconds(1);
+  auto changed = FetchChangedChunks(src, b.root(), b.shape(), a, timeout);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(*changed, (std::vector<uint64_t>{5000}));
+  EXPECT_EQ(src.fetches, 3);  // the path to chunk 5000, nothing else
+  src.fetches = 0;
+  changed = FetchChangedChunks(src, b.root(), b.shape(), b, timeout);
+  EXPECT_TRUE(changed->empty());
+  EXPECT_EQ(src.fetches, 0);
+  // Growth and shrink agree with the local diff.
+  std::mt19937 rng(5);
+  for (int round = 0; round < 10; ++round) {
+    FileTree x = TreeOf(SyntheticLeaves(rng() % 20000)), y = TreeOf(SyntheticLeaves(rng() % 20000));
+    MapSource s2;
+    s2.AddTree(y);
+    EXPECT_EQ(*FetchChangedChunks(s2, y.root(), y.shape(), x, timeout), DiffChunks(x, y));
+  }
+}
+
+TEST(FileTree, FetchWholeTree) {
+  FileTree t = TreeOf(SyntheticLeaves(128 * 128 + 77));
+  MapSource src;
+  src.AddTree(t);
+  auto got = FetchFileTree(src, t.root(), t.shape(), std::chrono::milliseconds(1));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(
+      std::equal(got->leaves().begin(), got->leaves().end(), t.leaves().begin(), t.leaves().end()));
+  // A missing node is an error naming it, not a partial tree.
+  MapSource empty;
+  EXPECT_FALSE(FetchFileTree(empty, t.root(), t.shape(), std::chrono::milliseconds(1)).ok());
+}
+
 TEST(Diff, DifferentChunkSizesDifferEverywhere) {
   const std::string data = testing::PatternBytes(3 * 8192, 3);
   auto a = FileTree::FromData(Bytes(data), 4096);

@@ -246,6 +246,24 @@ TEST(Indexer, RootIgnoresAtimeOwnerAndInode) {
   EXPECT_EQ(RootOf(t.root()), before);
 }
 
+TEST(Indexer, FollowsOnlyTheRootSymlink) {
+  TempTree t;
+  t.Write("d/f", "content");
+  t.Symlink(".", "d/loop");  // would never end if followed
+  t.Symlink("d", "to_d");
+  t.PinDirMtimes();
+  auto direct = IndexPath(t.Path("d"), Opts());
+  auto via_link = IndexPath(t.Path("to_d"), Opts());
+  ASSERT_TRUE(direct.ok() && via_link.ok());
+  EXPECT_EQ(direct->root, via_link->root);
+  EXPECT_EQ(direct->stats.symlinks, 1u);
+  EXPECT_EQ(direct->stats.dirs, 1u);
+  auto root = DecodeDirectory(*direct->mdex->Read(direct->root));
+  ASSERT_NE(root->Find("loop"), nullptr);
+  EXPECT_EQ(root->Find("loop")->type, EntryType::kSymlink);
+  EXPECT_EQ(root->Find("loop")->symlink_target, ".");
+}
+
 TEST(Indexer, SkipsSpecialFilesWithAWarning) {
   TempTree t;
   t.Write("regular", "x");

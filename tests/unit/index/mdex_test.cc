@@ -107,6 +107,23 @@ TEST(Mdex, ManyEntriesSurviveGrowthAndDeletion) {
   }
 }
 
+TEST(Mdex, ReserveKeepsEntries) {
+  std::mt19937_64 rng(1);
+  Mdex m;
+  m.AddFile("/nonexistent");
+  std::vector<Hash> hashes;
+  for (int i = 0; i < 100; ++i) {
+    hashes.push_back(RandomHash(rng));
+    m.Add(hashes.back(), ObjectKind::kChunk, 0, static_cast<uint64_t>(i), 1);
+  }
+  const size_t before = m.MemoryUsage();
+  m.Reserve(100000);
+  EXPECT_GT(m.MemoryUsage(), before);
+  for (size_t i = 0; i < hashes.size(); ++i) EXPECT_EQ(m.Get(hashes[i])->offset, i);
+  m.Reserve(10);  // never shrinks
+  EXPECT_EQ(m.size(), 100u);
+}
+
 TEST(Mdex, PrefixLookupMatchesBruteForce) {
   std::mt19937_64 rng(11);
   Mdex m;

@@ -11,7 +11,7 @@
 // knows both (from the directory entry) can walk from the file hash to chunk
 // i fetching only the depth() nodes on the path (FileShape::PathToChunk), and
 // knows the exact child count of every node it fetches (DecodeTreeNode
-// rejects anything else). With 1 MiB chunks a depth of 2 covers 32 TiB.
+// rejects anything else). With 1 MiB chunks a depth of 2 covers 1 PiB.
 // Byte layout: docs/protocol.md section 2.
 #pragma once
 
@@ -126,5 +126,18 @@ std::vector<uint64_t> DiffChunks(std::span<const Hash> have_leaves, const FileTr
 // receiver calls this to verify a chunk without fetching the whole tree.
 Result<Hash> FetchChunkHash(ObjectSource& source, const Hash& file_hash, const FileShape& shape,
                             uint64_t chunk, std::chrono::milliseconds timeout);
+
+// Fetches a whole remote tree (every node, level by level) and rebuilds it.
+// For a receiver that wants all chunk hashes up front.
+Result<FileTree> FetchFileTree(ObjectSource& source, const Hash& file_hash, const FileShape& shape,
+                               std::chrono::milliseconds timeout);
+
+// The Merkle diff over the network: the chunks of the remote file
+// (`want_hash`, `want_shape`) that differ from the local tree `have`, as
+// DiffChunks would give, fetching only the remote nodes whose hash differs
+// from the local node at the same place (unchanged subtrees cost nothing).
+Result<std::vector<uint64_t>> FetchChangedChunks(ObjectSource& source, const Hash& want_hash,
+                                                 const FileShape& want_shape, const FileTree& have,
+                                                 std::chrono::milliseconds timeout);
 
 }  // namespace lcfs

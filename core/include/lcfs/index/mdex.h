@@ -89,6 +89,9 @@ class Mdex {
   // changed since it was indexed, ENOENT if `hash` is absent.
   Result<std::vector<uint8_t>> Read(const Hash& hash) const;
 
+  // Sizes the table for `entries` entries at once (no rehashing while adding).
+  void Reserve(size_t entries);
+
   size_t size() const { return count_; }
   // Bytes of memory held: table, paths and owned objects.
   size_t MemoryUsage() const;
@@ -99,7 +102,7 @@ class Mdex {
   size_t HomeSlot(const Hash& hash) const;
   std::optional<size_t> FindSlot(const Hash& hash) const;
   bool Insert(const Slot& slot);
-  void Grow();
+  void Rehash(int bits);
   void ReleaseBlob(uint32_t blob);
 
   std::vector<Slot> slots_;  // capacity is a power of two (or 0)
