@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const MldTime t0 = MldTime{} + std::chrono::hours(1);
   const Ipv6Address self = *Ipv6Address::Parse("fe80::5");
   auto snooper = MldSnooper::WithoutSocket(
-      opts, [&](const MembershipEvent& e) { joins += e.kind == MembershipEvent::Kind::kJoin ? 1 : -1; },
+      opts,
+      [&](const MembershipEvent& e) { joins += e.kind == MembershipEvent::Kind::kJoin ? 1 : -1; },
       [](int, const Ipv6Address&, const Ipv6Address&, std::span<const uint8_t> q) {
         if (!ParseMldMessage(q).ok()) abort();  // our own queries must parse
         return lcfs::Status::Ok();

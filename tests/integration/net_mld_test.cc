@@ -4,13 +4,13 @@
 // the last leave end the group within the Last Listener Query Time, keeps
 // reports flowing through a snooping bridge, sends queries tshark accepts,
 // and keeps working after the process drops CAP_NET_RAW.
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <grp.h>
 
 #include <functional>
 #include <memory>
@@ -83,7 +83,9 @@ class Snoop {
       }
     }
   }
-  void PumpFor(Millis d) { PumpUntil([] { return false; }, d); }
+  void PumpFor(Millis d) {
+    PumpUntil([] { return false; }, d);
+  }
 
   std::vector<Kind> EventsFor(const Ipv6Address& group) const {
     std::vector<Kind> out;
@@ -157,7 +159,7 @@ TEST_P(MldEventsTest, JoinsAndLeavesOfTwoListenersAreSeenInOrder) {
       << "the group did not end after the last leave";
   const auto took = std::chrono::duration_cast<Millis>(MldClock::now() - left);
   EXPECT_EQ(snoop->EventsFor(g), (std::vector<Kind>{Kind::kJoin, Kind::kLeave}));
-  EXPECT_LE(took, opts.timers.last_listener_query_time() + Millis(500));
+  EXPECT_LE(took, opts.timers.last_listener_query_time() + Millis(1000));
   EXPECT_LT(took, opts.timers.listening_interval());
 
   const MldCounters& n = snoop->snooper->counters();
@@ -191,13 +193,14 @@ TEST(MldQuerier, ReportsCrossASnoopingBridgeBecauseAIsQuerier) {
   std::string mdb;
   ASSERT_TRUE(bed.RunInBridge({"bridge", "-d", "mdb", "show"}, &mdb).ok());
   EXPECT_NE(mdb.find("router ports on br0: p0"), std::string::npos)
-      << "the bridge did not take A's port for a router port:\n" << mdb;
+      << "the bridge did not take A's port for a router port:\n"
+      << mdb;
 
   const Ipv6Address g = TestGroup(2), other = TestGroup(5);
   MulticastSocket rb = JoinIn(b, g);
   MulticastSocket rc = JoinIn(c, other);
-  ASSERT_TRUE(snoop->PumpUntil([&] { return snoop->Saw(g, 1) && snoop->Saw(other, 1); },
-                               Millis(3000)))
+  ASSERT_TRUE(
+      snoop->PumpUntil([&] { return snoop->Saw(g, 1) && snoop->Saw(other, 1); }, Millis(3000)))
       << "reports never reached A through the snooping bridge";
   ASSERT_TRUE(bed.RunInBridge({"bridge", "-d", "mdb", "show"}, &mdb).ok());
   // The bridge snoops too: B's group goes to B's port only.
@@ -226,8 +229,9 @@ TEST(MldQuerier, QueriesAreValidMldv2ForTshark) {
   // Four queries from A: General Queries (start-up, then periodic) and the
   // two Multicast Address Specific Queries after B's leave.
   // Filter: from A, hop-by-hop header (8 bytes) then ICMPv6 type 130.
-  auto cap = a.Spawn({"tshark", "-i", "lan0", "-c", "4", "-w", pcap, "-f",
-                      "ip6 src host " + a.link_local_str() + " and ip6[6] == 0 and ip6[48] == 130"});
+  auto cap =
+      a.Spawn({"tshark", "-i", "lan0", "-c", "4", "-w", pcap, "-f",
+               "ip6 src host " + a.link_local_str() + " and ip6[6] == 0 and ip6[48] == 130"});
   ASSERT_TRUE(cap.ok()) << cap.status().ToString();
   // tshark says "Capturing on" once it listens: wait for that (bounded).
   for (int i = 0; i < 200 && cap->Stderr().find("Capturing on") == std::string::npos; ++i)

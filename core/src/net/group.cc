@@ -14,9 +14,11 @@ Status GroupScheme::Validate() const {
   if (scope == 0x0 || scope == 0xf)
     return Status::Error(EINVAL, "multicast scope " + std::to_string(scope) + " is reserved");
   if ((flags & 0x1) == 0)
-    return Status::Error(EINVAL, "multicast flags must have T (0x1) set: lcfs groups are transient");
+    return Status::Error(EINVAL,
+                         "multicast flags must have T (0x1) set: lcfs groups are transient");
   if (flags & 0x6)
-    return Status::Error(EINVAL, "multicast flags R and P must be clear: lcfs groups embed no prefix");
+    return Status::Error(EINVAL,
+                         "multicast flags R and P must be clear: lcfs groups embed no prefix");
   return Status::Ok();
 }
 

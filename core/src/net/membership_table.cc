@@ -148,10 +148,10 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
   if (!existed) {
     if (r.sources.empty() && r.mode == Mode::kInclude) return;  // still nobody
     it = records_.emplace(key, std::move(fresh)).first;
-    Settle(key, it->second, now);
+    Settle(it->second, now);
     Schedule(key, it->second);
     Emit(MembershipEvent::Kind::kJoin, key);
-  } else if (!Settle(key, r, now)) {
+  } else if (!Settle(r, now)) {
     records_.erase(it);
     Emit(MembershipEvent::Kind::kLeave, key);
   } else if (r.deadline != old_deadline) {
@@ -173,7 +173,7 @@ void MembershipTable::LowerTimers(const QueryRequest& q, MldTime now) {
       if (s.timer > llqt && Listed(q.sources, s.address)) s.timer = llqt;
   }
   const MldTime old = r.deadline;
-  if (!Settle(key, r, now)) {
+  if (!Settle(r, now)) {
     records_.erase(it);
     Emit(MembershipEvent::Kind::kLeave, key);
   } else if (r.deadline != old) {
@@ -181,7 +181,7 @@ void MembershipTable::LowerTimers(const QueryRequest& q, MldTime now) {
   }
 }
 
-bool MembershipTable::Settle(const MembershipKey&, Record& r, MldTime now) {
+bool MembershipTable::Settle(Record& r, MldTime now) {
   if (r.mode == Mode::kExclude && r.group_timer <= now) {
     // Group timer ran out: only sources still requested remain (7.5).
     r.mode = Mode::kInclude;
@@ -190,9 +190,10 @@ bool MembershipTable::Settle(const MembershipKey&, Record& r, MldTime now) {
   if (r.mode == Mode::kInclude) {
     std::erase_if(r.sources, [now](const Source& s) { return s.timer <= now; });
     if (r.sources.empty()) return false;
-    r.deadline = std::min_element(r.sources.begin(), r.sources.end(),
-                                  [](const Source& a, const Source& b) { return a.timer < b.timer; })
-                     ->timer;
+    r.deadline =
+        std::min_element(r.sources.begin(), r.sources.end(), [](const Source& a, const Source& b) {
+          return a.timer < b.timer;
+        })->timer;
   } else {
     // In EXCLUDE mode expiring sources only move to Y: nothing to do then.
     r.deadline = r.group_timer;
@@ -230,7 +231,7 @@ void MembershipTable::ProcessTimers(MldTime now) {
     heap_.pop();
     auto it = records_.find(e.key);
     if (it == records_.end() || it->second.deadline != e.when) continue;  // stale
-    if (!Settle(e.key, it->second, now)) {
+    if (!Settle(it->second, now)) {
       records_.erase(it);
       Emit(MembershipEvent::Kind::kLeave, e.key);
     } else {
@@ -245,8 +246,8 @@ const MembershipTable::Record* MembershipTable::Find(int ifindex, const Ipv6Addr
   return it == records_.end() ? nullptr : &it->second;
 }
 
-bool MembershipTable::WantsSource(int ifindex, const Ipv6Address& group,
-                                  const Ipv6Address& source, MldTime now) const {
+bool MembershipTable::WantsSource(int ifindex, const Ipv6Address& group, const Ipv6Address& source,
+                                  MldTime now) const {
   const Record* r = Find(ifindex, group);
   if (!r) return false;
   for (const auto& s : r->sources) {

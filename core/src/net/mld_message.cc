@@ -7,8 +7,8 @@ namespace lcfs::net {
 
 namespace {
 
-constexpr size_t kV1Size = 24;        // type..multicast address
-constexpr size_t kV2QueryMin = 28;    // + S/QRV, QQIC, number of sources
+constexpr size_t kV1Size = 24;      // type..multicast address
+constexpr size_t kV2QueryMin = 28;  // + S/QRV, QQIC, number of sources
 constexpr size_t kV2ReportHead = 8;
 constexpr size_t kRecordHead = 20;
 
@@ -31,12 +31,18 @@ Status Bad(const std::string& why) { return Status::Error(EBADMSG, "MLD message:
 
 const char* RecordTypeName(RecordType t) {
   switch (t) {
-    case RecordType::kModeIsInclude: return "MODE_IS_INCLUDE";
-    case RecordType::kModeIsExclude: return "MODE_IS_EXCLUDE";
-    case RecordType::kChangeToInclude: return "CHANGE_TO_INCLUDE";
-    case RecordType::kChangeToExclude: return "CHANGE_TO_EXCLUDE";
-    case RecordType::kAllowNewSources: return "ALLOW_NEW_SOURCES";
-    case RecordType::kBlockOldSources: return "BLOCK_OLD_SOURCES";
+    case RecordType::kModeIsInclude:
+      return "MODE_IS_INCLUDE";
+    case RecordType::kModeIsExclude:
+      return "MODE_IS_EXCLUDE";
+    case RecordType::kChangeToInclude:
+      return "CHANGE_TO_INCLUDE";
+    case RecordType::kChangeToExclude:
+      return "CHANGE_TO_EXCLUDE";
+    case RecordType::kAllowNewSources:
+      return "ALLOW_NEW_SOURCES";
+    case RecordType::kBlockOldSources:
+      return "BLOCK_OLD_SOURCES";
   }
   return "?";
 }
@@ -114,7 +120,8 @@ Result<MldMessage> ParseMldMessage(std::span<const uint8_t> m) {
       if (m.size() < kV1Size) return Bad("MLDv1 message shorter than 24 bytes");
       MldRecord r;
       r.group = GetAddr(&m[8]);
-      if (!r.group.IsMulticast()) return Bad("MLDv1 message for non-multicast " + r.group.ToString());
+      if (!r.group.IsMulticast())
+        return Bad("MLDv1 message for non-multicast " + r.group.ToString());
       // RFC 3810 8.3.2: Report = IS_EX({}), Done = TO_IN({}).
       r.type = out.type == MldType::kV1Report ? RecordType::kModeIsExclude
                                               : RecordType::kChangeToInclude;

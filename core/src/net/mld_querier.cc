@@ -72,8 +72,8 @@ void MldQuerier::SendGeneral(Interface& i, MldTime now) {
     counters_.last_error = s.ToString();
   }
   if (i.startup_left > 0) --i.startup_left;
-  i.next_general = now + (i.startup_left > 0 ? timers_.startup_query_interval
-                                             : timers_.query_interval);
+  i.next_general =
+      now + (i.startup_left > 0 ? timers_.startup_query_interval : timers_.query_interval);
 }
 
 void MldQuerier::SendSpecific(const QueryRequest& r, const Interface& i) {

@@ -28,11 +28,10 @@ Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& op
   s->socket_.emplace(std::move(*socket));
   if (options.querier) {
     MldSocket* sock = &*s->socket_;
-    s->querier_.emplace(options.timers,
-                        [sock](int ifindex, const Ipv6Address& src, const Ipv6Address& dst,
-                               std::span<const uint8_t> msg) {
-                          return sock->Send(ifindex, src, dst, msg);
-                        });
+    s->querier_.emplace(
+        options.timers,
+        [sock](int ifindex, const Ipv6Address& src, const Ipv6Address& dst,
+               std::span<const uint8_t> msg) { return sock->Send(ifindex, src, dst, msg); });
   }
   for (int i : ifs) {
     LCFS_RETURN_IF_ERROR(s->socket_->AddInterface(i));
@@ -93,9 +92,15 @@ void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_l
         table_.LowerTimers({ifindex, m.query.group, m.query.sources}, now);
       return;
     }
-    case MldType::kV1Report: ++counters_.v1_reports; break;
-    case MldType::kV1Done: ++counters_.v1_dones; break;
-    case MldType::kV2Report: ++counters_.v2_reports; break;
+    case MldType::kV1Report:
+      ++counters_.v1_reports;
+      break;
+    case MldType::kV1Done:
+      ++counters_.v1_dones;
+      break;
+    case MldType::kV2Report:
+      ++counters_.v2_reports;
+      break;
   }
   queries_.clear();
   for (const auto& rec : m.records) {

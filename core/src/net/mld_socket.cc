@@ -24,8 +24,8 @@ Status Join(int fd, int ifindex, const char* group) {
   mr.ipv6mr_multiaddr = Ipv6Address::Parse(group)->ToIn6();
   mr.ipv6mr_interface = static_cast<unsigned>(ifindex);
   if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr) != 0 && errno != EADDRINUSE)
-    return Status::FromErrno(errno, std::string("join ") + group + " on interface " +
-                                        std::to_string(ifindex));
+    return Status::FromErrno(
+        errno, std::string("join ") + group + " on interface " + std::to_string(ifindex));
   return Status::Ok();
 }
 
@@ -37,8 +37,9 @@ Result<MldSocket> MldSocket::Open() {
   if (!s.fd_) {
     const int err = errno;
     if (err == EPERM || err == EACCES)
-      return Status::Error(err, "MLD snooping needs CAP_NET_RAW (run as root or grant the "
-                                "capability) to open a raw ICMPv6 socket");
+      return Status::Error(err,
+                           "MLD snooping needs CAP_NET_RAW (run as root or grant the "
+                           "capability) to open a raw ICMPv6 socket");
     return Status::FromErrno(err, "raw ICMPv6 socket");
   }
   const int fd = s.fd_.get();

@@ -3,8 +3,7 @@
 namespace lcfs::net {
 
 Status MldTimers::Validate() const {
-  if (robustness < 1 || robustness > 7)
-    return Status::Error(EINVAL, "MLD robustness must be 1..7");
+  if (robustness < 1 || robustness > 7) return Status::Error(EINVAL, "MLD robustness must be 1..7");
   if (query_interval.count() <= 0 || query_response_interval.count() <= 0 ||
       last_listener_query_interval.count() <= 0 || startup_query_interval.count() <= 0)
     return Status::Error(EINVAL, "MLD intervals must be positive");

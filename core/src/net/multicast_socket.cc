@@ -33,12 +33,14 @@ Status MembershipError(int err, const std::string& what) {
   std::string why;
   switch (err) {
     case EADDRNOTAVAIL:
-      why = "address not available (group not joined on that interface, unknown interface, or "
-            "source not in the filter)";
+      why =
+          "address not available (group not joined on that interface, unknown interface, or "
+          "source not in the filter)";
       break;
     case EINVAL:
-      why = "invalid argument (not a multicast group, bad source address, or a filter mode that "
-            "conflicts with the existing membership)";
+      why =
+          "invalid argument (not a multicast group, bad source address, or a filter mode that "
+          "conflicts with the existing membership)";
       break;
     case EAFNOSUPPORT:
       why = "address family not supported (group and sources must be IPv6)";
@@ -120,8 +122,8 @@ Status MulticastSocket::Join(const Ipv6Address& group, int ifindex, const Source
   if (!group.IsMulticast())
     return Status::Error(EINVAL, "join " + group.ToString() + ": not a multicast address");
   if (filter.mode == SourceFilter::Mode::kInclude && filter.sources.empty())
-    return Status::Error(EINVAL, "join " + group.ToString() +
-                                     ": INCLUDE {} accepts no source (use Leave)");
+    return Status::Error(EINVAL,
+                         "join " + group.ToString() + ": INCLUDE {} accepts no source (use Leave)");
   LCFS_RETURN_IF_ERROR(CheckSources(filter));
   if (ifindex != 0) return JoinOne(group, ifindex, filter);
   auto ifs = MulticastInterfaces();
@@ -146,8 +148,8 @@ Status MulticastSocket::JoinOne(const Ipv6Address& group, int ifindex, const Sou
       std::memcpy(&r.gsr_group, &g, sizeof g);
       std::memcpy(&r.gsr_source, &s, sizeof s);
       if (setsockopt(fd_.get(), IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &r, sizeof r) != 0)
-        return MembershipError(errno, "join " + Describe(group, ifindex) + " from source " +
-                                          f.sources[0].ToString());
+        return MembershipError(
+            errno, "join " + Describe(group, ifindex) + " from source " + f.sources[0].ToString());
     } else {
       group_req r{};
       r.gr_interface = static_cast<uint32_t>(ifindex);
@@ -157,8 +159,8 @@ Status MulticastSocket::JoinOne(const Ipv6Address& group, int ifindex, const Sou
         return MembershipError(errno, "join " + Describe(group, ifindex));
     }
     joined_.push_back({group, ifindex});
-    const bool complete = f.mode == SourceFilter::Mode::kInclude ? f.sources.size() == 1
-                                                                 : f.sources.empty();
+    const bool complete =
+        f.mode == SourceFilter::Mode::kInclude ? f.sources.size() == 1 : f.sources.empty();
     if (complete) return Status::Ok();
   }
   // The rest of the filter in one full-state call.
@@ -183,19 +185,19 @@ Status MulticastSocket::LeaveOne(const Ipv6Address& group, int ifindex) {
   std::memcpy(&r.gr_group, &g, sizeof g);
   if (setsockopt(fd_.get(), IPPROTO_IPV6, MCAST_LEAVE_GROUP, &r, sizeof r) != 0)
     return MembershipError(errno, "leave " + Describe(group, ifindex));
-  std::erase_if(joined_, [&](const Membership& m) { return m.group == group && m.ifindex == ifindex; });
+  std::erase_if(joined_,
+                [&](const Membership& m) { return m.group == group && m.ifindex == ifindex; });
   return Status::Ok();
 }
 
 Status MulticastSocket::SetSourceFilter(const Ipv6Address& group, int ifindex,
                                         const SourceFilter& f) {
   if (ifindex == 0)
-    return Status::Error(EINVAL, "set source filter on " + group.ToString() +
-                                     ": needs one interface, not 0");
+    return Status::Error(
+        EINVAL, "set source filter on " + group.ToString() + ": needs one interface, not 0");
   // Linux answers EINVAL here; say what is wrong instead.
-  if (std::none_of(joined_.begin(), joined_.end(), [&](const Membership& m) {
-        return m.group == group && m.ifindex == ifindex;
-      }))
+  if (std::none_of(joined_.begin(), joined_.end(),
+                   [&](const Membership& m) { return m.group == group && m.ifindex == ifindex; }))
     return Status::Error(EADDRNOTAVAIL, "set source filter on " + Describe(group, ifindex) +
                                             ": group not joined there");
   LCFS_RETURN_IF_ERROR(CheckSources(f));
@@ -214,8 +216,8 @@ Status MulticastSocket::SetSourceFilter(const Ipv6Address& group, int ifindex,
 
 Result<SourceFilter> MulticastSocket::GetSourceFilter(const Ipv6Address& group, int ifindex) const {
   if (ifindex == 0)
-    return Status::Error(EINVAL, "get source filter of " + group.ToString() +
-                                     ": needs one interface, not 0");
+    return Status::Error(
+        EINVAL, "get source filter of " + group.ToString() + ": needs one interface, not 0");
   sockaddr_in6 g = SockAddr(group, 0);
   // The kernel says how many sources there are: grow until they fit.
   std::vector<sockaddr_storage> list(16);

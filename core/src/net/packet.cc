@@ -13,16 +13,26 @@ ObjectId ObjectIdOf(const Hash& object) {
 
 const char* PacketDropName(PacketDrop reason) {
   switch (reason) {
-    case PacketDrop::kNone: return "accepted";
-    case PacketDrop::kTooShort: return "too short";
-    case PacketDrop::kBadMagic: return "bad magic";
-    case PacketDrop::kBadVersion: return "unsupported version";
-    case PacketDrop::kBadType: return "unknown type";
-    case PacketDrop::kBadKind: return "unknown object kind";
-    case PacketDrop::kReservedNotZero: return "reserved bytes not zero";
-    case PacketDrop::kBadSymbolSize: return "bad symbol size";
-    case PacketDrop::kForeignObject: return "foreign object";
-    case PacketDrop::kWrongKind: return "wrong object kind";
+    case PacketDrop::kNone:
+      return "accepted";
+    case PacketDrop::kTooShort:
+      return "too short";
+    case PacketDrop::kBadMagic:
+      return "bad magic";
+    case PacketDrop::kBadVersion:
+      return "unsupported version";
+    case PacketDrop::kBadType:
+      return "unknown type";
+    case PacketDrop::kBadKind:
+      return "unknown object kind";
+    case PacketDrop::kReservedNotZero:
+      return "reserved bytes not zero";
+    case PacketDrop::kBadSymbolSize:
+      return "bad symbol size";
+    case PacketDrop::kForeignObject:
+      return "foreign object";
+    case PacketDrop::kWrongKind:
+      return "wrong object kind";
   }
   return "?";
 }

@@ -76,7 +76,8 @@ TEST(MldMessage, V2ReportWithEveryRecordTypeRoundTrips) {
     MldRecord r;
     r.type = static_cast<RecordType>(t);
     r.group = A(("ff1e::" + std::to_string(t)).c_str());
-    for (int s = 0; s < t - 1; ++s) r.sources.push_back(A(("fe80::" + std::to_string(s + 1)).c_str()));
+    for (int s = 0; s < t - 1; ++s)
+      r.sources.push_back(A(("fe80::" + std::to_string(s + 1)).c_str()));
     records.push_back(r);
   }
   const auto bytes = EncodeMldv2Report(records);

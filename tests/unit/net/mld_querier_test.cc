@@ -167,9 +167,9 @@ TEST_F(QuerierTest, SnooperCountsAndIgnoresMalformedAndOffLinkMessages) {
       opts, [&](const MembershipEvent& e) { events.push_back(e); }, {}, {}, now_);
   const auto report = EncodeMldv1(MldType::kV1Report, A("ff1e::1"));
   snooper->HandleMessage(7, A("fe80::b"), 1, std::span(report.data(), 10), now_);
-  snooper->HandleMessage(7, A("fe80::b"), 2, report, now_);       // routed: hop limit 2
-  snooper->HandleMessage(7, A("2001:db8::1"), 1, report, now_);   // not link-local
-  snooper->HandleMessage(7, Ipv6Address{}, 1, report, now_);      // unspecified (DAD)
+  snooper->HandleMessage(7, A("fe80::b"), 2, report, now_);      // routed: hop limit 2
+  snooper->HandleMessage(7, A("2001:db8::1"), 1, report, now_);  // not link-local
+  snooper->HandleMessage(7, Ipv6Address{}, 1, report, now_);     // unspecified (DAD)
   EXPECT_TRUE(events.empty());
   EXPECT_EQ(snooper->counters().malformed, 1u);
   EXPECT_EQ(snooper->counters().not_link_local, 3u);

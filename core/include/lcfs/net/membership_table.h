@@ -63,7 +63,7 @@ class MembershipTable {
     FilterMode mode = FilterMode::kInclude;
     MldTime group_timer{};  // EXCLUDE mode only
     std::vector<Source> sources;
-    MldTime deadline{};     // earliest timer that changes the record
+    MldTime deadline{};  // earliest timer that changes the record
   };
   using EventSink = std::function<void(const MembershipEvent&)>;
 
@@ -104,7 +104,7 @@ class MembershipTable {
 
   // Recomputes the record's deadline, ends it if nothing is left; returns
   // false if the record was erased.
-  bool Settle(const MembershipKey& key, Record& r, MldTime now);
+  bool Settle(Record& r, MldTime now);
   void Schedule(const MembershipKey& key, Record& r);
   void Emit(MembershipEvent::Kind kind, const MembershipKey& key);
   void MaybeCompact();

@@ -15,7 +15,7 @@
 namespace lcfs::net {
 
 enum class MldType : uint8_t {
-  kQuery = 130,      // MLDv1 or MLDv2 (told apart by length)
+  kQuery = 130,  // MLDv1 or MLDv2 (told apart by length)
   kV1Report = 131,
   kV1Done = 132,
   kV2Report = 143,
@@ -40,12 +40,12 @@ struct MldRecord {
 };
 
 struct MldQuery {
-  int version = 2;                 // 1: the 24-byte MLDv1 form
+  int version = 2;  // 1: the 24-byte MLDv1 form
   Millis max_response_delay{10'000};
-  Ipv6Address group;               // :: for a General Query
+  Ipv6Address group;                        // :: for a General Query
   bool suppress_router_processing = false;  // S flag
-  int robustness = 2;              // QRV (0 = above 7)
-  Millis query_interval{125'000};  // from QQIC, whole seconds
+  int robustness = 2;                       // QRV (0 = above 7)
+  Millis query_interval{125'000};           // from QQIC, whole seconds
   std::vector<Ipv6Address> sources;
 };
 

@@ -30,9 +30,9 @@ namespace lcfs::net {
 class MldQuerier {
  public:
   // Sends one ICMPv6 MLD message on `ifindex` from `source` to `destination`.
-  using SendFunction = std::function<Status(int ifindex, const Ipv6Address& source,
-                                            const Ipv6Address& destination,
-                                            std::span<const uint8_t> message)>;
+  using SendFunction =
+      std::function<Status(int ifindex, const Ipv6Address& source, const Ipv6Address& destination,
+                           std::span<const uint8_t> message)>;
   struct Counters {
     uint64_t general_queries = 0;
     uint64_t specific_queries = 0;

@@ -26,15 +26,15 @@ namespace lcfs::net {
 struct MldSnooperOptions {
   std::vector<int> interfaces;  // empty: every multicast-capable interface
   MldTimers timers;
-  bool querier = true;          // also act as MLDv2 querier
+  bool querier = true;  // also act as MLDv2 querier
 };
 
 struct MldCounters {
-  uint64_t messages = 0;      // MLD messages read
-  uint64_t malformed = 0;     // failed to parse: counted, ignored
+  uint64_t messages = 0;        // MLD messages read
+  uint64_t malformed = 0;       // failed to parse: counted, ignored
   uint64_t not_link_local = 0;  // hop limit not 1 or source not link-local: ignored
   uint64_t v1_reports = 0, v1_dones = 0, v2_reports = 0, queries = 0;
-  uint64_t records = 0;       // report records applied
+  uint64_t records = 0;  // report records applied
 };
 
 class MldSnooper {
@@ -42,8 +42,8 @@ class MldSnooper {
   using EventSink = MembershipTable::EventSink;
 
   // Opens the raw socket (needs CAP_NET_RAW) and starts on the interfaces.
-  static Result<std::unique_ptr<MldSnooper>> Open(const MldSnooperOptions& options,
-                                                  EventSink sink, MldTime now = MldClock::now());
+  static Result<std::unique_ptr<MldSnooper>> Open(const MldSnooperOptions& options, EventSink sink,
+                                                  MldTime now = MldClock::now());
   // No socket: messages come through HandleMessage and queries go to `send`
   // (unit tests, fuzzing). Interfaces are given with their own address.
   static std::unique_ptr<MldSnooper> WithoutSocket(

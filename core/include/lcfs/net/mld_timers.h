@@ -18,13 +18,13 @@ using MldTime = MldClock::time_point;
 using Millis = std::chrono::milliseconds;
 
 struct MldTimers {
-  int robustness = 2;                               // Robustness Variable
-  Millis query_interval{125'000};                   // between General Queries
-  Millis query_response_interval{10'000};           // Max Response Delay of General Queries
-  Millis last_listener_query_interval{1'000};       // Max Response Delay of specific queries
-  int last_listener_query_count = 2;                // specific queries sent after a leave
-  int startup_query_count = 2;                      // General Queries sent at start-up ...
-  Millis startup_query_interval{125'000 / 4};       // ... this far apart
+  int robustness = 2;                          // Robustness Variable
+  Millis query_interval{125'000};              // between General Queries
+  Millis query_response_interval{10'000};      // Max Response Delay of General Queries
+  Millis last_listener_query_interval{1'000};  // Max Response Delay of specific queries
+  int last_listener_query_count = 2;           // specific queries sent after a leave
+  int startup_query_count = 2;                 // General Queries sent at start-up ...
+  Millis startup_query_interval{125'000 / 4};  // ... this far apart
 
   // Multicast Address Listening Interval: a listener's report keeps its
   // group alive this long.

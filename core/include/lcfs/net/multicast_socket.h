@@ -31,12 +31,12 @@ struct SourceFilter {
 };
 
 struct MulticastSocketOptions {
-  uint16_t port = 0;                 // bound port; 0 for a send-only socket on an ephemeral port
-  int hop_limit = 1;                 // IPV6_MULTICAST_HOPS: stay on the link
-  bool loop = false;                 // IPV6_MULTICAST_LOOP: deliver our sends to local members
-  int send_ifindex = 0;              // IPV6_MULTICAST_IF; 0 = the kernel's choice
-  int receive_buffer = 8 << 20;      // SO_RCVBUF(FORCE), bytes; 0 = kernel default
-  int send_buffer = 4 << 20;         // SO_SNDBUF(FORCE), bytes; 0 = kernel default
+  uint16_t port = 0;             // bound port; 0 for a send-only socket on an ephemeral port
+  int hop_limit = 1;             // IPV6_MULTICAST_HOPS: stay on the link
+  bool loop = false;             // IPV6_MULTICAST_LOOP: deliver our sends to local members
+  int send_ifindex = 0;          // IPV6_MULTICAST_IF; 0 = the kernel's choice
+  int receive_buffer = 8 << 20;  // SO_RCVBUF(FORCE), bytes; 0 = kernel default
+  int send_buffer = 4 << 20;     // SO_SNDBUF(FORCE), bytes; 0 = kernel default
 };
 
 // One datagram to send: `data` to `group` on the socket's port (or `port`).
@@ -49,12 +49,12 @@ struct OutgoingDatagram {
 // One buffer to receive into; Receive() fills the other fields.
 struct IncomingDatagram {
   std::span<uint8_t> buffer;
-  size_t length = 0;         // bytes received (<= buffer.size())
-  bool truncated = false;    // the datagram was larger than the buffer
+  size_t length = 0;       // bytes received (<= buffer.size())
+  bool truncated = false;  // the datagram was larger than the buffer
   Ipv6Address source{};
   uint16_t source_port = 0;
   Ipv6Address destination{};  // the group it was sent to (IPV6_PKTINFO)
-  int ifindex = 0;           // the interface it arrived on
+  int ifindex = 0;            // the interface it arrived on
 };
 
 class MulticastSocket {
@@ -65,7 +65,7 @@ class MulticastSocket {
   MulticastSocket& operator=(MulticastSocket&&) noexcept = default;
 
   int fd() const { return fd_.get(); }
-  uint16_t port() const { return port_; }          // bound port (actual, if 0 was asked)
+  uint16_t port() const { return port_; }  // bound port (actual, if 0 was asked)
   void set_destination_port(uint16_t p) { dest_port_ = p; }
 
   // Joins `group` on `ifindex` (0: every multicast-capable interface of the

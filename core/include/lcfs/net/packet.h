@@ -65,15 +65,15 @@ struct PacketView {
 // Why a datagram was dropped. kNone: it was accepted.
 enum class PacketDrop : uint8_t {
   kNone = 0,
-  kTooShort,          // shorter than the header
-  kBadMagic,          // not "LC": not ours at all
-  kBadVersion,        // a version this build does not speak
-  kBadType,           // unknown packet type
-  kBadKind,           // unknown object kind
-  kReservedNotZero,   // reserved bytes set: a future format we do not know
-  kBadSymbolSize,     // symbol length is not T, or T is 0 or above kMaxSymbolSize
-  kForeignObject,     // valid, but for an object we did not ask for
-  kWrongKind,         // our object's id, but another kind
+  kTooShort,         // shorter than the header
+  kBadMagic,         // not "LC": not ours at all
+  kBadVersion,       // a version this build does not speak
+  kBadType,          // unknown packet type
+  kBadKind,          // unknown object kind
+  kReservedNotZero,  // reserved bytes set: a future format we do not know
+  kBadSymbolSize,    // symbol length is not T, or T is 0 or above kMaxSymbolSize
+  kForeignObject,    // valid, but for an object we did not ask for
+  kWrongKind,        // our object's id, but another kind
 };
 inline constexpr size_t kPacketDropReasons = 10;
 const char* PacketDropName(PacketDrop reason);
