@@ -168,7 +168,8 @@ int Encode(const Options& o, const lcfs::fec::Oti& oti) {
   for (uint32_t sbn = 0; sbn < enc->block_count(); ++sbn) {
     uint32_t k = enc->SourceSymbols(static_cast<uint8_t>(sbn));
     uint64_t end = uint64_t{k} + o.repair;
-    if (end > uint64_t{lcfs::fec::kMaxEsi} + 1) return Bad("too many repair symbols for 24-bit ESIs");
+    if (end > uint64_t{lcfs::fec::kMaxEsi} + 1)
+      return Bad("too many repair symbols for 24-bit ESIs");
     for (uint32_t esi = 0; esi < end; ++esi) {
       auto id = lcfs::fec::PayloadId{static_cast<uint8_t>(sbn), esi}.Encode();
       std::memcpy(&record[4], id.data(), id.size());
@@ -239,8 +240,8 @@ int Decode(const Options& o, const lcfs::fec::Oti& oti) {
   FILE* out = OpenOut(o.positional[1]);
   if (!out) return Bad(o.positional[1] + ": " + std::strerror(errno));
   auto object = dec->object();
-  if (std::fwrite(object.data(), 1, object.size(), out) != object.size() ||
-      std::fflush(out) != 0 || (out != stdout && std::fclose(out) != 0)) {
+  if (std::fwrite(object.data(), 1, object.size(), out) != object.size() || std::fflush(out) != 0 ||
+      (out != stdout && std::fclose(out) != 0)) {
     return Bad(o.positional[1] + ": write error");
   }
   return kExitOk;

@@ -39,11 +39,11 @@ const std::array<CodeParams, kSystematicRowCount>& AllParams() {
 }
 
 // Section 5.3.5.2, Table 1 (cumulative, out of 2^20).
-constexpr uint32_t kDegreeCdf[31] = {
-    0,       5243,    529531,  704294,  791675,  844104,  879057,  904023,
-    922747,  937311,  948962,  958494,  966438,  973160,  978921,  983914,
-    988283,  992138,  995565,  998631,  1001391, 1003887, 1006157, 1008229,
-    1010129, 1011876, 1013490, 1014983, 1016370, 1017662, 1048576};
+constexpr uint32_t kDegreeCdf[31] = {0,       5243,    529531,  704294,  791675,  844104,  879057,
+                                     904023,  922747,  937311,  948962,  958494,  966438,  973160,
+                                     978921,  983914,  988283,  992138,  995565,  998631,  1001391,
+                                     1003887, 1006157, 1008229, 1010129, 1011876, 1013490, 1014983,
+                                     1016370, 1017662, 1048576};
 
 }  // namespace
 
@@ -68,8 +68,7 @@ uint32_t Rand(uint32_t y, uint32_t i, uint32_t m) {
   uint32_t x1 = ((y >> 8) + i) & 0xff;
   uint32_t x2 = ((y >> 16) + i) & 0xff;
   uint32_t x3 = ((y >> 24) + i) & 0xff;
-  uint32_t v =
-      kRandTables[0][x0] ^ kRandTables[1][x1] ^ kRandTables[2][x2] ^ kRandTables[3][x3];
+  uint32_t v = kRandTables[0][x0] ^ kRandTables[1][x1] ^ kRandTables[2][x2] ^ kRandTables[3][x3];
   return v % m;
 }
 

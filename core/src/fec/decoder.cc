@@ -20,8 +20,10 @@ constexpr uint32_t kExtraSymbols = 40;
 struct PendingBlock {
   bool done = false;
   uint32_t source_received = 0;
-  std::vector<uint32_t> esis;    // distinct, in arrival order
-  std::vector<uint8_t> symbols;  // esis.size() * T bytes
+  std::vector<uint32_t> esis;  // distinct, in arrival order
+  // Repair symbols only, in arrival order; source symbols go straight into
+  // the object and are read back from there when decoding.
+  std::vector<uint8_t> repair;
   std::unordered_set<uint32_t> seen;
 };
 
@@ -46,22 +48,26 @@ struct ObjectDecoder::Impl {
     std::optional<Plan> plan = BuildPlan(p, isis);
     if (!plan) return false;
 
-    // Received symbols are the LT rows' slots (modified in place); the
-    // padding rows and scratch slots get their own memory.
+    // Received repair symbols are their LT rows' slots (modified in place);
+    // source symbols are copied out of the object; padding rows are zero.
     const uint32_t n_recv = static_cast<uint32_t>(b.esis.size());
+    const uint32_t n_repair = static_cast<uint32_t>(b.repair.size() / t);
     const uint32_t first_lt = p.s + p.h;
     std::vector<uint8_t*> slots(plan->slot_count);
-    std::vector<uint8_t> scratch(size_t{plan->slot_count - n_recv} * t);
-    size_t next = 0;
+    uint8_t* scratch = ScratchBuffer(size_t{plan->slot_count - n_repair} * t);
+    size_t next = 0, next_repair = 0;
     for (uint32_t s = 0; s < plan->slot_count; ++s) {
-      if (s >= first_lt && s < first_lt + n_recv) {
-        slots[s] = b.symbols.data() + size_t{s - first_lt} * t;
+      if (s >= first_lt && s < first_lt + n_recv && b.esis[s - first_lt] >= k) {
+        slots[s] = b.repair.data() + (next_repair++) * t;
       } else {
-        slots[s] = scratch.data() + (next++) * t;
+        slots[s] = scratch + (next++) * t;
+        if (s >= first_lt && s < first_lt + n_recv) {
+          layout.Gather(object.data(), sbn, b.esis[s - first_lt], slots[s]);
+        }
       }
     }
     for (uint32_t i = 0; i < padding; ++i) std::memset(slots[first_lt + n_recv + i], 0, t);
-    IntermediateSymbols c = CollectIntermediate(p, *plan, slots, t);
+    IntermediateSymbols c = fec::Solve(p, *plan, slots, t);
 
     std::vector<uint8_t> have(k, 0);
     for (uint32_t esi : b.esis) {
@@ -73,6 +79,7 @@ struct ObjectDecoder::Impl {
       LtSymbol(c, i, symbol.data());
       layout.Scatter(object.data(), sbn, i, symbol.data());
     }
+    ReleaseScratch();
     Finish(sbn);
     return true;
   }
@@ -138,14 +145,13 @@ Result<DecodeProgress> ObjectDecoder::Add(uint8_t sbn, uint32_t esi,
     }
   }
   b.esis.push_back(esi);
-  b.symbols.insert(b.symbols.end(), symbol.begin(), symbol.end());
+  if (esi >= k && b.repair.empty()) b.repair.reserve(size_t{k} * t);
+  if (esi >= k) b.repair.insert(b.repair.end(), symbol.begin(), symbol.end());
   if (b.esis.size() >= k) d.TryDecode(sbn);
   return progress();
 }
 
-bool ObjectDecoder::complete() const {
-  return impl_->done_count == impl_->layout.block_count();
-}
+bool ObjectDecoder::complete() const { return impl_->done_count == impl_->layout.block_count(); }
 
 bool ObjectDecoder::BlockComplete(uint8_t sbn) const {
   return sbn < impl_->blocks.size() && impl_->blocks[sbn].done;

@@ -25,9 +25,9 @@ struct ObjectEncoder::Impl {
     }
     const size_t t = layout.symbol_size();
     const uint32_t k = layout.SourceSymbols(sbn);
-    std::vector<uint8_t> work(size_t{plan->slot_count} * t);
+    uint8_t* work = ScratchBuffer(size_t{plan->slot_count} * t);
     std::vector<uint8_t*> slots(plan->slot_count);
-    for (uint32_t s = 0; s < plan->slot_count; ++s) slots[s] = work.data() + size_t{s} * t;
+    for (uint32_t s = 0; s < plan->slot_count; ++s) slots[s] = work + size_t{s} * t;
     const uint32_t first_lt = p.s + p.h;
     for (uint32_t i = 0; i < p.k_prime; ++i) {
       if (i < k) {
@@ -36,8 +36,10 @@ struct ObjectEncoder::Impl {
         std::memset(slots[first_lt + i], 0, t);  // padding symbols
       }
     }
-    solved[sbn] = std::make_shared<const IntermediateSymbols>(
-        CollectIntermediate(p, *plan, slots, t));
+    IntermediateSymbols c = fec::Solve(p, *plan, slots, t);
+    c.Own();
+    ReleaseScratch();
+    solved[sbn] = std::make_shared<const IntermediateSymbols>(std::move(c));
     return solved[sbn];
   }
 
@@ -81,8 +83,8 @@ uint32_t ObjectEncoder::SourceSymbols(uint8_t sbn) const {
 
 Status ObjectEncoder::Symbol(uint8_t sbn, uint32_t esi, std::span<uint8_t> out) {
   if (sbn >= block_count()) {
-    return Status::Error(EINVAL, "fec encode: source block " + std::to_string(sbn) +
-                                     " of " + std::to_string(block_count()));
+    return Status::Error(EINVAL, "fec encode: source block " + std::to_string(sbn) + " of " +
+                                     std::to_string(block_count()));
   }
   if (esi > kMaxEsi) return Status::Error(EINVAL, "fec encode: ESI beyond 2^24-1");
   if (out.size() != impl_->layout.symbol_size()) {

@@ -1,7 +1,7 @@
 #include "fec/intermediate.h"
 
 #include <cstring>
-#include <map>
+#include <deque>
 #include <mutex>
 #include <numeric>
 
@@ -10,12 +10,16 @@
 namespace lcfs::fec {
 
 std::shared_ptr<const Plan> EncodingPlan(const CodeParams& p) {
+  // A few plans suffice: an export's full chunks share one K', and a plan
+  // for a large K' is megabytes. Oldest out first.
+  constexpr size_t kCachedPlans = 8;
   static std::mutex mu;
-  static std::map<uint32_t, std::shared_ptr<const Plan>> cache;
+  static std::deque<std::pair<uint32_t, std::shared_ptr<const Plan>>> cache;
   {
     std::lock_guard lock(mu);
-    auto it = cache.find(p.k_prime);
-    if (it != cache.end()) return it->second;
+    for (const auto& [k_prime, plan] : cache) {
+      if (k_prime == p.k_prime) return plan;
+    }
   }
   std::vector<uint32_t> isis(p.k_prime);
   std::iota(isis.begin(), isis.end(), 0u);
@@ -24,25 +28,56 @@ std::shared_ptr<const Plan> EncodingPlan(const CodeParams& p) {
   if (!plan) return nullptr;
   auto shared = std::make_shared<const Plan>(std::move(*plan));
   std::lock_guard lock(mu);
-  return cache.emplace(p.k_prime, std::move(shared)).first->second;
+  cache.emplace_back(p.k_prime, shared);
+  if (cache.size() > kCachedPlans) cache.pop_front();
+  return shared;
 }
 
-IntermediateSymbols CollectIntermediate(const CodeParams& p, const Plan& plan,
-                                        std::span<uint8_t* const> slots, size_t symbol_size) {
+namespace {
+
+// Symbol sizes are at most 65535 bytes.
+const uint8_t* ZeroSymbol() {
+  static const std::vector<uint8_t> zero(65536, 0);
+  return zero.data();
+}
+
+constexpr size_t kKeepScratch = 16u << 20;
+thread_local std::vector<uint8_t> scratch;
+
+}  // namespace
+
+uint8_t* ScratchBuffer(size_t bytes) {
+  if (scratch.size() < bytes) {
+    scratch = std::vector<uint8_t>();
+    scratch.resize(bytes);
+  }
+  return scratch.data();
+}
+
+void ReleaseScratch() {
+  if (scratch.size() > kKeepScratch) scratch = std::vector<uint8_t>();
+}
+
+IntermediateSymbols Solve(const CodeParams& p, const Plan& plan, std::span<uint8_t* const> slots,
+                          size_t symbol_size) {
   RunPlan(plan, slots, symbol_size);
   IntermediateSymbols c;
   c.params = &p;
   c.symbol_size = symbol_size;
-  c.bytes.resize(size_t{p.l} * symbol_size);
+  c.columns.resize(p.l);
   for (uint32_t col = 0; col < p.l; ++col) {
-    uint8_t* dst = c.bytes.data() + size_t{col} * symbol_size;
-    if (plan.column_zero[col]) {
-      std::memset(dst, 0, symbol_size);
-    } else {
-      std::memcpy(dst, slots[plan.column_slot[col]], symbol_size);
-    }
+    c.columns[col] = plan.column_zero[col] ? ZeroSymbol() : slots[plan.column_slot[col]];
   }
   return c;
+}
+
+void IntermediateSymbols::Own() {
+  owned.resize(columns.size() * symbol_size);
+  for (size_t col = 0; col < columns.size(); ++col) {
+    uint8_t* dst = owned.data() + col * symbol_size;
+    std::memcpy(dst, columns[col], symbol_size);
+    columns[col] = dst;
+  }
 }
 
 void LtSymbol(const IntermediateSymbols& c, uint32_t isi, uint8_t* out) {

@@ -29,8 +29,7 @@ Result<Oti> Oti::ForObject(uint64_t size, uint16_t symbol_size, uint8_t alignmen
   }
   // Section 4.3.
   const uint64_t kt = CeilDiv(size, symbol_size);
-  const uint32_t n_max =
-      std::max<uint32_t>(1, symbol_size / (kDefaultSubSymbolFactor * alignment));
+  const uint32_t n_max = std::max<uint32_t>(1, symbol_size / (kDefaultSubSymbolFactor * alignment));
   auto kl = [&](uint32_t n) {
     uint64_t per_symbol = uint64_t{alignment} * CeilDiv(symbol_size, uint64_t{alignment} * n);
     return LargestKPrimeAtMost(working_set / per_symbol);
@@ -38,14 +37,12 @@ Result<Oti> Oti::ForObject(uint64_t size, uint16_t symbol_size, uint8_t alignmen
   const uint32_t kl_max = kl(n_max);
   if (kl_max == 0) {
     return Status::Error(EINVAL, "fec params: working set " + std::to_string(working_set) +
-                                     " too small for symbol size " +
-                                     std::to_string(symbol_size));
+                                     " too small for symbol size " + std::to_string(symbol_size));
   }
   const uint64_t z = CeilDiv(kt, kl_max);
   if (z > 255) {
-    return Status::Error(EFBIG, "fec params: object of " + std::to_string(size) +
-                                    " bytes needs " + std::to_string(z) +
-                                    " source blocks (max 255) at symbol size " +
+    return Status::Error(EFBIG, "fec params: object of " + std::to_string(size) + " bytes needs " +
+                                    std::to_string(z) + " source blocks (max 255) at symbol size " +
                                     std::to_string(symbol_size));
   }
   uint32_t n = 1;
@@ -127,7 +124,8 @@ Result<Oti> Oti::FromHex(std::string_view hex) {
             : (c >= 'a' && c <= 'f') ? c - 'a' + 10
             : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                      : -1;
-    if (v < 0) return Status::Error(EINVAL, "fec oti: not a hex digit in \"" + std::string(hex) + "\"");
+    if (v < 0)
+      return Status::Error(EINVAL, "fec oti: not a hex digit in \"" + std::string(hex) + "\"");
     b[i / 2] = static_cast<uint8_t>(b[i / 2] << 4 | v);
   }
   return Decode(b);

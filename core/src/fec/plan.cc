@@ -14,8 +14,9 @@ enum ColumnState : uint8_t { kActive, kInactive, kPivot };
 // turning the first write to a zero slot into a copy.
 class OpRecorder {
  public:
-  OpRecorder(uint32_t slots, uint32_t zero_prefix) : zero_(slots, 0) {
+  OpRecorder(uint32_t slots, uint32_t zero_prefix, size_t expected_ops) : zero_(slots, 0) {
     std::fill(zero_.begin(), zero_.begin() + zero_prefix, 1);
+    ops_.reserve(expected_ops);
   }
   void MarkZero(uint32_t slot) { zero_[slot] = 1; }
   bool IsZero(uint32_t slot) const { return zero_[slot] != 0; }
@@ -210,10 +211,12 @@ std::optional<Plan> BuildPlan(const CodeParams& p, std::span<const uint32_t> isi
   for (uint32_t j = 0; j < u; ++j) inactive_index[inactive[j]] = j;
   const size_t words = (u + 63) / 64;
 
-  const uint32_t running_slot = S + H + n_lt;   // HDPC accumulator
+  const uint32_t running_slot = S + H + n_lt;      // HDPC accumulator
   const uint32_t scratch_base = running_slot + 1;  // one per pivot
   const uint32_t slot_count = scratch_base + n_piv;
-  OpRecorder rec(slot_count, S + H);
+  // Typically about 20 operations per intermediate symbol, plus the dense
+  // elimination's up to u^2.
+  OpRecorder rec(slot_count, S + H, size_t{L} * 24 + size_t{u} * u);
   for (uint32_t s = running_slot; s < slot_count; ++s) rec.MarkZero(s);
 
   // Forward substitution through the triangular pivot rows. Z[k] holds the

@@ -185,7 +185,7 @@ void MulAddInto(uint8_t* dst, const uint8_t* src, uint8_t c, size_t n) {
 }
 
 void ScaleInPlace(uint8_t* dst, uint8_t c, size_t n) {
-  if (c == 1) return;
+  if (c == 1 || n == 0) return;
   if (c == 0) {
     std::memset(dst, 0, n);
     return;
@@ -194,6 +194,7 @@ void ScaleInPlace(uint8_t* dst, uint8_t c, size_t n) {
 }
 
 void MulCopy(uint8_t* dst, const uint8_t* src, uint8_t c, size_t n) {
+  if (n == 0) return;
   if (c == 1) {
     std::memmove(dst, src, n);
     return;

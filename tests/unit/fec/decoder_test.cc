@@ -1,13 +1,15 @@
 // Decoder behaviour: streaming completion, duplicates, bad input, failure
 // probabilities, K' at table boundaries, and the Z/N shapes the default
 // parameters produce.
+#include "lcfs/fec/decoder.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <set>
+#include <thread>
 
 #include "fec_test_util.h"
-#include "lcfs/fec/decoder.h"
 #include "lcfs/fec/encoder.h"
 #include "lcfs/fec/payload_id.h"
 
@@ -73,7 +75,7 @@ TEST(DecoderTest, RejectsBadInputWithoutChangingState) {
   auto dec = ObjectDecoder::Create(*oti);
   ASSERT_TRUE(dec.ok());
   std::vector<uint8_t> sym(100, 1), short_sym(99, 1), long_sym(101, 1);
-  EXPECT_FALSE(dec->Add(1, 0, sym).ok());           // SBN out of range
+  EXPECT_FALSE(dec->Add(1, 0, sym).ok());            // SBN out of range
   EXPECT_FALSE(dec->Add(0, kMaxEsi + 1, sym).ok());  // ESI beyond 24 bits
   EXPECT_FALSE(dec->Add(0, 0, short_sym).ok());
   EXPECT_FALSE(dec->Add(0, 0, long_sym).ok());
@@ -119,6 +121,34 @@ TEST(EncoderTest, RejectsBadRequests) {
   EXPECT_TRUE(enc->Symbol(0, kMaxEsi, sym).ok());
 }
 
+TEST(EncoderTest, ConcurrentSymbolRequestsAgree) {
+  auto oti = Oti::ForObject(3 << 20, 1280);
+  ASSERT_TRUE(oti.ok());
+  auto data = RandomBytes(3 << 20, 13);
+  auto reference = ObjectEncoder::Create(*oti, data);
+  auto shared = ObjectEncoder::Create(*oti, data);
+  ASSERT_TRUE(reference.ok() && shared.ok());
+  const uint32_t k = shared->SourceSymbols(0);
+  std::vector<std::vector<uint8_t>> got(4, std::vector<uint8_t>(size_t{k} * 1280));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      for (uint32_t r = 0; r < k; ++r) {
+        std::span<uint8_t> out(got[i].data() + size_t{r} * 1280, 1280);
+        if (!shared->Symbol(0, k + r, out).ok()) return;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<uint8_t> want(1280);
+  for (uint32_t r = 0; r < k; r += 17) {
+    ASSERT_TRUE(reference->Symbol(0, k + r, want).ok());
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_TRUE(std::equal(want.begin(), want.end(), got[i].begin() + size_t{r} * 1280));
+    }
+  }
+}
+
 // RFC 6330 section 5.6: with K received symbols decoding fails in at most
 // about 1% of cases, with K+2 in at most about 1 in 10^6. Random ESI sets
 // (half source, half repair) for a few block sizes, fixed seed.
@@ -158,6 +188,8 @@ TEST(DecoderTest, FailureProbabilityMatchesRfc) {
       ++trials;
     }
   }
+  RecordProperty("trials", trials);
+  RecordProperty("failures_at_k", fail_at_k);
   // Expected about 0.01 * 850 = 8.5 failures at K; allow the binomial tail.
   EXPECT_LE(fail_at_k, trials * 3 / 100) << fail_at_k << " of " << trials;
   EXPECT_EQ(fail_at_k2, 0) << "of " << trials;
@@ -185,14 +217,14 @@ TEST(DecoderTest, KPrimeTableBoundaries) {
 }
 
 // Every (Z, N) the defaults give for objects from 1 byte to 100 MiB at
-// T = 1280, each decoded after 10% loss (100 MiB once, repair only).
+// T = 1280, each decoded after 10% loss (100 MiB repair only).
 TEST(DecoderTest, DefaultShapesRoundTrip) {
   struct Shape {
     uint64_t size;
     int z, n;
   };
-  const Shape shapes[] = {{1, 1, 1},        {1280, 1, 1},      {1 << 20, 1, 1},
-                          {10 << 20, 1, 2}, {64 << 20, 1, 9},  {100 << 20, 2, 7}};
+  const Shape shapes[] = {{1, 1, 1},        {1280, 1, 1},     {1 << 20, 1, 1},
+                          {10 << 20, 1, 2}, {64 << 20, 1, 9}, {100 << 20, 2, 7}};
   for (const Shape& s : shapes) {
     auto oti = Oti::ForObject(s.size, 1280);
     ASSERT_TRUE(oti.ok());

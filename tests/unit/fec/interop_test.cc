@@ -106,8 +106,8 @@ std::vector<Packet> ReadRecords(const fs::path& path) {
   std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<Packet> out;
   for (size_t at = 0; at + 4 <= b.size();) {
-    uint32_t n = uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 |
-                 b[at + 3];
+    uint32_t n =
+        uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | b[at + 3];
     if (n < 4 || at + 4 + n > b.size()) break;
     auto id = PayloadId::Decode({b.data() + at + 4, 4});
     out.push_back({id->sbn, id->esi, {b.begin() + at + 8, b.begin() + at + 4 + n}});
@@ -131,18 +131,24 @@ void WriteRecords(const fs::path& path, const std::vector<Packet>& packets) {
 }
 
 // Installs the peer under the build tree once; empty string if impossible.
+// ctest may run several of these tests at once: flock serialises installs.
 std::string PeerModuleDir() {
   fs::path dir = fs::path(LCFS_BINARY_DIR) / "interop";
-  if (fs::exists(dir / "node_modules/raptorq/raptorq_bg.wasm")) return dir;
+  fs::path wasm = dir / "node_modules/raptorq/raptorq_bg.wasm";
+  if (fs::exists(wasm)) return dir;
   if (std::system("node --version >/dev/null 2>&1") != 0) return "";
   fs::create_directories(dir);
-  std::string cmd = "npm install --no-audit --no-fund --prefix '" + dir.string() +
-                    "' raptorq@1.7.24 >'" + (dir / "npm-install.log").string() + "' 2>&1";
+  std::string cmd = "cd '" + dir.string() + "' && flock .install.lock sh -c 'test -f " +
+                    wasm.string() +
+                    " || timeout 300 npm install --no-audit --no-fund --prefix . "
+                    "raptorq@1.7.24' >npm-install.log 2>&1";
   if (std::system(cmd.c_str()) != 0) return "";
-  return fs::exists(dir / "node_modules/raptorq/raptorq_bg.wasm") ? dir.string() : "";
+  return fs::exists(wasm) ? dir.string() : "";
 }
 
-std::string PeerScript() { return std::string(LCFS_SOURCE_DIR) + "/tests/interop/raptorq/peer.mjs"; }
+std::string PeerScript() {
+  return std::string(LCFS_SOURCE_DIR) + "/tests/interop/raptorq/peer.mjs";
+}
 
 class NodePeerTest : public ::testing::TestWithParam<PeerCase> {
  protected:
@@ -171,7 +177,8 @@ TEST_P(NodePeerTest, PeerSymbolsEqualOurs) {
   auto data = PeerData(c.size);
   {
     std::ofstream(work_ / "data", std::ios::binary)
-        .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+        .write(reinterpret_cast<const char*>(data.data()),
+               static_cast<std::streamsize>(data.size()));
   }
   ASSERT_EQ(Node("encode '" + (work_ / "data").string() + "' " + std::to_string(c.mtu) + " " +
                  std::to_string(kPeerRepair) + " '" + (work_ / "peer.rec").string() + "'"),

@@ -1,8 +1,9 @@
 // OTI and FEC Payload ID encodings (RFC 6330 sections 3.2, 3.3) and the
 // parameter derivation of section 4.3.
+#include "lcfs/fec/oti.h"
+
 #include <gtest/gtest.h>
 
-#include "lcfs/fec/oti.h"
 #include "lcfs/fec/payload_id.h"
 
 namespace lcfs::fec {
@@ -39,10 +40,16 @@ TEST(OtiTest, DecodeIsStrict) {
   EXPECT_FALSE(with([](Oti& o) { o.source_blocks = 0; }));
   EXPECT_FALSE(with([](Oti& o) { o.sub_blocks = 0; }));
   EXPECT_FALSE(with([](Oti& o) { o.sub_blocks = 321; }));  // sub-symbols under Al bytes
-  EXPECT_FALSE(with([](Oti& o) { o.source_blocks = 255; o.transfer_length = 1280 * 100; }));
+  EXPECT_FALSE(with([](Oti& o) {
+    o.source_blocks = 255;
+    o.transfer_length = 1280 * 100;
+  }));
   // 100 MB in one block of 1280-byte symbols exceeds K'max.
   EXPECT_FALSE(with([](Oti& o) { o.transfer_length = 100000000; }));
-  EXPECT_TRUE(with([](Oti& o) { o.alignment = 8; o.sub_blocks = 160; }));
+  EXPECT_TRUE(with([](Oti& o) {
+    o.alignment = 8;
+    o.sub_blocks = 160;
+  }));
 }
 
 TEST(OtiTest, ForObjectFollowsSection43) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <vector>
 
 #include "lcfs/fec/oti.h"
@@ -18,6 +19,10 @@ struct PeerCase {
 // K = K'; K < K'; a 1 MiB chunk; two unequal source blocks; sub-blocking (N = 2).
 inline constexpr PeerCase kPeerCases[] = {
     {10000, 1000}, {10500, 1000}, {1 << 20, 1280}, {4000064, 64}, {12 << 20, 1024}};
+
+inline void PrintTo(const PeerCase& c, std::ostream* os) {
+  *os << "F=" << c.size << " MTU=" << c.mtu;
+}
 
 // Repair symbols per block the peer is asked for.
 inline constexpr uint32_t kPeerRepair = 20;

@@ -29,11 +29,11 @@ TEST_P(RoundTripTest, DecodesUnderLoss) {
   EXPECT_TRUE(RoundTrip(*oti, object, 0.0, true, 2, 4)) << "repair only";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sizes, RoundTripTest,
-    ::testing::Values(Case{1, 16, 4}, Case{15, 16, 4}, Case{1000, 64, 4}, Case{10 * 1024, 128, 4},
-                      Case{100 * 1000, 1280, 4}, Case{1 << 20, 1280, 4}, Case{1 << 20, 1024, 8},
-                      Case{(1 << 20) + 1, 1400, 4}));
+INSTANTIATE_TEST_SUITE_P(Sizes, RoundTripTest,
+                         ::testing::Values(Case{1, 16, 4}, Case{15, 16, 4}, Case{1000, 64, 4},
+                                           Case{10 * 1024, 128, 4}, Case{100 * 1000, 1280, 4},
+                                           Case{1 << 20, 1280, 4}, Case{1 << 20, 1024, 8},
+                                           Case{(1 << 20) + 1, 1400, 4}));
 
 }  // namespace
 }  // namespace lcfs::fec

@@ -1,11 +1,12 @@
 // The GF(256) kernels: AVX2 and portable versions agree with byte-wise
 // field arithmetic, for every coefficient and awkward lengths.
+#include "lcfs/fec/symbol_ops.h"
+
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "fec_test_util.h"
-#include "lcfs/fec/symbol_ops.h"
 
 namespace lcfs::fec {
 namespace {

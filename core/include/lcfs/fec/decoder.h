@@ -4,7 +4,10 @@
 // repair ESIs. Each block is decoded as soon as its symbols suffice
 // (inactivation decoding, section 5.4.2); Add() then reports kComplete once
 // every block is. Duplicates are ignored. Symbols of a block already decoded
-// are ignored. Memory: the object plus the symbols of blocks still pending.
+// are ignored. Memory: the object, the repair symbols held for blocks still
+// pending (at most K' + 40 symbols per block; source symbols go straight into
+// the object), and while a block decodes a per-thread workspace of about
+// L + K' symbols (kept for reuse when under 16 MiB).
 #pragma once
 
 #include <cstdint>

@@ -19,7 +19,7 @@ void MulCopy(uint8_t* dst, const uint8_t* src, uint8_t c, size_t n);
 
 // GF(256) with the RFC 6330 polynomial x^8 + x^4 + x^3 + x^2 + 1.
 uint8_t GfMul(uint8_t a, uint8_t b);
-uint8_t GfInv(uint8_t a);  // a != 0
+uint8_t GfInv(uint8_t a);   // a != 0
 uint8_t GfExp(uint32_t e);  // alpha^e, alpha = 2
 
 // Which kernels run. kAuto picks AVX2 when the CPU supports it. Tests and
