@@ -30,7 +30,9 @@ using testing::WriteAll;
 
 constexpr uint32_t kChunk = 64 << 10;
 
-net::Ipv6Address AddressOf(const testbed::Host& h) { return net::Ipv6Address::FromIn6(h.link_local()); }
+net::Ipv6Address AddressOf(const testbed::Host& h) {
+  return net::Ipv6Address::FromIn6(h.link_local());
+}
 
 struct Export {
   ScratchDir dir;
@@ -132,8 +134,8 @@ TEST_F(SyncNetworkTest, FetcherVerifiesAndSharesDuplicateRequests) {
     EXPECT_EQ(s.joined, 0u);  // left once done
     // Asked as the wrong kind: the same packets never verify; it times out
     // with a message naming the cause.
-    auto wrong = (*fetcher)->Fetch(chunk->hash, ObjectKind::kDirectory, 0,
-                                   std::chrono::milliseconds(500));
+    auto wrong =
+        (*fetcher)->Fetch(chunk->hash, ObjectKind::kDirectory, 0, std::chrono::milliseconds(500));
     ASSERT_FALSE(wrong.ok());
     EXPECT_EQ(wrong.status().code(), ETIMEDOUT);
     EXPECT_NE(wrong.status().message().find("another kind"), std::string::npos)
@@ -169,8 +171,10 @@ TEST_F(SyncNetworkTest, TwoReceiversAtOnce) {
   auto ex = MakeExport();
   SymbolSender sender(exporter(), ex->objects, {});
   ScratchDir d1, d2;
-  auto f1 = std::async(std::launch::async, [&] { return SyncIn(receiver(), ex->index.root, d1.path()); });
-  auto f2 = std::async(std::launch::async, [&] { return SyncIn(other(), ex->index.root, d2.path()); });
+  auto f1 =
+      std::async(std::launch::async, [&] { return SyncIn(receiver(), ex->index.root, d1.path()); });
+  auto f2 =
+      std::async(std::launch::async, [&] { return SyncIn(other(), ex->index.root, d2.path()); });
   auto o1 = f1.get(), o2 = f2.get();
   ASSERT_TRUE(o1.result.ok()) << o1.result.status().ToString();
   ASSERT_TRUE(o2.result.ok()) << o2.result.status().ToString();

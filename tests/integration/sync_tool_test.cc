@@ -10,7 +10,9 @@
 #include <regex>
 #include <thread>
 
+#include "lcfs/index/indexer.h"
 #include "testbed/testbed.h"
+#include "unit/sync/symbol_sender.h"
 #include "unit/sync/tree_listing.h"
 
 namespace lcfs::sync {
@@ -31,15 +33,17 @@ class SyncToolTest : public ::testing::Test {
     if (!testbed::HaveTestbedPrivileges()) GTEST_SKIP() << "needs root";
     ASSERT_TRUE(std::filesystem::exists(kExport)) << kExport << " not built";
     ASSERT_TRUE(std::filesystem::exists(kSync)) << kSync << " not built";
-    auto bed = testbed::Testbed::Create({});
+    testbed::TestbedOptions o;
+    o.hosts = 3;
+    auto bed = testbed::Testbed::Create(o);
     ASSERT_TRUE(bed.ok()) << bed.status().ToString();
     bed_ = std::move(bed).value();
   }
 
-  // Starts lcfs-export on host 0; returns the root HASH it prints.
-  std::string StartExporter(const std::string& dir, const std::string& rate = "1G") {
-    auto p = bed_->host(0).Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
-                                  "--mld-query-interval", "1s", "--quiet", dir});
+  // Starts lcfs-export on `host` (0 by default); returns the root HASH it prints.
+  std::string StartExporter(const std::string& dir, const std::string& rate = "1G", int host = 0) {
+    auto p = bed_->host(host).Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
+                                     "--mld-query-interval", "1s", "--quiet", dir});
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     exporter_.emplace(std::move(p).value());
     for (int i = 0; i < 3000; ++i) {  // bounded wait for the first line (indexing)
@@ -52,11 +56,12 @@ class SyncToolTest : public ::testing::Test {
     return "";
   }
 
-  // Runs lcfs-sync on host 1; returns its exit code, output in *out.
-  int RunSync(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr) {
+  // Runs lcfs-sync on `host` (1 by default); returns its exit code, output in *out.
+  int RunSync(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr,
+              int host = 1) {
     std::vector<std::string> argv = {kSync, "--iface", "lan0"};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto p = bed_->host(1).Spawn(argv);
+    auto p = bed_->host(host).Spawn(argv);
     EXPECT_TRUE(p.ok());
     auto status = p->Wait(std::chrono::seconds(120));
     EXPECT_TRUE(status.has_value()) << "lcfs-sync did not exit";
@@ -66,11 +71,13 @@ class SyncToolTest : public ::testing::Test {
     return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
   }
 
-  static uint64_t BytesReceived(const std::string& summary) {
+  // The byte count of a summary line: "<what> ... (N bytes)".
+  static uint64_t SummaryBytes(const std::string& summary, const std::string& what) {
     std::smatch m;
-    if (!std::regex_search(summary, m, std::regex(R"(received .* \((\d+) bytes\))"))) return ~0ull;
+    if (!std::regex_search(summary, m, std::regex(what + R"( .*\((\d+) bytes\))"))) return ~0ull;
     return std::stoull(m[1]);
   }
+  static uint64_t BytesReceived(const std::string& s) { return SummaryBytes(s, "received"); }
 
   std::unique_ptr<testbed::Testbed> bed_;
   std::optional<testbed::Subprocess> exporter_;
@@ -107,7 +114,7 @@ TEST_F(SyncToolTest, SyncsATreeThenOnlyTheChangedChunk) {
   const uint64_t received = BytesReceived(out);
   EXPECT_GE(received, kChunk) << out;
   EXPECT_LT(received, 2 * kChunk + 100 * 32 + 64 * 1024) << out;
-  EXPECT_NE(out.find("reused from the local copy: 99.0 MiB"), std::string::npos) << out;
+  EXPECT_GE(SummaryBytes(out, "reused from the local copy:"), 99 * kChunk) << out;
 }
 
 TEST_F(SyncToolTest, BadInputAndNoExporter) {
@@ -130,7 +137,9 @@ TEST_F(SyncToolTest, ExporterKilledMidSyncLeavesNoHalfWrittenFiles) {
   WriteAll(src / "big", RandomBytes(24 << 20, 2));
   const std::string hash = StartExporter(src.path(), "40M");  // ~5 s for big
   ASSERT_EQ(hash.size(), 64u);
-  auto sync = bed_->host(1).Spawn({kSync, "--iface", "lan0", "--timeout", "1", hash, dst.path()});
+  // A narrow window: big arrives a few chunks at a time, over seconds.
+  auto sync = bed_->host(1).Spawn(
+      {kSync, "--iface", "lan0", "--timeout", "1", "--window", "4", hash, dst.path()});
   ASSERT_TRUE(sync.ok());
   // Wait (bounded) until big is being written, then kill the exporter.
   bool writing = false;
@@ -149,6 +158,76 @@ TEST_F(SyncToolTest, ExporterKilledMidSyncLeavesNoHalfWrittenFiles) {
   EXPECT_FALSE(std::filesystem::exists(dst / "big"));
   for (auto& e : std::filesystem::directory_iterator(dst.path()))
     EXPECT_NE(e.path().filename().string().rfind(".lcfs-sync.", 0), 0u) << e.path();
+}
+
+// A small tree most tests below share: files of one and several chunks.
+void MakeSmallTree(const ScratchDir& src) {
+  for (int i = 0; i < 20; ++i) WriteAll(src / ("f" + std::to_string(i)), RandomBytes(3000 + i, i));
+  WriteAll(src / "big", RandomBytes(5 * kChunk + 3, 99));
+  symlink("big", (src / "link").c_str());
+}
+
+TEST_F(SyncToolTest, TwoReceiversAtOnceOneWithTenPercentLoss) {
+  ScratchDir src, d1, d2;
+  MakeSmallTree(src);
+  ASSERT_TRUE(bed_->host(1).SetLoss(10, /*udp_only=*/true).ok());
+  const std::string hash = StartExporter(src.path());
+  ASSERT_EQ(hash.size(), 64u);
+  std::string out1, err1, out2, err2;
+  int rc2 = -1;
+  std::thread other([&] { rc2 = RunSync({hash, d2.path()}, &out2, &err2, 2); });
+  const int rc1 = RunSync({hash, d1.path()}, &out1, &err1, 1);
+  other.join();
+  ASSERT_EQ(rc1, 0) << out1 << err1;
+  ASSERT_EQ(rc2, 0) << out2 << err2;
+  EXPECT_EQ(TreeListing(src.path()), TreeListing(d1.path()));
+  EXPECT_EQ(TreeListing(src.path()), TreeListing(d2.path()));
+}
+
+TEST_F(SyncToolTest, HostileSenderIsCountedAndFilteredBySource) {
+  ScratchDir src, d1, d2;
+  MakeSmallTree(src);
+  const std::string hash = StartExporter(src.path());
+  ASSERT_EQ(hash.size(), 64u);
+  // Host 2 sends garbage with the right object ids on every group of the tree.
+  IndexOptions io;
+  io.chunk_size = kChunk;
+  io.warn = [](const std::string&) {};
+  auto index = IndexPath(src.path(), io);
+  ASSERT_TRUE(index.ok());
+  ASSERT_EQ(index->root.ToHex(), hash);
+  std::vector<testing::Object> objects;
+  ASSERT_TRUE(testing::CollectObjects(*index->mdex, index->root, src.path(), &objects).ok());
+  testing::SymbolSender::Options hostile;
+  hostile.garbage = true;
+  testing::SymbolSender garbage(bed_->host(2), objects, hostile);
+
+  std::string out, err;
+  ASSERT_EQ(RunSync({hash, d1.path()}, &out, &err), 0) << out << err;
+  EXPECT_EQ(TreeListing(src.path()), TreeListing(d1.path()));
+  EXPECT_EQ(out.find("garbage: 0 symbols discarded"), std::string::npos) << out;
+
+  const std::string exporter = bed_->host(0).link_local_str();
+  ASSERT_EQ(RunSync({"--source", exporter, hash, d2.path()}, &out, &err), 0) << out << err;
+  EXPECT_EQ(TreeListing(src.path()), TreeListing(d2.path()));
+  EXPECT_NE(out.find("garbage: 0 symbols discarded (0 failed verification), 0 packets refused"),
+            std::string::npos)
+      << out;
+}
+
+TEST_F(SyncToolTest, SourceFilterRefusesASecondExporter) {
+  ScratchDir src, dst;
+  MakeSmallTree(src);
+  const std::string hash = StartExporter(src.path(), "1G", /*host=*/2);
+  ASSERT_EQ(hash.size(), 64u);
+  std::string out, err;
+  const std::string first = bed_->host(0).link_local_str();  // exports nothing
+  EXPECT_EQ(RunSync({"--timeout", "1", "--source", first, hash, dst / "d"}, &out, &err), 3)
+      << out << err;
+  EXPECT_FALSE(std::filesystem::exists(dst / "d"));
+  const std::string second = bed_->host(2).link_local_str();
+  EXPECT_EQ(RunSync({"--source", second, hash, dst / "d"}, &out, &err), 0) << out << err;
+  EXPECT_EQ(TreeListing(src.path()), TreeListing(dst / "d"));
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <getopt.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -42,7 +44,7 @@ constexpr const char* kUsage =
     "  -t, --timeout SECS   give up on an object after SECS seconds (default 10;\n"
     "                       decimals allowed)\n"
     "  -d, --delete         remove local files and directories HASH does not have\n"
-    "  -w, --window N       objects fetched at once (default 32)\n"
+    "  -w, --window N       objects fetched at once (default 64)\n"
     "  -p, --port PORT      UDP port of the lcfs groups (default 7707)\n"
     "  -q, --quiet          no progress bar and no summary\n"
     "  -h, --help           this help\n"
@@ -91,9 +93,9 @@ int main(int argc, char** argv) {
   bool quiet = false;
 
   static const option kLong[] = {
-      {"iface", required_argument, nullptr, 'i'}, {"source", required_argument, nullptr, 's'},
+      {"iface", required_argument, nullptr, 'i'},   {"source", required_argument, nullptr, 's'},
       {"timeout", required_argument, nullptr, 't'}, {"delete", no_argument, nullptr, 'd'},
-      {"window", required_argument, nullptr, 'w'}, {"port", required_argument, nullptr, 'p'},
+      {"window", required_argument, nullptr, 'w'},  {"port", required_argument, nullptr, 'p'},
       {"quiet", no_argument, nullptr, 'q'},         {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},       {nullptr, 0, nullptr, 0}};
   opterr = 0;
@@ -113,7 +115,8 @@ int main(int argc, char** argv) {
       }
       case 't':
         if (!ParseSeconds(optarg, &options.timeout))
-          return UsageError(std::string("--timeout ") + optarg + ": not a positive number of seconds");
+          return UsageError(std::string("--timeout ") + optarg +
+                            ": not a positive number of seconds");
         break;
       case 'd':
         options.delete_extra = true;
@@ -151,7 +154,10 @@ int main(int argc, char** argv) {
     }
   }
   if (argc - optind != 2) return UsageError("expected HASH and DEST");
-  auto root = Hash::FromHex(argv[optind]);
+  std::string hex = argv[optind];  // accept upper case too: the canonical form is lower
+  std::transform(hex.begin(), hex.end(), hex.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto root = Hash::FromHex(hex);
   if (!root.ok()) {
     return UsageError(std::string("HASH \"") + argv[optind] +
                       "\" is not a root hash: " + root.status().message());
@@ -196,14 +202,15 @@ int main(int argc, char** argv) {
            static_cast<unsigned long long>(fs.symbols_needed),
            Percent(fs.symbols, fs.symbols_needed).c_str(),
            static_cast<unsigned long long>(fs.late_symbols));
-    printf("garbage: %llu symbols discarded (%llu failed verification), %llu packets refused, "
-           "%llu malformed\n",
-           static_cast<unsigned long long>(fs.discarded_symbols),
-           static_cast<unsigned long long>(fs.verify_failures),
-           static_cast<unsigned long long>(fs.rejected_packets),
-           static_cast<unsigned long long>(fs.packets.dropped_total() -
-                                           fs.packets[net::PacketDrop::kForeignObject] -
-                                           fs.packets[net::PacketDrop::kWrongKind]));
+    printf(
+        "garbage: %llu symbols discarded (%llu failed verification), %llu packets refused, "
+        "%llu malformed\n",
+        static_cast<unsigned long long>(fs.discarded_symbols),
+        static_cast<unsigned long long>(fs.verify_failures),
+        static_cast<unsigned long long>(fs.rejected_packets),
+        static_cast<unsigned long long>(fs.packets.dropped_total() -
+                                        fs.packets[net::PacketDrop::kForeignObject] -
+                                        fs.packets[net::PacketDrop::kWrongKind]));
     printf("files: %llu written, %llu unchanged; %llu directories, %llu symlinks, %llu deleted\n",
            static_cast<unsigned long long>(stats.files_written),
            static_cast<unsigned long long>(stats.files_unchanged),

@@ -29,15 +29,16 @@ void ProgressBar::Update(const sync::SyncProgress& p) {
   std::string line = "\r" + HumanBytes(p.bytes_received) + " received";
   if (p.planned && p.bytes_to_fetch > 0) {
     const uint64_t done = std::min(p.chunk_bytes_received, p.bytes_to_fetch);
-    const int pct = static_cast<int>(100.0 * static_cast<double>(done) /
-                                     static_cast<double>(p.bytes_to_fetch));
+    const int pct =
+        static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(p.bytes_to_fetch));
     const int width = 24, filled = pct * width / 100;
     line += " [" + std::string(static_cast<size_t>(filled), '#') +
             std::string(static_cast<size_t>(width - filled), '.') + "] " + std::to_string(pct) +
             "% of " + HumanBytes(p.bytes_to_fetch);
     const double chunk_rate = secs > 0 ? static_cast<double>(done) / secs : 0;
     if (chunk_rate > 0) {
-      const auto eta = static_cast<uint64_t>(static_cast<double>(p.bytes_to_fetch - done) / chunk_rate);
+      const auto eta =
+          static_cast<uint64_t>(static_cast<double>(p.bytes_to_fetch - done) / chunk_rate);
       char buf[32];
       snprintf(buf, sizeof buf, " ETA %lu:%02lu", static_cast<unsigned long>(eta / 60),
                static_cast<unsigned long>(eta % 60));

@@ -48,6 +48,7 @@ constexpr size_t kBatch = 64;
 constexpr int kBatchesPerTurn = 32;
 constexpr size_t kDatagramBuffer = 2048;  // > the largest valid datagram (1452 bytes)
 constexpr size_t kRecentlyCompleted = 1024;
+constexpr int kMaxTimeoutFactor = 10;
 
 }  // namespace
 
@@ -62,7 +63,9 @@ class Fetcher::Loop {
       datagrams_[i].buffer = std::span(buffers_.data() + i * kDatagramBuffer, kDatagramBuffer);
   }
 
-  void StartThread() { thread_ = std::thread([this] { Run(); }); }
+  void StartThread() {
+    thread_ = std::thread([this] { Run(); });
+  }
 
   void Stop() {
     {
@@ -78,7 +81,7 @@ class Fetcher::Loop {
     {
       std::lock_guard lock(inbox_mu_);
       if (!stopping_) {
-        inbox_.push_back({hash, kind, expected_size, Clock::now() + timeout, std::move(done)});
+        inbox_.push_back({hash, kind, expected_size, Clock::now(), timeout, std::move(done)});
         done = nullptr;
       }
     }
@@ -99,11 +102,13 @@ class Fetcher::Loop {
     Hash hash;
     ObjectKind kind;
     uint64_t expected_size;
-    Clock::time_point deadline;
+    Clock::time_point start;
+    std::chrono::milliseconds timeout;
     Callback done;
   };
   struct Waiter {
-    Clock::time_point deadline;
+    Clock::time_point start;
+    std::chrono::milliseconds timeout;
     Callback done;
   };
   struct Pending {
@@ -114,6 +119,8 @@ class Fetcher::Loop {
     std::unique_ptr<ObjectAssembler> assembler;
     std::vector<Waiter> waiters;
     uint64_t wrong_kind = 0;  // packets with this id announcing another kind
+    // Last sign of life: the join, or a symbol accepted by the assembler.
+    Clock::time_point active;
     std::unordered_set<net::Ipv6Address> senders;  // bounded by the assembler's candidates
   };
 
@@ -162,20 +169,22 @@ class Fetcher::Loop {
       if (p.hash != r.hash || p.kind != r.kind) {
         // Two different requests under one 128-bit id: not worth a second
         // socket; the caller may retry once the first is done.
-        r.done(Status::Error(EBUSY, "fetch " + r.hash.ToHex() + ": another object with the same id is being fetched"));
+        r.done(Status::Error(EBUSY, "fetch " + r.hash.ToHex() +
+                                        ": another object with the same id is being fetched"));
         return;
       }
       ++stats_.shared;
-      p.waiters.push_back({r.deadline, std::move(r.done)});
+      p.waiters.push_back({r.start, r.timeout, std::move(r.done)});
       return;
     }
     auto p = std::make_unique<Pending>();
     p->hash = r.hash;
     p->kind = r.kind;
     p->group = net::GroupAddress(r.hash, options_.scheme);
-    p->assembler = std::make_unique<ObjectAssembler>(r.hash, r.kind, r.expected_size,
-                                                     MaxObjectSize(r.kind));
-    p->waiters.push_back({r.deadline, std::move(r.done)});
+    p->assembler =
+        std::make_unique<ObjectAssembler>(r.hash, r.kind, r.expected_size, MaxObjectSize(r.kind));
+    p->active = r.start;
+    p->waiters.push_back({r.start, r.timeout, std::move(r.done)});
     pending_.emplace(id, std::move(p));
     join_queue_.push_back(id);
   }
@@ -195,6 +204,7 @@ class Fetcher::Loop {
         continue;
       }
       p.joined = true;
+      p.active = Clock::now();
       ++joined_;
     }
   }
@@ -205,7 +215,7 @@ class Fetcher::Loop {
     const auto now = Clock::now();
     for (const auto& [id, p] : pending_) {
       for (const auto& w : p->waiters) {
-        auto left = std::chrono::ceil<std::chrono::milliseconds>(w.deadline - now);
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(Deadline(*p, w) - now);
         wait = std::clamp(left, std::chrono::milliseconds(0), wait);
       }
     }
@@ -220,6 +230,7 @@ class Fetcher::Loop {
       for (int b = 0; b < kBatchesPerTurn; ++b) {
         auto got = socket_.Receive(datagrams_);
         if (!got.ok() || *got == 0) break;
+        batch_time_ = Clock::now();
         for (size_t i = 0; i < *got; ++i) HandleDatagram(datagrams_[i]);
         if (*got < kBatch) break;
       }
@@ -255,14 +266,18 @@ class Fetcher::Loop {
       return;
     }
     stats_.packets.Count(net::PacketDrop::kNone);
-    if (!options_.sources.empty() &&
-        std::find(options_.sources.begin(), options_.sources.end(), d.source) ==
-            options_.sources.end()) {
+    if (!options_.sources.empty() && std::find(options_.sources.begin(), options_.sources.end(),
+                                               d.source) == options_.sources.end()) {
       ++stats_.rejected_packets;  // the kernel filter should already have dropped it
       return;
     }
     if (p.senders.size() < 2 * ObjectAssembler::kMaxCandidates) p.senders.insert(d.source);
-    if (p.assembler->Add(view, d.source)) Complete(it);
+    const uint64_t before = p.assembler->counters().symbols;
+    if (p.assembler->Add(view, d.source)) {
+      Complete(it);
+    } else if (p.assembler->counters().symbols != before) {
+      p.active = batch_time_;
+    }
   }
 
   void MergeCounters(const Pending& p) {
@@ -320,8 +335,8 @@ class Fetcher::Loop {
   }
 
   std::string TimeoutMessage(const Pending& p) const {
-    std::string msg = "fetch " + std::string(KindName(p.kind)) + " " + p.hash.ToHex() +
-                      ": timed out: ";
+    std::string msg =
+        "fetch " + std::string(KindName(p.kind)) + " " + p.hash.ToHex() + ": timed out: ";
     const AssemblyCounters& c = p.assembler->counters();
     if (p.senders.empty() && p.wrong_kind == 0) {
       msg += "no packets for it arrived (is an exporter serving it on this link?)";
@@ -336,13 +351,23 @@ class Fetcher::Loop {
     return msg;
   }
 
+  // A request times out after `timeout` without progress: from its start, or
+  // from the object's last accepted symbol, whichever is later, so a large
+  // object trickling in on a busy link is not cut off; but never later than
+  // kMaxTimeoutFactor * timeout after its start, so a host sending endless
+  // garbage cannot keep a request waiting forever.
+  static Clock::time_point Deadline(const Pending& p, const Waiter& w) {
+    const auto idle = std::max(w.start, p.active) + w.timeout;
+    return std::min(idle, w.start + kMaxTimeoutFactor * w.timeout);
+  }
+
   void ExpireDeadlines() {
     const auto now = Clock::now();
     for (auto it = pending_.begin(); it != pending_.end();) {
       Pending& p = *it->second;
       std::vector<Waiter> expired;
       for (auto w = p.waiters.begin(); w != p.waiters.end();) {
-        if (w->deadline <= now) {
+        if (Deadline(p, *w) <= now) {
           expired.push_back(std::move(*w));
           w = p.waiters.erase(w);
         } else {
@@ -383,6 +408,7 @@ class Fetcher::Loop {
   PendingMap pending_;
   std::deque<net::ObjectId> join_queue_;
   size_t joined_ = 0;
+  Clock::time_point batch_time_;  // when the datagrams being handled arrived
   std::deque<net::ObjectId> recent_;
   std::unordered_set<net::ObjectId, ObjectIdHash> recent_set_;
   std::vector<uint8_t> buffers_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <unordered_map>
 
 #include "lcfs/index/chunking.h"
@@ -67,7 +68,14 @@ Result<std::vector<uint8_t>> SyncContext::Fetch(const Hash& hash, ObjectKind kin
   if (cancelled()) return Status::Error(ECANCELED, "sync interrupted");
   Result<std::vector<uint8_t>> bytes = Status::Error(EIO, "not fetched");
   if (auto* network = dynamic_cast<NetworkObjectSource*>(&source_)) {
-    bytes = network->fetcher().Fetch(hash, kind, expected_size, options_.timeout);
+    // The network source learns the expected size (garbage of another length
+    // is refused before decoding), and an interrupt need not wait for the
+    // fetch: the fetcher's callback outlives us through the shared promise.
+    auto future = network->fetcher().FetchFuture(hash, kind, expected_size, options_.timeout);
+    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (cancelled()) return Status::Error(ECANCELED, "sync interrupted");
+    }
+    bytes = future.get();
   } else {
     bytes = source_.Fetch(hash, kind, options_.timeout);
   }
@@ -112,10 +120,10 @@ Result<std::vector<Hash>> HashChunks(std::span<const uint8_t> data, uint32_t chu
                                      unsigned threads) {
   const uint64_t n = ChunkCount(data.size(), chunk_size);
   std::vector<Hash> leaves(n);
-  Status s = ParallelFor(n, threads, [&](size_t i) {
+  Status s = ParallelFor(n, threads != 0 ? threads : DefaultThreads(), [&](size_t i) {
     const uint64_t off = uint64_t{i} * chunk_size;
-    leaves[i] = ObjectHash(ObjectKind::kChunk,
-                           data.subspan(off, ChunkLength(data.size(), chunk_size, i)));
+    leaves[i] =
+        ObjectHash(ObjectKind::kChunk, data.subspan(off, ChunkLength(data.size(), chunk_size, i)));
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -189,30 +197,36 @@ Result<UniqueFd> CreateTempNextTo(const std::string& path, std::string* temp_pat
 Status SetFileAttributes(int fd, uint16_t mode, int64_t mtime_sec, uint32_t mtime_nsec,
                          const std::string& what) {
   if (fchmod(fd, mode & 07777) != 0) return Status::FromErrno(errno, "chmod " + what);
-  timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(mtime_sec), static_cast<long>(mtime_nsec)}};
+  timespec times[2] = {{0, UTIME_OMIT},
+                       {static_cast<time_t>(mtime_sec), static_cast<long>(mtime_nsec)}};
   if (futimens(fd, times) != 0) return Status::FromErrno(errno, "set mtime of " + what);
   return Status::Ok();
 }
 
 namespace {
 
+// Opens the local copy of a job for reading; it must still be a regular file.
+Result<UniqueFd> OpenLocal(const FileJob& job) {
+  UniqueFd fd(open(job.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "open " + job.path);
+  return fd;
+}
+
 // Hashes the local copies of every job, all chunks of all files in one pool.
+// Files are opened per chunk, not held open: a tree may have more files
+// than the process may have descriptors.
 Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) {
   std::vector<uint64_t> first_chunk(jobs.size() + 1, 0);  // prefix sums over jobs
   for (size_t j = 0; j < jobs.size(); ++j) {
     FileJob& job = *jobs[j];
     uint64_t chunks = 0;
-    int fd = open(job.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) {
-      UniqueFd local(fd);
-      struct stat st;
-      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        job.local = std::move(local);
-        job.local_size = static_cast<uint64_t>(st.st_size);
-        job.local_mode = st.st_mode & 07777;
-        chunks = ChunkCount(job.local_size, job.remote.chunk_size);
-        job.local_leaves.resize(chunks);
-      }
+    struct stat st;
+    if (lstat(job.path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      job.has_local = true;
+      job.local_size = static_cast<uint64_t>(st.st_size);
+      job.local_mode = st.st_mode & 07777;
+      chunks = ChunkCount(job.local_size, job.remote.chunk_size);
+      job.local_leaves.resize(chunks);
     }
     first_chunk[j + 1] = first_chunk[j] + chunks;
   }
@@ -226,8 +240,10 @@ Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& 
         const uint32_t len = ChunkLength(job.local_size, job.remote.chunk_size, c);
         thread_local std::vector<uint8_t> buf;
         buf.resize(len);
+        auto fd = OpenLocal(job);
+        if (!fd.ok()) return fd.status();
         LCFS_RETURN_IF_ERROR(
-            PreadFull(job.local.get(), buf.data(), len, c * job.remote.chunk_size, job.path));
+            PreadFull(fd->get(), buf.data(), len, c * job.remote.chunk_size, job.path));
         job.local_leaves[c] = ObjectHash(ObjectKind::kChunk, buf);
         return Status::Ok();
       },
@@ -254,8 +270,10 @@ class FileWriter {
     if (auto it = local_.find(c.hash); it != local_.end()) {
       const LocalChunk& l = it->second;
       bytes.resize(len);
-      Status s = PreadFull(l.job->local.get(), bytes.data(), len,
-                           l.index * l.job->remote.chunk_size, l.job->path);
+      auto fd = OpenLocal(*l.job);
+      Status s = fd.ok() ? PreadFull(fd->get(), bytes.data(), len,
+                                     l.index * l.job->remote.chunk_size, l.job->path)
+                         : fd.status();
       // The local file may have changed since it was hashed: then fetch.
       reused = s.ok() && ObjectHash(ObjectKind::kChunk, bytes) == c.hash;
     }
@@ -287,8 +305,10 @@ class FileWriter {
     auto fd = CreateTempNextTo(job.path, &job.temp_path);
     if (!fd.ok()) return fd.status();
     job.temp = std::move(fd).value();
-    if (job.local) {
-      LCFS_RETURN_IF_ERROR(CopyPrefix(job.local.get(), job.temp.get(),
+    if (job.has_local) {
+      auto local = OpenLocal(job);
+      if (!local.ok()) return local.status();
+      LCFS_RETURN_IF_ERROR(CopyPrefix(local->get(), job.temp.get(),
                                       std::min(job.local_size, job.remote.size), job.temp_path));
     }
     if (ftruncate(job.temp.get(), static_cast<off_t>(job.remote.size)) != 0)
@@ -300,7 +320,7 @@ class FileWriter {
     if (job.set_attributes) {
       LCFS_RETURN_IF_ERROR(
           SetFileAttributes(job.temp.get(), job.mode, job.mtime_sec, job.mtime_nsec, job.path));
-    } else if (fchmod(job.temp.get(), job.local ? job.local_mode : 0644) != 0) {
+    } else if (fchmod(job.temp.get(), job.has_local ? job.local_mode : 0644) != 0) {
       return Status::FromErrno(errno, "chmod " + job.temp_path);
     }
     if (rename(job.temp_path.c_str(), job.path.c_str()) != 0)
@@ -350,13 +370,15 @@ Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) 
       if (!local.contains(c.hash)) ctx.AddToFetch(len);
     }
     ctx.AddReused(job->remote.size - changed_bytes);
-    job->rewrite = !job->changed.empty() || !job->local || job->local_size != job->remote.size;
+    job->rewrite = !job->changed.empty() || !job->has_local || job->local_size != job->remote.size;
     job->remaining = job->changed.size();
     if (!job->rewrite) {
       ++ctx.stats().files_unchanged;
       if (job->set_attributes) {
-        LCFS_RETURN_IF_ERROR(SetFileAttributes(job->local.get(), job->mode, job->mtime_sec,
-                                               job->mtime_nsec, job->path));
+        auto fd = OpenLocal(*job);
+        if (!fd.ok()) return fd.status();
+        LCFS_RETURN_IF_ERROR(
+            SetFileAttributes(fd->get(), job->mode, job->mtime_sec, job->mtime_nsec, job->path));
       }
       continue;
     }

@@ -19,6 +19,7 @@
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 #include "lcfs/sync/file_sync.h"
+#include "lcfs/sync/local_chunks.h"
 #include "lcfs/sync/sync_options.h"
 #include "lcfs/unique_fd.h"
 
@@ -65,10 +66,6 @@ Result<std::vector<ChangedChunk>> FindChangedChunks(SyncContext& ctx, const Remo
                                                     std::span<const Hash> local_leaves,
                                                     uint64_t local_size);
 
-// Hashes the chunks of `data` (chunk_size each) on `threads` threads.
-Result<std::vector<Hash>> HashChunks(std::span<const uint8_t> data, uint32_t chunk_size,
-                                     unsigned threads);
-
 // One file to make equal to a remote file.
 struct FileJob {
   std::string path;
@@ -81,7 +78,7 @@ struct FileJob {
   uint32_t mtime_nsec = 0;
 
   // Planning.
-  UniqueFd local;  // the existing regular file, if any
+  bool has_local = false;  // a regular file exists at `path`
   uint64_t local_size = 0;
   mode_t local_mode = 0644;
   std::vector<Hash> local_leaves;

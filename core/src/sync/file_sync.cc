@@ -36,7 +36,8 @@ Result<uint64_t> SyncMemory(ObjectSource& source, const RemoteFile& remote,
   auto changed = FindChangedChunks(ctx, remote, *leaves, memory.size());
   if (!changed.ok()) return changed.status();
   uint64_t changed_bytes = 0;
-  for (const auto& c : *changed) changed_bytes += ChunkLength(remote.size, remote.chunk_size, c.index);
+  for (const auto& c : *changed)
+    changed_bytes += ChunkLength(remote.size, remote.chunk_size, c.index);
   ctx.AddToFetch(changed_bytes);
   ctx.AddReused(remote.size - changed_bytes);
   ctx.SetPlanned();

@@ -21,7 +21,8 @@ std::string Join(const std::string& dir, const std::string& name) { return dir +
 
 Status RemoveAll(const std::string& path) {
   struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return errno == ENOENT ? Status::Ok() : Status::FromErrno(errno, "stat " + path);
+  if (lstat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? Status::Ok() : Status::FromErrno(errno, "stat " + path);
   if (!S_ISDIR(st.st_mode)) {
     if (unlink(path.c_str()) != 0) return Status::FromErrno(errno, "remove " + path);
     return Status::Ok();
@@ -47,7 +48,8 @@ EntryType LocalType(mode_t mode, bool* known) {
 }
 
 Status SetLinkMtime(const std::string& path, const DirEntry& e) {
-  timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(e.mtime_sec), static_cast<long>(e.mtime_nsec)}};
+  timespec times[2] = {{0, UTIME_OMIT},
+                       {static_cast<time_t>(e.mtime_sec), static_cast<long>(e.mtime_nsec)}};
   if (utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
     return Status::FromErrno(errno, "set mtime of " + path);
   return Status::Ok();
@@ -91,16 +93,17 @@ class TreeSyncer {
           subdirs.size(), ctx_.options().window,
           [&](size_t k) {
             auto d = FetchDirectory(subdirs[k].second->hash, subdirs[k].second->size);
-            if (!d.ok()) return d.status().WithContext(Join(subdirs[k].first->path, subdirs[k].second->name));
+            if (!d.ok())
+              return d.status().WithContext(Join(subdirs[k].first->path, subdirs[k].second->name));
             fetched[k] = std::move(d).value();
             return Status::Ok();
           },
           ctx_.options().cancel));
       for (size_t i = level_begin; i < level_end; ++i) LCFS_RETURN_IF_ERROR(Reconcile(*dirs_[i]));
       for (size_t k = 0; k < subdirs.size(); ++k) {
-        dirs_.push_back(std::make_unique<DirWork>(DirWork{
-            Join(subdirs[k].first->path, subdirs[k].second->name), std::move(fetched[k]),
-            subdirs[k].second}));
+        dirs_.push_back(
+            std::make_unique<DirWork>(DirWork{Join(subdirs[k].first->path, subdirs[k].second->name),
+                                              std::move(fetched[k]), subdirs[k].second}));
       }
       level_begin = level_end;
     }
@@ -134,7 +137,8 @@ class TreeSyncer {
     if (lstat(d.path.c_str(), &st) != 0) {
       if (errno != ENOENT || mkdir(d.path.c_str(), 0700) != 0)
         return Status::FromErrno(errno, "create directory " + d.path);
-    } else if ((st.st_mode & 0700) != 0700 && chmod(d.path.c_str(), (st.st_mode & 07777) | 0700) != 0) {
+    } else if ((st.st_mode & 0700) != 0700 &&
+               chmod(d.path.c_str(), (st.st_mode & 07777) | 0700) != 0) {
       return Status::FromErrno(errno, "make " + d.path + " writable");
     }
     LCFS_RETURN_IF_ERROR(RemoveUnwanted(d));
@@ -202,9 +206,11 @@ class TreeSyncer {
       // Create under a temporary name and rename, so the link is replaced atomically.
       std::string temp;
       for (int attempt = 0;; ++attempt) {
-        temp = path.substr(0, path.rfind('/') + 1) + kTempPrefix + "link." + std::to_string(getpid()) + "." + std::to_string(attempt);
+        temp = path.substr(0, path.rfind('/') + 1) + kTempPrefix + "link." +
+               std::to_string(getpid()) + "." + std::to_string(attempt);
         if (symlink(e.symlink_target.c_str(), temp.c_str()) == 0) break;
-        if (errno != EEXIST || attempt > 100) return Status::FromErrno(errno, "create symlink " + path);
+        if (errno != EEXIST || attempt > 100)
+          return Status::FromErrno(errno, "create symlink " + path);
       }
       if (rename(temp.c_str(), path.c_str()) != 0) {
         Status s = Status::FromErrno(errno, "rename symlink into " + path);
@@ -220,7 +226,8 @@ class TreeSyncer {
     if (fd >= 0) {
       UniqueFd local(fd);
       struct stat st;
-      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == e.size) {
+      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+          static_cast<uint64_t>(st.st_size) == e.size) {
         std::vector<uint8_t> have(e.size);
         ssize_t n = e.size == 0 ? 0 : pread(fd, have.data(), have.size(), 0);
         if (n == static_cast<ssize_t>(e.size) && have == e.inline_data) {
@@ -235,12 +242,13 @@ class TreeSyncer {
     auto out = CreateTempNextTo(path, &temp);
     if (!out.ok()) return out.status();
     Status s = Status::Ok();
-    if (!e.inline_data.empty() &&
-        write(out->get(), e.inline_data.data(), e.inline_data.size()) != static_cast<ssize_t>(e.inline_data.size())) {
+    if (!e.inline_data.empty() && write(out->get(), e.inline_data.data(), e.inline_data.size()) !=
+                                      static_cast<ssize_t>(e.inline_data.size())) {
       s = Status::FromErrno(errno, "write " + temp);
     }
     if (s.ok()) s = SetFileAttributes(out->get(), e.mode, e.mtime_sec, e.mtime_nsec, path);
-    if (s.ok() && rename(temp.c_str(), path.c_str()) != 0) s = Status::FromErrno(errno, "rename " + temp + " to " + path);
+    if (s.ok() && rename(temp.c_str(), path.c_str()) != 0)
+      s = Status::FromErrno(errno, "rename " + temp + " to " + path);
     if (!s.ok()) unlink(temp.c_str());
     return s;
   }

@@ -59,8 +59,7 @@ inline Status CollectObjects(const Mdex& mdex, const Hash& dir_hash, const std::
         out->push_back({h, ObjectKind::kTreeNode, std::move(b)});
       });
       for (uint64_t i = 0; i < tree->leaves().size(); ++i) {
-        auto chunk = span.subspan(i * d->chunk_size,
-                                  ChunkLength(data.size(), d->chunk_size, i));
+        auto chunk = span.subspan(i * d->chunk_size, ChunkLength(data.size(), d->chunk_size, i));
         out->push_back({tree->leaves()[i], ObjectKind::kChunk, {chunk.begin(), chunk.end()}});
       }
     }
@@ -71,9 +70,9 @@ inline Status CollectObjects(const Mdex& mdex, const Hash& dir_hash, const std::
 class SymbolSender {
  public:
   struct Options {
-    bool garbage = false;            // random bytes instead of symbols
+    bool garbage = false;  // random bytes instead of symbols
     uint64_t packets_per_second = 20000;
-    uint32_t burst = 8;              // symbols per object per round
+    uint32_t burst = 8;  // symbols per object per round
   };
 
   SymbolSender(const testbed::Host& host, std::vector<Object> objects, Options options)
@@ -114,8 +113,8 @@ class SymbolSender {
     std::vector<Stream> streams;
     for (const auto& o : objects_) {
       const uint64_t f = o.bytes.size();
-      const uint16_t t = static_cast<uint16_t>(
-          std::min<uint64_t>(net::kMaxSymbolSize / 4 * 4, (f + 3) / 4 * 4));
+      const uint16_t t =
+          static_cast<uint16_t>(std::min<uint64_t>(net::kMaxSymbolSize / 4 * 4, (f + 3) / 4 * 4));
       auto oti = fec::Oti::ForObject(f, t);
       if (!oti.ok()) {
         error_ = oti.status();
@@ -159,8 +158,8 @@ class SymbolSender {
             ++sent;
             sent_ = sent;
             // Pace: never ahead of packets_per_second.
-            const auto due = start + std::chrono::microseconds(sent * 1000000 /
-                                                               options_.packets_per_second);
+            const auto due =
+                start + std::chrono::microseconds(sent * 1000000 / options_.packets_per_second);
             std::this_thread::sleep_until(due);
           }
           ++s.esi;

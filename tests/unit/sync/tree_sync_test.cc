@@ -201,7 +201,8 @@ TEST(TreeSync, NoRootLeavesDestUntouched) {
 TEST(FileSync, CreatesGrowsAndShrinksFiles) {
   ScratchDir dir;
   const std::string want = RandomBytes(20 * kChunk + 1, 3);
-  auto tree = FileTree::FromData(std::span(reinterpret_cast<const uint8_t*>(want.data()), want.size()), kChunk);
+  auto tree = FileTree::FromData(
+      std::span(reinterpret_cast<const uint8_t*>(want.data()), want.size()), kChunk);
   ASSERT_TRUE(tree.ok());
   WriteAll(dir / "src", want);
   IndexResult index = Index(dir / "src");

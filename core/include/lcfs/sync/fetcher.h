@@ -6,7 +6,10 @@
 // verifies), and leaves the group as soon as the object verifies or its last
 // requester gives up. At most `window` groups are joined at once; further
 // requests queue. Requests for an object already being fetched share that
-// fetch. Every request has a deadline: ETIMEDOUT, never an endless wait.
+// fetch. Every request has a deadline: ETIMEDOUT once `timeout` has passed
+// without progress (no symbol accepted for the object since the request, or
+// since its group was joined), and in any case 10 x `timeout` after the
+// request: never an endless wait.
 //
 // Callbacks run on the receive thread: keep them short (hand the bytes off).
 #pragma once
@@ -42,21 +45,21 @@ struct FetcherOptions {
 
 // Statistics since Start(), readable while fetches run.
 struct FetcherStats {
-  uint64_t requests = 0;         // Fetch calls
-  uint64_t shared = 0;           // of which joined a fetch already under way
-  uint64_t completed = 0;        // objects verified
-  uint64_t timed_out = 0;        // requests that ended with ETIMEDOUT
-  uint64_t bytes = 0;            // verified object bytes
-  uint64_t symbols = 0;          // symbols decoded (given to a decoder)
-  uint64_t symbols_needed = 0;   // source symbols of the verified objects
-  uint64_t late_symbols = 0;     // packets for objects just completed (leave in progress)
+  uint64_t requests = 0;           // Fetch calls
+  uint64_t shared = 0;             // of which joined a fetch already under way
+  uint64_t completed = 0;          // objects verified
+  uint64_t timed_out = 0;          // requests that ended with ETIMEDOUT
+  uint64_t bytes = 0;              // verified object bytes
+  uint64_t symbols = 0;            // symbols decoded (given to a decoder)
+  uint64_t symbols_needed = 0;     // source symbols of the verified objects
+  uint64_t late_symbols = 0;       // packets for objects just completed (leave in progress)
   uint64_t discarded_symbols = 0;  // symbols that did not verify or came from other senders
-  uint64_t verify_failures = 0;  // decodes whose bytes did not match the hash
+  uint64_t verify_failures = 0;    // decodes whose bytes did not match the hash
   uint64_t rejected_packets = 0;   // well-formed packets refused (bad OTI, size, source)
-  uint64_t foreign_packets = 0;  // for objects we are not fetching
-  net::PacketCounters packets;   // parse outcomes of every datagram (drops by reason)
-  size_t joined = 0;             // groups joined now
-  size_t queued = 0;             // fetches waiting for a window slot
+  uint64_t foreign_packets = 0;    // for objects we are not fetching
+  net::PacketCounters packets;     // parse outcomes of every datagram (drops by reason)
+  size_t joined = 0;               // groups joined now
+  size_t queued = 0;               // fetches waiting for a window slot
 };
 
 class Fetcher {
@@ -73,7 +76,7 @@ class Fetcher {
   // Fetches the object named `hash` of `kind`. `expected_size` is its length
   // when known (0: unknown), which lets garbage announcing another length be
   // refused early. `done` is called exactly once, on the receive thread, with
-  // the verified bytes or an error (ETIMEDOUT after `timeout`, ECANCELED on
+  // the verified bytes or an error (ETIMEDOUT, see above; ECANCELED on
   // shutdown).
   void FetchAsync(const Hash& hash, ObjectKind kind, uint64_t expected_size,
                   std::chrono::milliseconds timeout, Callback done);

@@ -25,11 +25,11 @@ namespace lcfs::sync {
 
 // Counts about one object's symbols, summed into the fetcher's statistics.
 struct AssemblyCounters {
-  uint64_t symbols = 0;           // symbols given to a decoder
-  uint64_t discarded = 0;         // symbols that did not contribute to verified bytes
-  uint64_t verify_failures = 0;   // decodes whose bytes did not hash to the object
-  uint64_t rejected = 0;          // packets refused: bad OTI, wrong size, too many sources
-  uint64_t symbols_needed = 0;    // source symbols of the verified object (ceil(F / T))
+  uint64_t symbols = 0;          // symbols given to a decoder
+  uint64_t discarded = 0;        // symbols that did not contribute to verified bytes
+  uint64_t verify_failures = 0;  // decodes whose bytes did not hash to the object
+  uint64_t rejected = 0;         // packets refused: bad OTI, wrong size, too many sources
+  uint64_t symbols_needed = 0;   // source symbols of the verified object (ceil(F / T))
 };
 
 class ObjectAssembler {

@@ -22,7 +22,7 @@ struct SyncStats {
   uint64_t bytes_received = 0;  // every verified object fetched: chunks, tree nodes, directories
   uint64_t bytes_reused = 0;    // file content found locally, not fetched
   uint64_t objects_fetched = 0;
-  uint64_t files_written = 0;   // files created or replaced
+  uint64_t files_written = 0;  // files created or replaced
   uint64_t files_unchanged = 0;
   uint64_t directories = 0;
   uint64_t symlinks = 0;
@@ -34,7 +34,7 @@ struct SyncOptions {
   // ETIMEDOUT (files not yet complete are left as they were).
   std::chrono::milliseconds timeout{10000};
   // Objects fetched at once.
-  unsigned window = 32;
+  unsigned window = 64;
   // Threads hashing the local copy; 0 = one per CPU.
   unsigned hash_threads = 0;
   // Tree sync: remove local entries the remote tree does not have.
