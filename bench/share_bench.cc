@@ -24,7 +24,8 @@ struct OneChunkExport {
     dir = mkdtemp(tmpl.data());
     std::vector<char> bytes(1 << 20);
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + (i >> 9));
-    std::ofstream(dir + "/f", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir + "/f", std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     index = std::move(*IndexPath(dir + "/f"));
   }
   ~OneChunkExport() { std::filesystem::remove_all(dir); }

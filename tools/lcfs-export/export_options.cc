@@ -116,7 +116,9 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
       case kSettle:
       case kMldQueryInterval: {
         auto d = share::ParseDuration(arg);
-        const char* name = c == kGrace ? "--grace" : c == kSettle ? "--settle" : "--mld-query-interval";
+        const char* name = c == kGrace    ? "--grace"
+                           : c == kSettle ? "--settle"
+                                          : "--mld-query-interval";
         if (!d.ok()) return Bad(name, d.status());
         if (c == kGrace) {
           out->grace = *d;
@@ -145,14 +147,15 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
       case 'V':
         return ParseOutcome::kVersion;
       case ':':
-        return Status::Error(EINVAL, std::string("option ") + argv[optind - 1] +
-                                         " needs an argument");
+        return Status::Error(EINVAL,
+                             std::string("option ") + argv[optind - 1] + " needs an argument");
       default:
         return Status::Error(EINVAL, std::string("unknown option ") + argv[optind - 1]);
     }
   }
   if (optind >= argc) return Status::Error(EINVAL, "missing DIR");
-  if (argc - optind > 1) return Status::Error(EINVAL, std::string("unexpected argument ") + argv[optind + 1]);
+  if (argc - optind > 1)
+    return Status::Error(EINVAL, std::string("unexpected argument ") + argv[optind + 1]);
   out->dir = argv[optind];
   return ParseOutcome::kRun;
 }

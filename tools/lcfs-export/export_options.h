@@ -17,13 +17,13 @@ struct ExportOptions {
   uint64_t rate_bps = 0;                // 0: the library default
   uint32_t chunk_size = 0;              // 0: the library default
   bool loopback = false;
-  std::string user;                     // drop to this user after opening the raw socket
+  std::string user;  // drop to this user after opening the raw socket
   bool syslog = false;
-  int verbosity = 1;                    // 0 quiet, 1 normal, 2 verbose
+  int verbosity = 1;  // 0 quiet, 1 normal, 2 verbose
   std::chrono::milliseconds grace{60'000};
   std::chrono::milliseconds settle{1'000};
   bool watch = true;
-  uint16_t port = 0;                    // 0: the protocol default
+  uint16_t port = 0;  // 0: the protocol default
   // Tests: MLD Query Interval, the other MLD timers scaled from it.
   std::optional<std::chrono::milliseconds> mld_query_interval;
 };

@@ -92,9 +92,9 @@ Result<IndexResult> Exporter::Index() {
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
   const IndexStats& s = result->stats;
   log_.Info("indexed " + options_.dir + ": " + std::to_string(s.files) + " files, " +
-            std::to_string(s.dirs) + " directories, " + std::to_string(s.symlinks) +
-            " symlinks, " + std::to_string(s.bytes) + " bytes, " + std::to_string(s.skipped) +
-            " skipped, in " + std::to_string(ms) + " ms");
+            std::to_string(s.dirs) + " directories, " + std::to_string(s.symlinks) + " symlinks, " +
+            std::to_string(s.bytes) + " bytes, " + std::to_string(s.skipped) + " skipped, in " +
+            std::to_string(ms) + " ms");
   return result;
 }
 
@@ -128,8 +128,8 @@ void Exporter::PrintStats() const {
              g(stats_.published_objects) + ", objects served " + g(stats_.objects_served) +
              ", active objects " + g(stats_.active_objects) + ", active groups " +
              g(stats_.active_groups) + ", symbols sent " + g(stats_.symbols_sent) +
-             ", bytes sent " + g(stats_.bytes_sent) + ", joins " + g(stats_.joins) +
-             ", leaves " + g(stats_.leaves) + ", unknown groups " + g(stats_.unknown_groups) +
+             ", bytes sent " + g(stats_.bytes_sent) + ", joins " + g(stats_.joins) + ", leaves " +
+             g(stats_.leaves) + ", unknown groups " + g(stats_.unknown_groups) +
              ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
              g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors));
 }
@@ -180,8 +180,8 @@ int Exporter::Run() {
   index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };
   if (isatty(STDERR_FILENO) && !options_.syslog && options_.verbosity > 0) {
     index_options_.progress = [](const IndexProgress& p) {
-      std::fprintf(stderr, "\rindexing: %" PRIu64 "/%" PRIu64 " files, %" PRIu64 "/%" PRIu64
-                           " MiB   ",
+      std::fprintf(stderr,
+                   "\rindexing: %" PRIu64 "/%" PRIu64 " files, %" PRIu64 "/%" PRIu64 " MiB   ",
                    p.files_done, p.files_total, p.bytes_done >> 20, p.bytes_total >> 20);
     };
   }
@@ -194,8 +194,8 @@ int Exporter::Run() {
   index_options_.progress = nullptr;  // re-indexing runs quietly
   root_ = index->root;
 
-  auto engine = share::Share(*index, 0, &stats_, options_.loopback ? unsigned{share::kShareLoopback} : 0u,
-                             share_options);
+  auto engine = share::Share(
+      *index, 0, &stats_, options_.loopback ? unsigned{share::kShareLoopback} : 0u, share_options);
   if (!engine.ok()) {
     log_.Error(engine.status().message());
     return kExitError;

@@ -40,16 +40,21 @@ constexpr size_t kMaxPacket = net::kPacketHeaderSize + kShareSymbolSize;
 constexpr int kTurnsPerPoll = 64;
 // Joins of unknown groups remembered for the next Publish (bounded).
 constexpr size_t kMaxUnresolved = 4096;
-// Retry delay after a socket said its buffer is full.
-constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
+// After a socket said its buffer is full, sending waits for EPOLLOUT on it,
+// or this long at most.
+constexpr auto kBlockedRetry = std::chrono::milliseconds(20);
 
 // One published index.
 struct Epoch {
-  uint64_t id = 0;
+  uint64_t id = 0;  // publication order, for logs
   Hash root;
   std::shared_ptr<const Mdex> mdex;
   GroupMap map;
   std::optional<Clock::time_point> expires;  // set once superseded
+  // Objects of this index whose bytes no longer match (files changed since
+  // it was made): never sent from it. A newer index is made from the files
+  // as they are now and starts with none.
+  std::unordered_set<Hash> stale;
 };
 
 // The socket sending on one interface.
@@ -62,10 +67,10 @@ struct Sender {
 struct Active {
   Active(const Hash& hash, ObjectKind kind) : stream(hash, kind) {}
   ObjectStream stream;
-  std::shared_ptr<Epoch> epoch;   // the index its bytes come from (keeps the mdex alive)
-  std::vector<size_t> senders;    // indices into Loop::senders
-  uint64_t sent_since_load = 0;   // packets produced since the encoder was loaded
-  size_t memory = 0;              // encoder memory last accounted
+  std::shared_ptr<Epoch> epoch;  // the index its bytes come from (keeps the mdex alive)
+  std::vector<size_t> senders;   // indices into Loop::senders
+  uint64_t sent_since_load = 0;  // packets produced since the encoder was loaded
+  size_t memory = 0;             // encoder memory last accounted
 };
 
 Status MapOpenError(const Status& s) {
@@ -73,12 +78,14 @@ Status MapOpenError(const Status& s) {
     case EPERM:
     case EACCES:
       return Status::Error(EACCES, "share: " + s.message() +
-                                       " (lcfs-export needs CAP_NET_RAW: run it as root)");
+                                       (s.message().find("CAP_NET_RAW") == std::string::npos
+                                            ? " (the raw MLD socket needs CAP_NET_RAW)"
+                                            : ""));
     case EAFNOSUPPORT:
     case EPROTONOSUPPORT:
     case ENOPROTOOPT:
-      return Status::Error(ENOTSUP, "share: no MLD support here (is IPv6 disabled?): " +
-                                        s.message());
+      return Status::Error(ENOTSUP,
+                           "share: no MLD support here (is IPv6 disabled?): " + s.message());
     default:
       return s.WithContext("share");
   }
@@ -101,6 +108,9 @@ struct ShareEngine::Loop {
   std::unique_ptr<net::MldSnooper> snooper;
   UniqueFd epoll_fd, wake_fd, timer_fd;
   std::optional<TokenBucket> bucket;
+  // Tokens to wait for before sending again: 5 ms of the rate, between one
+  // packet and a full turn, so each wake-up sends a batch, not one packet.
+  uint64_t wake_bytes = 0;
   std::thread thread;
 
   // Shared with callers of Publish and the destructor.
@@ -116,7 +126,6 @@ struct ShareEngine::Loop {
   size_t cursor = 0;
   std::vector<net::MembershipEvent> events;
   std::unordered_set<net::MembershipKey, net::MembershipKeyHash> unresolved;
-  std::unordered_set<Hash> stale;
   size_t encoder_bytes = 0;
   std::vector<uint8_t> batch;
   Clock::time_point blocked_until{};
@@ -168,14 +177,13 @@ void ShareEngine::Loop::TakeIncoming(Clock::time_point now) {
     if (!epochs.empty()) epochs.front()->expires = now + options.grace;
     epochs.push_front(epoch);
     stats->published_objects.store(epoch->map.size(), std::memory_order_relaxed);
-    stale.clear();  // a new index was made from the files as they are now
     // Objects being sent that the new index also has now come from it, so
     // they outlive the old one.
     for (auto& [group, a] : active) {
       if (a.epoch != epoch && epoch->mdex->Contains(a.stream.hash())) a.epoch = epoch;
     }
-    Log("published index " + epoch->root.ToHex() + " (" + std::to_string(epoch->map.size()) +
-        " objects)");
+    Log("published index #" + std::to_string(epoch->id) + " " + epoch->root.ToHex() + " (" +
+        std::to_string(epoch->map.size()) + " objects)");
     // Listeners already waiting on groups unknown until now.
     std::vector<net::MembershipKey> waiting(unresolved.begin(), unresolved.end());
     unresolved.clear();
@@ -212,17 +220,20 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
   }
   std::shared_ptr<Epoch> from;
   Hash hash;
+  bool known = false;
   if (net::HasGroupPrefix(group, options.scheme)) {
-    for (const auto& epoch : epochs) {
-      if (auto h = epoch->map.Find(group)) {
-        from = epoch;
-        hash = *h;
-        break;
-      }
+    for (const auto& epoch : epochs) {  // newest first
+      auto h = epoch->map.Find(group);
+      if (!h) continue;
+      known = true;
+      if (epoch->stale.count(*h)) continue;
+      from = epoch;
+      hash = *h;
+      break;
     }
   }
-  if (!from || stale.count(hash)) {
-    if (!from) stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
+  if (!from) {
+    if (!known) stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
     if (unresolved.size() < kMaxUnresolved) unresolved.insert({ifindex, group});
     return;
   }
@@ -312,7 +323,7 @@ bool ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
     const Hash hash = a.stream.hash();
     if (s.code() == EIO) {
       stats->stale_objects.fetch_add(1, std::memory_order_relaxed);
-      stale.insert(hash);
+      a.epoch->stale.insert(hash);
       Log("object " + hash.ToHex() + " changed since indexing, not sent: " + s.message());
       if (options.on_stale) options.on_stale(hash, s);
     } else {
@@ -356,8 +367,12 @@ bool ShareEngine::Loop::SendTurn(Clock::time_point now) {
     if (!sent.ok() || packets < count) {
       stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       blocked_until = now + kBlockedRetry;
-      if (!sent.ok()) Log("send on " + std::to_string(senders[s].ifindex) + ": " +
-                          sent.status().ToString());
+      epoll_event ev{};
+      ev.events = EPOLLOUT | EPOLLONESHOT;
+      ev.data.fd = senders[s].socket.fd();
+      epoll_ctl(epoll_fd.get(), EPOLL_CTL_MOD, ev.data.fd, &ev);
+      if (!sent.ok())
+        Log("send on " + std::to_string(senders[s].ifindex) + ": " + sent.status().ToString());
     }
     bucket->Spend(packets * (packet + kPacketOverhead));
     stats->symbols_sent.fetch_add(packets, std::memory_order_relaxed);
@@ -392,7 +407,7 @@ void ShareEngine::Loop::Run() {
         now = Clock::now();
       }
       bucket->Refill(now);
-      more = Sendable() && bucket->Available() > 0 && now >= blocked_until;
+      more = Sendable() && bucket->Available() >= wake_bytes && now >= blocked_until;
     }
 
     // Sleep until the next thing to do: MLD timers, an epoch's end, tokens.
@@ -405,7 +420,7 @@ void ShareEngine::Loop::Run() {
         if (!next || t < *next) next = t;
       };
       if (epochs.size() > 1 && epochs.back()->expires) earliest(*epochs.back()->expires);
-      if (Sendable()) earliest(std::max(bucket->NextAvailable(now), blocked_until));
+      if (Sendable()) earliest(std::max(bucket->NextAvailable(now, wake_bytes), blocked_until));
       if (next && *next != armed) {
         itimerspec spec{};
         spec.it_value = ToTimespec(std::max(*next, now + std::chrono::microseconds(1)));
@@ -420,6 +435,8 @@ void ShareEngine::Loop::Run() {
         Status s = snooper->HandleReadable(Clock::now());
         if (!s.ok()) Log("MLD socket: " + s.ToString());
         HandleEvents();
+      } else if (ready[i].events & EPOLLOUT) {
+        blocked_until = {};  // a full socket buffer has room again
       } else {
         uint64_t value;
         [[maybe_unused]] ssize_t r = ::read(fd, &value, sizeof value);  // eventfd / timerfd
@@ -429,8 +446,8 @@ void ShareEngine::Loop::Run() {
   }
 }
 
-Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* stats,
-                          unsigned flags, ShareOptions options) try {
+Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* stats, unsigned flags,
+                          ShareOptions options) try {
   if (!index.mdex) return Status::Error(EINVAL, "share: index has no mdex");
   if (options.rate_bps == 0) return Status::Error(EINVAL, "share: rate must be positive");
   LCFS_RETURN_IF_ERROR(options.scheme.Validate());
@@ -451,8 +468,8 @@ Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* sta
     const auto info = std::find_if(all->begin(), all->end(),
                                    [&](const net::InterfaceInfo& i) { return i.ifindex == want; });
     if (info == all->end())
-      return Status::Error(ENODEV, "share: interface " + std::to_string(want) +
-                                       " is not up and multicast-capable");
+      return Status::Error(
+          ENODEV, "share: interface " + std::to_string(want) + " is not up and multicast-capable");
     if (!net::LinkLocalAddress(want).ok())
       return Status::Error(ENOTSUP, "share: no MLD support on " + info->name +
                                         ": no IPv6 link-local address (IPv6 disabled?)");
@@ -490,8 +507,8 @@ Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* sta
   mld.interfaces = ifindexes;
   mld.timers = l.options.mld_timers;
   mld.querier = l.options.querier;
-  auto snooper = net::MldSnooper::Open(
-      mld, [&l](const net::MembershipEvent& e) { l.events.push_back(e); });
+  auto snooper =
+      net::MldSnooper::Open(mld, [&l](const net::MembershipEvent& e) { l.events.push_back(e); });
   if (!snooper.ok()) return MapOpenError(snooper.status());
   l.snooper = std::move(*snooper);
 
@@ -507,11 +524,14 @@ Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* sta
     l.senders.push_back({i, std::move(*socket)});
   }
 
-  // Burst: 5 ms of sending, at least two full turns, so a timer tick of the
-  // loop always finds a turn's worth of tokens.
-  const uint64_t burst = std::max<uint64_t>(l.options.rate_bps / 8 / 200,
+  // Burst: 100 ms of sending, so a loop thread descheduled that long (a busy
+  // machine) loses no rate; a receiver's socket buffer absorbs it. At least
+  // two full turns.
+  const uint64_t burst = std::max<uint64_t>(l.options.rate_bps / 8 / 10,
                                             2 * kPacketsPerTurn * (kMaxPacket + kPacketOverhead));
   l.bucket.emplace(l.options.rate_bps, burst, Clock::now());
+  l.wake_bytes = std::clamp<uint64_t>(l.options.rate_bps / 8 / 200, kMaxPacket + kPacketOverhead,
+                                      kPacketsPerTurn * (kMaxPacket + kPacketOverhead));
   l.batch.resize(kPacketsPerTurn * kMaxPacket);
 
   l.epoll_fd.reset(epoll_create1(EPOLL_CLOEXEC));
@@ -524,6 +544,12 @@ Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* sta
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     if (epoll_ctl(l.epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+      return Status::FromErrno(errno, "share: epoll_ctl");
+  }
+  for (const Sender& sender : l.senders) {  // armed for EPOLLOUT when a send blocks
+    epoll_event ev{};
+    ev.data.fd = sender.socket.fd();
+    if (epoll_ctl(l.epoll_fd.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
       return Status::FromErrno(errno, "share: epoll_ctl");
   }
 

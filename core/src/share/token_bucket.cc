@@ -24,15 +24,18 @@ void TokenBucket::Refill(Clock::time_point now) {
       static_cast<unsigned __int128>(elapsed) * bits_per_second_ + carry_;
   const auto bytes = static_cast<uint64_t>(bit_nanos / kBitNanosPerByte);
   carry_ = static_cast<uint64_t>(bit_nanos % kBitNanosPerByte);
-  balance_ = std::min<int64_t>(balance_ + static_cast<int64_t>(bytes), static_cast<int64_t>(burst_));
+  balance_ =
+      std::min<int64_t>(balance_ + static_cast<int64_t>(bytes), static_cast<int64_t>(burst_));
   if (balance_ == static_cast<int64_t>(burst_)) carry_ = 0;
 }
 
-TokenBucket::Clock::time_point TokenBucket::NextAvailable(Clock::time_point now) const {
-  if (balance_ > 0) return now;
-  // Time to accrue (1 - balance) bytes, rounded up to whole nanoseconds.
+TokenBucket::Clock::time_point TokenBucket::NextAvailable(Clock::time_point now,
+                                                          uint64_t bytes) const {
+  const auto want = static_cast<int64_t>(std::clamp<uint64_t>(bytes, 1, burst_));
+  if (balance_ >= want) return now;
+  // Time to accrue (want - balance) bytes, rounded up to whole nanoseconds.
   const unsigned __int128 needed =
-      static_cast<unsigned __int128>(1 - balance_) * kBitNanosPerByte - std::min<uint64_t>(carry_, kBitNanosPerByte);
+      static_cast<unsigned __int128>(want - balance_) * kBitNanosPerByte - carry_;
   const auto ns = static_cast<int64_t>((needed + bits_per_second_ - 1) / bits_per_second_);
   return last_ + std::chrono::nanoseconds(ns);
 }

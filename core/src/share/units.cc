@@ -37,8 +37,8 @@ bool ParseDecimal(std::string_view& text, double* out) {
 }
 
 Status Invalid(std::string_view what, std::string_view text, std::string_view why) {
-  return Status::Error(EINVAL, std::string(what) + " \"" + std::string(text) + "\": " +
-                                   std::string(why));
+  return Status::Error(EINVAL,
+                       std::string(what) + " \"" + std::string(text) + "\": " + std::string(why));
 }
 
 }  // namespace

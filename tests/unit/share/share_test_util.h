@@ -28,7 +28,8 @@ class ScratchDir {
     const auto p = std::filesystem::path(path_) / rel;
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
     return p.string();
   }
 

@@ -47,6 +47,17 @@ TEST(TokenBucket, DebtDelaysTheNextSend) {
   EXPECT_GT(b.Available(), 0u);
 }
 
+TEST(TokenBucket, WaitsForABatchWorthOfTokens) {
+  const auto t0 = Clock::time_point{} + 1h;
+  TokenBucket b(8'000'000, 4000, t0);  // 1 byte per microsecond
+  b.Spend(4000);
+  EXPECT_EQ(b.NextAvailable(t0, 3000) - t0, 3000us);
+  EXPECT_EQ(b.NextAvailable(t0, 100'000) - t0, 4000us);  // capped at the burst
+  b.Refill(t0 + 3000us);
+  EXPECT_EQ(b.Available(), 3000u);
+  EXPECT_EQ(b.NextAvailable(t0 + 3000us, 3000), t0 + 3000us);
+}
+
 TEST(TokenBucket, LongRunRateIsExactWithBatches) {
   const auto t0 = Clock::time_point{} + 1h;
   TokenBucket b(100'000'000, 50'000, t0);

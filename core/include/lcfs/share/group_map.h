@@ -5,8 +5,8 @@
 // object hash of the index sorted by its group address, and a lookup binary
 // searches it, computing the group of each probed entry (about log2(n)
 // SHA-256 of 45 bytes, microseconds, once per join). Memory: exactly 32 bytes
-// per object (the hash), nothing else; building it needs 48 bytes per object
-// for the sort, released at the end.
+// per object (the hash), nothing else; building it needs about 84 bytes per
+// object for the walk and the sort, released at the end.
 //
 // Objects are found by walking the index from its root: directory objects,
 // then each file's Merkle tree nodes and chunks (the mdex has no iteration,

@@ -78,8 +78,8 @@ struct ShareOptions {
   std::vector<int> interfaces;
   uint64_t rate_bps = kDefaultRate;  // global limit, bits per second on the wire
   net::GroupScheme scheme;
-  net::MldTimers mld_timers;         // RFC 3810 defaults; tests shorten them
-  bool querier = true;               // also act as MLD querier (needed without a router)
+  net::MldTimers mld_timers;  // RFC 3810 defaults; tests shorten them
+  bool querier = true;        // also act as MLD querier (needed without a router)
   size_t encoder_memory = kDefaultEncoderMemory;
   std::chrono::milliseconds grace = kDefaultGrace;
   // Called on the engine thread when an object is found changed (EIO), so the

@@ -24,8 +24,8 @@ class TokenBucket {
   uint64_t Available() const { return balance_ > 0 ? static_cast<uint64_t>(balance_) : 0; }
   // Takes `bytes`, possibly going into debt.
   void Spend(uint64_t bytes) { balance_ -= static_cast<int64_t>(bytes); }
-  // When the balance will be positive again (now if it is).
-  Clock::time_point NextAvailable(Clock::time_point now) const;
+  // When at least `bytes` (<= burst) will be available (now if they are).
+  Clock::time_point NextAvailable(Clock::time_point now, uint64_t bytes = 1) const;
 
   uint64_t rate() const { return bits_per_second_; }
   uint64_t burst() const { return burst_; }
@@ -35,7 +35,7 @@ class TokenBucket {
   uint64_t burst_;
   int64_t balance_;         // bytes; negative = debt
   Clock::time_point last_;  // time of the last refill
-  uint64_t carry_ = 0;      // sub-byte remainder, in bit-nanoseconds, so no rate is lost to rounding
+  uint64_t carry_ = 0;  // sub-byte remainder, in bit-nanoseconds, so no rate is lost to rounding
 };
 
 }  // namespace lcfs::share
