@@ -42,7 +42,8 @@ Status WriteAll(int fd, std::span<const uint8_t> bytes) {
 Status PreadAll(int fd, uint64_t offset, std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno(errno, "pread");
@@ -120,8 +121,7 @@ ChunkCache::ChunkCache(std::string dir, uint64_t size_limit)
 
 ChunkCache::~ChunkCache() = default;
 
-Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir,
-                                                     uint64_t size_limit) {
+Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uint64_t size_limit) {
   if (dir.empty()) return Status::Error(EINVAL, "chunk cache: empty directory name");
   auto cache = std::make_unique<ChunkCache>(dir, size_limit);
   LCFS_RETURN_IF_ERROR(MakeDirs(dir + kLayout + "/objects").WithContext("chunk cache"));
@@ -212,7 +212,8 @@ std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st;
   bool good = fd.valid() && ::fstat(fd.get(), &st) == 0;
-  if (good && need_verify) good = VerifyFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
+  if (good && need_verify)
+    good = VerifyFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
 
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);
@@ -296,8 +297,8 @@ Result<CachedObject> ChunkCache::Insert(const Hash& hash, ObjectKind kind,
     fd = WriteObjectFile(hash, kind, bytes);
   }
   if (!fd.ok())
-    return Status::Error(EIO, "chunk cache: cannot store " + hash.ToHex() + ": " +
-                                  fd.status().message());
+    return Status::Error(
+        EIO, "chunk cache: cannot store " + hash.ToHex() + ": " + fd.status().message());
 
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);

@@ -3,8 +3,7 @@
 namespace lcfs::fs {
 
 Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& hash,
-                                                                    uint32_t children,
-                                                                    bool fetch) {
+                                                                    uint32_t children, bool fetch) {
   {
     std::lock_guard lock(mu_);
     auto it = nodes_.find(hash);

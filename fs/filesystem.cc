@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstring>
 #include <vector>
@@ -57,6 +58,12 @@ struct Filesystem::OpenFile {
   uint64_t last_chunk = 0;      // chunk the reader was last in
   uint32_t window = 0;          // prefetch window in chunks; 0 = not sequential
   uint64_t prefetched_end = 0;  // chunks below this were already queued
+  // The chunks this reader used last, kept open and pinned: consecutive
+  // requests mostly hit the same one or two chunks, and this spares them
+  // the cache lookup (and its open/close) each time.
+  static constexpr size_t kRecentChunks = 4;
+  std::array<std::pair<uint64_t, ObjectRef>, kRecentChunks> recent;
+  size_t recent_next = 0;
 };
 
 Filesystem::Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptions options)
@@ -73,7 +80,7 @@ Filesystem::~Filesystem() { fetcher_.Shutdown(); }
 Status Filesystem::LoadRoot() {
   auto root = inodes_.Get(kRootInode);
   Result<std::shared_ptr<const Directory>> dir = LoadDirectory(*root);
-  if (!dir.ok()) return dir.status().WithContext("root directory " + root_.ToHex());
+  if (!dir.ok()) return dir.status().WithContext("root directory");
   return Status::Ok();
 }
 
@@ -91,11 +98,10 @@ Result<std::shared_ptr<const Directory>> Filesystem::LoadDirectory(Inode& dir) {
   if (!bytes.ok()) return bytes.status();
   Result<Directory> decoded = DecodeDirectory(*bytes);
   if (!decoded.ok())
-    return Status::Error(EIO, "directory object " + dir.entry.hash.ToHex() + ": " +
-                                  decoded.status().message());
+    return Status::Error(
+        EIO, "directory object " + dir.entry.hash.ToHex() + ": " + decoded.status().message());
   inodes_.SetDirectory(dir, std::make_shared<const Directory>(std::move(*decoded)));
   std::lock_guard lock(dir.mu);
-  if (dir.ino == kRootInode) dir.entry.size = bytes->size();
   return dir.dir;
 }
 
@@ -138,22 +144,29 @@ void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size
   uint64_t begin = 0, end = 0;
   {
     std::lock_guard lock(file.mu);
-    // Readahead may reorder requests slightly: anything from the current
-    // chunk up to one chunk past the expected offset still counts as forward.
-    const bool sequential =
-        offset <= file.next_offset + chunk_size && first >= file.last_chunk &&
-        (file.window > 0 || offset == file.next_offset || offset == 0);
+    // Requests of one reader are served by several threads, so they may
+    // arrive slightly out of order: a read starting within a chunk of the
+    // furthest one seen, and not far past where the reader got to, still
+    // counts as forward. Progress is measured by where reads start, so a
+    // request that merely straddles into the next chunk does not count.
+    const bool sequential = offset <= file.next_offset + chunk_size &&
+                            first + 1 >= file.last_chunk &&
+                            (file.window > 0 || offset == file.next_offset || offset == 0);
     if (!sequential) {
       file.window = 0;
       file.prefetched_end = 0;
-    } else if (file.window == 0) {
-      file.window = 1;
-    } else if (last > file.last_chunk) {
-      // Entering a new chunk while reading forward: widen the window.
-      file.window = std::min(file.window * 2, options_.max_prefetch_chunks);
+      file.last_chunk = first;
+      file.next_offset = offset + size;
+    } else {
+      if (file.window == 0) {
+        file.window = 1;
+      } else if (first > file.last_chunk) {
+        // The reader moved on to a new chunk: widen the window.
+        file.window = std::min(file.window * 2, options_.max_prefetch_chunks);
+      }
+      file.last_chunk = std::max(file.last_chunk, first);
+      file.next_offset = std::max(file.next_offset, offset + size);
     }
-    file.last_chunk = last;
-    file.next_offset = offset + size;
     if (file.window == 0) return;
     begin = std::max(last + 1, file.prefetched_end);
     end = std::min(last + 1 + file.window, file.shape.chunk_count());
@@ -180,12 +193,26 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
   std::vector<ObjectRef> chunks;  // pinned until the reply is sent
   chunks.reserve(count);
   for (uint64_t c = first; c <= last; ++c) {
+    {
+      std::lock_guard lock(file.mu);
+      auto hit = std::find_if(file.recent.begin(), file.recent.end(),
+                              [c](const auto& r) { return r.second && r.first == c; });
+      if (hit != file.recent.end()) {
+        chunks.push_back(hit->second);
+        continue;
+      }
+    }
     Result<Hash> hash = locator_.ChunkHash(e.hash, file.shape, c);
     if (!hash.ok()) return hash.status().WithContext("chunk " + std::to_string(c));
     Result<ObjectRef> chunk = fetcher_.Get(*hash, ObjectKind::kChunk);
     if (!chunk.ok()) return chunk.status().WithContext("chunk " + std::to_string(c));
     if ((*chunk)->size() != ChunkLength(e.size, file.shape.chunk_size(), c))
       return Status::Error(EIO, "chunk " + std::to_string(c) + " has the wrong length");
+    {
+      std::lock_guard lock(file.mu);
+      file.recent[file.recent_next] = {c, *chunk};
+      file.recent_next = (file.recent_next + 1) % OpenFile::kRecentChunks;
+    }
     chunks.push_back(std::move(*chunk));
   }
 
@@ -300,12 +327,29 @@ struct Filesystem::Ops {
       file->shape = *shape;
     }
     fi->keep_cache = 1;  // immutable content: the page cache stays valid
-    fi->fh = reinterpret_cast<uint64_t>(file.get());
-    if (fuse_reply_open(req, fi) == 0) (void)file.release();  // owned by fi->fh until Release
+    OpenFile* handle = file.get();
+    fi->fh = reinterpret_cast<uint64_t>(handle);
+    {
+      std::lock_guard lock(fs.open_files_mu_);
+      fs.open_files_.emplace(handle, std::move(file));
+    }
+    if (fuse_reply_open(req, fi) != 0) {  // the opener is gone: no Release will come
+      std::lock_guard lock(fs.open_files_mu_);
+      fs.open_files_.erase(handle);
+    }
   }
 
   static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    std::unique_ptr<OpenFile> file(reinterpret_cast<OpenFile*>(fi->fh));
+    Filesystem& fs = Self(req);
+    std::unique_ptr<OpenFile> file;  // destroyed outside the lock
+    {
+      std::lock_guard lock(fs.open_files_mu_);
+      auto it = fs.open_files_.find(reinterpret_cast<const OpenFile*>(fi->fh));
+      if (it != fs.open_files_.end()) {
+        file = std::move(it->second);
+        fs.open_files_.erase(it);
+      }
+    }
     fuse_reply_err(req, 0);
   }
 
@@ -382,8 +426,7 @@ struct Filesystem::Ops {
   static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
     ReadDirCommon(req, ino, size, off, false);
   }
-  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                          fuse_file_info*) {
+  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
     ReadDirCommon(req, ino, size, off, true);
   }
 

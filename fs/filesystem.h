@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "chunk_locator.h"
 #include "inode_table.h"
@@ -44,7 +45,7 @@ struct FilesystemOptions {
   double attr_timeout = 86400;
   double entry_timeout = 86400;
   // Largest prefetch window, in chunks.
-  uint32_t max_prefetch_chunks = 16;
+  uint32_t max_prefetch_chunks = 32;
 };
 
 class Filesystem {
@@ -94,6 +95,10 @@ class Filesystem {
   ChunkLocator locator_;
   uid_t uid_;
   gid_t gid_;
+  // Open files, owned here so that those the kernel never releases (the
+  // connection aborted) are freed with the filesystem.
+  std::mutex open_files_mu_;
+  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> open_files_;
   std::function<void()> after_init_;
   std::once_flag after_init_once_;
 };

@@ -51,7 +51,6 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(Filesystem& fs, const FuseMo
     return Status::Error(EINVAL, "cannot create FUSE session (options: " + options + ")");
   if (fuse_session_mount(mount->session_, opts.mountpoint.c_str()) != 0)
     return Status::Error(EIO, "cannot mount FUSE filesystem at " + opts.mountpoint);
-  mount->mounted_ = true;
   // A hard mount's endless retries must end when the connection does.
   fs.fetcher().SetCancelCheck([se = mount->session_] { return fuse_session_exited(se) != 0; });
   if (opts.readahead_kb) fs.SetAfterInitHook([m = mount.get()] { m->TuneReadahead(); });
@@ -61,7 +60,9 @@ Result<std::unique_ptr<FuseMount>> FuseMount::Mount(Filesystem& fs, const FuseMo
 FuseMount::~FuseMount() {
   if (!session_) return;
   if (signals_) fuse_remove_signal_handlers(session_);
-  if (mounted_) fuse_session_unmount(session_);
+  // Also after Exit() or an external unmount: libfuse then finds the
+  // connection gone and only frees its state.
+  fuse_session_unmount(session_);
   fuse_session_destroy(session_);
 }
 
@@ -87,7 +88,6 @@ Status FuseMount::Run() {
 
 void FuseMount::Exit() {
   fuse_session_exit(session_);
-  mounted_ = false;
   // Worker threads sit in read() on /dev/fuse: detaching the mount ends
   // the connection and wakes them.
   ::umount2(opts_.mountpoint.c_str(), MNT_DETACH);

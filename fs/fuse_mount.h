@@ -27,8 +27,11 @@ struct FuseMountOptions {
   bool debug = false;           // libfuse request tracing
   unsigned max_threads = 16;    // request threads
   // Raise the mount's readahead (sysfs read_ahead_kb) to this many KiB once
-  // mounted, so sequential reads arrive as large requests; 0 leaves it.
-  unsigned readahead_kb = 4096;
+  // mounted, so sequential reads arrive as large requests (the kernel's
+  // default is 128 KiB); 0 leaves it. One chunk: more only makes the kernel
+  // read far ahead of a short reader (head -c), which our own prefetch then
+  // amplifies.
+  unsigned readahead_kb = 1024;
 };
 
 class FuseMount {
@@ -56,7 +59,6 @@ class FuseMount {
 
   FuseMountOptions opts_;
   fuse_session* session_ = nullptr;
-  bool mounted_ = false;
   bool signals_ = false;
 };
 

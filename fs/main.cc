@@ -13,8 +13,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -112,6 +115,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   const lcfs::fs::MountOptions& opts = cl->options;
+  // Absolute, since the daemon changes to "/" and unmounts by this path.
+  char resolved[PATH_MAX];
+  if (!::realpath(cl->mountpoint.c_str(), resolved)) {
+    std::fprintf(stderr, "lcfs: mount point %s: %s\n", cl->mountpoint.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
+  const std::string mountpoint = resolved;
 
   // Before any thread exists: fork() keeps only the calling thread.
   if (!cl->foreground) Daemonize();
@@ -119,7 +130,8 @@ int main(int argc, char** argv) {
   lcfs::fs::ObjectSourceInfo info;
   auto source = lcfs::fs::MakeObjectSource(opts, &info);
   if (!source.ok()) return Fail(source.status().message());
-  const std::string cache_dir = opts.cache_dir.empty() ? lcfs::fs::DefaultCacheDir() : opts.cache_dir;
+  const std::string cache_dir =
+      opts.cache_dir.empty() ? lcfs::fs::DefaultCacheDir() : opts.cache_dir;
   auto cache = lcfs::fs::ChunkCache::Open(cache_dir, opts.cache_size);
   if (!cache.ok()) return Fail(cache.status().message());
 
@@ -129,12 +141,17 @@ int main(int argc, char** argv) {
   lcfs::fs::ObjectFetcher fetcher(**source, **cache, policy);
   lcfs::fs::Filesystem fs(*root, fetcher);
   if (Status st = fs.LoadRoot(); !st.ok()) {
-    return Fail("cannot mount " + root->ToHex() + ": " + st.message() + " (timeout " +
-                std::to_string(opts.timeout.count() / 1000.0).substr(0, 5) + " s)");
+    std::string message = "cannot mount " + root->ToHex() + ": " + st.message();
+    if (message.find("ETIMEDOUT") != std::string::npos) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.1f", opts.timeout.count() / 1000.0);
+      message += " (no answer within timeout=" + std::string(seconds) + " s)";
+    }
+    return Fail(message);
   }
 
   lcfs::fs::FuseMountOptions mopts;
-  mopts.mountpoint = cl->mountpoint;
+  mopts.mountpoint = mountpoint;
   mopts.fuse_options = opts.fuse_options;
   mopts.fsname = root->ToHex();
   mopts.debug = cl->debug;

@@ -14,11 +14,12 @@ namespace {
 // Generic mount(8)/fstab options with no meaning for this filesystem.
 const std::set<std::string>& IgnoredOptions() {
   static const std::set<std::string> kIgnored = {
-      "rw",      "ro",        "defaults", "_netdev", "noauto",   "auto",        "nofail",
-      "user",    "users",     "nouser",   "owner",   "group",    "sync",        "async",
-      "atime",   "noatime",   "relatime", "norelatime", "strictatime", "nostrictatime",
-      "diratime", "nodiratime", "lazytime", "nolazytime", "silent", "loud", "mand", "nomand",
-      "iversion", "noiversion",
+      "rw",       "ro",         "defaults",   "_netdev",     "noauto",
+      "auto",     "nofail",     "user",       "users",       "nouser",
+      "owner",    "group",      "sync",       "async",       "atime",
+      "noatime",  "relatime",   "norelatime", "strictatime", "nostrictatime",
+      "diratime", "nodiratime", "lazytime",   "nolazytime",  "silent",
+      "loud",     "mand",       "nomand",     "iversion",    "noiversion",
   };
   return kIgnored;
 }
@@ -26,8 +27,8 @@ const std::set<std::string>& IgnoredOptions() {
 // Options handed to libfuse (which passes mount flags on to the kernel).
 const std::set<std::string>& FuseFlagOptions() {
   static const std::set<std::string> kFuse = {
-      "allow_other", "allow_root", "default_permissions", "dev", "nodev", "suid", "nosuid",
-      "exec",        "noexec",     "dirsync",
+      "allow_other", "allow_root", "default_permissions", "dev", "nodev", "suid", "nosuid", "exec",
+      "noexec",      "dirsync",
   };
   return kFuse;
 }
@@ -162,8 +163,9 @@ std::string UsageText(const std::string& program) {
        mount -t fuse.lcfs HASH MOUNTPOINT [-o OPTIONS]
 
 Mounts, read-only, the directory tree whose root directory object has the
-SHA-256 name HASH (64 hex digits), fetching objects lazily as they are read
-and keeping them in a shared on-disk chunk cache.
+SHA-256 name HASH (64 hex digits), fetching objects lazily from exporters on
+the link (lcfs-export) as they are read, and keeping them in a shared
+on-disk chunk cache.
 
   -f              stay in the foreground
   -d              debug output (implies -f)

@@ -19,14 +19,14 @@
 namespace lcfs::fs {
 
 struct MountOptions {
-  std::string iface;                // iface=: network interface of the exporter's link
+  std::string iface;                 // iface=: network interface of the exporter's link
   std::vector<std::string> sources;  // source=: accepted exporter addresses (RFC 3678 INCLUDE)
-  std::string cache_dir;            // cache=: empty = DefaultCacheDir()
-  uint64_t cache_size = 0;          // cache_size=: bytes, 0 = unlimited
+  std::string cache_dir;             // cache=: empty = DefaultCacheDir()
+  uint64_t cache_size = 0;           // cache_size=: bytes, 0 = unlimited
   std::chrono::milliseconds timeout{30000};  // timeout=: seconds (fractions allowed)
-  bool hard = false;                // hard: retry forever instead of EIO
-  uint16_t port = 0;                // port=: 0 = the protocol's default
-  std::string local_dir;            // local=: serve from an index of this directory
+  bool hard = false;                         // hard: retry forever instead of EIO
+  uint16_t port = 0;                         // port=: 0 = the protocol's default
+  std::string local_dir;                     // local=: serve from an index of this directory
   // Options for libfuse / the kernel (allow_other, nodev, ...), already vetted.
   std::vector<std::string> fuse_options;
 };

@@ -33,7 +33,9 @@ namespace lcfs::fs {
 struct FetchPolicy {
   std::chrono::milliseconds timeout{30000};  // per object, soft mode
   bool hard = false;                         // retry forever instead of EIO
-  int prefetch_threads = 4;
+  // Network fetches are latency-bound (join, wait for the exporter): many
+  // in flight at once are what make a cold sequential read fast.
+  int prefetch_threads = 16;
   size_t prefetch_queue = 512;  // queued prefetches beyond this are dropped
 };
 

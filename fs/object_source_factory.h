@@ -1,10 +1,10 @@
 // Where a mount's objects come from: the one place that picks the
 // ObjectSource for the `lcfs` program.
 //
-// With `local=DIR` the directory is indexed in-process and served from its
-// mdex (tests, benchmarks, offline use). The network source (the sync engine)
-// is not built yet: until it is, a mount without local= fails with a clear
-// message. Plugging it in is a change to MakeObjectSource only.
+// By default objects come from the network: the sync engine's
+// NetworkObjectSource (iface=, source=, port=). With `local=DIR` the
+// directory is indexed in-process and served from its mdex instead (tests,
+// benchmarks, offline use).
 #pragma once
 
 #include <memory>
@@ -22,6 +22,10 @@ struct ObjectSourceInfo {
 
 Result<std::unique_ptr<ObjectSource>> MakeObjectSource(const MountOptions& options,
                                                        ObjectSourceInfo* info = nullptr);
+
+// The sync engine's source: exporters on the LAN.
+Result<std::unique_ptr<ObjectSource>> MakeNetworkObjectSource(const MountOptions& options,
+                                                              ObjectSourceInfo* info = nullptr);
 
 // An ObjectSource serving the local directory `dir` (indexed now).
 Result<std::unique_ptr<ObjectSource>> MakeLocalObjectSource(const std::string& dir,

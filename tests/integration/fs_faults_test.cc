@@ -74,8 +74,8 @@ void WriteRandomFile(const std::string& path, size_t size, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<uint64_t> buf((size + 7) / 8);
   for (auto& w : buf) w = rng();
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(buf.data()),
-                                              static_cast<std::streamsize>(size));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(size));
 }
 
 // Reads with O_DIRECT so the kernel's page cache cannot answer for us: every
@@ -212,6 +212,27 @@ TEST_F(FsFaultsTest, ForcedUnmountWithAReadInFlightIsClean) {
   EXPECT_NE(read_errno.load(), 0);
   loop_.join();
   EXPECT_TRUE(loop_status_.ok()) << loop_status_.ToString();
+}
+
+TEST_F(FsFaultsTest, RootThatNeverArrivesFailsTheMountAfterTheTimeout) {
+  auto local = MakeLocalObjectSource(src_);
+  ASSERT_TRUE(local.ok());
+  KillableSource source(std::move(*local));
+  source.SetAlive(false);
+  auto cache = ChunkCache::Open(base_ + "/cache", 0);
+  ASSERT_TRUE(cache.ok());
+  FetchPolicy policy;
+  policy.timeout = 500ms;
+  ObjectFetcher fetcher(source, **cache, policy);
+  Filesystem fs(root_, fetcher);
+  const auto start = std::chrono::steady_clock::now();
+  Status st = fs.LoadRoot();
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("root directory"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("ETIMEDOUT"), std::string::npos) << st.message();
+  EXPECT_GE(took, 450ms);
+  EXPECT_LT(took, 5s);
 }
 
 TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {

@@ -68,8 +68,9 @@ TEST(ParseCommandLine, RejectsWithMessages) {
 }
 
 TEST(ParseCommandLine, IgnoresGenericFstabOptions) {
-  auto cl = ParseCommandLine({"lcfs", "h", "m", "-o",
-                              "defaults,nofail,user,x-systemd.automount,comment=x,noatime,local=/d"});
+  auto cl =
+      ParseCommandLine({"lcfs", "h", "m", "-o",
+                        "defaults,nofail,user,x-systemd.automount,comment=x,noatime,local=/d"});
   ASSERT_TRUE(cl.ok()) << cl.status().ToString();
   EXPECT_TRUE(cl->options.fuse_options.empty());
   EXPECT_EQ(cl->options.local_dir, "/d");
