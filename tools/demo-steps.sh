@@ -61,9 +61,11 @@ cat "$work/export.err"
 
 command -v mount.fuse3 >/dev/null && [[ -x $build/fs/lcfs ]] ||
   not_built "lcfs (FUSE frontend, issue 8): mounting the HASH on host 1"
-step "host 1: mount -t fuse.lcfs -o iface=$LCFS_TB_IFACE $hash $mnt"
+# A private chunk cache, so every byte read below really crosses the LAN.
+opts="iface=$LCFS_TB_IFACE,cache=$work/cache"
+step "host 1: mount -t fuse.lcfs -o $opts $hash $mnt"
 mkdir -p "$mnt"
-nsenter --net="$reader_ns" mount -t fuse.lcfs -o "iface=$LCFS_TB_IFACE" "$hash" "$mnt"
+nsenter --net="$reader_ns" mount -t fuse.lcfs -o "$opts" "$hash" "$mnt"
 
 step "host 1: ls -l, cat, sha256sum"
 ls -l "$mnt" "$mnt/data"

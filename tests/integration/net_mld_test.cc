@@ -151,16 +151,24 @@ TEST_P(MldEventsTest, JoinsAndLeavesOfTwoListenersAreSeenInOrder) {
   EXPECT_EQ(snoop->EventsFor(g), std::vector<Kind>{Kind::kJoin}) << "group ended with C listening";
   EXPECT_TRUE(snoop->snooper->table().HasListeners(a.ifindex(), g));
 
-  // The last one leaves: the group ends within LLQT (plus the time reports
-  // take), long before the listening interval would have ended it.
+  // The last one leaves: with MLDv2 every leave is reported, so the group ends
+  // within LLQT (plus the time reports take), long before the listening
+  // interval would have ended it. An MLDv1 host sends Done only if it sent
+  // the group's most recent report (RFC 2710 4); if B's report suppressed
+  // C's, C leaves silently and the group ends when its listening interval
+  // runs out, which is the most the test can ask of MLDv1.
   const auto left = MldClock::now();
   ASSERT_TRUE(rc.Leave(g, c.ifindex()).ok());
-  ASSERT_TRUE(snoop->PumpUntil([&] { return snoop->Saw(g, 2); }, Millis(5000)))
+  const Millis bound = version == 1 ? opts.timers.listening_interval() + Millis(1000)
+                                    : opts.timers.last_listener_query_time() + Millis(1000);
+  ASSERT_TRUE(snoop->PumpUntil([&] { return snoop->Saw(g, 2); }, bound + Millis(2000)))
       << "the group did not end after the last leave";
   const auto took = std::chrono::duration_cast<Millis>(MldClock::now() - left);
   EXPECT_EQ(snoop->EventsFor(g), (std::vector<Kind>{Kind::kJoin, Kind::kLeave}));
-  EXPECT_LE(took, opts.timers.last_listener_query_time() + Millis(1000));
-  EXPECT_LT(took, opts.timers.listening_interval());
+  EXPECT_LE(took, bound);
+  if (version == 2) {
+    EXPECT_LT(took, opts.timers.listening_interval());
+  }
 
   const MldCounters& n = snoop->snooper->counters();
   if (version == 1) {
@@ -169,7 +177,10 @@ TEST_P(MldEventsTest, JoinsAndLeavesOfTwoListenersAreSeenInOrder) {
     EXPECT_GT(n.v2_reports, 0u);
   }
   EXPECT_EQ(n.malformed, 0u);
-  EXPECT_GT(snoop->snooper->querier()->counters().specific_queries, 0u);
+  // Specific queries follow a reported leave, which MLDv1 may not send.
+  if (version == 2) {
+    EXPECT_GT(snoop->snooper->querier()->counters().specific_queries, 0u);
+  }
   EXPECT_EQ(snoop->snooper->querier()->counters().send_errors, 0u);
 }
 
