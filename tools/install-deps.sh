@@ -10,7 +10,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing and sanitizers (libFuzzer ships in libclang-rt-14-dev)
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format git
   # runtime: FUSE, the virtual LAN (namespaces, bridge, tc, nftables), nsenter
   fuse3 iproute2 nftables util-linux procps kmod
   # protocol checks and peers for benchmarks

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds, runs every test.
+#  0. clang-format check of every C++ file.
 #  1. gcc build (-Werror): unit and integration tests (the integration tests
 #     build virtual LANs out of network namespaces and need root), fuzz
 #     targets replaying their seed corpora.
@@ -10,6 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
 jobs=$(nproc)
+
+echo "== clang-format"
+git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+echo "clang-format clean"
 
 echo "== build (gcc, -Werror)"
 tools/build.sh

@@ -1,6 +1,8 @@
 // Proves the virtual LAN: multicast crosses the bridge to the hosts that
 // joined and no others, with bridge snooping on and off, and the kernel's
 // MLDv2 report for a join reaches a raw ICMPv6 socket on another host.
+#include "testbed/testbed.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <net/if.h>
@@ -13,7 +15,6 @@
 #include <string>
 
 #include "lcfs/unique_fd.h"
-#include "testbed/testbed.h"
 
 namespace lcfs::testbed {
 namespace {

@@ -175,8 +175,8 @@ Status RunCommand(const std::vector<std::string>& argv, std::string* output,
   if (!WIFEXITED(*st) || WEXITSTATUS(*st) != 0) {
     std::string err = p->Stderr();
     while (!err.empty() && err.back() == '\n') err.pop_back();
-    return Status::Error(ECHILD, Join(argv) + ": " + DescribeWaitStatus(*st) +
-                                     (err.empty() ? "" : ": " + err));
+    return Status::Error(
+        ECHILD, Join(argv) + ": " + DescribeWaitStatus(*st) + (err.empty() ? "" : ": " + err));
   }
   return Status::Ok();
 }

@@ -28,7 +28,8 @@ struct SpawnOptions {
 
 class Subprocess {
  public:
-  static Result<Subprocess> Spawn(const std::vector<std::string>& argv, const SpawnOptions& opts = {});
+  static Result<Subprocess> Spawn(const std::vector<std::string>& argv,
+                                  const SpawnOptions& opts = {});
 
   Subprocess(Subprocess&& o) noexcept;
   Subprocess& operator=(Subprocess&& o) noexcept;

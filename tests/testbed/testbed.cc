@@ -57,8 +57,8 @@ Status Ip(const std::vector<std::string>& args) {
 }
 
 Status SysctlIn(const std::string& netns, const std::string& key, const std::string& value) {
-  return RunCommand({"nsenter", "--net=/run/netns/" + netns, "--", "sysctl", "-qw",
-                     key + "=" + value});
+  return RunCommand(
+      {"nsenter", "--net=/run/netns/" + netns, "--", "sysctl", "-qw", key + "=" + value});
 }
 
 // Deletes namespaces whose creator (PID in the name) no longer exists.
@@ -82,9 +82,9 @@ Status WaitForLinkLocal(const std::string& netns, in6_addr* addr) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   for (;;) {
     std::string out;
-    (void)RunCommand({"ip", "-n", netns, "-6", "-o", "addr", "show", "dev", kHostInterface,
-                      "scope", "link"},
-                     &out);
+    (void)RunCommand(
+        {"ip", "-n", netns, "-6", "-o", "addr", "show", "dev", kHostInterface, "scope", "link"},
+        &out);
     if (out.find("fe80::") != std::string::npos && out.find("tentative") == std::string::npos) {
       std::string a = out.substr(out.find("fe80::"));
       a = a.substr(0, a.find('/'));
@@ -138,8 +138,8 @@ Result<NetnsGuard> Host::Enter() const {
 }
 
 Status Host::SetLoss(double percent, bool udp_only) {
-  (void)RunCommand({"nsenter", "--net=" + netns_path(), "--", "nft", "delete", "table", "netdev",
-                    "lcfs_loss"});
+  (void)RunCommand(
+      {"nsenter", "--net=" + netns_path(), "--", "nft", "delete", "table", "netdev", "lcfs_loss"});
   if (percent <= 0) return Status::Ok();
   int threshold = static_cast<int>(percent * 100 + 0.5);
   std::string rule = std::string("add table netdev lcfs_loss; ") +
@@ -153,8 +153,19 @@ Status Host::SetLoss(double percent, bool udp_only) {
 namespace {
 std::vector<std::string> TbfArgs(const std::string& dev, uint64_t bps) {
   uint64_t burst = std::max<uint64_t>(32 * 1024, bps / 8 / 100);  // >= 10 ms of traffic
-  return {"tc",  "qdisc", "replace", "dev",     dev,     "root",   "tbf",
-          "rate", std::to_string(bps) + "bit", "burst", std::to_string(burst), "latency", "100ms"};
+  return {"tc",
+          "qdisc",
+          "replace",
+          "dev",
+          dev,
+          "root",
+          "tbf",
+          "rate",
+          std::to_string(bps) + "bit",
+          "burst",
+          std::to_string(burst),
+          "latency",
+          "100ms"};
 }
 }  // namespace
 
@@ -186,9 +197,9 @@ Result<uint64_t> Host::InterfaceCounter(const std::string& name) const {
   if (!guard.ok()) return guard.status();
   std::string path = std::string("/proc/thread-self/net/dev");
   std::string dev = ReadFileOrEmpty(path);
-  static const char* kFields[] = {"rx_bytes", "rx_packets", "rx_errs", "rx_drop", "rx_fifo",
-                                  "rx_frame", "rx_compressed", "rx_multicast", "tx_bytes",
-                                  "tx_packets", "tx_errs", "tx_drop"};
+  static const char* kFields[] = {"rx_bytes", "rx_packets", "rx_errs",       "rx_drop",
+                                  "rx_fifo",  "rx_frame",   "rx_compressed", "rx_multicast",
+                                  "tx_bytes", "tx_packets", "tx_errs",       "tx_drop"};
   int field = -1;
   for (int i = 0; i < 12; ++i)
     if (name == kFields[i]) field = i;
@@ -282,8 +293,8 @@ Status Testbed::Setup(const TestbedOptions& opts) {
   for (auto& h : hosts_) {
     LCFS_RETURN_IF_ERROR(WaitForLinkLocal(h.netns_, &h.link_local_));
     std::string out;
-    LCFS_RETURN_IF_ERROR(RunCommand({"ip", "-n", h.netns_, "-o", "link", "show", kHostInterface},
-                                    &out));
+    LCFS_RETURN_IF_ERROR(
+        RunCommand({"ip", "-n", h.netns_, "-o", "link", "show", kHostInterface}, &out));
     h.ifindex_ = std::atoi(out.c_str());
     if (h.ifindex_ <= 0) return Status::Error(EINVAL, "cannot read ifindex: " + out);
   }

@@ -57,12 +57,12 @@ class NetnsGuard {
 class Host {
  public:
   int index() const { return index_; }
-  const std::string& netns() const { return netns_; }       // namespace name
+  const std::string& netns() const { return netns_; }  // namespace name
   std::string netns_path() const { return "/run/netns/" + netns_; }
   const char* iface() const { return kHostInterface; }
-  int ifindex() const { return ifindex_; }                  // of lan0, in the host
+  int ifindex() const { return ifindex_; }  // of lan0, in the host
   const in6_addr& link_local() const { return link_local_; }
-  std::string link_local_str() const;                       // "fe80::..."
+  std::string link_local_str() const;  // "fe80::..."
 
   // Runs a command in this host to completion; fails if it exits non-zero.
   Status Run(const std::vector<std::string>& argv, std::string* output = nullptr,
@@ -147,8 +147,8 @@ bool HaveTestbedPrivileges();
 }  // namespace lcfs::testbed
 
 // In a gtest body: skip with a clear message unless we can build a testbed.
-#define LCFS_REQUIRE_TESTBED()                                                          \
-  do {                                                                                  \
-    if (!::lcfs::testbed::HaveTestbedPrivileges())                                      \
+#define LCFS_REQUIRE_TESTBED()                                                         \
+  do {                                                                                 \
+    if (!::lcfs::testbed::HaveTestbedPrivileges())                                     \
       GTEST_SKIP() << "needs root (network namespaces, bridge, raw sockets): skipped"; \
   } while (0)

@@ -25,8 +25,8 @@ void Forward(int sig) {
   if (g_child > 0) kill(g_child, sig);
 }
 int Usage() {
-  std::fprintf(stderr,
-               "usage: lcfs-testbed [--hosts N] [--snooping] [--loss HOST:PERCENT] -- COMMAND...\n");
+  std::fprintf(
+      stderr, "usage: lcfs-testbed [--hosts N] [--snooping] [--loss HOST:PERCENT] -- COMMAND...\n");
   return 2;
 }
 }  // namespace

@@ -46,7 +46,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     if (std::get<Status>(v_).ok()) v_ = Status::Error(EINVAL, "Result built from an OK status");
   }
@@ -69,8 +69,8 @@ class [[nodiscard]] Result {
 }  // namespace lcfs
 
 // Return early from a function returning Status or Result<T> on error.
-#define LCFS_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::lcfs::Status lcfs_status_ = (expr);     \
+#define LCFS_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::lcfs::Status lcfs_status_ = (expr);        \
     if (!lcfs_status_.ok()) return lcfs_status_; \
   } while (0)

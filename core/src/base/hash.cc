@@ -19,8 +19,8 @@ int HexValue(char c) {
 
 Result<Hash> Hash::FromHex(std::string_view hex) {
   if (hex.size() != 2 * kSize) {
-    return Status::Error(EINVAL, "hash must be 64 hex digits, got " + std::to_string(hex.size()) +
-                                     " characters");
+    return Status::Error(
+        EINVAL, "hash must be 64 hex digits, got " + std::to_string(hex.size()) + " characters");
   }
   Hash h;
   for (size_t i = 0; i < kSize; ++i) {

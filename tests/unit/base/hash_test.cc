@@ -7,7 +7,8 @@ namespace {
 
 TEST(Hash, Sha256KnownVectors) {
   // FIPS 180-2 examples.
-  EXPECT_EQ(Sha256Of("").ToHex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Of("").ToHex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(Sha256Of("abc").ToHex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
