@@ -3,8 +3,7 @@
 # (lcfs-testbed: host 0 exports, host 1 receives):
 #   - time to first byte of a cold file through an lcfs mount;
 #   - cold sequential read of one file through lcfs (empty chunk cache);
-#   - the same file with lcfs-sync (whole-tree copy), same exporter;
-#   - the same file with uftp/uftpd at the same rate.
+#   - the same file with lcfs-sync (whole-tree copy), same exporter.
 # Not a test: prints figures. Needs root.
 #
 #   bench/e2e/fs_cold_read.sh [BUILD_DIR]     (SIZE_MB=256, RATE=1G by default)
@@ -41,38 +40,12 @@ if [ "${1:-}" = --inside ]; then
   umount "$work/mnt"
   t0=$(now); h1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/sync"; t1=$(now)
   echo "lcfs-sync:                 $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MB/s"
-  # uftp at the same rate, same hosts: uftpd on host 1, uftp on host 0,
-  # link-local interfaces and transient link-scope groups (-M/-P).
-  if command -v uftp >/dev/null && command -v uftpd >/dev/null; then
-    mkdir -p "$work/uftp"
-    h1 uftpd -d -I "$LCFS_TB_LL_1" -M ff12::1:2 -D "$work/uftp" -L "$work/uftpd.log" &
-    uftpd_pid=$!
-    sleep 1  # uftpd has no readiness signal; it must listen before the announce
-    t0=$(now)
-    h0 uftp -I "$LCFS_TB_LL_0" -M ff12::1:2 -P ff12::1:3 -R "$RATE_KBIT" -C none -Y none -x 0 \
-      "$work/src/big.bin" > "$work/uftp.out" 2>&1 || echo "uftp failed" >&2
-    t1=$(now)
-    kill "$uftpd_pid" 2>/dev/null || true
-    wait "$uftpd_pid" 2>/dev/null || true
-    if cmp -s "$work/uftp/big.bin" "$work/src/big.bin"; then
-      echo "uftp (whole session):      $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MB/s"
-    else
-      echo "uftp: the copy does not match (see $work/uftp.out)" >&2
-    fi
-  fi
+  echo "(uftp: not measured yet; it needs IPv6 multicast options on this link-local-only LAN)"
   exit 0
 fi
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
 export LCFS_BENCH_BUILD=$build SIZE_MB=${SIZE_MB:-256} RATE=${RATE:-1G}
-# uftp's -R takes Kbit/s.
-case $RATE in
-  *G) RATE_KBIT=$((${RATE%G} * 1000000)) ;;
-  *M) RATE_KBIT=$((${RATE%M} * 1000)) ;;
-  *k) RATE_KBIT=${RATE%k} ;;
-  *) RATE_KBIT=$((RATE / 1000)) ;;
-esac
-export RATE_KBIT
 for f in fs/lcfs tools/lcfs-export tools/lcfs-sync tests/lcfs-testbed; do
   [ -x "$build/$f" ] || { echo "missing $build/$f" >&2; exit 1; }
 done
