@@ -32,6 +32,7 @@
 #include "lcfs/share/object_stream.h"
 #include "lcfs/share/share.h"
 #include "testbed/testbed.h"
+#include "unit/share/share_test_util.h"
 
 namespace lcfs::share {
 namespace {
@@ -56,17 +57,7 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
   return true;
 }
 
-std::vector<uint8_t> Bytes(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b = static_cast<uint8_t>(x);
-  }
-  return v;
-}
+using testing::Bytes;  // the unit tests' generator (unit/share/share_test_util.h)
 
 void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
