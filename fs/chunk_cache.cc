@@ -19,10 +19,37 @@ namespace {
 
 constexpr const char* kLayout = "/v1";
 
-Status MakeDirs(const std::string& path) {
+// Creates `path` and any missing parents as 0700: a cache holds the bytes of
+// files whatever their modes, so no other user may look inside. Existing
+// parents (/var/cache, ~/.cache) are left as they are.
+Status MakePrivateDirs(const std::string& path) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Status::Error(ec.value(), "create directory " + path + ": " + ec.message());
+  const std::filesystem::path p(path);
+  if (std::filesystem::is_directory(p, ec)) return Status::Ok();
+  if (p.has_parent_path() && p.parent_path() != p)
+    LCFS_RETURN_IF_ERROR(MakePrivateDirs(p.parent_path().string()));
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+    return Status::FromErrno(errno, "create directory " + path);
+  return Status::Ok();
+}
+
+// A directory of the cache must be ours and closed to others: one open to
+// group or others is tightened to 0700 (counted in `tightened`); one owned
+// by another user is refused, as we could neither trust nor tighten it.
+Status SecurePrivateDir(const std::string& path, uint64_t* tightened) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
+  if (!S_ISDIR(st.st_mode)) return Status::Error(ENOTDIR, path + " is not a directory");
+  if (st.st_uid != ::geteuid())
+    return Status::Error(
+        EPERM, "cache directory " + path + " belongs to uid " + std::to_string(st.st_uid) +
+                   ", not to this user (uid " + std::to_string(::geteuid()) +
+                   "): refusing to share it; give this user its own with cache=DIR");
+  if ((st.st_mode & 077) != 0) {
+    if (::chmod(path.c_str(), 0700) != 0)
+      return Status::FromErrno(errno, "tighten " + path + " to mode 0700");
+    ++*tightened;
+  }
   return Status::Ok();
 }
 
@@ -124,8 +151,13 @@ ChunkCache::~ChunkCache() = default;
 Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uint64_t size_limit) {
   if (dir.empty()) return Status::Error(EINVAL, "chunk cache: empty directory name");
   auto cache = std::make_unique<ChunkCache>(dir, size_limit);
-  LCFS_RETURN_IF_ERROR(MakeDirs(dir + kLayout + "/objects").WithContext("chunk cache"));
-  LCFS_RETURN_IF_ERROR(MakeDirs(dir + kLayout + "/tmp").WithContext("chunk cache"));
+  uint64_t tightened = 0;
+  for (const std::string& d :
+       {dir, dir + kLayout, dir + kLayout + "/objects", dir + kLayout + "/tmp"}) {
+    LCFS_RETURN_IF_ERROR(MakePrivateDirs(d).WithContext("chunk cache"));
+    LCFS_RETURN_IF_ERROR(SecurePrivateDir(d, &tightened).WithContext("chunk cache"));
+  }
+  cache->stats_.tightened = tightened;
   LCFS_RETURN_IF_ERROR(cache->Scan().WithContext("chunk cache " + dir));
   {
     // A previous run may have left more than this run's limit allows.
@@ -160,13 +192,21 @@ Status ChunkCache::Scan() {
   };
   std::vector<Found> found;
   const std::string objects = dir_ + kLayout + "/objects";
+  uint64_t tightened = 0;
   for (const auto& sub : std::filesystem::directory_iterator(objects, ec)) {
     if (!sub.is_directory(ec)) continue;
+    // Older caches were 0755/0644: the top directory is already closed, and
+    // what is inside follows so no copy of the tree keeps an open mode.
+    struct stat dst;
+    if (::stat(sub.path().c_str(), &dst) == 0 && (dst.st_mode & 077) != 0 &&
+        ::chmod(sub.path().c_str(), 0700) == 0)
+      ++tightened;
     for (const auto& f : std::filesystem::directory_iterator(sub.path(), ec)) {
       Found item;
       if (!ParseObjectName(f.path().filename().string(), &item.hash, &item.kind)) continue;
       struct stat st;
       if (::stat(f.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if ((st.st_mode & 077) != 0 && ::chmod(f.path().c_str(), 0600) == 0) ++tightened;
       item.size = static_cast<uint64_t>(st.st_size);
       item.used = st.st_atim;
       found.push_back(item);
@@ -178,6 +218,7 @@ Status ChunkCache::Scan() {
     return std::pair(a.used.tv_sec, a.used.tv_nsec) < std::pair(b.used.tv_sec, b.used.tv_nsec);
   });
   std::lock_guard lock(mu_);
+  stats_.tightened += tightened;
   for (const Found& f : found) {
     Entry e;
     e.kind = f.kind;
@@ -253,7 +294,7 @@ Result<UniqueFd> ChunkCache::WriteObjectFile(const Hash& hash, ObjectKind kind,
     tmp = dir_ + kLayout + "/tmp/" + std::to_string(::getpid()) + "." +
           std::to_string(tmp_counter_++);
   }
-  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return Status::FromErrno(errno, "create " + tmp);
   Status written = WriteAll(fd.get(), bytes);
   if (!written.ok()) {
@@ -264,7 +305,7 @@ Result<UniqueFd> ChunkCache::WriteObjectFile(const Hash& hash, ObjectKind kind,
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     if (err == ENOENT) {  // the fan-out directory does not exist yet
-      (void)MakeDirs(path.substr(0, path.rfind('/')));
+      (void)MakePrivateDirs(path.substr(0, path.rfind('/')));
       if (::rename(tmp.c_str(), path.c_str()) == 0) return fd;
       err = errno;
     }

@@ -8,6 +8,11 @@
 //     DIR/v1/objects/ab/<64 hex>.<kind>   one file per object (kind: decimal tag)
 //     DIR/v1/tmp/<pid>.<n>                objects being written
 //
+// The cache is private to the user who opens it: directories are 0700 and
+// objects 0600, since it holds the bytes of every file read whatever its
+// mode (the mount, not the cache, enforces file modes). Open() tightens an
+// existing cache with looser modes and refuses one owned by another user.
+//
 // Objects enter only after they verify against their hash, and through a
 // temporary file renamed into place, so a reader (in this process or another)
 // never sees a partial object. Nothing is fsync'ed: an object torn by a crash
@@ -80,7 +85,8 @@ struct ChunkCacheStats {
   uint64_t misses = 0;
   uint64_t inserts = 0;
   uint64_t evictions = 0;
-  uint64_t rejected = 0;  // objects that failed verification (on insert or first open)
+  uint64_t rejected = 0;   // objects that failed verification (on insert or first open)
+  uint64_t tightened = 0;  // paths whose group/other bits Open() removed
 };
 
 class ChunkCache {

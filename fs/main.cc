@@ -134,6 +134,10 @@ int main(int argc, char** argv) {
       opts.cache_dir.empty() ? lcfs::fs::DefaultCacheDir() : opts.cache_dir;
   auto cache = lcfs::fs::ChunkCache::Open(cache_dir, opts.cache_size);
   if (!cache.ok()) return Fail(cache.status().message());
+  if (const uint64_t n = (*cache)->stats().tightened; n > 0)
+    std::fprintf(stderr,
+                 "lcfs: cache %s was open to other users: tightened %llu paths to 0700/0600\n",
+                 cache_dir.c_str(), static_cast<unsigned long long>(n));
 
   lcfs::fs::FetchPolicy policy;
   policy.timeout = opts.timeout;

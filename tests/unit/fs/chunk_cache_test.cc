@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -197,6 +198,66 @@ TEST_F(ChunkCacheTest, FullDiskEvictsThenFailsWithEioNeverCorrupt) {
     EXPECT_TRUE((*reopened)->Lookup(h, ObjectKind::kChunk).has_value());
   }
   EXPECT_EQ((*reopened)->stats().rejected, 0u);
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+TEST_F(ChunkCacheTest, NewCacheIsPrivateWhateverTheUmask) {
+  const mode_t old_umask = ::umask(0);
+  const std::string dir = dir_ + "/fresh/cache";
+  auto cache = ChunkCache::Open(dir, 0);
+  ::umask(old_umask);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  const auto bytes = RandomBytes(3000, 20);
+  const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+  ASSERT_TRUE((*cache)->Insert(h, ObjectKind::kChunk, bytes).ok());
+  const std::string object = (*cache)->ObjectPath(h, ObjectKind::kChunk);
+  for (const std::string& d : {dir_ + "/fresh", dir, dir + "/v1", dir + "/v1/objects",
+                               dir + "/v1/tmp", object.substr(0, object.rfind('/'))})
+    EXPECT_EQ(ModeOf(d), 0700u) << d;
+  EXPECT_EQ(ModeOf(object), 0600u);
+  EXPECT_EQ((*cache)->stats().tightened, 0u);
+}
+
+TEST_F(ChunkCacheTest, LooserExistingCacheIsTightenedAndKept) {
+  const auto bytes = RandomBytes(3000, 21);
+  const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+  std::string object;
+  {
+    auto cache = ChunkCache::Open(dir_, 0);
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Insert(h, ObjectKind::kChunk, bytes).ok());
+    object = (*cache)->ObjectPath(h, ObjectKind::kChunk);
+  }
+  // What caches made before this change look like.
+  const std::string fanout = object.substr(0, object.rfind('/'));
+  for (const std::string& d : {dir_, dir_ + "/v1", dir_ + "/v1/objects", fanout})
+    ASSERT_EQ(::chmod(d.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(object.c_str(), 0644), 0);
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  EXPECT_EQ((*cache)->stats().tightened, 5u);
+  for (const std::string& d : {dir_, dir_ + "/v1", dir_ + "/v1/objects", fanout})
+    EXPECT_EQ(ModeOf(d), 0700u) << d;
+  EXPECT_EQ(ModeOf(object), 0600u);
+  auto hit = (*cache)->Lookup(h, ObjectKind::kChunk);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(*hit->ReadAll(), bytes);
+}
+
+TEST_F(ChunkCacheTest, CacheOwnedByAnotherUserIsRefusedWithAMessage) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the directory away";
+  ASSERT_EQ(::chown(dir_.c_str(), 65534, 65534), 0);
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_FALSE(cache.ok());
+  EXPECT_EQ(cache.status().code(), EPERM);
+  EXPECT_NE(cache.status().message().find("belongs to uid 65534"), std::string::npos)
+      << cache.status().message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/v1"));  // nothing written into it
 }
 
 TEST(ParseByteSize, AcceptsUnitsAndRejectsGarbage) {
