@@ -5,7 +5,7 @@ namespace lcfs::fs {
 Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& hash,
                                                                     uint32_t children, bool fetch) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = nodes_.find(hash);
     if (it != nodes_.end() && it->second->size() == children) return it->second;
   }
@@ -24,7 +24,7 @@ Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& 
   if (!decoded.ok())
     return Status::Error(EIO, "tree node " + hash.ToHex() + ": " + decoded.status().message());
   auto node = std::make_shared<const std::vector<Hash>>(std::move(*decoded));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   // A crude bound: nodes are cheap to refetch from the on-disk cache.
   if (nodes_.size() >= max_nodes_) nodes_.clear();
   nodes_[hash] = node;

@@ -4,16 +4,21 @@
 // Decoded nodes are kept in a small in-memory table, so a sequential read
 // fetches and decodes each node once; the node objects themselves also go
 // through the chunk cache like every other object.
+//
+// Thread safety: ChunkHash may be called from any thread (FUSE request
+// threads and prefetch workers) at once. The node table is guarded by `mu_`,
+// a leaf lock: it is never held while fetching or decoding, so two threads
+// may fetch the same node at once (both results are equal; one is kept).
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "lcfs/hash.h"
 #include "lcfs/index/file_tree.h"
+#include "lcfs/mutex.h"
 #include "lcfs/status.h"
 #include "object_fetcher.h"
 
@@ -28,16 +33,16 @@ class ChunkLocator {
   // `file_hash`. With `fetch` false only cached nodes are used (ENOENT if
   // one is missing): for introspection that must not touch the network.
   Result<Hash> ChunkHash(const Hash& file_hash, const FileShape& shape, uint64_t chunk,
-                         bool fetch = true);
+                         bool fetch = true) EXCLUDES(mu_);
 
  private:
   Result<std::shared_ptr<const std::vector<Hash>>> Node(const Hash& hash, uint32_t children,
-                                                        bool fetch);
+                                                        bool fetch) EXCLUDES(mu_);
 
   ObjectFetcher& fetcher_;
   const size_t max_nodes_;
-  std::mutex mu_;
-  std::unordered_map<Hash, std::shared_ptr<const std::vector<Hash>>> nodes_;
+  Mutex mu_;
+  std::unordered_map<Hash, std::shared_ptr<const std::vector<Hash>>> nodes_ GUARDED_BY(mu_);
 };
 
 }  // namespace lcfs::fs

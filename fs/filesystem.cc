@@ -46,24 +46,42 @@ void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
   }
 }
 
+// The errno a FUSE reply carries for `st`: its own code, so a caller sees
+// ENOTDIR, ENOENT, ENOMEM, ETIMEDOUT... as such. Codes the kernel would not
+// pass on (out of range) become EIO.
+int ErrnoOf(const Status& st) {
+  const int code = st.code();
+  return code > 0 && code < 4096 ? code : EIO;
+}
+
+// Logs why a request failed and answers it with the status's errno.
+void ReplyError(fuse_req_t req, const char* what, const Status& st) {
+  fuse_log(FUSE_LOG_ERR, "lcfs: %s: %s\n", what, st.ToString().c_str());
+  fuse_reply_err(req, ErrnoOf(st));
+}
+
 }  // namespace
 
 // Per-open state of a regular file: its shape and the sequential-read
 // detector that drives prefetch.
+//
+// Several request threads may serve reads of one open file at once: `inode`
+// and `shape` are set before the handle is published and then only read;
+// the rest is guarded by `mu`.
 struct Filesystem::OpenFile {
   std::shared_ptr<Inode> inode;
   FileShape shape;
-  std::mutex mu;
-  uint64_t next_offset = 0;     // where a sequential reader reads next
-  uint64_t last_chunk = 0;      // chunk the reader was last in
-  uint32_t window = 0;          // prefetch window in chunks; 0 = not sequential
-  uint64_t prefetched_end = 0;  // chunks below this were already queued
+  Mutex mu;
+  uint64_t next_offset GUARDED_BY(mu) = 0;     // where a sequential reader reads next
+  uint64_t last_chunk GUARDED_BY(mu) = 0;      // chunk the reader was last in
+  uint32_t window GUARDED_BY(mu) = 0;          // prefetch window in chunks; 0 = not sequential
+  uint64_t prefetched_end GUARDED_BY(mu) = 0;  // chunks below this were already queued
   // The chunks this reader used last, kept open and pinned: consecutive
   // requests mostly hit the same one or two chunks, and this spares them
   // the cache lookup (and its open/close) each time.
   static constexpr size_t kRecentChunks = 4;
-  std::array<std::pair<uint64_t, ObjectRef>, kRecentChunks> recent;
-  size_t recent_next = 0;
+  std::array<std::pair<uint64_t, ObjectRef>, kRecentChunks> recent GUARDED_BY(mu);
+  size_t recent_next GUARDED_BY(mu) = 0;
 };
 
 Filesystem::Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptions options)
@@ -86,7 +104,7 @@ Status Filesystem::LoadRoot() {
 
 Result<std::shared_ptr<const Directory>> Filesystem::LoadDirectory(Inode& dir) {
   {
-    std::lock_guard lock(dir.mu);
+    MutexLock lock(&dir.mu);
     if (dir.dir) return dir.dir;
   }
   if (dir.entry.type != EntryType::kDirectory) return Status::Error(ENOTDIR, "not a directory");
@@ -101,7 +119,7 @@ Result<std::shared_ptr<const Directory>> Filesystem::LoadDirectory(Inode& dir) {
     return Status::Error(
         EIO, "directory object " + dir.entry.hash.ToHex() + ": " + decoded.status().message());
   inodes_.SetDirectory(dir, std::make_shared<const Directory>(std::move(*decoded)));
-  std::lock_guard lock(dir.mu);
+  MutexLock lock(&dir.mu);
   return dir.dir;
 }
 
@@ -143,7 +161,7 @@ void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size
   const uint64_t last = (offset + size - 1) / chunk_size;
   uint64_t begin = 0, end = 0;
   {
-    std::lock_guard lock(file.mu);
+    MutexLock lock(&file.mu);
     // Requests of one reader are served by several threads, so they may
     // arrive slightly out of order: a read starting within a chunk of the
     // furthest one seen, and not far past where the reader got to, still
@@ -194,7 +212,7 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
   chunks.reserve(count);
   for (uint64_t c = first; c <= last; ++c) {
     {
-      std::lock_guard lock(file.mu);
+      MutexLock lock(&file.mu);
       auto hit = std::find_if(file.recent.begin(), file.recent.end(),
                               [c](const auto& r) { return r.second && r.first == c; });
       if (hit != file.recent.end()) {
@@ -209,7 +227,7 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
     if ((*chunk)->size() != ChunkLength(e.size, file.shape.chunk_size(), c))
       return Status::Error(EIO, "chunk " + std::to_string(c) + " has the wrong length");
     {
-      std::lock_guard lock(file.mu);
+      MutexLock lock(&file.mu);
       file.recent[file.recent_next] = {c, *chunk};
       file.recent_next = (file.recent_next + 1) % OpenFile::kRecentChunks;
     }
@@ -270,10 +288,8 @@ struct Filesystem::Ops {
     if (!dir) return (void)fuse_reply_err(req, ENOENT);
     if (dir->entry.type != EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
     auto decoded = fs.LoadDirectory(*dir);
-    if (!decoded.ok()) {
-      fuse_log(FUSE_LOG_ERR, "lcfs: lookup %s: %s\n", name, decoded.status().ToString().c_str());
-      return (void)fuse_reply_err(req, EIO);
-    }
+    if (!decoded.ok())
+      return ReplyError(req, ("lookup " + std::string(name)).c_str(), decoded.status());
     const DirEntry* found = (*decoded)->Find(name);
     if (!found) {
       // Negative entries are as immutable as positive ones.
@@ -319,22 +335,20 @@ struct Filesystem::Ops {
     file->inode = inode;
     if (!inode->entry.is_inline) {
       auto shape = FileShape::Make(inode->entry.size, inode->chunk_size);
-      if (!shape.ok()) {
-        fuse_log(FUSE_LOG_ERR, "lcfs: open inode %llu: %s\n", static_cast<unsigned long long>(ino),
-                 shape.status().ToString().c_str());
-        return (void)fuse_reply_err(req, EIO);
-      }
+      if (!shape.ok())  // the publisher's entry is bad: an I/O error to the reader
+        return ReplyError(req, ("open inode " + std::to_string(ino)).c_str(),
+                          Status::Error(EIO, shape.status().message()));
       file->shape = *shape;
     }
     fi->keep_cache = 1;  // immutable content: the page cache stays valid
     OpenFile* handle = file.get();
     fi->fh = reinterpret_cast<uint64_t>(handle);
     {
-      std::lock_guard lock(fs.open_files_mu_);
+      MutexLock lock(&fs.open_files_mu_);
       fs.open_files_.emplace(handle, std::move(file));
     }
     if (fuse_reply_open(req, fi) != 0) {  // the opener is gone: no Release will come
-      std::lock_guard lock(fs.open_files_mu_);
+      MutexLock lock(&fs.open_files_mu_);
       fs.open_files_.erase(handle);
     }
   }
@@ -343,7 +357,7 @@ struct Filesystem::Ops {
     Filesystem& fs = Self(req);
     std::unique_ptr<OpenFile> file;  // destroyed outside the lock
     {
-      std::lock_guard lock(fs.open_files_mu_);
+      MutexLock lock(&fs.open_files_mu_);
       auto it = fs.open_files_.find(reinterpret_cast<const OpenFile*>(fi->fh));
       if (it != fs.open_files_.end()) {
         file = std::move(it->second);
@@ -366,11 +380,7 @@ struct Filesystem::Ops {
     }
     fs.SchedulePrefetch(file, offset, length);
     Status st = fs.ReadChunks(file, offset, length, req);
-    if (!st.ok()) {
-      fuse_log(FUSE_LOG_ERR, "lcfs: read %s at %llu: %s\n", e.name.c_str(),
-               static_cast<unsigned long long>(offset), st.ToString().c_str());
-      fuse_reply_err(req, EIO);
-    }
+    if (!st.ok()) ReplyError(req, ("read " + e.name + " at " + std::to_string(offset)).c_str(), st);
   }
 
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -388,10 +398,7 @@ struct Filesystem::Ops {
     auto dir = fs.inodes_.Get(ino);
     if (!dir) return (void)fuse_reply_err(req, ENOENT);
     auto decoded = fs.LoadDirectory(*dir);
-    if (!decoded.ok()) {
-      fuse_log(FUSE_LOG_ERR, "lcfs: readdir: %s\n", decoded.status().ToString().c_str());
-      return (void)fuse_reply_err(req, EIO);
-    }
+    if (!decoded.ok()) return ReplyError(req, "readdir", decoded.status());
     const auto& entries = (*decoded)->entries;
     std::vector<char> buf(size);
     size_t used = 0;

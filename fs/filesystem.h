@@ -12,6 +12,20 @@
 // through a file grows a per-open prefetch window, doubling each time it
 // enters a new chunk, so a sequential cold read keeps several chunk fetches
 // in flight while a random or short read fetches only what it touches.
+//
+// Thread safety: libfuse calls the operations from its pool of request
+// threads, any number at once, and the fetcher's prefetch workers call back
+// into the ChunkLocator; every member is safe for that. LoadRoot runs once,
+// before the mount serves requests.
+//
+// Lock order (a thread holding one may take only those listed after it):
+//   1. OpenFile::mu          (per open file: sequential detector, recent chunks)
+//   2. Inode::mu             (per directory: decoded object, child numbers)
+//   3. InodeTable::mu_
+// and the leaves, never held while taking another lock or while fetching:
+// open_files_mu_, ChunkLocator::mu_, the ObjectFetcher's mutexes,
+// ChunkCache::mu_. In practice no path holds two locks but
+// InodeTable::Child (2 then 3).
 #pragma once
 
 #include <sys/stat.h>
@@ -27,6 +41,7 @@
 #include "inode_table.h"
 #include "lcfs/hash.h"
 #include "lcfs/index/directory.h"
+#include "lcfs/mutex.h"
 #include "lcfs/status.h"
 #include "object_fetcher.h"
 
@@ -97,8 +112,9 @@ class Filesystem {
   gid_t gid_;
   // Open files, owned here so that those the kernel never releases (the
   // connection aborted) are freed with the filesystem.
-  std::mutex open_files_mu_;
-  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> open_files_;
+  Mutex open_files_mu_;
+  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> open_files_
+      GUARDED_BY(open_files_mu_);
   std::function<void()> after_init_;
   std::once_flag after_init_once_;
 };

@@ -14,15 +14,15 @@ InodeTable::InodeTable(const Hash& root_hash, uint64_t root_size) {
 }
 
 std::shared_ptr<Inode> InodeTable::Get(InodeNumber ino) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = inodes_.find(ino);
   return it == inodes_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<Inode> InodeTable::Child(Inode& parent, size_t index) {
-  std::lock_guard parent_lock(parent.mu);
+  MutexLock parent_lock(&parent.mu);
   InodeNumber& slot = parent.children.at(index);
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (slot != 0) return inodes_.at(slot);
   auto child = std::make_shared<Inode>();
   child->ino = next_++;
@@ -35,14 +35,14 @@ std::shared_ptr<Inode> InodeTable::Child(Inode& parent, size_t index) {
 }
 
 void InodeTable::SetDirectory(Inode& dir, std::shared_ptr<const Directory> decoded) {
-  std::lock_guard lock(dir.mu);
+  MutexLock lock(&dir.mu);
   if (dir.dir) return;
   dir.children.assign(decoded->entries.size(), 0);
   dir.dir = std::move(decoded);
 }
 
 size_t InodeTable::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return inodes_.size();
 }
 

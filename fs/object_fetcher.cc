@@ -9,7 +9,8 @@ namespace lcfs::fs {
 
 ObjectFetcher::ObjectFetcher(ObjectSource& upstream, ChunkCache& cache, FetchPolicy policy)
     : upstream_(upstream), cache_(cache), policy_(policy) {
-  for (int i = 0; i < std::max(policy_.prefetch_threads, 0); ++i)
+  has_workers_ = policy_.prefetch_threads > 0;
+  for (int i = 0; i < policy_.prefetch_threads; ++i)
     workers_.emplace_back([this] { WorkerLoop(); });
 }
 
@@ -17,12 +18,12 @@ ObjectFetcher::~ObjectFetcher() { Shutdown(); }
 
 void ObjectFetcher::Shutdown() {
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(&queue_mu_);
     shutdown_ = true;
     queue_.clear();
   }
-  queue_cv_.notify_all();
-  retry_cv_.notify_all();
+  queue_cv_.SignalAll();
+  retry_cv_.SignalAll();
   for (auto& w : workers_)
     if (w.joinable()) w.join();
   workers_.clear();
@@ -41,7 +42,7 @@ Result<ObjectRef> ObjectFetcher::Get(const Hash& hash, ObjectKind kind) {
   std::shared_ptr<Inflight> flight;
   bool leader = false;
   {
-    std::lock_guard lock(inflight_mu_);
+    MutexLock lock(&inflight_mu_);
     auto [it, inserted] = inflight_.try_emplace(hash);
     if (inserted) it->second = std::make_shared<Inflight>();
     flight = it->second;
@@ -50,29 +51,33 @@ Result<ObjectRef> ObjectFetcher::Get(const Hash& hash, ObjectKind kind) {
 
   if (!leader) {
     shared_waits_++;
-    std::unique_lock lock(flight->mu);
+    MutexLock lock(&flight->mu);
     // The leader's fetch is itself bounded by the timeout in soft mode; the
     // extra margin only guards against a source that overruns it.
-    auto finished = [&] { return flight->done; };
-    if (policy_.hard) {
-      flight->cv.wait(lock, finished);
-    } else if (!flight->cv.wait_for(lock, policy_.timeout + std::chrono::seconds(2), finished)) {
-      return Status::Error(EIO, "fetch " + hash.ToHex() + ": timed out waiting for a shared fetch");
+    const auto deadline =
+        std::chrono::steady_clock::now() + policy_.timeout + std::chrono::seconds(2);
+    while (!flight->done) {
+      if (policy_.hard) {
+        flight->cv.Wait(&flight->mu);
+      } else if (!flight->cv.WaitUntil(&flight->mu, deadline) && !flight->done) {
+        return Status::Error(EIO,
+                             "fetch " + hash.ToHex() + ": timed out waiting for a shared fetch");
+      }
     }
     return flight->result;
   }
 
   Result<ObjectRef> result = FetchUpstream(hash, kind);
   {
-    std::lock_guard lock(inflight_mu_);
+    MutexLock lock(&inflight_mu_);
     inflight_.erase(hash);
   }
   {
-    std::lock_guard lock(flight->mu);
+    MutexLock lock(&flight->mu);
     flight->result = result;
     flight->done = true;
   }
-  flight->cv.notify_all();
+  flight->cv.SignalAll();
   return result;
 }
 
@@ -102,27 +107,27 @@ Result<ObjectRef> ObjectFetcher::FetchUpstream(const Hash& hash, ObjectKind kind
              hash.ToHex().c_str(), bytes.status().ToString().c_str());
     // A source that fails at once (rather than after the timeout) must not
     // turn the retry loop into a busy loop.
-    std::unique_lock lock(queue_mu_);
-    retry_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return shutdown_.load(); });
+    MutexLock lock(&queue_mu_);
+    if (!shutdown_) retry_cv_.WaitFor(&queue_mu_, std::chrono::milliseconds(200));
     if (shutdown_) return Status::Error(EIO, "fetch " + hash.ToHex() + ": shutting down");
   }
 }
 
 void ObjectFetcher::Prefetch(std::function<void()> task) {
   {
-    std::lock_guard lock(queue_mu_);
-    if (shutdown_ || workers_.empty() || queue_.size() >= policy_.prefetch_queue) return;
+    MutexLock lock(&queue_mu_);
+    if (shutdown_ || !has_workers_ || queue_.size() >= policy_.prefetch_queue) return;
     queue_.push_back(std::move(task));
   }
-  queue_cv_.notify_one();
+  queue_cv_.Signal();
 }
 
 void ObjectFetcher::WorkerLoop() {
   for (;;) {
     std::function<void()> task;
     {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait(lock, [&] { return shutdown_ || !queue_.empty(); });
+      MutexLock lock(&queue_mu_);
+      while (!shutdown_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
       if (shutdown_) return;
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -132,8 +137,8 @@ void ObjectFetcher::WorkerLoop() {
   }
 }
 
-FetcherStats ObjectFetcher::stats() const {
-  FetcherStats s;
+ObjectFetcherStats ObjectFetcher::stats() const {
+  ObjectFetcherStats s;
   s.upstream_fetches = upstream_fetches_;
   s.upstream_bytes = upstream_bytes_;
   s.upstream_failures = upstream_failures_;

@@ -9,22 +9,28 @@
 // arrives or the mount shuts down. Prefetch() queues background fetches on a
 // small pool of worker threads, so sequential readers find the next chunks
 // already cached.
+//
+// Thread safety: Get, GetCached, Prefetch and stats may be called from any
+// thread at once (FUSE request threads, the prefetch workers themselves).
+// SetCancelCheck is called once, before requests are served. Shutdown may be
+// called from any thread except a prefetch worker (it joins them). Each of
+// the three mutexes (inflight_mu_, queue_mu_, an Inflight's mu) is a leaf:
+// none is held while another is taken, nor while fetching or calling a task.
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "chunk_cache.h"
 #include "lcfs/hash.h"
+#include "lcfs/mutex.h"
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 
@@ -39,7 +45,8 @@ struct FetchPolicy {
   size_t prefetch_queue = 512;  // queued prefetches beyond this are dropped
 };
 
-struct FetcherStats {
+// Named apart from sync::FetcherStats (the network fetcher underneath).
+struct ObjectFetcherStats {
   uint64_t upstream_fetches = 0;  // successful fetches from the source
   uint64_t upstream_bytes = 0;
   uint64_t upstream_failures = 0;
@@ -59,12 +66,12 @@ class ObjectFetcher {
   // The object, pinned in the cache. EIO (with the cause in the message) when
   // it cannot be had: timeout in soft mode, verification or cache failure,
   // or shutdown.
-  Result<ObjectRef> Get(const Hash& hash, ObjectKind kind);
+  Result<ObjectRef> Get(const Hash& hash, ObjectKind kind) EXCLUDES(inflight_mu_);
   // The object only if it is already cached (never fetches).
   ObjectRef GetCached(const Hash& hash, ObjectKind kind);
   // Runs `task` on a prefetch worker (dropped if the queue is full or the
   // fetcher is shutting down). Tasks call Get(); errors are ignored.
-  void Prefetch(std::function<void()> task);
+  void Prefetch(std::function<void()> task) EXCLUDES(queue_mu_);
 
   // A hard mount also gives up when `cancelled` returns true (checked between
   // retries): the FUSE connection was aborted, e.g. by `umount -f`.
@@ -72,19 +79,19 @@ class ObjectFetcher {
 
   // Stops the workers and makes waiting and future Get() calls fail. Fetches
   // in progress finish within the timeout (soft) or at their next retry (hard).
-  void Shutdown();
+  void Shutdown() EXCLUDES(queue_mu_);
 
   const FetchPolicy& policy() const { return policy_; }
   ChunkCache& cache() { return cache_; }
-  FetcherStats stats() const;
+  ObjectFetcherStats stats() const;
 
  private:
   // One upstream fetch that several requests may wait for.
   struct Inflight {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    Result<ObjectRef> result = Status::Error(EIO, "fetch not finished");
+    Mutex mu;
+    CondVar cv;
+    bool done GUARDED_BY(mu) = false;
+    Result<ObjectRef> result GUARDED_BY(mu) = Status::Error(EIO, "fetch not finished");
   };
 
   Result<ObjectRef> FetchUpstream(const Hash& hash, ObjectKind kind);
@@ -96,14 +103,16 @@ class ObjectFetcher {
   std::atomic<bool> shutdown_{false};
   std::function<bool()> cancelled_;
 
-  std::mutex inflight_mu_;
-  std::unordered_map<Hash, std::shared_ptr<Inflight>> inflight_;
+  Mutex inflight_mu_;
+  std::unordered_map<Hash, std::shared_ptr<Inflight>> inflight_ GUARDED_BY(inflight_mu_);
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::condition_variable retry_cv_;  // hard-mode backoff, woken by Shutdown()
-  std::deque<std::function<void()>> queue_;
+  Mutex queue_mu_;
+  CondVar queue_cv_;
+  CondVar retry_cv_;  // hard-mode backoff, woken by Shutdown()
+  std::deque<std::function<void()>> queue_ GUARDED_BY(queue_mu_);
+  // Started by the constructor, joined by Shutdown() (outside queue_mu_).
   std::vector<std::thread> workers_;
+  bool has_workers_ = false;
 
   std::atomic<uint64_t> upstream_fetches_{0}, upstream_bytes_{0}, upstream_failures_{0},
       shared_waits_{0}, prefetches_{0};
