@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "lcfs/net/group.h"
-#include "lcfs/net/membership_table.h"
-#include "lcfs/net/mld_message.h"
 #include "lcfs/net/packet.h"
+#include "net/membership_table.h"
+#include "net/mld_message.h"
 
 namespace lcfs::net {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "lcfs/index/indexer.h"
 #include "lcfs/net/group.h"
-#include "lcfs/share/group_map.h"
-#include "lcfs/share/object_stream.h"
+#include "share/group_map.h"
+#include "share/object_stream.h"
 
 namespace lcfs::share {
 namespace {

@@ -4,8 +4,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "lcfs/net/mld_message.h"
 #include "lcfs/net/mld_snooper.h"
+#include "net/membership_table.h"
+#include "net/mld_message.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lcfs::net;

@@ -18,6 +18,9 @@
 #include "lcfs/net/group.h"
 #include "lcfs/net/mld_snooper.h"
 #include "lcfs/net/multicast_socket.h"
+#include "net/membership_table.h"
+#include "net/mld_querier.h"
+#include "net/mld_socket.h"
 #include "testbed/testbed.h"
 
 namespace lcfs::net {

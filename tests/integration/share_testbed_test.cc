@@ -26,11 +26,11 @@
 #include "lcfs/index/file_tree.h"
 #include "lcfs/index/indexer.h"
 #include "lcfs/net/group.h"
-#include "lcfs/net/mld_socket.h"
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/net/packet.h"
-#include "lcfs/share/object_stream.h"
 #include "lcfs/share/share.h"
+#include "net/mld_socket.h"
+#include "share/object_stream.h"
 #include "testbed/testbed.h"
 #include "unit/share/share_test_util.h"
 
@@ -483,7 +483,7 @@ TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
   ASSERT_TRUE(next.ok());
   ASSERT_NE(next->root, old_root);
   const auto published_at = Clock::now();
-  ASSERT_TRUE((*engine)->Publish(*next).ok());
+  ASSERT_TRUE((*engine)->Serve(*next).ok());
 
   Receiver a(bed_->host(1));
   EXPECT_TRUE(a.Fetch(next->root, ObjectKind::kDirectory).ok());

@@ -109,7 +109,7 @@ void Exporter::Reindex(bool force_publish) {
     log_.Debug("re-index: root unchanged");
     return;
   }
-  Status s = engine_->Publish(*result);
+  Status s = engine_->Serve(*result);
   if (!s.ok()) {
     log_.Error("publish failed, still serving " + root_.ToHex() + ": " + s.ToString());
     return;
@@ -238,12 +238,19 @@ int Exporter::Run() {
   }
 
   UniqueFd epoll_fd(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd) {
+    log_.Error(std::string("epoll_create1: ") + std::strerror(errno));
+    return kExitError;
+  }
   for (int fd : {signal_fd.get(), stale_fd_.get(), watcher ? watcher->fd() : -1}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+      log_.Error(std::string("epoll_ctl: ") + std::strerror(errno));
+      return kExitError;
+    }
   }
 
   constexpr Clock::time_point kNever = Clock::time_point::max();

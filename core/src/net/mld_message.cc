@@ -1,4 +1,4 @@
-#include "lcfs/net/mld_message.h"
+#include "net/mld_message.h"
 
 #include <cstring>
 #include <string>

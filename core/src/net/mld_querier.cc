@@ -1,4 +1,4 @@
-#include "lcfs/net/mld_querier.h"
+#include "net/mld_querier.h"
 
 #include <algorithm>
 

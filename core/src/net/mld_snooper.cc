@@ -6,11 +6,28 @@
 #include <algorithm>
 
 #include "lcfs/net/interfaces.h"
+#include "net/membership_table.h"
+#include "net/mld_message.h"
+#include "net/mld_querier.h"
+#include "net/mld_socket.h"
 
 namespace lcfs::net {
 
 MldSnooper::MldSnooper(const MldSnooperOptions& options, EventSink sink)
-    : timers_(options.timers), table_(options.timers, std::move(sink)) {}
+    : timers_(options.timers),
+      table_(std::make_unique<MembershipTable>(options.timers, std::move(sink))) {}
+
+MldSnooper::~MldSnooper() = default;
+
+int MldSnooper::fd() const { return socket_ ? socket_->fd() : -1; }
+
+bool MldSnooper::receives_mldv1_reports() const {
+  return socket_ && socket_->receives_mldv1_reports();
+}
+
+bool MldSnooper::HasListeners(int ifindex, const Ipv6Address& group) const {
+  return table_->HasListeners(ifindex, group);
+}
 
 Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& options,
                                                      EventSink sink, MldTime now) {
@@ -25,10 +42,10 @@ Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& op
     if (ifs.empty()) return Status::Error(ENODEV, "MLD snooper: no multicast-capable interface");
   }
   std::unique_ptr<MldSnooper> s(new MldSnooper(options, std::move(sink)));
-  s->socket_.emplace(std::move(*socket));
+  s->socket_ = std::make_unique<MldSocket>(std::move(*socket));
   if (options.querier) {
-    MldSocket* sock = &*s->socket_;
-    s->querier_.emplace(
+    MldSocket* sock = s->socket_.get();
+    s->querier_ = std::make_unique<MldQuerier>(
         options.timers,
         [sock](int ifindex, const Ipv6Address& src, const Ipv6Address& dst,
                std::span<const uint8_t> msg) { return sock->Send(ifindex, src, dst, msg); });
@@ -45,11 +62,11 @@ Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& op
 }
 
 std::unique_ptr<MldSnooper> MldSnooper::WithoutSocket(
-    const MldSnooperOptions& options, EventSink sink, MldQuerier::SendFunction send,
+    const MldSnooperOptions& options, EventSink sink, MldSendFunction send,
     const std::vector<std::pair<int, Ipv6Address>>& interfaces, MldTime now) {
   std::unique_ptr<MldSnooper> s(new MldSnooper(options, std::move(sink)));
   if (options.querier) {
-    s->querier_.emplace(options.timers, std::move(send));
+    s->querier_ = std::make_unique<MldQuerier>(options.timers, std::move(send));
     for (const auto& [ifindex, own] : interfaces) s->querier_->AddInterface(ifindex, own, now);
   }
   return s;
@@ -89,7 +106,7 @@ void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_l
       // Another querier's specific query lowers our timers too (7.6.1),
       // unless it tells routers not to (S flag).
       if (!m.query.group.IsUnspecified() && !m.query.suppress_router_processing)
-        table_.LowerTimers({ifindex, m.query.group, m.query.sources}, now);
+        table_->LowerTimers({ifindex, m.query.group, m.query.sources}, now);
       return;
     }
     case MldType::kV1Report:
@@ -102,19 +119,19 @@ void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_l
       ++counters_.v2_reports;
       break;
   }
-  queries_.clear();
+  std::vector<QueryRequest> queries;
   for (const auto& rec : m.records) {
     ++counters_.records;
-    table_.Apply(ifindex, rec, now, &queries_);
+    table_->Apply(ifindex, rec, now, &queries);
   }
   // We lower the timers only for queries we send; as a non-querier we
   // lower them when we hear the querier's (above).
-  for (const auto& q : queries_)
-    if (querier_ && querier_->StartSpecificQuery(q, now)) table_.LowerTimers(q, now);
+  for (const auto& q : queries)
+    if (querier_ && querier_->StartSpecificQuery(q, now)) table_->LowerTimers(q, now);
 }
 
 std::optional<MldTime> MldSnooper::NextDeadline() const {
-  auto a = table_.NextDeadline();
+  auto a = table_->NextDeadline();
   auto b = querier_ ? querier_->NextDeadline() : std::nullopt;
   if (!a) return b;
   if (!b) return a;
@@ -123,7 +140,7 @@ std::optional<MldTime> MldSnooper::NextDeadline() const {
 
 void MldSnooper::ProcessTimers(MldTime now) {
   if (querier_) querier_->ProcessTimers(now);
-  table_.ProcessTimers(now);
+  table_->ProcessTimers(now);
 }
 
 Result<std::unique_ptr<MldSnooperThread>> MldSnooperThread::Start(

@@ -1,4 +1,4 @@
-#include "lcfs/net/mld_socket.h"
+#include "net/mld_socket.h"
 
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
@@ -55,9 +55,10 @@ Result<MldSocket> MldSocket::Open() {
   LCFS_RETURN_IF_ERROR(SetInt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"));
   LCFS_RETURN_IF_ERROR(SetInt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 1, "IPV6_MULTICAST_HOPS"));
   LCFS_RETURN_IF_ERROR(SetInt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0, "IPV6_MULTICAST_LOOP"));
-  int big = 1 << 20;
+  // Room for a burst of reports; beyond rmem_max only with CAP_NET_ADMIN.
+  const int big = 1 << 20;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    LCFS_RETURN_IF_ERROR(SetInt(fd, SOL_SOCKET, SO_RCVBUF, big, "SO_RCVBUF"));
   // Hop-by-hop header with Router Alert (RFC 2711, value 0 = MLD), padded
   // to 8 bytes. A sticky option, set now: it needs CAP_NET_RAW.
   const uint8_t hbh[8] = {0, 0, 5, 2, 0, 0, 1, 0};

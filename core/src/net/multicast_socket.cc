@@ -75,11 +75,12 @@ Status SetInt(int fd, int level, int opt, int v, const char* name) {
   return Status::Ok();
 }
 
-// Asks for `bytes` of buffer, beyond rmem_max/wmem_max if privileged.
-void SetBuffer(int fd, int force_opt, int opt, int bytes) {
-  if (bytes <= 0) return;
-  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) != 0)
-    setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes);  // best effort, capped by sysctl
+// Asks for `bytes` of buffer, beyond rmem_max/wmem_max if privileged (the
+// FORCE option needs CAP_NET_ADMIN), else as much as the sysctl allows.
+Status SetBuffer(int fd, int force_opt, int opt, int bytes, const char* name) {
+  if (bytes <= 0) return Status::Ok();
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) == 0) return Status::Ok();
+  return SetInt(fd, SOL_SOCKET, opt, bytes, name);
 }
 
 }  // namespace
@@ -92,8 +93,8 @@ Result<MulticastSocket> MulticastSocket::Open(const MulticastSocketOptions& o) {
   LCFS_RETURN_IF_ERROR(SetInt(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR"));
   LCFS_RETURN_IF_ERROR(SetInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY"));
   LCFS_RETURN_IF_ERROR(SetInt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "IPV6_RECVPKTINFO"));
-  SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, o.receive_buffer);
-  SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, o.send_buffer);
+  LCFS_RETURN_IF_ERROR(SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, o.receive_buffer, "SO_RCVBUF"));
+  LCFS_RETURN_IF_ERROR(SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, o.send_buffer, "SO_SNDBUF"));
   LCFS_RETURN_IF_ERROR(s.SetHopLimit(o.hop_limit));
   LCFS_RETURN_IF_ERROR(s.SetLoop(o.loop));
   if (o.send_ifindex) LCFS_RETURN_IF_ERROR(s.SetSendInterface(o.send_ifindex));

@@ -1,4 +1,4 @@
-#include "lcfs/share/group_map.h"
+#include "share/group_map.h"
 
 #include <algorithm>
 #include <cstring>

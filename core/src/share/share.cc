@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <thread>
@@ -16,14 +15,15 @@
 #include <unordered_set>
 #include <utility>
 
+#include "lcfs/mutex.h"
 #include "lcfs/net/interfaces.h"
-#include "lcfs/net/membership_table.h"
 #include "lcfs/net/mld_snooper.h"
 #include "lcfs/net/multicast_socket.h"
-#include "lcfs/share/group_map.h"
-#include "lcfs/share/object_stream.h"
-#include "lcfs/share/token_bucket.h"
+#include "lcfs/thread_annotations.h"
 #include "lcfs/unique_fd.h"
+#include "share/group_map.h"
+#include "share/object_stream.h"
+#include "share/token_bucket.h"
 
 namespace lcfs::share {
 namespace {
@@ -38,11 +38,23 @@ constexpr size_t kPacketsPerTurn = 32;
 constexpr size_t kMaxPacket = net::kPacketHeaderSize + kShareSymbolSize;
 // Turns taken between two looks at the MLD socket while sending flat out.
 constexpr int kTurnsPerPoll = 64;
-// Joins of unknown groups remembered for the next Publish (bounded).
+// Joins of unknown groups remembered for the next Serve (bounded).
 constexpr size_t kMaxUnresolved = 4096;
 // After a socket said its buffer is full, sending waits for EPOLLOUT on it,
 // or this long at most.
 constexpr auto kBlockedRetry = std::chrono::milliseconds(20);
+
+// A group on an interface.
+struct GroupKey {
+  int ifindex = 0;
+  net::Ipv6Address group;
+  bool operator==(const GroupKey&) const = default;
+};
+struct GroupKeyHash {
+  size_t operator()(const GroupKey& k) const noexcept {
+    return std::hash<net::Ipv6Address>()(k.group) ^ static_cast<size_t>(k.ifindex) * 0x9e3779b1u;
+  }
+};
 
 // One published index.
 struct Epoch {
@@ -113,11 +125,11 @@ struct ShareEngine::Loop {
   uint64_t wake_bytes = 0;
   std::thread thread;
 
-  // Shared with callers of Publish and the destructor.
-  std::mutex mu;
-  std::vector<std::shared_ptr<Epoch>> incoming;
-  bool stop = false;
-  uint64_t next_epoch_id = 1;
+  // Shared with callers of Serve and the destructor.
+  Mutex mu;
+  std::vector<std::shared_ptr<Epoch>> incoming GUARDED_BY(mu);
+  bool stop GUARDED_BY(mu) = false;
+  uint64_t next_epoch_id GUARDED_BY(mu) = 1;
 
   // Engine thread only.
   std::deque<std::shared_ptr<Epoch>> epochs;  // front: the current index
@@ -125,7 +137,7 @@ struct ShareEngine::Loop {
   std::vector<net::Ipv6Address> order;  // round-robin order of `active`
   size_t cursor = 0;
   std::vector<net::MembershipEvent> events;
-  std::unordered_set<net::MembershipKey, net::MembershipKeyHash> unresolved;
+  std::unordered_set<GroupKey, GroupKeyHash> unresolved;
   size_t encoder_bytes = 0;
   std::vector<uint8_t> batch;
   Clock::time_point blocked_until{};
@@ -134,8 +146,14 @@ struct ShareEngine::Loop {
     if (options.log) options.log(line);
   }
   void Wake() const {
+    // An eventfd write fails only when the counter would overflow, and then
+    // the loop is woken already.
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t r = ::write(wake_fd.get(), &one, sizeof one);
+  }
+  bool Stopping() EXCLUDES(mu) {
+    MutexLock lock(&mu);
+    return stop;
   }
 
   void Run();
@@ -146,9 +164,17 @@ struct ShareEngine::Loop {
   void OnLeave(int ifindex, const net::Ipv6Address& group);
   void Deactivate(const net::Ipv6Address& group, bool remember_listeners);
   std::optional<size_t> SenderIndex(int ifindex) const;
-  // Sends one turn of the next object; false if nothing could be sent.
-  bool SendTurn(Clock::time_point now);
-  bool LoadStream(const net::Ipv6Address& group, Active& a);
+  // Sends one turn of the next object. EAGAIN when nothing could be sent
+  // (no object, or no encoder memory free yet); another error when the
+  // object was dropped (its bytes no longer load).
+  Status SendTurn(Clock::time_point now);
+  // Builds a's encoder, taking another object's when over the memory cap.
+  // EAGAIN while no encoder can be freed; another error when a cannot be
+  // loaded (it is then deactivated).
+  Status LoadStream(const net::Ipv6Address& group, Active& a);
+  // Asks epoll to report when `fd` can take more packets.
+  void WatchWritable(int fd);
+  void ArmTimer(Clock::time_point when, Clock::time_point now);
   void AccountMemory(Active& a);
   bool Sendable() const { return !active.empty(); }
 };
@@ -170,7 +196,7 @@ void ShareEngine::Loop::AccountMemory(Active& a) {
 void ShareEngine::Loop::TakeIncoming(Clock::time_point now) {
   std::vector<std::shared_ptr<Epoch>> fresh;
   {
-    std::lock_guard lock(mu);
+    MutexLock lock(&mu);
     fresh.swap(incoming);
   }
   for (auto& epoch : fresh) {
@@ -185,10 +211,10 @@ void ShareEngine::Loop::TakeIncoming(Clock::time_point now) {
     Log("published index #" + std::to_string(epoch->id) + " " + epoch->root.ToHex() + " (" +
         std::to_string(epoch->map.size()) + " objects)");
     // Listeners already waiting on groups unknown until now.
-    std::vector<net::MembershipKey> waiting(unresolved.begin(), unresolved.end());
+    std::vector<GroupKey> waiting(unresolved.begin(), unresolved.end());
     unresolved.clear();
     for (const auto& key : waiting) {
-      if (snooper->table().HasListeners(key.ifindex, key.group)) OnJoin(key.ifindex, key.group);
+      if (snooper->HasListeners(key.ifindex, key.group)) OnJoin(key.ifindex, key.group);
     }
   }
 }
@@ -303,7 +329,7 @@ void ShareEngine::Loop::HandleEvents() {
   events.clear();
 }
 
-bool ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
+Status ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
   // Over the memory cap: take the encoder of the loaded object that has sent
   // the most since it was loaded (at least all its source symbols, so no
   // load is wasted); if none qualifies, wait for memory to free up.
@@ -314,7 +340,7 @@ bool ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
       if (other.sent_since_load < other.stream.source_symbols()) continue;
       if (!victim || other.sent_since_load > victim->sent_since_load) victim = &other;
     }
-    if (!victim) return false;
+    if (!victim) return Status::Error(EAGAIN, "encoder memory full");
     victim->stream.Unload();
     AccountMemory(*victim);
   }
@@ -330,20 +356,39 @@ bool ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
       Log("object " + hash.ToHex() + " cannot be sent: " + s.ToString());
     }
     Deactivate(group, /*remember_listeners=*/true);
-    return false;
+    return s;
   }
   stats->encoder_loads.fetch_add(1, std::memory_order_relaxed);
   a.sent_since_load = 0;
   AccountMemory(a);
-  return true;
+  return Status::Ok();
 }
 
-bool ShareEngine::Loop::SendTurn(Clock::time_point now) {
-  if (order.empty()) return false;
+void ShareEngine::Loop::WatchWritable(int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLOUT | EPOLLONESHOT;
+  ev.data.fd = fd;
+  // Cannot fail for a registered fd; if it did, blocked_until still ends
+  // the wait after kBlockedRetry.
+  if (epoll_ctl(epoll_fd.get(), EPOLL_CTL_MOD, fd, &ev) != 0)
+    Log("epoll_ctl(EPOLLOUT): " + Status::FromErrno(errno, "").ToString());
+}
+
+void ShareEngine::Loop::ArmTimer(Clock::time_point when, Clock::time_point now) {
+  itimerspec spec{};
+  spec.it_value = ToTimespec(std::max(when, now + std::chrono::microseconds(1)));
+  // Cannot fail with a valid absolute time; if it did, the loop would sleep
+  // until the next MLD message or Serve, so say so.
+  if (timerfd_settime(timer_fd.get(), TFD_TIMER_ABSTIME, &spec, nullptr) != 0)
+    Log("timerfd_settime: " + Status::FromErrno(errno, "").ToString());
+}
+
+Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
+  if (order.empty()) return Status::Error(EAGAIN, "nothing to send");
   if (cursor >= order.size()) cursor = 0;
   const net::Ipv6Address group = order[cursor++];
   Active& a = active.at(group);
-  if (!a.stream.loaded() && !LoadStream(group, a)) return false;
+  if (!a.stream.loaded()) LCFS_RETURN_IF_ERROR(LoadStream(group, a));
 
   const size_t packet = a.stream.packet_size();
   const size_t wire = (packet + kPacketOverhead) * a.senders.size();
@@ -354,7 +399,7 @@ bool ShareEngine::Loop::SendTurn(Clock::time_point now) {
     if (!s.ok()) {
       Log("object " + a.stream.hash().ToHex() + ": " + s.ToString());
       Deactivate(group, /*remember_listeners=*/true);
-      return false;
+      return s;
     }
   }
   a.sent_since_load += count;
@@ -367,10 +412,7 @@ bool ShareEngine::Loop::SendTurn(Clock::time_point now) {
     if (!sent.ok() || packets < count) {
       stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       blocked_until = now + kBlockedRetry;
-      epoll_event ev{};
-      ev.events = EPOLLOUT | EPOLLONESHOT;
-      ev.data.fd = senders[s].socket.fd();
-      epoll_ctl(epoll_fd.get(), EPOLL_CTL_MOD, ev.data.fd, &ev);
+      WatchWritable(senders[s].socket.fd());
       if (!sent.ok())
         Log("send on " + std::to_string(senders[s].ifindex) + ": " + sent.status().ToString());
     }
@@ -378,7 +420,7 @@ bool ShareEngine::Loop::SendTurn(Clock::time_point now) {
     stats->symbols_sent.fetch_add(packets, std::memory_order_relaxed);
     stats->bytes_sent.fetch_add(packets * packet, std::memory_order_relaxed);
   }
-  return true;
+  return Status::Ok();
 }
 
 void ShareEngine::Loop::Run() {
@@ -387,10 +429,7 @@ void ShareEngine::Loop::Run() {
   Clock::time_point armed{};
   for (;;) {
     Clock::time_point now = Clock::now();
-    {
-      std::lock_guard lock(mu);
-      if (stop) break;
-    }
+    if (Stopping()) break;
     TakeIncoming(now);
     ExpireEpochs(now);
     snooper->ProcessTimers(now);
@@ -402,7 +441,9 @@ void ShareEngine::Loop::Run() {
       for (int turn = 0; turn < kTurnsPerPoll; ++turn) {
         bucket->Refill(now);
         if (bucket->Available() == 0 || now < blocked_until) break;
-        SendTurn(now);
+        // A failed turn has logged and dropped its object, or waits for
+        // encoder memory: either way the next turn is another object's.
+        (void)SendTurn(now);
         if (!Sendable()) break;
         now = Clock::now();
       }
@@ -422,9 +463,7 @@ void ShareEngine::Loop::Run() {
       if (epochs.size() > 1 && epochs.back()->expires) earliest(*epochs.back()->expires);
       if (Sendable()) earliest(std::max(bucket->NextAvailable(now, wake_bytes), blocked_until));
       if (next && *next != armed) {
-        itimerspec spec{};
-        spec.it_value = ToTimespec(std::max(*next, now + std::chrono::microseconds(1)));
-        timerfd_settime(timer_fd.get(), TFD_TIMER_ABSTIME, &spec, nullptr);
+        ArmTimer(*next, now);
         armed = *next;
       }
     }
@@ -496,12 +535,15 @@ Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* sta
   auto map = GroupMap::Build(index, l.options.scheme);
   if (!map.ok()) return map.status().WithContext("share: index");
   auto epoch = std::make_shared<Epoch>();
-  epoch->id = l.next_epoch_id++;
   epoch->root = index.root;
   epoch->mdex = index.mdex;
   epoch->map = std::move(*map);
   l.stats->published_objects.store(epoch->map.size(), std::memory_order_relaxed);
-  l.incoming.push_back(std::move(epoch));
+  {
+    MutexLock lock(&l.mu);  // no other thread yet: for the analysis
+    epoch->id = l.next_epoch_id++;
+    l.incoming.push_back(std::move(epoch));
+  }
 
   net::MldSnooperOptions mld;
   mld.interfaces = ifindexes;
@@ -565,7 +607,7 @@ void Unshare(ShareHandle handle) { handle.reset(); }
 ShareEngine::~ShareEngine() {
   if (!loop_) return;
   {
-    std::lock_guard lock(loop_->mu);
+    MutexLock lock(&loop_->mu);
     loop_->stop = true;
   }
   loop_->Wake();
@@ -575,23 +617,23 @@ ShareEngine::~ShareEngine() {
   stats_->encoder_bytes.store(0, std::memory_order_relaxed);
 }
 
-Status ShareEngine::Publish(const IndexResult& index) try {
-  if (!index.mdex) return Status::Error(EINVAL, "publish: index has no mdex");
+Status ShareEngine::Serve(const IndexResult& index) try {
+  if (!index.mdex) return Status::Error(EINVAL, "serve: index has no mdex");
   auto map = GroupMap::Build(index, loop_->options.scheme);
-  if (!map.ok()) return map.status().WithContext("publish");
+  if (!map.ok()) return map.status().WithContext("serve");
   auto epoch = std::make_shared<Epoch>();
   epoch->root = index.root;
   epoch->mdex = index.mdex;
   epoch->map = std::move(*map);
   {
-    std::lock_guard lock(loop_->mu);
+    MutexLock lock(&loop_->mu);
     epoch->id = loop_->next_epoch_id++;
     loop_->incoming.push_back(std::move(epoch));
   }
   loop_->Wake();
   return Status::Ok();
 } catch (const std::bad_alloc&) {
-  return Status::Error(ENOMEM, "publish: out of memory");
+  return Status::Error(ENOMEM, "serve: out of memory");
 }
 
 std::vector<int> ShareEngine::interfaces() const {

@@ -1,4 +1,4 @@
-#include "lcfs/net/membership_table.h"
+#include "net/membership_table.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,9 @@
-#include "lcfs/net/mld_querier.h"
+#include "net/mld_querier.h"
 
 #include <gtest/gtest.h>
 
 #include "lcfs/net/mld_snooper.h"
+#include "net/membership_table.h"
 
 namespace lcfs::net {
 namespace {

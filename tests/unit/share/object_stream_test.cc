@@ -1,4 +1,4 @@
-#include "lcfs/share/object_stream.h"
+#include "share/object_stream.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

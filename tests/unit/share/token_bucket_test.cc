@@ -1,4 +1,4 @@
-#include "lcfs/share/token_bucket.h"
+#include "share/token_bucket.h"
 
 #include <gtest/gtest.h>
 

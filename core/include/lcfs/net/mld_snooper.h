@@ -1,27 +1,45 @@
 // MldSnooper: how the exporter learns who listens. It reads MLD messages from
-// an MldSocket, feeds report records to a MembershipTable (which emits join
-// and leave events) and runs an MldQuerier on the same interfaces.
+// a raw ICMPv6 socket, feeds report records to a membership table (which
+// emits join and leave events) and runs an MLDv2 querier on the same
+// interfaces (docs/protocol.md section 8).
 //
 // Made for the caller's event loop: register fd() for EPOLLIN, call
 // HandleReadable() when readable, and ProcessTimers(now) at NextDeadline().
 // MldSnooperThread runs that loop on a thread for callers without one.
+//
+// Threads: an MldSnooper is not thread-safe. One thread at a time calls
+// everything, and events reach the sink on that thread, synchronously from
+// HandleReadable, HandleMessage and ProcessTimers; the sink must not call
+// back into the snooper (queue the events, as the share engine does).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include "lcfs/net/membership_table.h"
-#include "lcfs/net/mld_querier.h"
-#include "lcfs/net/mld_socket.h"
+#include "lcfs/net/address.h"
+#include "lcfs/net/membership_event.h"
 #include "lcfs/net/mld_timers.h"
 #include "lcfs/status.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::net {
+
+// Internals (core/src/net/): tests reach them through table() and querier().
+class MembershipTable;
+class MldQuerier;
+class MldSocket;
+
+// Sends one ICMPv6 MLD message on `ifindex` from `source` to `destination`.
+using MldSendFunction =
+    std::function<Status(int ifindex, const Ipv6Address& source, const Ipv6Address& destination,
+                         std::span<const uint8_t> message)>;
 
 struct MldSnooperOptions {
   std::vector<int> interfaces;  // empty: every multicast-capable interface
@@ -39,7 +57,7 @@ struct MldCounters {
 
 class MldSnooper {
  public:
-  using EventSink = MembershipTable::EventSink;
+  using EventSink = std::function<void(const MembershipEvent&)>;
 
   // Opens the raw socket (needs CAP_NET_RAW) and starts on the interfaces.
   static Result<std::unique_ptr<MldSnooper>> Open(const MldSnooperOptions& options, EventSink sink,
@@ -47,10 +65,13 @@ class MldSnooper {
   // No socket: messages come through HandleMessage and queries go to `send`
   // (unit tests, fuzzing). Interfaces are given with their own address.
   static std::unique_ptr<MldSnooper> WithoutSocket(
-      const MldSnooperOptions& options, EventSink sink, MldQuerier::SendFunction send,
+      const MldSnooperOptions& options, EventSink sink, MldSendFunction send,
       const std::vector<std::pair<int, Ipv6Address>>& interfaces, MldTime now);
+  ~MldSnooper();
+  MldSnooper(const MldSnooper&) = delete;
+  MldSnooper& operator=(const MldSnooper&) = delete;
 
-  int fd() const { return socket_ ? socket_->fd() : -1; }
+  int fd() const;
   // Drains the socket. Errors are those of the socket, never of a message.
   Status HandleReadable(MldTime now = MldClock::now());
   // One received message, already read.
@@ -60,30 +81,32 @@ class MldSnooper {
   std::optional<MldTime> NextDeadline() const;
   void ProcessTimers(MldTime now = MldClock::now());
 
-  const MembershipTable& table() const { return table_; }
-  const MldQuerier* querier() const { return querier_ ? &*querier_ : nullptr; }
+  // True while `group` has listeners on `ifindex` (between its join and
+  // leave events).
+  bool HasListeners(int ifindex, const Ipv6Address& group) const;
+  const MembershipTable& table() const { return *table_; }
+  const MldQuerier* querier() const { return querier_.get(); }
   const MldCounters& counters() const { return counters_; }
-  bool receives_mldv1_reports() const { return socket_ && socket_->receives_mldv1_reports(); }
+  bool receives_mldv1_reports() const;
 
  private:
   MldSnooper(const MldSnooperOptions& options, EventSink sink);
 
   MldTimers timers_;
-  std::optional<MldSocket> socket_;
-  MembershipTable table_;
-  std::optional<MldQuerier> querier_;
+  std::unique_ptr<MldSocket> socket_;
+  std::unique_ptr<MembershipTable> table_;
+  std::unique_ptr<MldQuerier> querier_;
   MldCounters counters_;
-  std::vector<QueryRequest> queries_;  // scratch
 };
 
 // Runs a snooper's loop on a thread until destroyed. Events are delivered on
-// that thread.
+// that thread. Start, Stop and the destructor are called from the owning
+// thread; the snooper may be inspected from the event callback (on the loop
+// thread) or, from other threads, only once Stop() has returned.
 class MldSnooperThread {
  public:
   static Result<std::unique_ptr<MldSnooperThread>> Start(std::unique_ptr<MldSnooper> snooper);
   ~MldSnooperThread();
-  // The snooper is only safe to inspect from the event callback or once
-  // stopped.
   MldSnooper& snooper() { return *snooper_; }
   void Stop();
 

@@ -16,10 +16,15 @@
 // cap on their total memory makes the largest-served objects yield their
 // encoder (keeping their place in the stream) to waiting ones.
 //
-// Publish() swaps in a new index; objects of the previous one stay served
+// Serve() swaps in a new index; objects of the previous one stay served
 // for a grace period so readers of the old root are not cut off. An object
 // whose bytes no longer match its hash (a file changed behind the exporter's
 // back) is never sent: it is dropped, counted, and reported to on_stale.
+//
+// Threads: Share, Unshare and the ShareEngine destructor are called from the
+// owning thread; Serve, interfaces() and stats() from any thread (Serve hands
+// the index to the engine thread under a lock). Everything else, and the
+// on_stale and log callbacks, runs on the engine's own thread.
 #pragma once
 
 #include <atomic>
@@ -111,7 +116,7 @@ class ShareEngine {
 
   // Serves `index` from now on; the previous index stays served for the
   // grace period (objects in both keep sending without a break).
-  Status Publish(const IndexResult& index);
+  Status Serve(const IndexResult& index);
 
   // The interfaces served (ifindex).
   std::vector<int> interfaces() const;

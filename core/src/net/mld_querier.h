@@ -10,6 +10,7 @@
 //
 // It sends through a function (a raw socket in MldSnooper, a recorder in
 // unit tests) and runs on the caller's clock: NextDeadline/ProcessTimers.
+// Not thread-safe: one thread (the snooper's) owns it.
 #pragma once
 
 #include <cstdint>
@@ -20,19 +21,18 @@
 #include <vector>
 
 #include "lcfs/net/address.h"
-#include "lcfs/net/membership_table.h"
-#include "lcfs/net/mld_message.h"
+#include "lcfs/net/mld_snooper.h"
 #include "lcfs/net/mld_timers.h"
 #include "lcfs/status.h"
+#include "net/membership_table.h"
+#include "net/mld_message.h"
 
 namespace lcfs::net {
 
 class MldQuerier {
  public:
   // Sends one ICMPv6 MLD message on `ifindex` from `source` to `destination`.
-  using SendFunction =
-      std::function<Status(int ifindex, const Ipv6Address& source, const Ipv6Address& destination,
-                           std::span<const uint8_t> message)>;
+  using SendFunction = MldSendFunction;
   struct Counters {
     uint64_t general_queries = 0;
     uint64_t specific_queries = 0;

@@ -8,6 +8,10 @@
 // leave event when its record ends (timers ran out, or a queried leave got
 // no answer). Lookup is a hash map (O(1)); timers sit in a heap that is
 // compacted so memory stays proportional to live records.
+//
+// Not thread-safe: one thread (the snooper's) owns it. Events go to the sink
+// synchronously from Apply, LowerTimers and ProcessTimers; the sink must not
+// call back into the table.
 #pragma once
 
 #include <cstddef>
@@ -18,8 +22,9 @@
 #include <vector>
 
 #include "lcfs/net/address.h"
-#include "lcfs/net/mld_message.h"
+#include "lcfs/net/membership_event.h"
 #include "lcfs/net/mld_timers.h"
+#include "net/mld_message.h"
 
 namespace lcfs::net {
 
@@ -33,13 +38,6 @@ struct MembershipKeyHash {
   size_t operator()(const MembershipKey& k) const noexcept {
     return std::hash<Ipv6Address>()(k.group) ^ static_cast<size_t>(k.ifindex) * 0x9e3779b1u;
   }
-};
-
-struct MembershipEvent {
-  enum class Kind : uint8_t { kJoin, kLeave };
-  Kind kind;
-  int ifindex;
-  Ipv6Address group;
 };
 
 // A query the table asks for (RFC 3810 7.4 "Send Q(G)", "Send Q(G,S)"):

@@ -11,6 +11,8 @@
 // namespace's multicast-routing socket (MRT6_INIT) so the kernel hands us
 // every MLD message, as it does for a multicast router; if another routing
 // daemon holds that, only MLDv1 Reports are missed (receives_mldv1_reports).
+//
+// Not thread-safe: one thread at a time (the snooper's) uses it.
 #pragma once
 
 #include <cstdint>
