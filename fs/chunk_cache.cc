@@ -8,11 +8,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <utility>
+
+#include "lcfs/full_io.h"
 
 namespace lcfs::fs {
 namespace {
@@ -53,34 +54,6 @@ Status SecurePrivateDir(const std::string& path, uint64_t* tightened) {
   return Status::Ok();
 }
 
-Status WriteAll(int fd, std::span<const uint8_t> bytes) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "write");
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status PreadAll(int fd, uint64_t offset, std::span<uint8_t> out) {
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n =
-        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "pread");
-    }
-    if (n == 0) return Status::Error(EIO, "pread: unexpected end of cached object");
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
 // "<64 hex>.<kind>" -> hash and kind; false for anything else.
 bool ParseObjectName(const std::string& name, Hash* hash, ObjectKind* kind) {
   if (name.size() != 66 || name[64] != '.') return false;
@@ -95,7 +68,7 @@ bool ParseObjectName(const std::string& name, Hash* hash, ObjectKind* kind) {
 
 bool VerifyFile(int fd, uint64_t size, const Hash& hash, ObjectKind kind) {
   std::vector<uint8_t> bytes(size);
-  if (!PreadAll(fd, 0, bytes).ok()) return false;
+  if (!PreadExact(fd, bytes, 0).ok()) return false;
   return ObjectHash(kind, bytes) == hash;
 }
 
@@ -132,7 +105,7 @@ Status CachedObject::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
   if (!fd_) return Status::Error(EBADF, "read of an empty cached object handle");
   if (offset > size_ || out.size() > size_ - offset)
     return Status::Error(EINVAL, "read past the end of cached object " + hash_.ToHex());
-  return PreadAll(fd_->get(), offset, out);
+  return PreadExact(fd_->get(), out, offset);
 }
 
 Result<std::vector<uint8_t>> CachedObject::ReadAll() const {
@@ -296,7 +269,7 @@ Result<UniqueFd> ChunkCache::WriteObjectFile(const Hash& hash, ObjectKind kind,
   }
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return Status::FromErrno(errno, "create " + tmp);
-  Status written = WriteAll(fd.get(), bytes);
+  Status written = WriteFull(fd.get(), bytes);
   if (!written.ok()) {
     ::unlink(tmp.c_str());
     return written.WithContext(tmp);
@@ -406,33 +379,6 @@ std::string DefaultCacheDir() {
   if (const char* home = std::getenv("HOME"); home && *home)
     return std::string(home) + "/.cache/lcfs";
   return "/tmp/lcfs-cache-" + std::to_string(::getuid());
-}
-
-Result<uint64_t> ParseByteSize(const std::string& text) {
-  if (text.empty()) return Status::Error(EINVAL, "empty size");
-  char* end = nullptr;
-  errno = 0;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || errno != 0 || !(value >= 0) || std::isinf(value))
-    return Status::Error(EINVAL, "bad size '" + text + "': expected a number such as 512M or 10G");
-  std::string unit(end);
-  if (unit.size() > 1 && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
-  if (unit.size() == 2 && (unit[1] == 'i' || unit[1] == 'I')) unit.pop_back();
-  double scale = 1;
-  if (unit.empty() || unit == "B" || unit == "b") {
-    scale = 1;
-  } else if (unit.size() == 1) {
-    const std::string units = "KMGTP";
-    size_t pos = units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(unit[0]))));
-    if (pos == std::string::npos)
-      return Status::Error(EINVAL, "bad size '" + text + "': unknown unit '" + unit + "'");
-    scale = std::pow(1024.0, static_cast<double>(pos + 1));
-  } else {
-    return Status::Error(EINVAL, "bad size '" + text + "': unknown unit '" + unit + "'");
-  }
-  const double bytes = value * scale;
-  if (bytes >= 1.8e19) return Status::Error(ERANGE, "size '" + text + "' is too large");
-  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace lcfs::fs

@@ -148,7 +148,4 @@ class ChunkCache {
 // $XDG_CACHE_HOME/lcfs (or ~/.cache/lcfs).
 std::string DefaultCacheDir();
 
-// Parses a size such as "512M", "10G", "4096", "1.5T" (binary units).
-Result<uint64_t> ParseByteSize(const std::string& text);
-
 }  // namespace lcfs::fs

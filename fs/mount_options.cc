@@ -7,6 +7,7 @@
 #include <set>
 
 #include "chunk_cache.h"
+#include "lcfs/byte_size.h"
 
 namespace lcfs::fs {
 namespace {

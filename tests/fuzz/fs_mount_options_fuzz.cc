@@ -4,14 +4,14 @@
 #include <cstdint>
 #include <string>
 
-#include "chunk_cache.h"
+#include "lcfs/byte_size.h"
 #include "mount_options.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   lcfs::fs::MountOptions opts;
   (void)lcfs::fs::ParseMountOptionList(text, &opts);
-  (void)lcfs::fs::ParseByteSize(text);
+  (void)lcfs::ParseByteSize(text);
   // The same bytes as a command line split at NULs.
   std::vector<std::string> args = {"lcfs"};
   size_t start = 0;

@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "chunk_cache.h"
+#include "common/random_bytes.h"
+#include "common/wait.h"
 #include "filesystem.h"
 #include "fuse_mount.h"
 #include "lcfs/index/indexer.h"
@@ -70,13 +72,7 @@ class KillableSource : public ObjectSource {
   int waiting_ = 0;
 };
 
-void WriteRandomFile(const std::string& path, size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint64_t> buf((size + 7) / 8);
-  for (auto& w : buf) w = rng();
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(size));
-}
+using lcfs::testing::WriteRandomFile;
 
 // Reads with O_DIRECT so the kernel's page cache cannot answer for us: every
 // read reaches the filesystem.
@@ -262,12 +258,7 @@ TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {
   }
   // Each host's daemon mounts; wait (bounded) for both.
   for (const auto& m : mnts) {
-    bool up = false;
-    for (int i = 0; i < 1000 && !up; ++i) {
-      up = stdfs::exists(m + "/data.bin");
-      if (!up) std::this_thread::sleep_for(10ms);  // polling the condition, bounded
-    }
-    ASSERT_TRUE(up) << m;
+    ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return stdfs::exists(m + "/data.bin"); }, 10s)) << m;
   }
   // Both hosts read the file at the same time.
   std::string out;

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "common/random_bytes.h"
+#include "common/wait.h"
 #include "lcfs/hash.h"
 #include "lcfs/index/indexer.h"
 #include "testbed/subprocess.h"
@@ -40,13 +42,7 @@ std::string Sh(const std::string& script, Status* status = nullptr) {
   return out;
 }
 
-void WriteRandomFile(const std::string& path, size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint64_t> buf((size + 7) / 8);
-  for (auto& w : buf) w = rng();
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(size));
-}
+using lcfs::testing::WriteRandomFile;
 
 bool IsMounted(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");
@@ -58,12 +54,7 @@ bool IsMounted(const std::string& path) {
 
 // Waits (bounded) for `path` to be mounted or unmounted.
 bool WaitMounted(const std::string& path, bool mounted, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (IsMounted(path) != mounted) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);  // polling the condition, bounded
-  }
-  return true;
+  return lcfs::testing::WaitUntil([&] { return IsMounted(path) == mounted; }, limit);
 }
 
 // Lazily unmounts whatever is still mounted at `path` on scope exit.

@@ -15,6 +15,8 @@
 #include <random>
 #include <thread>
 
+#include "common/random_bytes.h"
+#include "common/wait.h"
 #include "lcfs/hash.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/subprocess.h"
@@ -29,13 +31,7 @@ using namespace std::chrono_literals;
 const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
 const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
 
-void WriteRandomFile(const std::string& path, size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint64_t> buf((size + 7) / 8);
-  for (auto& w : buf) w = rng();
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(size));
-}
+using lcfs::testing::WriteRandomFile;
 
 std::string Sh(const std::string& script) {
   std::string out;
@@ -67,10 +63,12 @@ class FsNetworkTest : public ::testing::Test {
         bed_->host(0).Spawn({kExport, "-q", "-i", "lan0", "--mld-query-interval", "2s", src_});
     ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
     exporter_.emplace(std::move(*exporter));
-    for (int i = 0; i < 1000 && root_.size() < 64; ++i) {
-      root_ = exporter_->Stdout().substr(0, 64);
-      if (root_.size() < 64) std::this_thread::sleep_for(10ms);  // bounded poll
-    }
+    lcfs::testing::WaitUntil(
+        [&] {
+          root_ = exporter_->Stdout().substr(0, 64);
+          return root_.size() == 64;
+        },
+        10s);
     ASSERT_EQ(root_.size(), 64u) << exporter_->Stderr();
   }
 

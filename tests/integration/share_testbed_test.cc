@@ -20,6 +20,7 @@
 #include <set>
 #include <thread>
 
+#include "common/wait.h"
 #include "lcfs/fec/decoder.h"
 #include "lcfs/fec/payload_id.h"
 #include "lcfs/index/directory.h"
@@ -47,17 +48,9 @@ const auto kQueryInterval = 1000ms;
 
 net::MldTimers FastTimers() { return net::MldTimers::Fast(kQueryInterval); }
 
-// Polls `done` every 5 ms until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using lcfs::testing::WaitUntil;
 
-using testing::Bytes;  // the unit tests' generator (unit/share/share_test_util.h)
+using lcfs::testing::RandomBytes;
 
 void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -202,10 +195,10 @@ struct Export {
 Export MakeExport(Testbed& bed) {
   Export e;
   e.dir = *bed.MakeTempDir("share");
-  e.big = Bytes(4 * kChunk, 7);
+  e.big = RandomBytes(4 * kChunk, 7);
   WriteFile(e.dir + "/big", e.big);
-  WriteFile(e.dir + "/small", Bytes(5000, 8));
-  WriteFile(e.dir + "/sub/other", Bytes(kChunk + 100, 9));
+  WriteFile(e.dir + "/small", RandomBytes(5000, 8));
+  WriteFile(e.dir + "/sub/other", RandomBytes(kChunk + 100, 9));
   IndexOptions o;
   o.chunk_size = kChunk;
   auto index = IndexPath(e.dir, o);
@@ -273,7 +266,7 @@ TEST_F(ShareEngineTest, TwoReceiversOnOneGroupAreServedByOneStream) {
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(
-      WaitFor([&] { return stats_.active_groups.load() == 1 && stats_.joins.load() >= 2; }, 5s));
+      WaitUntil([&] { return stats_.active_groups.load() == 1 && stats_.joins.load() >= 2; }, 5s));
   // Both listen; over one window, what each receives is what the exporter sent.
   const uint64_t tx0 = *exporter().InterfaceCounter("tx_bytes");
   const uint64_t sent0 = stats_.symbols_sent.load();
@@ -301,7 +294,7 @@ TEST_F(ShareEngineTest, StreamStopsWithinLastListenerQueryTimeAfterTheLastLeave)
   Receiver a(bed_->host(1)), b(bed_->host(2));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
-  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 1; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 1; }, 5s));
 
   // One of two leaves: the stream goes on.
   ASSERT_TRUE(a.Leave(export_.big_chunk1).ok());
@@ -314,7 +307,7 @@ TEST_F(ShareEngineTest, StreamStopsWithinLastListenerQueryTimeAfterTheLastLeave)
   // (plus the report's way there and one loop turn).
   const auto left_at = Clock::now();
   ASSERT_TRUE(b.Leave(export_.big_chunk1).ok());
-  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 0; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 0; }, 5s));
   const auto stopped_after = Clock::now() - left_at;
   EXPECT_LE(stopped_after, FastTimers().last_listener_query_time() + 200ms)
       << std::chrono::duration_cast<std::chrono::milliseconds>(stopped_after).count() << " ms";
@@ -335,7 +328,7 @@ TEST_F(ShareEngineTest, RateLimitHoldsWithinTenPercent) {
   Receiver a(bed_->host(1));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(a.Join(export_.index.root).ok());  // a second object shares the same budget
-  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 2; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 2; }, 5s));
   a.CountAll(300ms);  // past the initial burst, and the socket drained
   // Measured where it arrives: every datagram the receiver gets, as
   // Ethernet frames (the exporter's tx_bytes counts a GSO batch's headers
@@ -359,7 +352,7 @@ TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   Receiver big(bed_->host(1)), small(bed_->host(2));
   ASSERT_TRUE(big.Join(export_.big_chunk1).ok());  // a fountain that never ends
-  ASSERT_TRUE(WaitFor([&] { return stats_.symbols_sent.load() > 500; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.symbols_sent.load() > 500; }, 5s));
   // 1 MiB of other objects while the fountain goes on: each arrives in
   // about its own share of the rate, not after the large one.
   for (const char* name : {"small", "sub"}) {
@@ -371,7 +364,7 @@ TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
     EXPECT_TRUE(got.ok()) << name << ": " << got.status().ToString();
   }
   // They stop once their receiver left; the fountain goes on.
-  EXPECT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 1; }, 2s));
+  EXPECT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 1; }, 2s));
   EXPECT_GT(big.Count(export_.big_chunk1, ObjectKind::kChunk, 200ms).packets, 10u);
   Unshare(std::move(*engine));
 }
@@ -396,7 +389,7 @@ TEST_F(ShareEngineTest, EncoderMemoryCapMakesObjectsTakeTurnsWithTheirEncoders) 
   EXPECT_TRUE(got_a.ok()) << got_a.status().ToString();
   EXPECT_TRUE(got_b.ok()) << got_b.status().ToString();
   EXPECT_GE(stats_.encoder_loads.load(), 3u);  // one was evicted and loaded again
-  ASSERT_TRUE(WaitFor([&] { return stats_.active_objects.load() == 0; }, 3s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 0; }, 3s));
   EXPECT_EQ(stats_.encoder_bytes.load(), 0u);
 }
 
@@ -417,7 +410,7 @@ TEST_F(ShareEngineTest, WithoutLoopbackLocalReceiversGetNothing) {
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   Receiver local(exporter());
   ASSERT_TRUE(local.Join(export_.index.root).ok());
-  ASSERT_TRUE(WaitFor([&] { return stats_.symbols_sent.load() > 0; }, 5s));  // it is sent ...
+  ASSERT_TRUE(WaitUntil([&] { return stats_.symbols_sent.load() > 0; }, 5s));  // it is sent ...
   EXPECT_EQ(local.Count(export_.index.root, ObjectKind::kDirectory, 300ms).packets,
             0u);  // not here
 }
@@ -428,7 +421,7 @@ TEST_F(ShareEngineTest, UnknownGroupsAreCountedAndIgnored) {
   Receiver a(bed_->host(1));
   const Hash nothing = Sha256Of("not exported");
   ASSERT_TRUE(a.Join(nothing).ok());
-  ASSERT_TRUE(WaitFor([&] { return stats_.unknown_groups.load() >= 1; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.unknown_groups.load() >= 1; }, 5s));
   EXPECT_EQ(a.Count(nothing, ObjectKind::kChunk, 300ms).packets, 0u);
   EXPECT_EQ(stats_.active_objects.load(), 0u);
   EXPECT_EQ(stats_.symbols_sent.load(), 0u);
@@ -458,7 +451,7 @@ TEST_F(ShareEngineTest, FileModifiedBehindItsBackIsNeverSent) {
 
   Receiver a(bed_->host(1));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
-  ASSERT_TRUE(WaitFor([&] { return stale_calls.load() == 1; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stale_calls.load() == 1; }, 5s));
   EXPECT_EQ(stale_hash, export_.big_chunk1);
   EXPECT_EQ(stats_.stale_objects.load(), 1u);
   EXPECT_EQ(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 0u);
@@ -476,7 +469,7 @@ TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
   auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   const Hash old_root = export_.index.root;
-  WriteFile(export_.dir + "/new-file", Bytes(3000, 99));
+  WriteFile(export_.dir + "/new-file", RandomBytes(3000, 99));
   IndexOptions io;
   io.chunk_size = kChunk;
   auto next = IndexPath(export_.dir, io);
@@ -494,12 +487,12 @@ TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
 
   // After the grace period the old root is no longer served.
   // (and once the receiver's earlier leave of it has been seen).
-  ASSERT_TRUE(WaitFor([&] { return Clock::now() - published_at > 1600ms; }, 3s));
-  ASSERT_TRUE(WaitFor([&] { return stats_.leaves.load() >= 2; }, 3s));
+  ASSERT_TRUE(WaitUntil([&] { return Clock::now() - published_at > 1600ms; }, 3s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.leaves.load() >= 2; }, 3s));
   const uint64_t unknown = stats_.unknown_groups.load();
   a.Drain();
   ASSERT_TRUE(a.Join(old_root).ok());
-  ASSERT_TRUE(WaitFor([&] { return stats_.unknown_groups.load() > unknown; }, 5s));
+  ASSERT_TRUE(WaitUntil([&] { return stats_.unknown_groups.load() > unknown; }, 5s));
   EXPECT_EQ(a.Count(old_root, ObjectKind::kDirectory, 300ms).packets, 0u);
   EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 10u);
   Unshare(std::move(*engine));
@@ -571,7 +564,7 @@ class LcfsExportTest : public ShareEngineTest {
   std::optional<std::string> Line(const testbed::Subprocess& p, size_t n,
                                   std::chrono::milliseconds timeout = 10s) {
     std::optional<std::string> line;
-    WaitFor(
+    WaitUntil(
         [&] {
           auto lines = Lines(p.Stdout());
           if (lines.size() >= n) line = lines[n - 1];
@@ -595,7 +588,7 @@ TEST_F(LcfsExportTest, PrintsTheRootHashFirstAndServesIt) {
   auto chunk = a.Fetch(export_.big_chunk1, ObjectKind::kChunk);
   EXPECT_TRUE(chunk.ok()) << chunk.status().ToString();
   ASSERT_TRUE(p->Signal(SIGUSR1).ok());
-  EXPECT_TRUE(WaitFor([&] { return p->Stderr().find("statistics:") != std::string::npos; }, 5s));
+  EXPECT_TRUE(WaitUntil([&] { return p->Stderr().find("statistics:") != std::string::npos; }, 5s));
   EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
 }
 
@@ -604,7 +597,7 @@ TEST_F(LcfsExportTest, ChangeInDirPublishesANewHashAndTheOldOneKeepsServing) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   auto first = Line(*p, 1);
   ASSERT_TRUE(first) << p->Stderr();
-  WriteFile(export_.dir + "/sub/added", Bytes(20'000, 5));
+  WriteFile(export_.dir + "/sub/added", RandomBytes(20'000, 5));
   auto second = Line(*p, 2);
   ASSERT_TRUE(second) << p->Stderr();
   EXPECT_NE(*second, *first);
@@ -627,7 +620,7 @@ TEST_F(LcfsExportTest, SighupReindexes) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   auto first = Line(*p, 1);
   ASSERT_TRUE(first) << p->Stderr();
-  WriteFile(export_.dir + "/added", Bytes(2000, 6));
+  WriteFile(export_.dir + "/added", RandomBytes(2000, 6));
   ASSERT_TRUE(p->Signal(SIGHUP).ok());
   auto second = Line(*p, 2);
   ASSERT_TRUE(second) << p->Stderr();

@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "common/wait.h"
 #include "lcfs/index/indexer.h"
 #include "lcfs/sync/fetcher.h"
 #include "lcfs/sync/network_object_source.h"
@@ -21,8 +22,8 @@
 namespace lcfs::sync {
 namespace {
 
+using lcfs::testing::RandomString;
 using testing::Object;
-using testing::RandomBytes;
 using testing::ScratchDir;
 using testing::SymbolSender;
 using testing::TreeListing;
@@ -43,9 +44,9 @@ struct Export {
 std::unique_ptr<Export> MakeExport(size_t big_file_size = 3 * kChunk + 777) {
   auto e = std::make_unique<Export>();
   for (int i = 0; i < 30; ++i)
-    WriteAll(e->dir / ("many/f" + std::to_string(i)), RandomBytes(200 + 331 * i, i), 0644);
+    WriteAll(e->dir / ("many/f" + std::to_string(i)), RandomString(200 + 331 * i, i), 0644);
   WriteAll(e->dir / "empty", "", 0600);
-  WriteAll(e->dir / "big", RandomBytes(big_file_size, 77), 0755);
+  WriteAll(e->dir / "big", RandomString(big_file_size, 77), 0755);
   symlink("big", (e->dir / "link").c_str());
   symlink("many/f1", (e->dir / "many/../link2").c_str());
   IndexOptions o;
@@ -254,9 +255,7 @@ TEST_F(SyncNetworkTest, ExporterGoneMidSyncLeavesNoHalfWrittenFiles) {
   };
   auto fut = std::async(std::launch::async,
                         [&] { return SyncIn(receiver(), ex->index.root, dest.path(), narrow, o); });
-  for (int i = 0; i < 1000 && !started; ++i)  // bounded wait for the first chunk
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_TRUE(started.load());
+  ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return started.load(); }, std::chrono::seconds(10)));
   sender.reset();  // the exporter dies
   auto out = fut.get();
   ASSERT_FALSE(out.result.ok());

@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "common/wait.h"
 #include "lcfs/index/indexer.h"
 #include "testbed/testbed.h"
 #include "unit/sync/symbol_sender.h"
@@ -18,7 +19,7 @@
 namespace lcfs::sync {
 namespace {
 
-using testing::RandomBytes;
+using lcfs::testing::RandomString;
 using testing::ScratchDir;
 using testing::TreeListing;
 using testing::WriteAll;
@@ -46,12 +47,15 @@ class SyncToolTest : public ::testing::Test {
                                      "--mld-query-interval", "1s", "--quiet", dir});
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     exporter_.emplace(std::move(p).value());
-    for (int i = 0; i < 3000; ++i) {  // bounded wait for the first line (indexing)
-      const std::string out = exporter_->Stdout();
-      if (auto nl = out.find('\n'); nl != std::string::npos) return out.substr(0, nl);
-      if (!exporter_->running()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    // The first line (after indexing) is the root HASH.
+    std::string out;
+    lcfs::testing::WaitUntil(
+        [&] {
+          out = exporter_->Stdout();
+          return out.find('\n') != std::string::npos || !exporter_->running();
+        },
+        std::chrono::seconds(30));
+    if (auto nl = out.find('\n'); nl != std::string::npos) return out.substr(0, nl);
     ADD_FAILURE() << "lcfs-export printed no HASH: " << exporter_->Stderr();
     return "";
   }
@@ -87,9 +91,9 @@ TEST_F(SyncToolTest, SyncsATreeThenOnlyTheChangedChunk) {
   ScratchDir src, dst;
   for (int i = 0; i < 200; ++i)
     WriteAll(src / ("small/d" + std::to_string(i % 7) + "/f" + std::to_string(i)),
-             RandomBytes(50 + 41 * i, i));
+             RandomString(50 + 41 * i, i));
   WriteAll(src / "empty", "", 0600);
-  WriteAll(src / "big", RandomBytes(100 << 20, 1), 0755);
+  WriteAll(src / "big", RandomString(100 << 20, 1), 0755);
   symlink("big", (src / "link").c_str());
   symlink("/nowhere", (src / "small/dangling").c_str());
   const std::string hash = StartExporter(src.path());
@@ -133,8 +137,8 @@ TEST_F(SyncToolTest, BadInputAndNoExporter) {
 
 TEST_F(SyncToolTest, ExporterKilledMidSyncLeavesNoHalfWrittenFiles) {
   ScratchDir src, dst;
-  WriteAll(src / "a", RandomBytes(3000, 1));
-  WriteAll(src / "big", RandomBytes(24 << 20, 2));
+  WriteAll(src / "a", RandomString(3000, 1));
+  WriteAll(src / "big", RandomString(24 << 20, 2));
   const std::string hash = StartExporter(src.path(), "40M");  // ~5 s for big
   ASSERT_EQ(hash.size(), 64u);
   // A narrow window: big arrives a few chunks at a time, over seconds.
@@ -162,8 +166,8 @@ TEST_F(SyncToolTest, ExporterKilledMidSyncLeavesNoHalfWrittenFiles) {
 
 // A small tree most tests below share: files of one and several chunks.
 void MakeSmallTree(const ScratchDir& src) {
-  for (int i = 0; i < 20; ++i) WriteAll(src / ("f" + std::to_string(i)), RandomBytes(3000 + i, i));
-  WriteAll(src / "big", RandomBytes(5 * kChunk + 3, 99));
+  for (int i = 0; i < 20; ++i) WriteAll(src / ("f" + std::to_string(i)), RandomString(3000 + i, i));
+  WriteAll(src / "big", RandomString(5 * kChunk + 3, 99));
   symlink("big", (src / "link").c_str());
 }
 

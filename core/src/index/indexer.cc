@@ -7,16 +7,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "lcfs/full_io.h"
 #include "lcfs/index/file_tree.h"
 #include "lcfs/object.h"
+#include "lcfs/parallel.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs {
@@ -90,17 +90,11 @@ Result<UniqueFd> OpenChecked(const FileJob& f) {
   return fd;
 }
 
-// Reads exactly `buf.size()` bytes at `offset`.
-Status ReadFull(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& path) {
-  size_t done = 0;
-  while (done < buf.size()) {
-    ssize_t n =
-        ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "read " + path);
-    if (n == 0) return Status::Error(EAGAIN, path + " shrank while being indexed");
-    done += static_cast<size_t>(n);
-  }
+// Reads exactly `buf.size()` bytes at `offset`; a short file changed under us.
+Status ReadChecked(int fd, std::span<uint8_t> buf, uint64_t offset, const std::string& path) {
+  auto n = PreadFull(fd, buf, offset);
+  if (!n.ok()) return n.status().WithContext("read " + path);
+  if (*n < buf.size()) return Status::Error(EAGAIN, path + " shrank while being indexed");
   return Status::Ok();
 }
 
@@ -116,7 +110,7 @@ class Hasher {
     auto fd = OpenChecked(f);
     if (!fd.ok()) return Fail(f, fd.status().message());
     if (f.is_inline) {
-      Status s = ReadFull(fd->get(), f.data, 0, f.path);
+      Status s = ReadChecked(fd->get(), f.data, 0, f.path);
       if (!s.ok()) return Fail(f, s.message());
       bytes_done_ += f.size;
       ++files_done_;
@@ -131,7 +125,7 @@ class Hasher {
       sha.Update(std::span(&tag, 1));
       for (uint32_t off = 0; off < length;) {
         const size_t n = std::min<size_t>(buf.size(), length - off);
-        Status s = ReadFull(fd->get(), std::span(buf).first(n), start + off, f.path);
+        Status s = ReadChecked(fd->get(), std::span(buf).first(n), start + off, f.path);
         if (!s.ok()) {
           sha.Finish();
           return Fail(f, s.message());
@@ -305,38 +299,29 @@ void IndexRun::HashAll() {
     }
   }
   std::atomic<uint64_t> bytes_done{0}, files_done{0};
-  std::atomic<size_t> next{0};
   Hasher hasher(files_, opt_.chunk_size, bytes_done, files_done);
-  unsigned threads =
-      opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<size_t>(threads, std::max<size_t>(1, segments.size())));
-
-  std::mutex mu;
-  std::condition_variable cv;
-  unsigned running = threads;
-  auto work = [&] {
-    std::vector<uint8_t> buf(std::min<size_t>(kReadPiece, opt_.chunk_size));
-    Sha256 sha;
-    for (size_t s; (s = next.fetch_add(1)) < segments.size();) hasher.Run(segments[s], buf, sha);
-    std::lock_guard lock(mu);
-    if (--running == 0) cv.notify_all();
-  };
-  std::vector<std::jthread> pool;
-  for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
-  {
-    std::unique_lock lock(mu);
-    while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return running == 0; })) {
-      if (opt_.progress) {
-        IndexProgress p = total;
-        p.bytes_done = bytes_done.load();
-        p.files_done = files_done.load();
-        lock.unlock();
-        opt_.progress(p);
-        lock.lock();
-      }
-    }
+  ParallelOptions parallel;
+  parallel.threads = opt_.threads;
+  if (opt_.progress) {
+    parallel.tick = [&] {
+      IndexProgress p = total;
+      p.bytes_done = bytes_done.load();
+      p.files_done = files_done.load();
+      opt_.progress(p);
+    };
   }
-  pool.clear();
+  // Per thread: a read buffer and a hasher, reused across segments.
+  struct Scratch {
+    std::vector<uint8_t> buf;
+    Sha256 sha;
+  };
+  std::vector<Scratch> scratch(opt_.threads ? opt_.threads : DefaultThreads());
+  (void)ParallelFor(segments.size(), parallel, [&](size_t s, unsigned worker) {
+    Scratch& w = scratch[worker];
+    if (w.buf.empty()) w.buf.resize(std::min<size_t>(kReadPiece, opt_.chunk_size));
+    hasher.Run(segments[s], w.buf, w.sha);
+    return Status::Ok();  // a file that fails is marked in its FileJob, never fatal
+  });
   // Files with nothing to read (empty, or inline with 0 bytes) count as done.
   if (opt_.progress) {
     IndexProgress p = total;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "lcfs/full_io.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs {
@@ -234,17 +235,10 @@ Result<std::vector<uint8_t>> Mdex::Read(const Hash& hash) const {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "open " + path);
   std::vector<uint8_t> bytes(s.length);
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::pread(fd.get(), bytes.data() + done, bytes.size() - done,
-                        static_cast<off_t>(s.offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "read " + path);
-    if (n == 0) {
-      return Status::Error(EIO,
-                           path + " shrank since it was indexed (object " + hash.ToHex() + ")");
-    }
-    done += static_cast<size_t>(n);
+  auto n = PreadFull(fd.get(), bytes, s.offset);
+  if (!n.ok()) return n.status().WithContext("read " + path);
+  if (*n < bytes.size()) {
+    return Status::Error(EIO, path + " shrank since it was indexed (object " + hash.ToHex() + ")");
   }
   // Aliases name the bytes by another name: nothing to check them against.
   if (!(s.tag & kAliasBit) && ObjectHash(KindOf(s.tag), bytes) != hash) {

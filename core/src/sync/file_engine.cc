@@ -9,37 +9,14 @@
 #include <future>
 #include <unordered_map>
 
+#include "lcfs/full_io.h"
 #include "lcfs/index/chunking.h"
 #include "lcfs/index/file_tree.h"
+#include "lcfs/parallel.h"
 #include "lcfs/sync/network_object_source.h"
-#include "parallel.h"
 
 namespace lcfs::sync {
 namespace {
-
-Status PreadFull(int fd, uint8_t* buf, size_t len, uint64_t offset, const std::string& what) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "read " + what);
-    if (n == 0) return Status::Error(EIO, "read " + what + ": file shrank while syncing");
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-Status PwriteFull(int fd, const uint8_t* buf, size_t len, uint64_t offset,
-                  const std::string& what) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pwrite(fd, buf + done, len - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, "write " + what);
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
 
 // Copies the first `len` bytes of `from` into `to` (in the kernel; a reflink
 // where the filesystem can).
@@ -243,7 +220,7 @@ Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& 
         auto fd = OpenLocal(job);
         if (!fd.ok()) return fd.status();
         LCFS_RETURN_IF_ERROR(
-            PreadFull(fd->get(), buf.data(), len, c * job.remote.chunk_size, job.path));
+            PreadExact(fd->get(), buf, c * job.remote.chunk_size).WithContext("read " + job.path));
         job.local_leaves[c] = ObjectHash(ObjectKind::kChunk, buf);
         return Status::Ok();
       },
@@ -271,9 +248,8 @@ class FileWriter {
       const LocalChunk& l = it->second;
       bytes.resize(len);
       auto fd = OpenLocal(*l.job);
-      Status s = fd.ok() ? PreadFull(fd->get(), bytes.data(), len,
-                                     l.index * l.job->remote.chunk_size, l.job->path)
-                         : fd.status();
+      Status s =
+          fd.ok() ? PreadExact(fd->get(), bytes, l.index * l.job->remote.chunk_size) : fd.status();
       // The local file may have changed since it was hashed: then fetch.
       reused = s.ok() && ObjectHash(ObjectKind::kChunk, bytes) == c.hash;
     }
@@ -286,8 +262,8 @@ class FileWriter {
     }
     std::lock_guard lock(job.mu);
     LCFS_RETURN_IF_ERROR(EnsureTemp(job));
-    LCFS_RETURN_IF_ERROR(PwriteFull(job.temp.get(), bytes.data(), bytes.size(),
-                                    c.index * job.remote.chunk_size, job.temp_path));
+    LCFS_RETURN_IF_ERROR(PwriteFull(job.temp.get(), bytes, c.index * job.remote.chunk_size)
+                             .WithContext("write " + job.temp_path));
     if (--job.remaining == 0) return Finish(job);
     return Status::Ok();
   }

@@ -4,7 +4,7 @@
 
 #include "file_engine.h"
 #include "lcfs/index/chunking.h"
-#include "parallel.h"
+#include "lcfs/parallel.h"
 
 namespace lcfs::sync {
 

@@ -12,7 +12,7 @@
 
 #include "file_engine.h"
 #include "lcfs/index/directory.h"
-#include "parallel.h"
+#include "lcfs/parallel.h"
 
 namespace lcfs::sync {
 namespace {

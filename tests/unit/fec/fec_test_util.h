@@ -6,23 +6,14 @@
 #include <random>
 #include <vector>
 
+#include "common/random_bytes.h"
 #include "lcfs/fec/decoder.h"
 #include "lcfs/fec/encoder.h"
 #include "lcfs/fec/oti.h"
 
 namespace lcfs::fec::testing {
 
-inline std::vector<uint8_t> RandomBytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint8_t> v(n);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t x = rng();
-    for (int j = 0; j < 8; ++j) v[i + j] = static_cast<uint8_t>(x >> (8 * j));
-  }
-  for (; i < n; ++i) v[i] = static_cast<uint8_t>(rng());
-  return v;
-}
+using lcfs::testing::RandomBytes;
 
 struct Sym {
   uint8_t sbn;

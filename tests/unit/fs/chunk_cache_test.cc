@@ -9,15 +9,12 @@
 #include <fstream>
 #include <random>
 
+#include "common/random_bytes.h"
+
 namespace lcfs::fs {
 namespace {
 
-std::vector<uint8_t> RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) b = static_cast<uint8_t>(rng());
-  return v;
-}
+using lcfs::testing::RandomBytes;
 
 class ChunkCacheTest : public ::testing::Test {
  protected:
@@ -258,19 +255,6 @@ TEST_F(ChunkCacheTest, CacheOwnedByAnotherUserIsRefusedWithAMessage) {
   EXPECT_NE(cache.status().message().find("belongs to uid 65534"), std::string::npos)
       << cache.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/v1"));  // nothing written into it
-}
-
-TEST(ParseByteSize, AcceptsUnitsAndRejectsGarbage) {
-  EXPECT_EQ(*ParseByteSize("4096"), 4096u);
-  EXPECT_EQ(*ParseByteSize("512M"), 512ull << 20);
-  EXPECT_EQ(*ParseByteSize("10G"), 10ull << 30);
-  EXPECT_EQ(*ParseByteSize("2GiB"), 2ull << 30);
-  EXPECT_EQ(*ParseByteSize("1.5k"), 1536u);
-  EXPECT_FALSE(ParseByteSize("").ok());
-  EXPECT_FALSE(ParseByteSize("abc").ok());
-  EXPECT_FALSE(ParseByteSize("10Q").ok());
-  EXPECT_FALSE(ParseByteSize("-5M").ok());
-  EXPECT_FALSE(ParseByteSize("99999999999P").ok());
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/wait.h"
+
 namespace lcfs::fs {
 namespace {
 
@@ -114,8 +116,7 @@ TEST_F(ObjectFetcherTest, ConcurrentReadersShareOneFetch) {
   // The first reader is inside the source; wait until the others are
   // queued behind it (counted by the fetcher), then let it finish.
   ASSERT_TRUE(source_.WaitForCalls(1));
-  for (int i = 0; i < 1000 && fetcher.stats().shared_waits < 7; ++i)
-    std::this_thread::sleep_for(1ms);  // bounded poll of a condition
+  ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return fetcher.stats().shared_waits >= 7; }, 10s));
   source_.SetBlocked(false);
   for (auto& t : readers) t.join();
   EXPECT_EQ(ok, 8);

@@ -66,7 +66,7 @@ TEST(FileTree, EmptyFileHashIsTheEmptyChunk) {
 
 TEST(FileTree, OneChunkFileIsNamedByItsChunk) {
   for (size_t n : {size_t{1}, size_t{100}, size_t{kCs}}) {
-    const std::string data = testing::PatternBytes(n, 1);
+    const std::string data = testing::RandomString(n, 1);
     auto t = FileTree::FromData(Bytes(data), kCs);
     ASSERT_TRUE(t.ok());
     EXPECT_EQ(t->shape().chunk_count(), 1u);
@@ -76,7 +76,7 @@ TEST(FileTree, OneChunkFileIsNamedByItsChunk) {
 }
 
 TEST(FileTree, OneChunkPlusOneByteHasOneNode) {
-  const std::string data = testing::PatternBytes(kCs + 1, 2);
+  const std::string data = testing::RandomString(kCs + 1, 2);
   auto t = FileTree::FromData(Bytes(data), kCs);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->shape().chunk_count(), 2u);
@@ -225,7 +225,7 @@ TEST(Diff, RandomEditsMatchBruteForce) {
 // Real bytes: growing a file changes its old short last chunk and adds new
 // ones; shrinking it changes only the new short last chunk.
 TEST(Diff, GrowAndShrinkOnRealData) {
-  const std::string big = testing::PatternBytes(5 * kCs + 100, 9);
+  const std::string big = testing::RandomString(5 * kCs + 100, 9);
   const std::string small = big.substr(0, 2 * kCs + 10);
   auto t_small = FileTree::FromData(Bytes(small), kCs);
   auto t_big = FileTree::FromData(Bytes(big), kCs);
@@ -281,7 +281,7 @@ TEST(FileTree, FetchWholeTree) {
 }
 
 TEST(Diff, DifferentChunkSizesDifferEverywhere) {
-  const std::string data = testing::PatternBytes(3 * 8192, 3);
+  const std::string data = testing::RandomString(3 * 8192, 3);
   auto a = FileTree::FromData(Bytes(data), 4096);
   auto b = FileTree::FromData(Bytes(data), 8192);
   EXPECT_EQ(DiffChunks(*a, *b), (std::vector<uint64_t>{0, 1, 2}));

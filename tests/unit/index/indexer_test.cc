@@ -14,7 +14,7 @@
 namespace lcfs {
 namespace {
 
-using testing::PatternBytes;
+using testing::RandomString;
 using testing::TempTree;
 
 constexpr uint32_t kCs = 4096;
@@ -83,11 +83,11 @@ std::map<std::string, std::string> ReadBack(const IndexResult& r) {
 void MakeSampleTree(const TempTree& t) {
   t.Write("empty", "");
   t.Write("small.txt", "hello\n");
-  t.Write("one_chunk", PatternBytes(kCs, 1));
-  t.Write("one_chunk_plus_one", PatternBytes(kCs + 1, 2));
-  t.Write("sub/deeper/big", PatternBytes(300 * kCs + 17, 3), 0755);
-  t.Write("sub/inline_max", PatternBytes(kDefaultInlineMax, 4));
-  t.Write("sub/inline_max_plus_one", PatternBytes(kDefaultInlineMax + 1, 5));
+  t.Write("one_chunk", RandomString(kCs, 1));
+  t.Write("one_chunk_plus_one", RandomString(kCs + 1, 2));
+  t.Write("sub/deeper/big", RandomString(300 * kCs + 17, 3), 0755);
+  t.Write("sub/inline_max", RandomString(kDefaultInlineMax, 4));
+  t.Write("sub/inline_max_plus_one", RandomString(kDefaultInlineMax + 1, 5));
   t.Mkdir("sub/empty_dir");
   t.Symlink("../small.txt", "sub/link");
   t.Symlink("/nonexistent/dangling", "dangling");
@@ -108,15 +108,15 @@ TEST(Indexer, PublishedTreeReadsBackExactly) {
   std::map<std::string, std::string> want = {
       {"dangling", "-> /nonexistent/dangling"},
       {"empty", ""},
-      {"one_chunk", PatternBytes(kCs, 1)},
-      {"one_chunk_plus_one", PatternBytes(kCs + 1, 2)},
+      {"one_chunk", RandomString(kCs, 1)},
+      {"one_chunk_plus_one", RandomString(kCs + 1, 2)},
       {"small.txt", "hello\n"},
       {"sub", "/"},
       {"sub/deeper", "/"},
-      {"sub/deeper/big", PatternBytes(300 * kCs + 17, 3)},
+      {"sub/deeper/big", RandomString(300 * kCs + 17, 3)},
       {"sub/empty_dir", "/"},
-      {"sub/inline_max", PatternBytes(kDefaultInlineMax, 4)},
-      {"sub/inline_max_plus_one", PatternBytes(kDefaultInlineMax + 1, 5)},
+      {"sub/inline_max", RandomString(kDefaultInlineMax, 4)},
+      {"sub/inline_max_plus_one", RandomString(kDefaultInlineMax + 1, 5)},
       {"sub/link", "-> ../small.txt"},
   };
   EXPECT_EQ(ReadBack(*r), want);
@@ -131,8 +131,8 @@ TEST(Indexer, FileHashesMatchTheTreeDefinition) {
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(root->chunk_size, kCs);
   EXPECT_EQ(root->Find("empty")->ContentHash(), EmptyFileHash());
-  EXPECT_EQ(root->Find("one_chunk")->hash, DataHash(PatternBytes(kCs, 1)));
-  EXPECT_EQ(root->Find("one_chunk_plus_one")->hash, DataHash(PatternBytes(kCs + 1, 2)));
+  EXPECT_EQ(root->Find("one_chunk")->hash, DataHash(RandomString(kCs, 1)));
+  EXPECT_EQ(root->Find("one_chunk_plus_one")->hash, DataHash(RandomString(kCs + 1, 2)));
   EXPECT_EQ(root->Find("small.txt")->ContentHash(), DataHash("hello\n"));
   EXPECT_EQ(root->Find("one_chunk")->mode, 0644);
   EXPECT_EQ(root->Find("one_chunk")->mtime_sec, 1700000000);
@@ -140,7 +140,7 @@ TEST(Indexer, FileHashesMatchTheTreeDefinition) {
   auto single = IndexPath(t.Path("sub/deeper/big"), Opts());
   ASSERT_TRUE(single.ok());
   EXPECT_FALSE(single->root_is_directory);
-  EXPECT_EQ(single->root, DataHash(PatternBytes(300 * kCs + 17, 3)));
+  EXPECT_EQ(single->root, DataHash(RandomString(300 * kCs + 17, 3)));
   auto empty = IndexPath(t.Path("empty"), Opts());
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->root, EmptyFileHash());
@@ -148,7 +148,7 @@ TEST(Indexer, FileHashesMatchTheTreeDefinition) {
 
 TEST(Indexer, LargeFileSplitAcrossThreadsHashesTheSame) {
   TempTree t;
-  const std::string data = PatternBytes((17u << 20) + 5, 6);  // more than one 16 MiB segment
+  const std::string data = RandomString((17u << 20) + 5, 6);  // more than one 16 MiB segment
   t.Write("f", data);
   const Hash want = DataHash(data);
   for (unsigned threads : {1u, 3u}) EXPECT_EQ(RootOf(t.Path("f"), Opts(threads)), want) << threads;
@@ -163,11 +163,11 @@ TEST(Indexer, DeterministicAcrossRunsThreadsAndReadOrder) {
   b.Mkdir("sub");
   b.Symlink("../small.txt", "sub/link");
   b.Mkdir("sub/empty_dir");
-  b.Write("sub/inline_max_plus_one", PatternBytes(kDefaultInlineMax + 1, 5));
-  b.Write("sub/inline_max", PatternBytes(kDefaultInlineMax, 4));
-  b.Write("sub/deeper/big", PatternBytes(300 * kCs + 17, 3), 0755);
-  b.Write("one_chunk_plus_one", PatternBytes(kCs + 1, 2));
-  b.Write("one_chunk", PatternBytes(kCs, 1));
+  b.Write("sub/inline_max_plus_one", RandomString(kDefaultInlineMax + 1, 5));
+  b.Write("sub/inline_max", RandomString(kDefaultInlineMax, 4));
+  b.Write("sub/deeper/big", RandomString(300 * kCs + 17, 3), 0755);
+  b.Write("one_chunk_plus_one", RandomString(kCs + 1, 2));
+  b.Write("one_chunk", RandomString(kCs, 1));
   b.Write("small.txt", "hello\n");
   b.Write("empty", "");
   b.PinDirMtimes();
@@ -186,7 +186,7 @@ TEST(Indexer, RootChangesWithContentNameModeTypeTargetAndMtime) {
   } changes[] = {
       {"one byte of a big file",
        [](const TempTree& t) {
-         std::string d = PatternBytes(300 * kCs + 17, 3);
+         std::string d = RandomString(300 * kCs + 17, 3);
          d[150 * kCs] ^= 1;
          t.Write("sub/deeper/big", d, 0755);
        }},
@@ -240,7 +240,7 @@ TEST(Indexer, RootIgnoresAtimeOwnerAndInode) {
     ASSERT_EQ(::lchown(t.Path("small.txt").c_str(), 4321, 4321), 0);
   }
   // inode: replace a file by an identical copy
-  t.Write("one_chunk_plus_one.new", PatternBytes(kCs + 1, 2));
+  t.Write("one_chunk_plus_one.new", RandomString(kCs + 1, 2));
   std::filesystem::rename(t.Path("one_chunk_plus_one.new"), t.Path("one_chunk_plus_one"));
   t.PinDirMtimes();
   EXPECT_EQ(RootOf(t.root()), before);
@@ -296,7 +296,7 @@ TEST(Indexer, SkipsSpecialFilesWithAWarning) {
 TEST(Indexer, SkipsUnreadableFilesAndDirectories) {
   TempTree t;
   t.Write("readable", "ok");
-  t.Write("secret", PatternBytes(5000, 8), 0);
+  t.Write("secret", RandomString(5000, 8), 0);
   t.Write("secret_small", "tiny", 0);
   t.Mkdir("closed", 0);
   t.PinDirMtimes();
@@ -339,7 +339,7 @@ TEST(Indexer, DoesNotCrossMountPoints) {
 
 TEST(Indexer, InlineThresholdIsAnOption) {
   TempTree t;
-  t.Write("f", PatternBytes(100, 1));
+  t.Write("f", RandomString(100, 1));
   IndexOptions o = Opts();
   o.inline_max = 99;
   auto r = IndexPath(t.root(), o);
@@ -357,8 +357,8 @@ TEST(Indexer, InlineThresholdIsAnOption) {
 
 TEST(Indexer, ReportsProgressUpToTheTotal) {
   TempTree t;
-  t.Write("a", PatternBytes(50000, 1));
-  t.Write("b", PatternBytes(7000, 2));
+  t.Write("a", RandomString(50000, 1));
+  t.Write("b", RandomString(7000, 2));
   IndexOptions o = Opts();
   std::vector<IndexProgress> seen;
   o.progress = [&](const IndexProgress& p) { seen.push_back(p); };

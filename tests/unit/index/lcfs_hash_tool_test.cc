@@ -41,7 +41,7 @@ class LcfsHashTool : public ::testing::Test {
 TEST_F(LcfsHashTool, PrintsTheIndexersRootHash) {
   testing::TempTree t;
   t.Write("a", "hello");
-  t.Write("d/b", testing::PatternBytes(70000, 1));
+  t.Write("d/b", testing::RandomString(70000, 1));
   t.Symlink("a", "l");
   IndexOptions o;
   o.chunk_size = 64 << 10;
@@ -64,7 +64,7 @@ TEST_F(LcfsHashTool, PrintsTheIndexersRootHash) {
 TEST_F(LcfsHashTool, VerboseListsTheTree) {
   testing::TempTree t;
   t.Write("a", "hello");
-  t.Write("d/b", testing::PatternBytes(70000, 1));
+  t.Write("d/b", testing::RandomString(70000, 1));
   t.Symlink("a", "l");
   ToolRun r = RunTool("-v -c 64K '" + t.root() + "'");
   EXPECT_EQ(r.exit_code, 0);

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/random_bytes.h"
+
 namespace lcfs::testing {
 
 class TempTree {
@@ -73,16 +75,5 @@ class TempTree {
  private:
   std::string root_;
 };
-
-// Deterministic pseudo-random bytes.
-inline std::string PatternBytes(size_t n, uint32_t seed) {
-  std::string s(n, '\0');
-  uint32_t x = seed * 2654435761u + 1;
-  for (size_t i = 0; i < n; ++i) {
-    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-    s[i] = static_cast<char>(x);
-  }
-  return s;
-}
 
 }  // namespace lcfs::testing

@@ -12,18 +12,18 @@
 namespace lcfs::share {
 namespace {
 
-using testing::Bytes;
+using testing::RandomBytes;
 using testing::ScratchDir;
 
 TEST(GroupMap, FindsEveryObjectOfAnIndexByItsGroup) {
   ScratchDir dir;
   constexpr uint32_t kChunk = 4096;
   // A 3-level file: fanout 128, so 131 chunks need two level-1 nodes and a root.
-  const auto big = Bytes(130 * kChunk + 17, 1);
+  const auto big = RandomBytes(130 * kChunk + 17, 1);
   dir.Write("big", big);
-  dir.Write("sub/two-chunks", Bytes(2 * kChunk, 2));
-  dir.Write("sub/one-chunk", Bytes(3000, 3));
-  dir.Write("sub/deeper/tiny", Bytes(10, 4));  // inline: no object of its own
+  dir.Write("sub/two-chunks", RandomBytes(2 * kChunk, 2));
+  dir.Write("sub/one-chunk", RandomBytes(3000, 3));
+  dir.Write("sub/deeper/tiny", RandomBytes(10, 4));  // inline: no object of its own
   IndexOptions opts;
   opts.chunk_size = kChunk;
   auto index = IndexPath(dir.path(), opts);
@@ -72,7 +72,7 @@ TEST(GroupMap, UnknownGroupsAndOtherSchemesFindNothing) {
 
 TEST(GroupMap, SingleFileExport) {
   ScratchDir dir;
-  const auto path = dir.Write("f", Bytes(3 * 4096, 9));
+  const auto path = dir.Write("f", RandomBytes(3 * 4096, 9));
   IndexOptions opts;
   opts.chunk_size = 4096;
   auto index = IndexPath(path, opts);

@@ -13,7 +13,7 @@
 namespace lcfs::share {
 namespace {
 
-using testing::Bytes;
+using testing::RandomBytes;
 using testing::ScratchDir;
 
 struct Packet {
@@ -47,7 +47,7 @@ struct OneChunk {
 
 std::unique_ptr<OneChunk> MakeOneChunk(size_t size) {
   auto c = std::make_unique<OneChunk>();
-  c->bytes = Bytes(size, 42);
+  c->bytes = RandomBytes(size, 42);
   c->path = c->dir.Write("f", c->bytes);
   auto index = IndexPath(c->path);
   EXPECT_TRUE(index.ok()) << index.status().ToString();

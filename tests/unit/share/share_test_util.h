@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/random_bytes.h"
+
 namespace lcfs::share::testing {
 
 class ScratchDir {
@@ -37,17 +39,6 @@ class ScratchDir {
   std::string path_;
 };
 
-// `n` bytes of a simple generator seeded by `seed`.
-inline std::vector<uint8_t> Bytes(size_t n, uint32_t seed) {
-  std::vector<uint8_t> v(n);
-  uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    b = static_cast<uint8_t>(x);
-  }
-  return v;
-}
+using lcfs::testing::RandomBytes;
 
 }  // namespace lcfs::share::testing

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random_bytes.h"
 #include "lcfs/hash.h"
 
 namespace lcfs::sync::testing {
@@ -34,13 +35,6 @@ inline void WriteAll(const std::string& path, const std::string& data, mode_t mo
   chmod(path.c_str(), mode);
   timespec t[2] = {{mtime, 0}, {mtime, 0}};
   utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW);
-}
-
-inline std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
 }
 
 // One line per entry below `root` (not root itself), sorted by path.

@@ -19,7 +19,7 @@
 namespace lcfs::sync {
 namespace {
 
-using testing::RandomBytes;
+using lcfs::testing::RandomString;
 using testing::ReadAll;
 using testing::ScratchDir;
 using testing::TreeListing;
@@ -74,11 +74,11 @@ IndexResult Index(const std::string& dir) {
 
 void MakeSampleTree(const ScratchDir& src) {
   for (int i = 0; i < 40; ++i)
-    WriteAll(src / ("small/f" + std::to_string(i)), RandomBytes(100 + 97 * i, i), 0640);
+    WriteAll(src / ("small/f" + std::to_string(i)), RandomString(100 + 97 * i, i), 0640);
   WriteAll(src / "empty", "", 0600);
-  WriteAll(src / "big", RandomBytes(130 * kChunk + 123, 7), 0755);  // depth-2 tree
-  WriteAll(src / "one_chunk", RandomBytes(kChunk, 8));
-  WriteAll(src / "deep/a/b/c/leaf", RandomBytes(5000, 9));
+  WriteAll(src / "big", RandomString(130 * kChunk + 123, 7), 0755);  // depth-2 tree
+  WriteAll(src / "one_chunk", RandomString(kChunk, 8));
+  WriteAll(src / "deep/a/b/c/leaf", RandomString(5000, 9));
   symlink("../big", (src / "deep/link").c_str());
   symlink("no/such/target", (src / "dangling").c_str());
   chmod((src / "deep/a").c_str(), 0750);
@@ -167,7 +167,7 @@ TEST(TreeSync, FailureLeavesNoTemporaryOrHalfWrittenFiles) {
   ScratchDir src, dst;
   MakeSampleTree(src);
   IndexResult index = Index(src.path());
-  const std::string old_big = RandomBytes(50 * kChunk, 99);
+  const std::string old_big = RandomString(50 * kChunk, 99);
   WriteAll(dst / "big", old_big);
   CountingSource source(index.mdex);
   source.FailAfter(30);  // past the directories, within the chunks
@@ -200,7 +200,7 @@ TEST(TreeSync, NoRootLeavesDestUntouched) {
 
 TEST(FileSync, CreatesGrowsAndShrinksFiles) {
   ScratchDir dir;
-  const std::string want = RandomBytes(20 * kChunk + 1, 3);
+  const std::string want = RandomString(20 * kChunk + 1, 3);
   auto tree = FileTree::FromData(
       std::span(reinterpret_cast<const uint8_t*>(want.data()), want.size()), kChunk);
   ASSERT_TRUE(tree.ok());
@@ -215,7 +215,7 @@ TEST(FileSync, CreatesGrowsAndShrinksFiles) {
   EXPECT_EQ(ReadAll(dir / "new"), want);
   EXPECT_EQ(source.fetched(ObjectKind::kChunk), 21u);
 
-  WriteAll(dir / "longer", want + RandomBytes(3 * kChunk, 4));  // extra tail: truncated
+  WriteAll(dir / "longer", want + RandomString(3 * kChunk, 4));  // extra tail: truncated
   CountingSource s2(index.mdex);
   ASSERT_TRUE(SyncFile(s2, remote, dir / "longer").ok());
   EXPECT_EQ(ReadAll(dir / "longer"), want);
@@ -231,7 +231,7 @@ TEST(FileSync, CreatesGrowsAndShrinksFiles) {
 
 TEST(FileSync, ChunksFoundElsewhereInTheLocalCopyAreReused) {
   ScratchDir dir;
-  const std::string a = RandomBytes(kChunk, 1), b = RandomBytes(kChunk, 2);
+  const std::string a = RandomString(kChunk, 1), b = RandomString(kChunk, 2);
   WriteAll(dir / "src", a + b + a + b);
   IndexResult index = Index(dir / "src");
   WriteAll(dir / "dst", b + a);  // every chunk is here, at other offsets
@@ -245,7 +245,7 @@ TEST(FileSync, ChunksFoundElsewhereInTheLocalCopyAreReused) {
 
 TEST(MemorySync, FetchesOnlyDifferingChunks) {
   ScratchDir dir;
-  const std::string want = RandomBytes(9 * kChunk + 10, 5);
+  const std::string want = RandomString(9 * kChunk + 10, 5);
   WriteAll(dir / "src", want);
   IndexResult index = Index(dir / "src");
   std::string have = want;

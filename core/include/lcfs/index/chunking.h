@@ -25,8 +25,8 @@ inline constexpr uint64_t kMaxFileSize = (uint64_t{1} << 63) - 1;
 // OK if `chunk_size` is a power of two in [kMinChunkSize, kMaxChunkSize].
 Status ValidateChunkSize(uint64_t chunk_size);
 
-// Parses "1048576", "64K", "1M", "16MiB" (binary units K/M, optional "iB"/"B")
-// and validates the result.
+// Parses a size ("1048576", "64K", "1M", "16MiB": the rule of
+// lcfs/byte_size.h) and validates it as a chunk size.
 Result<uint32_t> ParseChunkSize(std::string_view text);
 
 // log2 of a valid chunk size (12..24), as stored in directory objects.
