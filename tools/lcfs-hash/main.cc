@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "lcfs/byte_size.h"
 #include "lcfs/index/chunking.h"
 #include "lcfs/index/directory.h"
 #include "lcfs/index/indexer.h"
@@ -42,16 +43,6 @@ int Usage(const std::string& msg) {
   std::fprintf(stderr, "lcfs-hash: %s\nTry 'lcfs-hash --help' for more information.\n",
                msg.c_str());
   return kExitUsage;
-}
-
-std::string HumanBytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) v /= 1024, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-  return buf;
 }
 
 void PrintLine(const char* type, const std::string& hash, uint64_t size, uint64_t chunks,
@@ -160,8 +151,8 @@ int main(int argc, char** argv) {
     opt.progress = [](const lcfs::IndexProgress& p) {
       const int pct = p.bytes_total ? static_cast<int>(100 * p.bytes_done / p.bytes_total) : 100;
       std::fprintf(stderr, "\r\033[Klcfs-hash: %s / %s (%d%%), %" PRIu64 " / %" PRIu64 " files",
-                   HumanBytes(p.bytes_done).c_str(), HumanBytes(p.bytes_total).c_str(), pct,
-                   p.files_done, p.files_total);
+                   lcfs::FormatByteSize(p.bytes_done).c_str(),
+                   lcfs::FormatByteSize(p.bytes_total).c_str(), pct, p.files_done, p.files_total);
     };
   }
   if (quiet) opt.warn = [](const std::string&) {};
@@ -184,8 +175,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "lcfs-hash: %" PRIu64 " files (%" PRIu64 " inline), %" PRIu64 " dirs, %" PRIu64
                  " symlinks, %" PRIu64 " skipped, %s in %" PRIu64 " chunks of %s\n",
-                 s.files, s.inlined, s.dirs, s.symlinks, s.skipped, HumanBytes(s.bytes).c_str(),
-                 s.chunks, HumanBytes(result->chunk_size).c_str());
+                 s.files, s.inlined, s.dirs, s.symlinks, s.skipped,
+                 lcfs::FormatByteSize(s.bytes).c_str(), s.chunks,
+                 lcfs::FormatByteSize(result->chunk_size).c_str());
   }
   std::printf("%s\n", result->root.ToHex().c_str());
   return std::fflush(stdout) == 0 ? kExitOk : kExitError;

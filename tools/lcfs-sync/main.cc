@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "lcfs/byte_size.h"
 #include "lcfs/hash.h"
 #include "lcfs/sync/network_object_source.h"
 #include "lcfs/sync/tree_sync.h"
@@ -191,11 +192,11 @@ int main(int argc, char** argv) {
   if (!quiet) {
     const double rate = secs > 0 ? static_cast<double>(stats.bytes_received) / secs : 0;
     printf("received %s (%llu bytes) in %.2f s, %s/s\n",
-           tools::HumanBytes(stats.bytes_received).c_str(),
+           FormatByteSize(stats.bytes_received).c_str(),
            static_cast<unsigned long long>(stats.bytes_received), secs,
-           tools::HumanBytes(static_cast<uint64_t>(rate)).c_str());
+           FormatByteSize(static_cast<uint64_t>(rate)).c_str());
     printf("reused from the local copy: %s (%llu bytes)\n",
-           tools::HumanBytes(stats.bytes_reused).c_str(),
+           FormatByteSize(stats.bytes_reused).c_str(),
            static_cast<unsigned long long>(stats.bytes_reused));
     printf("symbols: %llu received, %llu needed (%s), %llu after completion\n",
            static_cast<unsigned long long>(fs.symbols),

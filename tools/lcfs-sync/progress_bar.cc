@@ -2,20 +2,9 @@
 
 #include <cstdio>
 
-namespace lcfs::tools {
+#include "lcfs/byte_size.h"
 
-std::string HumanBytes(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[u]);
-  return buf;
-}
+namespace lcfs::tools {
 
 ProgressBar::ProgressBar(bool enabled)
     : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
@@ -26,7 +15,7 @@ void ProgressBar::Update(const sync::SyncProgress& p) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = secs > 0 ? static_cast<double>(p.bytes_received) / secs : 0;
-  std::string line = "\r" + HumanBytes(p.bytes_received) + " received";
+  std::string line = "\r" + FormatByteSize(p.bytes_received) + " received";
   if (p.planned && p.bytes_to_fetch > 0) {
     const uint64_t done = std::min(p.chunk_bytes_received, p.bytes_to_fetch);
     const int pct =
@@ -34,7 +23,7 @@ void ProgressBar::Update(const sync::SyncProgress& p) {
     const int width = 24, filled = pct * width / 100;
     line += " [" + std::string(static_cast<size_t>(filled), '#') +
             std::string(static_cast<size_t>(width - filled), '.') + "] " + std::to_string(pct) +
-            "% of " + HumanBytes(p.bytes_to_fetch);
+            "% of " + FormatByteSize(p.bytes_to_fetch);
     const double chunk_rate = secs > 0 ? static_cast<double>(done) / secs : 0;
     if (chunk_rate > 0) {
       const auto eta =
@@ -47,7 +36,7 @@ void ProgressBar::Update(const sync::SyncProgress& p) {
   } else {
     line += " (reading the tree)";
   }
-  line += ", " + HumanBytes(static_cast<uint64_t>(rate)) + "/s\033[K";
+  line += ", " + FormatByteSize(static_cast<uint64_t>(rate)) + "/s\033[K";
   fputs(line.c_str(), stderr);
   fflush(stderr);
   drawn_ = true;

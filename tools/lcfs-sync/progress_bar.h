@@ -10,9 +10,6 @@
 
 namespace lcfs::tools {
 
-// "1.5 MiB", "12 B".
-std::string HumanBytes(uint64_t bytes);
-
 class ProgressBar {
  public:
   // Draws on stderr when `enabled` (a terminal and not --quiet); else no-op.
