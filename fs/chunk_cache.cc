@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,8 +55,11 @@ Status SecurePrivateDir(const std::string& path, uint64_t* tightened) {
   return Status::Ok();
 }
 
-// "<64 hex>.<kind>" -> hash and kind; false for anything else.
-bool ParseObjectName(const std::string& name, Hash* hash, ObjectKind* kind) {
+}  // namespace
+
+// --- Layout and cross-process pins -------------------------------------------
+
+bool ParseObjectFileName(const std::string& name, Hash* hash, ObjectKind* kind) {
   if (name.size() != 66 || name[64] != '.') return false;
   auto h = Hash::FromHex(std::string_view(name).substr(0, 64));
   if (!h.ok()) return false;
@@ -66,13 +70,54 @@ bool ParseObjectName(const std::string& name, Hash* hash, ObjectKind* kind) {
   return true;
 }
 
-bool VerifyFile(int fd, uint64_t size, const Hash& hash, ObjectKind kind) {
+bool VerifyObjectFile(int fd, uint64_t size, const Hash& hash, ObjectKind kind) {
   std::vector<uint8_t> bytes(size);
   if (!PreadExact(fd, bytes, 0).ok()) return false;
   return ObjectHash(kind, bytes) == hash;
 }
 
-}  // namespace
+std::string ObjectsDir(const std::string& dir) { return dir + kLayout + "/objects"; }
+std::string TmpDir(const std::string& dir) { return dir + kLayout + "/tmp"; }
+
+std::string ObjectFilePath(const std::string& dir, const Hash& hash, ObjectKind kind) {
+  const std::string hex = hash.ToHex();
+  return ObjectsDir(dir) + "/" + hex.substr(0, 2) + "/" + hex + "." +
+         std::to_string(static_cast<int>(kind));
+}
+
+void RemoveAbandonedTempFiles(const std::string& dir) {
+  // A temporary file is named after its writer's PID.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(TmpDir(dir), ec)) {
+    const long pid = std::strtol(e.path().filename().c_str(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+      std::filesystem::remove(e.path(), ec);
+  }
+}
+
+Status PinObjectFile(int fd) {
+  while (::flock(fd, LOCK_SH) != 0) {
+    if (errno != EINTR) return Status::FromErrno(errno, "flock");
+  }
+  return Status::Ok();
+}
+
+Result<bool> RemoveUnlessPinned(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno == ENOENT) return true;
+    return Status::FromErrno(errno, "open " + path);
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return false;
+    return Status::FromErrno(errno, "flock " + path);
+  }
+  // Holding the exclusive lock: no mount can pin it until it is unlinked, and
+  // a mount that opened it meanwhile sees st_nlink == 0 once it has its lock.
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Status::FromErrno(errno, "remove " + path);
+  return true;
+}
 
 // --- CachedObject -----------------------------------------------------------
 
@@ -96,9 +141,11 @@ CachedObject& CachedObject::operator=(CachedObject&& o) noexcept {
 CachedObject::~CachedObject() { Release(); }
 
 void CachedObject::Release() {
+  // Close first: our own shared lock would make the eviction Unpin() may run
+  // take the object for pinned by someone else.
+  fd_.reset();
   if (cache_) cache_->Unpin(hash_);
   cache_ = nullptr;
-  fd_.reset();
 }
 
 Status CachedObject::ReadAt(uint64_t offset, std::span<uint8_t> out) const {
@@ -141,21 +188,11 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uin
 }
 
 std::string ChunkCache::ObjectPath(const Hash& hash, ObjectKind kind) const {
-  const std::string hex = hash.ToHex();
-  return dir_ + kLayout + "/objects/" + hex.substr(0, 2) + "/" + hex + "." +
-         std::to_string(static_cast<int>(kind));
+  return ObjectFilePath(dir_, hash, kind);
 }
 
 Status ChunkCache::Scan() {
-  // Temporary files of writers that died: their PID no longer exists.
-  const std::string tmp = dir_ + kLayout + "/tmp";
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
-    const std::string name = e.path().filename().string();
-    const long pid = std::strtol(name.c_str(), nullptr, 10);
-    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
-      std::filesystem::remove(e.path(), ec);
-  }
+  RemoveAbandonedTempFiles(dir_);
 
   struct Found {
     Hash hash;
@@ -164,7 +201,8 @@ Status ChunkCache::Scan() {
     timespec used;
   };
   std::vector<Found> found;
-  const std::string objects = dir_ + kLayout + "/objects";
+  const std::string objects = ObjectsDir(dir_);
+  std::error_code ec;
   uint64_t tightened = 0;
   for (const auto& sub : std::filesystem::directory_iterator(objects, ec)) {
     if (!sub.is_directory(ec)) continue;
@@ -176,7 +214,7 @@ Status ChunkCache::Scan() {
       ++tightened;
     for (const auto& f : std::filesystem::directory_iterator(sub.path(), ec)) {
       Found item;
-      if (!ParseObjectName(f.path().filename().string(), &item.hash, &item.kind)) continue;
+      if (!ParseObjectFileName(f.path().filename().string(), &item.hash, &item.kind)) continue;
       struct stat st;
       if (::stat(f.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       if ((st.st_mode & 077) != 0 && ::chmod(f.path().c_str(), 0600) == 0) ++tightened;
@@ -225,9 +263,15 @@ std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind
   // process sharing the directory; then it is new to us and gets verified.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st;
-  bool good = fd.valid() && ::fstat(fd.get(), &st) == 0;
+  bool good = fd.valid() && PinObjectFile(fd.get()).ok() && ::fstat(fd.get(), &st) == 0;
+  if (good && st.st_nlink == 0) {
+    // `lcfs-cache` removed it between our open and our pin: a miss, and the
+    // file is not ours to judge.
+    good = false;
+    fd.reset();
+  }
   if (good && need_verify)
-    good = VerifyFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
+    good = VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
 
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);
@@ -269,7 +313,10 @@ Result<UniqueFd> ChunkCache::WriteObjectFile(const Hash& hash, ObjectKind kind,
   }
   UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return Status::FromErrno(errno, "create " + tmp);
-  Status written = WriteFull(fd.get(), bytes);
+  // Pinned before it is visible under its name, so `lcfs-cache gc` never
+  // takes an object this process is about to hand out.
+  Status written = PinObjectFile(fd.get());
+  if (written.ok()) written = WriteFull(fd.get(), bytes);
   if (!written.ok()) {
     ::unlink(tmp.c_str());
     return written.WithContext(tmp);
@@ -341,7 +388,6 @@ void ChunkCache::Unpin(const Hash& hash) {
 }
 
 void ChunkCache::RemoveLocked(std::unordered_map<Hash, Entry>::iterator it) {
-  ::unlink(ObjectPath(it->first, it->second.kind).c_str());
   bytes_ -= it->second.size;
   lru_.erase(it->second.lru);
   entries_.erase(it);
@@ -356,6 +402,9 @@ uint64_t ChunkCache::EvictLocked(uint64_t bytes, bool free_at_least) {
     auto it = entries_.find(*l);
     ++l;
     if (it == entries_.end() || it->second.pins > 0) continue;  // in use: never evicted
+    // Nor one another mount sharing the directory has pinned.
+    auto removed = RemoveUnlessPinned(ObjectPath(it->first, it->second.kind));
+    if (removed.ok() && !*removed) continue;
     freed += it->second.size;
     RemoveLocked(it);
     stats_.evictions++;

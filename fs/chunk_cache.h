@@ -20,7 +20,10 @@
 // an object file (a bad file is removed and counts as a miss).
 //
 // The size limit is enforced by evicting the least recently used objects that
-// no reader holds (a CachedObject pins its object). A write that finds the
+// no reader holds (a CachedObject pins its object). Pins are visible to other
+// processes: each pinned object's open file carries a shared flock(2), and
+// whoever removes an object (another mount's eviction, `lcfs-cache`) first
+// takes a non-blocking exclusive one, so it skips what any mount is using. A write that finds the
 // disk full evicts and retries once, then fails with EIO: never a corrupt
 // cache. Each process keeps its own view of the directory; an object another
 // process evicted is simply a miss.
@@ -128,6 +131,7 @@ class ChunkCache {
   // fit under the limit (or until at least `bytes` were freed when
   // `free_at_least`). Returns the number of bytes freed. Caller holds mu_.
   uint64_t EvictLocked(uint64_t bytes, bool free_at_least);
+  // Forgets the entry (the caller has dealt with its file).
   void RemoveLocked(std::unordered_map<Hash, Entry>::iterator it);
   Result<UniqueFd> WriteObjectFile(const Hash& hash, ObjectKind kind,
                                    std::span<const uint8_t> bytes);
@@ -143,6 +147,23 @@ class ChunkCache {
   uint64_t tmp_counter_ = 0;
   mutable ChunkCacheStats stats_;
 };
+
+// The on-disk layout and the pin protocol, shared with `lcfs-cache`.
+std::string ObjectsDir(const std::string& dir);  // DIR/v1/objects
+std::string TmpDir(const std::string& dir);      // DIR/v1/tmp
+std::string ObjectFilePath(const std::string& dir, const Hash& hash, ObjectKind kind);
+// "<64 hex>.<kind>" -> hash and kind; false for any other name.
+bool ParseObjectFileName(const std::string& name, Hash* hash, ObjectKind* kind);
+// Whether the `size` bytes of `fd` are the object `hash` of `kind`.
+bool VerifyObjectFile(int fd, uint64_t size, const Hash& hash, ObjectKind kind);
+// Removes the temporary files in TmpDir(dir) whose writer has died.
+void RemoveAbandonedTempFiles(const std::string& dir);
+// Pins the open object file `fd` for as long as it stays open (shared flock;
+// blocks only while a remover holds its brief exclusive lock).
+Status PinObjectFile(int fd);
+// Unlinks the object file at `path` unless some process has it pinned.
+// True if it is gone (or was already), false if pinned.
+Result<bool> RemoveUnlessPinned(const std::string& path);
 
 // The default cache directory: /var/cache/lcfs for root, else
 // $XDG_CACHE_HOME/lcfs (or ~/.cache/lcfs).

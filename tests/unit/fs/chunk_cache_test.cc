@@ -197,6 +197,42 @@ TEST_F(ChunkCacheTest, FullDiskEvictsThenFailsWithEioNeverCorrupt) {
   EXPECT_EQ((*reopened)->stats().rejected, 0u);
 }
 
+// Two ChunkCache instances on one directory hold separate open files, as two
+// processes would: flock(2) pins conflict between them just the same.
+TEST_F(ChunkCacheTest, PinsAreVisibleToOtherOpenersOfTheDirectory) {
+  auto a = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(a.ok());
+  const auto x = RandomBytes(2000, 30);
+  const Hash hx = ObjectHash(ObjectKind::kChunk, x);
+  const std::string path = (*a)->ObjectPath(hx, ObjectKind::kChunk);
+  {
+    auto pinned = (*a)->Insert(hx, ObjectKind::kChunk, x);
+    ASSERT_TRUE(pinned.ok());
+    auto removed = RemoveUnlessPinned(path);
+    ASSERT_TRUE(removed.ok());
+    EXPECT_FALSE(*removed);
+    EXPECT_TRUE(std::filesystem::exists(path));
+
+    // Another mount over its limit evicts what it can, never x.
+    auto b = ChunkCache::Open(dir_, 2500);
+    ASSERT_TRUE(b.ok());
+    EXPECT_TRUE((*b)->Contains(hx));
+    const auto y = RandomBytes(2000, 31);
+    ASSERT_TRUE((*b)->Insert(ObjectHash(ObjectKind::kChunk, y), ObjectKind::kChunk, y).ok());
+    EXPECT_TRUE(std::filesystem::exists(path));
+    EXPECT_EQ(*pinned->ReadAll(), x);
+  }
+  auto removed = RemoveUnlessPinned(path);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(*removed);
+  EXPECT_FALSE(std::filesystem::exists(path));
+  // The first cache still lists it: a miss now, and it can be stored again.
+  EXPECT_FALSE((*a)->Lookup(hx, ObjectKind::kChunk).has_value());
+  EXPECT_EQ((*a)->stats().rejected, 0u);  // gone is not corrupt
+  ASSERT_TRUE((*a)->Insert(hx, ObjectKind::kChunk, x).ok());
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
 mode_t ModeOf(const std::string& path) {
   struct stat st {};
   EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
