@@ -16,6 +16,7 @@ enum LongOnly {
   kPort,
   kMldQueryInterval,
   kSyslog,
+  kSign,
 };
 
 const option kOptions[] = {
@@ -32,6 +33,7 @@ const option kOptions[] = {
     {"no-watch", no_argument, nullptr, kNoWatch},
     {"port", required_argument, nullptr, kPort},
     {"mld-query-interval", required_argument, nullptr, kMldQueryInterval},
+    {"sign", required_argument, nullptr, kSign},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
     {nullptr, 0, nullptr, 0},
@@ -63,6 +65,8 @@ std::string ExportUsage() {
          "      --settle D          re-index D after the last change in DIR (default 1s)\n"
          "      --no-watch          do not watch DIR (re-index on SIGHUP only)\n"
          "      --port P            UDP port of the groups (default 7707)\n"
+         "      --sign KEYFILE      announce each root, signed with KEYFILE (lcfs-keygen), on\n"
+         "                          its CHANNEL: readers follow it with lcfs-sync CHANNEL\n"
          "      --mld-query-interval D\n"
          "                          MLD Query Interval, other MLD timers scaled from it\n"
          "                          (tests; default: RFC 3810's 125s)\n"
@@ -142,6 +146,9 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
         out->port = static_cast<uint16_t>(p);
         break;
       }
+      case kSign:
+        out->sign_key = arg;
+        break;
       case 'h':
         return ParseOutcome::kHelp;
       case 'V':

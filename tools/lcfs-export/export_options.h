@@ -23,7 +23,8 @@ struct ExportOptions {
   std::chrono::milliseconds grace{60'000};
   std::chrono::milliseconds settle{1'000};
   bool watch = true;
-  uint16_t port = 0;  // 0: the protocol default
+  uint16_t port = 0;     // 0: the protocol default
+  std::string sign_key;  // --sign: also announce signed records on this key's channel
   // Tests: MLD Query Interval, the other MLD timers scaled from it.
   std::optional<std::chrono::milliseconds> mld_query_interval;
 };

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "export_options.h"
+#include "lcfs/channel/announcer.h"
 #include "lcfs/index/indexer.h"
 #include "lcfs/share/share.h"
 #include "lcfs/share/units.h"
@@ -80,6 +81,7 @@ class Exporter {
   IndexOptions index_options_;
   share::ShareStats stats_;
   share::ShareHandle engine_;
+  std::unique_ptr<channel::Announcer> announcer_;  // with --sign
   Hash root_;
   UniqueFd stale_fd_;  // eventfd: the engine found a changed file
 };
@@ -116,6 +118,10 @@ void Exporter::Reindex(bool force_publish) {
   }
   if (result->root != root_) {
     root_ = result->root;
+    if (announcer_) {  // signed before it is printed: whoever reads the HASH can follow it
+      Status a = announcer_->Publish(root_);
+      if (!a.ok()) log_.Error("--sign: cannot sign the new root: " + a.ToString());
+    }
     PrintHash(root_);
     log_.Info("new root " + root_.ToHex() + "; the previous one stays served for " +
               std::to_string(options_.grace.count()) + " ms");
@@ -201,6 +207,19 @@ int Exporter::Run() {
     return kExitError;
   }
   engine_ = std::move(*engine);
+  if (!options_.sign_key.empty()) {  // before dropping privileges: the key is private
+    channel::AnnouncerOptions a;
+    a.interfaces = engine_->interfaces();
+    a.scheme = share_options.scheme;
+    a.loopback = options_.loopback;
+    auto announcer = channel::StartAnnouncer(options_.sign_key, root_, std::move(a));
+    if (!announcer.ok()) {
+      log_.Error("--sign: " + announcer.status().ToString());
+      return kExitError;
+    }
+    announcer_ = std::move(*announcer);
+    log_.Info("announcing on channel " + announcer_->channel().ToString());
+  }
 
   if (!options_.user.empty()) {
     Status s = DropPrivileges(options_.user);

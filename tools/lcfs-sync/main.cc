@@ -1,5 +1,6 @@
 // lcfs-sync HASH DEST: make DEST a copy of the tree published as HASH,
 // fetching only what differs from what DEST already holds.
+// lcfs-sync CHANNEL DEST: the same for the latest root signed on CHANNEL.
 #include <getopt.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "lcfs/byte_size.h"
+#include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
 #include "lcfs/sync/network_object_source.h"
 #include "lcfs/sync/tree_sync.h"
@@ -32,10 +34,13 @@ constexpr int kExitInterrupted = 4;
 
 constexpr const char* kUsage =
     "usage: lcfs-sync [OPTIONS] HASH DEST\n"
+    "       lcfs-sync [OPTIONS] CHANNEL DEST\n"
     "\n"
     "Makes the directory DEST a copy of the tree an lcfs exporter on this link\n"
     "publishes as HASH (the root HASH lcfs-export prints), receiving only the\n"
     "chunks that differ from what DEST already holds. Every byte is verified.\n"
+    "Given a CHANNEL (lcfs-keygen), it waits for the channel's latest signed\n"
+    "record (lcfs-export --sign) and syncs its root.\n"
     "\n"
     "options:\n"
     "  -i, --iface IF       receive on interface IF (name or index; default: all\n"
@@ -48,6 +53,10 @@ constexpr const char* kUsage =
     "  -w, --window N       objects fetched at once (default 64)\n"
     "  -p, --port PORT      UDP port of the lcfs groups (default 7707)\n"
     "  -q, --quiet          no progress bar and no summary\n"
+    "      --wait SECS      CHANNEL: wait SECS for a record (default 30)\n"
+    "      --follow         CHANNEL: keep following, syncing each new root\n"
+    "      --state DIR      CHANNEL: remember the last record in DIR (default\n"
+    "                       /var/lib/lcfs/channels, or ~/.local/state/lcfs/channels)\n"
     "  -h, --help           this help\n"
     "  -V, --version        print the version\n"
     "\n"
@@ -58,8 +67,8 @@ constexpr const char* kUsage =
     "  0  DEST is a verified copy of HASH\n"
     "  1  error (message on stderr)\n"
     "  2  usage error (bad option, malformed HASH)\n"
-    "  3  timeout: no exporter sent an object in time (files not yet complete\n"
-    "     are left as they were)\n"
+    "  3  timeout: no exporter sent an object (or no valid CHANNEL record) in\n"
+    "     time (files not yet complete are left as they were)\n"
     "  4  interrupted (SIGINT/SIGTERM); files not yet complete are left as they were\n";
 
 std::atomic<bool> g_cancel{false};
@@ -86,19 +95,80 @@ std::string Percent(uint64_t part, uint64_t whole) {
   return buf;
 }
 
+// Syncs DEST to `root` and prints the summary; returns the exit code.
+int SyncOnce(sync::NetworkObjectSource& source, const Hash& root, const std::string& dest,
+             const sync::SyncOptions& options, bool quiet, tools::ProgressBar& bar) {
+  const auto start = std::chrono::steady_clock::now();
+  sync::SyncStats stats;
+  auto result = sync::SyncTree(source, root, dest, options, &stats);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  bar.Clear();
+  const sync::FetcherStats fs = source.fetcher().stats();
+
+  if (!quiet) {
+    const double rate = secs > 0 ? static_cast<double>(stats.bytes_received) / secs : 0;
+    printf("received %s (%llu bytes) in %.2f s, %s/s\n",
+           FormatByteSize(stats.bytes_received).c_str(),
+           static_cast<unsigned long long>(stats.bytes_received), secs,
+           FormatByteSize(static_cast<uint64_t>(rate)).c_str());
+    printf("reused from the local copy: %s (%llu bytes)\n",
+           FormatByteSize(stats.bytes_reused).c_str(),
+           static_cast<unsigned long long>(stats.bytes_reused));
+    printf("symbols: %llu received, %llu needed (%s), %llu after completion\n",
+           static_cast<unsigned long long>(fs.symbols),
+           static_cast<unsigned long long>(fs.symbols_needed),
+           Percent(fs.symbols, fs.symbols_needed).c_str(),
+           static_cast<unsigned long long>(fs.late_symbols));
+    printf(
+        "garbage: %llu symbols discarded (%llu failed verification), %llu packets refused, "
+        "%llu malformed\n",
+        static_cast<unsigned long long>(fs.discarded_symbols),
+        static_cast<unsigned long long>(fs.verify_failures),
+        static_cast<unsigned long long>(fs.rejected_packets),
+        static_cast<unsigned long long>(fs.packets.dropped_total() -
+                                        fs.packets[net::PacketDrop::kForeignObject] -
+                                        fs.packets[net::PacketDrop::kWrongKind]));
+    printf("files: %llu written, %llu unchanged; %llu directories, %llu symlinks, %llu deleted\n",
+           static_cast<unsigned long long>(stats.files_written),
+           static_cast<unsigned long long>(stats.files_unchanged),
+           static_cast<unsigned long long>(stats.directories),
+           static_cast<unsigned long long>(stats.symlinks),
+           static_cast<unsigned long long>(stats.deleted));
+    fflush(stdout);
+  }
+  if (!result.ok()) {
+    fprintf(stderr, "lcfs-sync: %s\n", result.status().ToString().c_str());
+    if (g_cancel.load()) return kExitInterrupted;
+    return result.status().code() == ETIMEDOUT ? kExitTimeout : kExitError;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   sync::NetworkSourceOptions net_options;
   sync::SyncOptions options;
   bool quiet = false;
+  auto channel_wait = std::chrono::milliseconds(30'000);
+  bool follow = false;
+  std::string state_dir = channel::DefaultStateDirectory();
+  enum { kWait = 256, kFollow, kState };
 
-  static const option kLong[] = {
-      {"iface", required_argument, nullptr, 'i'},   {"source", required_argument, nullptr, 's'},
-      {"timeout", required_argument, nullptr, 't'}, {"delete", no_argument, nullptr, 'd'},
-      {"window", required_argument, nullptr, 'w'},  {"port", required_argument, nullptr, 'p'},
-      {"quiet", no_argument, nullptr, 'q'},         {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, 'V'},       {nullptr, 0, nullptr, 0}};
+  static const option kLong[] = {{"iface", required_argument, nullptr, 'i'},
+                                 {"source", required_argument, nullptr, 's'},
+                                 {"timeout", required_argument, nullptr, 't'},
+                                 {"delete", no_argument, nullptr, 'd'},
+                                 {"window", required_argument, nullptr, 'w'},
+                                 {"port", required_argument, nullptr, 'p'},
+                                 {"quiet", no_argument, nullptr, 'q'},
+                                 {"help", no_argument, nullptr, 'h'},
+                                 {"version", no_argument, nullptr, 'V'},
+                                 {"wait", required_argument, nullptr, kWait},
+                                 {"follow", no_argument, nullptr, kFollow},
+                                 {"state", required_argument, nullptr, kState},
+                                 {nullptr, 0, nullptr, 0}};
   opterr = 0;
   for (int c; (c = getopt_long(argc, argv, ":i:s:t:dw:p:qhV", kLong, nullptr)) != -1;) {
     switch (c) {
@@ -142,6 +212,16 @@ int main(int argc, char** argv) {
       case 'q':
         quiet = true;
         break;
+      case kWait:
+        if (!ParseSeconds(optarg, &channel_wait))
+          return UsageError(std::string("--wait ") + optarg + ": not a positive number of seconds");
+        break;
+      case kFollow:
+        follow = true;
+        break;
+      case kState:
+        state_dir = optarg;
+        break;
       case 'h':
         fputs(kUsage, stdout);
         return kExitOk;
@@ -154,14 +234,24 @@ int main(int argc, char** argv) {
         return UsageError(std::string("unknown option ") + argv[optind - 1]);
     }
   }
-  if (argc - optind != 2) return UsageError("expected HASH and DEST");
-  std::string hex = argv[optind];  // accept upper case too: the canonical form is lower
-  std::transform(hex.begin(), hex.end(), hex.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  auto root = Hash::FromHex(hex);
-  if (!root.ok()) {
-    return UsageError(std::string("HASH \"") + argv[optind] +
-                      "\" is not a root hash: " + root.status().message());
+  if (argc - optind != 2) return UsageError("expected HASH (or CHANNEL) and DEST");
+  std::optional<channel::ChannelId> chan;
+  Result<Hash> root = Hash();
+  if (channel::ChannelId::LooksLikeName(argv[optind])) {
+    auto c = channel::ChannelId::Parse(argv[optind]);
+    if (!c.ok())
+      return UsageError(std::string("CHANNEL \"") + argv[optind] + "\": " + c.status().message());
+    chan = *c;
+  } else {
+    if (follow) return UsageError("--follow needs a CHANNEL");
+    std::string hex = argv[optind];  // accept upper case too: the canonical form is lower
+    std::transform(hex.begin(), hex.end(), hex.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    root = Hash::FromHex(hex);
+    if (!root.ok()) {
+      return UsageError(std::string("HASH \"") + argv[optind] +
+                        "\" is not a root hash: " + root.status().message());
+    }
   }
   const std::string dest = argv[optind + 1];
   if (dest.empty()) return UsageError("DEST is empty");
@@ -181,49 +271,38 @@ int main(int argc, char** argv) {
   tools::ProgressBar bar(!quiet && isatty(STDERR_FILENO));
   options.progress = [&bar](const sync::SyncProgress& p) { bar.Update(p); };
 
-  const auto start = std::chrono::steady_clock::now();
-  sync::SyncStats stats;
-  auto result = sync::SyncTree(**source, *root, dest, options, &stats);
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  bar.Clear();
-  const sync::FetcherStats fs = (*source)->fetcher().stats();
-
-  if (!quiet) {
-    const double rate = secs > 0 ? static_cast<double>(stats.bytes_received) / secs : 0;
-    printf("received %s (%llu bytes) in %.2f s, %s/s\n",
-           FormatByteSize(stats.bytes_received).c_str(),
-           static_cast<unsigned long long>(stats.bytes_received), secs,
-           FormatByteSize(static_cast<uint64_t>(rate)).c_str());
-    printf("reused from the local copy: %s (%llu bytes)\n",
-           FormatByteSize(stats.bytes_reused).c_str(),
-           static_cast<unsigned long long>(stats.bytes_reused));
-    printf("symbols: %llu received, %llu needed (%s), %llu after completion\n",
-           static_cast<unsigned long long>(fs.symbols),
-           static_cast<unsigned long long>(fs.symbols_needed),
-           Percent(fs.symbols, fs.symbols_needed).c_str(),
-           static_cast<unsigned long long>(fs.late_symbols));
-    printf(
-        "garbage: %llu symbols discarded (%llu failed verification), %llu packets refused, "
-        "%llu malformed\n",
-        static_cast<unsigned long long>(fs.discarded_symbols),
-        static_cast<unsigned long long>(fs.verify_failures),
-        static_cast<unsigned long long>(fs.rejected_packets),
-        static_cast<unsigned long long>(fs.packets.dropped_total() -
-                                        fs.packets[net::PacketDrop::kForeignObject] -
-                                        fs.packets[net::PacketDrop::kWrongKind]));
-    printf("files: %llu written, %llu unchanged; %llu directories, %llu symlinks, %llu deleted\n",
-           static_cast<unsigned long long>(stats.files_written),
-           static_cast<unsigned long long>(stats.files_unchanged),
-           static_cast<unsigned long long>(stats.directories),
-           static_cast<unsigned long long>(stats.symlinks),
-           static_cast<unsigned long long>(stats.deleted));
-    fflush(stdout);
+  std::unique_ptr<channel::Follower> follower;
+  std::optional<uint64_t> sequence;  // of the record last synced
+  if (chan) {
+    channel::FollowerOptions fo;
+    fo.iface = net_options.iface;
+    fo.scheme.port = net_options.port;
+    fo.state_dir = state_dir;
+    auto f = channel::Follower::Start(*chan, fo);
+    if (!f.ok()) {
+      fprintf(stderr, "lcfs-sync: %s\n", f.status().ToString().c_str());
+      return kExitError;
+    }
+    follower = std::move(*f);
   }
-  if (!result.ok()) {
-    fprintf(stderr, "lcfs-sync: %s\n", result.status().ToString().c_str());
-    if (g_cancel.load()) return kExitInterrupted;
-    return result.status().code() == ETIMEDOUT ? kExitTimeout : kExitError;
+  for (;;) {
+    if (follower) {
+      // The first record waits --wait; --follow then waits for ever.
+      const auto deadline = sequence ? std::chrono::steady_clock::time_point::max()
+                                     : std::chrono::steady_clock::now() + channel_wait;
+      auto record = follower->WaitNewer(sequence, deadline, &g_cancel);
+      if (!record.ok()) {
+        fprintf(stderr, "lcfs-sync: %s\n", record.status().ToString().c_str());
+        return g_cancel.load() ? kExitInterrupted : kExitTimeout;
+      }
+      root = record->root;
+      sequence = record->sequence;
+      if (!quiet)
+        printf("root %s, sequence %llu\n", root->ToHex().c_str(),
+               static_cast<unsigned long long>(*sequence));
+      fflush(stdout);
+    }
+    const int rc = SyncOnce(**source, *root, dest, options, quiet, bar);
+    if (!follow || rc == kExitInterrupted || g_cancel.load()) return rc;
   }
-  return kExitOk;
 }
