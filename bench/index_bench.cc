@@ -51,11 +51,11 @@ class IndexFile : public benchmark::Fixture {
 };
 
 BENCHMARK_DEFINE_F(IndexFile, Index)(benchmark::State& state) {
-  IndexOptions o;
+  index::IndexOptions o;
   o.chunk_size = static_cast<uint32_t>(state.range(0));
   o.threads = static_cast<unsigned>(state.range(1));
   for (auto _ : state) {
-    auto r = IndexPath(path_, o);
+    auto r = index::IndexPath(path_, o);
     if (!r.ok()) state.SkipWithError(r.status().message().c_str());
     benchmark::DoNotOptimize(r);
   }
@@ -72,17 +72,17 @@ void BM_TreeFromLeaves(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   std::vector<Hash> leaves(n);
   for (uint64_t i = 0; i < n; ++i) leaves[i].bytes[0] = static_cast<uint8_t>(i);
-  auto shape = FileShape::Make(n << 20, 1u << 20);
-  for (auto _ : state) benchmark::DoNotOptimize(FileTree::FromLeaves(*shape, leaves));
+  auto shape = index::FileShape::Make(n << 20, 1u << 20);
+  for (auto _ : state) benchmark::DoNotOptimize(index::FileTree::FromLeaves(*shape, leaves));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * n));
 }
 BENCHMARK(BM_TreeFromLeaves)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
 
-Directory SampleDirectory(int n) {
-  Directory d;
+index::Directory SampleDirectory(int n) {
+  index::Directory d;
   d.chunk_size = 1u << 20;
   for (int i = 0; i < n; ++i) {
-    DirEntry e;
+    index::DirEntry e;
     e.name = "file-" + std::to_string(i * 7919 % n) + ".dat";
     e.mode = 0644;
     e.size = 5000 + static_cast<uint64_t>(i);
@@ -93,15 +93,15 @@ Directory SampleDirectory(int n) {
 }
 
 void BM_DirectoryEncode(benchmark::State& state) {
-  Directory d = SampleDirectory(static_cast<int>(state.range(0)));
-  for (auto _ : state) benchmark::DoNotOptimize(EncodeDirectory(d));
+  index::Directory d = SampleDirectory(static_cast<int>(state.range(0)));
+  for (auto _ : state) benchmark::DoNotOptimize(index::EncodeDirectory(d));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 BENCHMARK(BM_DirectoryEncode)->Arg(1000);
 
 void BM_DirectoryDecode(benchmark::State& state) {
-  auto bytes = EncodeDirectory(SampleDirectory(static_cast<int>(state.range(0))));
-  for (auto _ : state) benchmark::DoNotOptimize(DecodeDirectory(*bytes));
+  auto bytes = index::EncodeDirectory(SampleDirectory(static_cast<int>(state.range(0))));
+  for (auto _ : state) benchmark::DoNotOptimize(index::DecodeDirectory(*bytes));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes->size()));
 }
@@ -121,7 +121,7 @@ class MdexFixture : public benchmark::Fixture {
       hashes_.push_back(h);
     }
   }
-  static inline Mdex mdex_;
+  static inline index::Mdex mdex_;
   static inline std::vector<Hash> hashes_;
 };
 
@@ -145,7 +145,7 @@ BENCHMARK_REGISTER_F(MdexFixture, FindByPrefix16);
 void BM_MdexInsert(benchmark::State& state) {
   std::mt19937_64 rng(9);
   for (auto _ : state) {
-    Mdex m;
+    index::Mdex m;
     m.AddFile("/bench");
     for (int i = 0; i < state.range(0); ++i) {
       Hash h;

@@ -26,11 +26,11 @@ struct OneChunkExport {
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + (i >> 9));
     std::ofstream(dir + "/f", std::ios::binary)
         .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    index = std::move(*IndexPath(dir + "/f"));
+    index = std::move(*index::IndexPath(dir + "/f"));
   }
   ~OneChunkExport() { std::filesystem::remove_all(dir); }
   std::string dir;
-  IndexResult index;
+  index::IndexResult index;
 };
 
 // Packets of a 1 MiB chunk, from the first (all source, then repair).

@@ -20,7 +20,7 @@ Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& 
   }
   Result<std::vector<uint8_t>> bytes = object->ReadAll();
   if (!bytes.ok()) return bytes.status().WithContext("tree node " + hash.ToHex());
-  Result<std::vector<Hash>> decoded = DecodeTreeNode(*bytes, children);
+  Result<std::vector<Hash>> decoded = index::DecodeTreeNode(*bytes, children);
   if (!decoded.ok())
     return Status::Error(EIO, "tree node " + hash.ToHex() + ": " + decoded.status().message());
   auto node = std::make_shared<const std::vector<Hash>>(std::move(*decoded));
@@ -31,12 +31,12 @@ Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& 
   return node;
 }
 
-Result<Hash> ChunkLocator::ChunkHash(const Hash& file_hash, const FileShape& shape, uint64_t chunk,
-                                     bool fetch) {
+Result<Hash> ChunkLocator::ChunkHash(const Hash& file_hash, const index::FileShape& shape,
+                                     uint64_t chunk, bool fetch) {
   if (chunk >= shape.chunk_count())
     return Status::Error(EINVAL, "chunk " + std::to_string(chunk) + " past the end of the file");
   Hash current = file_hash;
-  for (const FileShape::Step& step : shape.PathToChunk(chunk)) {
+  for (const index::FileShape::Step& step : shape.PathToChunk(chunk)) {
     auto node = Node(current, shape.ChildCount(step.level, step.node), fetch);
     if (!node.ok()) return node.status();
     current = (**node)[step.child];

@@ -32,7 +32,7 @@ class ChunkLocator {
   // The hash of chunk `chunk` (< shape.chunk_count()) of the file named
   // `file_hash`. With `fetch` false only cached nodes are used (ENOENT if
   // one is missing): for introspection that must not touch the network.
-  Result<Hash> ChunkHash(const Hash& file_hash, const FileShape& shape, uint64_t chunk,
+  Result<Hash> ChunkHash(const Hash& file_hash, const index::FileShape& shape, uint64_t chunk,
                          bool fetch = true) EXCLUDES(mu_);
 
  private:

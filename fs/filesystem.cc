@@ -22,13 +22,13 @@ constexpr const char* kXattrCached = "user.lcfs.cached";
 
 Filesystem& Self(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
-mode_t TypeBits(EntryType type) {
+mode_t TypeBits(index::EntryType type) {
   switch (type) {
-    case EntryType::kDirectory:
+    case index::EntryType::kDirectory:
       return S_IFDIR;
-    case EntryType::kSymlink:
+    case index::EntryType::kSymlink:
       return S_IFLNK;
-    case EntryType::kFile:
+    case index::EntryType::kFile:
       break;
   }
   return S_IFREG;
@@ -70,7 +70,7 @@ void ReplyError(fuse_req_t req, const char* what, const Status& st) {
 // the rest is guarded by `mu`.
 struct Filesystem::OpenFile {
   std::shared_ptr<Inode> inode;
-  FileShape shape;
+  index::FileShape shape;
   Mutex mu;
   uint64_t next_offset GUARDED_BY(mu) = 0;     // where a sequential reader reads next
   uint64_t last_chunk GUARDED_BY(mu) = 0;      // chunk the reader was last in
@@ -97,38 +97,39 @@ Filesystem::~Filesystem() { fetcher_.Shutdown(); }
 
 Status Filesystem::LoadRoot() {
   auto root = inodes_.Get(kRootInode);
-  Result<std::shared_ptr<const Directory>> dir = LoadDirectory(*root);
+  Result<std::shared_ptr<const index::Directory>> dir = LoadDirectory(*root);
   if (!dir.ok()) return dir.status().WithContext("root directory");
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const Directory>> Filesystem::LoadDirectory(Inode& dir) {
+Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(Inode& dir) {
   {
     MutexLock lock(&dir.mu);
     if (dir.dir) return dir.dir;
   }
-  if (dir.entry.type != EntryType::kDirectory) return Status::Error(ENOTDIR, "not a directory");
+  if (dir.entry.type != index::EntryType::kDirectory)
+    return Status::Error(ENOTDIR, "not a directory");
   Result<ObjectRef> object = fetcher_.Get(dir.entry.hash, ObjectKind::kDirectory);
   if (!object.ok()) return object.status();
-  if ((*object)->size() > kMaxDirectoryObjectSize)
+  if ((*object)->size() > index::kMaxDirectoryObjectSize)
     return Status::Error(EIO, "directory object " + dir.entry.hash.ToHex() + " too large");
   Result<std::vector<uint8_t>> bytes = (*object)->ReadAll();
   if (!bytes.ok()) return bytes.status();
-  Result<Directory> decoded = DecodeDirectory(*bytes);
+  Result<index::Directory> decoded = index::DecodeDirectory(*bytes);
   if (!decoded.ok())
     return Status::Error(
         EIO, "directory object " + dir.entry.hash.ToHex() + ": " + decoded.status().message());
-  inodes_.SetDirectory(dir, std::make_shared<const Directory>(std::move(*decoded)));
+  inodes_.SetDirectory(dir, std::make_shared<const index::Directory>(std::move(*decoded)));
   MutexLock lock(&dir.mu);
   return dir.dir;
 }
 
 void Filesystem::FillAttr(const Inode& inode, struct stat* st) const {
   std::memset(st, 0, sizeof *st);
-  const DirEntry& e = inode.entry;
+  const index::DirEntry& e = inode.entry;
   st->st_ino = inode.ino;
   st->st_mode = TypeBits(e.type) | (e.mode & 07777);
-  st->st_nlink = e.type == EntryType::kDirectory ? 2 : 1;
+  st->st_nlink = e.type == index::EntryType::kDirectory ? 2 : 1;
   st->st_uid = uid_;
   st->st_gid = gid_;
   st->st_size = static_cast<off_t>(e.size);
@@ -142,15 +143,16 @@ void Filesystem::FillAttr(const Inode& inode, struct stat* st) const {
 }
 
 uint64_t Filesystem::CachedBytes(const Inode& file) {
-  const DirEntry& e = file.entry;
-  if (e.type != EntryType::kFile) return 0;
+  const index::DirEntry& e = file.entry;
+  if (e.type != index::EntryType::kFile) return 0;
   if (e.is_inline) return e.size;
-  auto shape = FileShape::Make(e.size, file.chunk_size);
+  auto shape = index::FileShape::Make(e.size, file.chunk_size);
   if (!shape.ok()) return 0;
   uint64_t bytes = 0;
   for (uint64_t c = 0; c < shape->chunk_count(); ++c) {
     Result<Hash> h = locator_.ChunkHash(e.hash, *shape, c, /*fetch=*/false);
-    if (h.ok() && fetcher_.cache().Contains(*h)) bytes += ChunkLength(e.size, file.chunk_size, c);
+    if (h.ok() && fetcher_.cache().Contains(*h))
+      bytes += index::ChunkLength(e.size, file.chunk_size, c);
   }
   return bytes;
 }
@@ -191,7 +193,7 @@ void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size
     if (begin >= end) return;
     file.prefetched_end = end;
   }
-  const DirEntry& e = file.inode->entry;
+  const index::DirEntry& e = file.inode->entry;
   for (uint64_t c = begin; c < end; ++c) {
     fetcher_.Prefetch([this, hash = e.hash, shape = file.shape, c] {
       Result<Hash> h = locator_.ChunkHash(hash, shape, c);
@@ -202,7 +204,7 @@ void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size
 
 Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* request) {
   auto req = static_cast<fuse_req_t>(request);
-  const DirEntry& e = file.inode->entry;
+  const index::DirEntry& e = file.inode->entry;
   const uint64_t chunk_size = file.shape.chunk_size();
   const uint64_t first = offset / chunk_size;
   const uint64_t last = (offset + size - 1) / chunk_size;
@@ -224,7 +226,7 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
     if (!hash.ok()) return hash.status().WithContext("chunk " + std::to_string(c));
     Result<ObjectRef> chunk = fetcher_.Get(*hash, ObjectKind::kChunk);
     if (!chunk.ok()) return chunk.status().WithContext("chunk " + std::to_string(c));
-    if ((*chunk)->size() != ChunkLength(e.size, file.shape.chunk_size(), c))
+    if ((*chunk)->size() != index::ChunkLength(e.size, file.shape.chunk_size(), c))
       return Status::Error(EIO, "chunk " + std::to_string(c) + " has the wrong length");
     {
       MutexLock lock(&file.mu);
@@ -286,11 +288,11 @@ struct Filesystem::Ops {
     fs.AfterInit();
     auto dir = fs.inodes_.Get(parent);
     if (!dir) return (void)fuse_reply_err(req, ENOENT);
-    if (dir->entry.type != EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
+    if (dir->entry.type != index::EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
     auto decoded = fs.LoadDirectory(*dir);
     if (!decoded.ok())
       return ReplyError(req, ("lookup " + std::string(name)).c_str(), decoded.status());
-    const DirEntry* found = (*decoded)->Find(name);
+    const index::DirEntry* found = (*decoded)->Find(name);
     if (!found) {
       // Negative entries are as immutable as positive ones.
       fuse_entry_param e{};
@@ -320,7 +322,7 @@ struct Filesystem::Ops {
   static void ReadLink(fuse_req_t req, fuse_ino_t ino) {
     auto inode = Self(req).inodes_.Get(ino);
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
-    if (inode->entry.type != EntryType::kSymlink) return (void)fuse_reply_err(req, EINVAL);
+    if (inode->entry.type != index::EntryType::kSymlink) return (void)fuse_reply_err(req, EINVAL);
     fuse_reply_readlink(req, inode->entry.symlink_target.c_str());
   }
 
@@ -328,13 +330,13 @@ struct Filesystem::Ops {
     Filesystem& fs = Self(req);
     auto inode = fs.inodes_.Get(ino);
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
-    if (inode->entry.type == EntryType::kDirectory) return (void)fuse_reply_err(req, EISDIR);
+    if (inode->entry.type == index::EntryType::kDirectory) return (void)fuse_reply_err(req, EISDIR);
     if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
       return (void)fuse_reply_err(req, EROFS);
     auto file = std::make_unique<OpenFile>();
     file->inode = inode;
     if (!inode->entry.is_inline) {
-      auto shape = FileShape::Make(inode->entry.size, inode->chunk_size);
+      auto shape = index::FileShape::Make(inode->entry.size, inode->chunk_size);
       if (!shape.ok())  // the publisher's entry is bad: an I/O error to the reader
         return ReplyError(req, ("open inode " + std::to_string(ino)).c_str(),
                           Status::Error(EIO, shape.status().message()));
@@ -370,7 +372,7 @@ struct Filesystem::Ops {
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     Filesystem& fs = Self(req);
     auto& file = *reinterpret_cast<OpenFile*>(fi->fh);
-    const DirEntry& e = file.inode->entry;
+    const index::DirEntry& e = file.inode->entry;
     const uint64_t offset = static_cast<uint64_t>(off);
     if (off < 0 || offset >= e.size || size == 0) return (void)fuse_reply_buf(req, nullptr, 0);
     const uint64_t length = std::min<uint64_t>(size, e.size - offset);
@@ -387,7 +389,8 @@ struct Filesystem::Ops {
     Filesystem& fs = Self(req);
     auto inode = fs.inodes_.Get(ino);
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
-    if (inode->entry.type != EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
+    if (inode->entry.type != index::EntryType::kDirectory)
+      return (void)fuse_reply_err(req, ENOTDIR);
     fi->cache_readdir = 1;
     fi->keep_cache = 1;
     fuse_reply_open(req, fi);
@@ -449,7 +452,7 @@ struct Filesystem::Ops {
     st.f_bavail = 0;
     st.f_files = fs.inodes_.size();
     st.f_ffree = 0;
-    st.f_namemax = kMaxNameLength;
+    st.f_namemax = index::kMaxNameLength;
     st.f_flag = ST_RDONLY;
     fuse_reply_statfs(req, &st);
   }
@@ -464,7 +467,7 @@ struct Filesystem::Ops {
       return ReplyXattrValue(req, h.ToHex(), size);
     }
     if (key == kXattrRoot && ino == kRootInode) return ReplyXattrValue(req, fs.root_.ToHex(), size);
-    if (key == kXattrCached && inode->entry.type == EntryType::kFile)
+    if (key == kXattrCached && inode->entry.type == index::EntryType::kFile)
       return ReplyXattrValue(req, std::to_string(fs.CachedBytes(*inode)), size);
     fuse_reply_err(req, ENODATA);
   }
@@ -475,7 +478,7 @@ struct Filesystem::Ops {
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
     std::string names = std::string(kXattrHash) + '\0';
     if (ino == kRootInode) names += std::string(kXattrRoot) + '\0';
-    if (inode->entry.type == EntryType::kFile) names += std::string(kXattrCached) + '\0';
+    if (inode->entry.type == index::EntryType::kFile) names += std::string(kXattrCached) + '\0';
     ReplyXattrValue(req, names, size);
   }
 

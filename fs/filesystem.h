@@ -95,7 +95,7 @@ class Filesystem {
   struct OpenFile;
 
   // The decoded directory object of `dir`, fetching it on first use.
-  Result<std::shared_ptr<const Directory>> LoadDirectory(Inode& dir);
+  Result<std::shared_ptr<const index::Directory>> LoadDirectory(Inode& dir);
   void FillAttr(const Inode& inode, struct stat* st) const;
   void SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size);
   Status ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* req);

@@ -6,7 +6,7 @@ InodeTable::InodeTable(const Hash& root_hash, uint64_t root_size) {
   auto root = std::make_shared<Inode>();
   root->ino = kRootInode;
   root->parent = kRootInode;
-  root->entry.type = EntryType::kDirectory;
+  root->entry.type = index::EntryType::kDirectory;
   root->entry.mode = 0755;
   root->entry.hash = root_hash;
   root->entry.size = root_size;
@@ -34,7 +34,7 @@ std::shared_ptr<Inode> InodeTable::Child(Inode& parent, size_t index) {
   return child;
 }
 
-void InodeTable::SetDirectory(Inode& dir, std::shared_ptr<const Directory> decoded) {
+void InodeTable::SetDirectory(Inode& dir, std::shared_ptr<const index::Directory> decoded) {
   MutexLock lock(&dir.mu);
   if (dir.dir) return;
   dir.children.assign(decoded->entries.size(), 0);

@@ -33,12 +33,12 @@ inline constexpr InodeNumber kRootInode = 1;
 struct Inode {
   InodeNumber ino = 0;
   InodeNumber parent = 0;
-  DirEntry entry;           // for the root: a synthetic directory entry
+  index::DirEntry entry;    // for the root: a synthetic directory entry
   uint32_t chunk_size = 0;  // files: the chunk size of the directory that lists it
 
   // Directories, once the directory object was fetched and decoded.
   Mutex mu;
-  std::shared_ptr<const Directory> dir GUARDED_BY(mu);
+  std::shared_ptr<const index::Directory> dir GUARDED_BY(mu);
   // Parallel to dir->entries; 0 = not numbered yet.
   std::vector<InodeNumber> children GUARDED_BY(mu);
 };
@@ -54,7 +54,7 @@ class InodeTable {
   // on first use. `parent->dir` must be set.
   std::shared_ptr<Inode> Child(Inode& parent, size_t index) EXCLUDES(parent.mu, mu_);
   // Stores a decoded directory object in `dir` (first caller wins).
-  void SetDirectory(Inode& dir, std::shared_ptr<const Directory> decoded) EXCLUDES(dir.mu);
+  void SetDirectory(Inode& dir, std::shared_ptr<const index::Directory> decoded) EXCLUDES(dir.mu);
 
   size_t size() const EXCLUDES(mu_);
 

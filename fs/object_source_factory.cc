@@ -15,13 +15,13 @@ Result<std::unique_ptr<ObjectSource>> MakeLocalObjectSource(const std::string& d
   std::error_code ec;
   const std::string path = std::filesystem::absolute(dir, ec).lexically_normal().string();
   if (ec) return Status::Error(ec.value(), "local directory " + dir + ": " + ec.message());
-  IndexOptions options;
+  index::IndexOptions options;
   options.warn = [](const std::string&) {};  // skipped files are simply absent
-  Result<IndexResult> indexed = IndexPath(path, options);
+  Result<index::IndexResult> indexed = index::IndexPath(path, options);
   if (!indexed.ok()) return indexed.status().WithContext("index " + dir);
   if (info) info->description = "local index of " + dir + " (root " + indexed->root.ToHex() + ")";
   return std::unique_ptr<ObjectSource>(
-      std::make_unique<MdexObjectSource>(std::shared_ptr<const Mdex>(indexed->mdex)));
+      std::make_unique<index::MdexObjectSource>(std::shared_ptr<const index::Mdex>(indexed->mdex)));
 }
 
 Result<std::unique_ptr<ObjectSource>> MakeNetworkObjectSource(const MountOptions& options,

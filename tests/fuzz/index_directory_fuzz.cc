@@ -8,16 +8,16 @@
 #include "lcfs/index/directory.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto dir = lcfs::DecodeDirectory(std::span(data, size));
+  auto dir = lcfs::index::DecodeDirectory(std::span(data, size));
   if (!dir.ok()) {
     if (dir.status().message().empty()) std::abort();
     return 0;
   }
-  auto again = lcfs::EncodeDirectory(*dir);
+  auto again = lcfs::index::EncodeDirectory(*dir);
   if (!again.ok() || again->size() != size || std::memcmp(again->data(), data, size) != 0) {
     std::abort();
   }
-  for (const lcfs::DirEntry& e : dir->entries) {
+  for (const lcfs::index::DirEntry& e : dir->entries) {
     if (dir->Find(e.name) != &e) std::abort();
   }
   return 0;

@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint64_t file_size = 0;
   for (int i = 0; i < 8; ++i) file_size = file_size << 8 | data[i];
   const uint32_t chunk_size = data[8] < 32 ? uint32_t{1} << data[8] : 0;
-  auto shape = lcfs::FileShape::Make(file_size, chunk_size);
+  auto shape = lcfs::index::FileShape::Make(file_size, chunk_size);
   if (!shape.ok()) return 0;
   std::span<const uint8_t> node(data + 9, size - 9);
   if (shape->depth() == 0) {
@@ -24,10 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& step : shape->PathToChunk(last)) {
     const uint32_t children = shape->ChildCount(step.level, step.node);
     if (children == 0 || children > shape->fanout() || step.child >= children) std::abort();
-    auto decoded = lcfs::DecodeTreeNode(node, children);
+    auto decoded = lcfs::index::DecodeTreeNode(node, children);
     if (decoded.ok()) {
       if (decoded->size() != children) std::abort();
-      if (lcfs::EncodeTreeNode(*decoded).size() != node.size()) std::abort();
+      if (lcfs::index::EncodeTreeNode(*decoded).size() != node.size()) std::abort();
     }
   }
   return 0;

@@ -102,7 +102,7 @@ class FsFaultsTest : public ::testing::Test {
     stdfs::create_directories(src_);
     stdfs::create_directories(mnt_);
     WriteRandomFile(src_ + "/big.bin", 16 * kChunk, 7);
-    auto indexed = IndexPath(src_);
+    auto indexed = index::IndexPath(src_);
     ASSERT_TRUE(indexed.ok()) << indexed.status().ToString();
     root_ = indexed->root;
   }
@@ -240,7 +240,7 @@ TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {
   const std::string src = *base + "/src", cache = *base + "/cache";
   stdfs::create_directories(src);
   WriteRandomFile(src + "/data.bin", 8 * kChunk + 123, 11);
-  auto indexed = IndexPath(src);
+  auto indexed = index::IndexPath(src);
   ASSERT_TRUE(indexed.ok());
   const std::string lcfs = std::string(LCFS_FS_DIR) + "/lcfs";
   std::vector<std::string> mnts;

@@ -94,7 +94,7 @@ class FsMountTest : public ::testing::Test {
     stdfs::create_symlink("hello.txt", src_ + "/link");
     stdfs::create_symlink("/nonexistent/target", src_ + "/dir/dangling");
     stdfs::permissions(src_ + "/dir/small.bin", stdfs::perms(0750));
-    auto indexed = IndexPath(src_);
+    auto indexed = index::IndexPath(src_);
     ASSERT_TRUE(indexed.ok()) << indexed.status().ToString();
     root_ = indexed->root.ToHex();
     guard_.path = mnt_;
@@ -202,7 +202,7 @@ TEST_F(FsMountTest, ExtendedAttributesNameHashesAndCachedBytes) {
   MountLcfs();
   EXPECT_EQ(GetXattr(mnt_, "user.lcfs.root"), root_);
   EXPECT_EQ(GetXattr(mnt_, "user.lcfs.hash"), root_);
-  auto medium = IndexPath(src_ + "/dir/medium.bin");
+  auto medium = index::IndexPath(src_ + "/dir/medium.bin");
   ASSERT_TRUE(medium.ok());
   const std::string file = mnt_ + "/dir/medium.bin";
   EXPECT_EQ(GetXattr(file, "user.lcfs.hash"), medium->root.ToHex());
@@ -233,7 +233,7 @@ TEST_F(FsMountTest, HeadOfALargeFileFetchesOnlyItsFirstChunks) {
   src_ = base_ + "/huge";
   stdfs::create_directories(src_);
   WriteRandomFile(src_ + "/huge.bin", 64u << 20, 9);
-  auto indexed = IndexPath(src_);
+  auto indexed = index::IndexPath(src_);
   ASSERT_TRUE(indexed.ok()) << indexed.status().ToString();
   root_ = indexed->root.ToHex();
   MountLcfs();

@@ -187,7 +187,7 @@ class Receiver {
 // A tree to export: a directory with a few files, indexed with kChunk.
 struct Export {
   std::string dir;
-  IndexResult index;
+  index::IndexResult index;
   std::vector<uint8_t> big;  // "big": 4 chunks
   Hash big_chunk1;           // the hash of chunk 1 of "big"
 };
@@ -199,12 +199,12 @@ Export MakeExport(Testbed& bed) {
   WriteFile(e.dir + "/big", e.big);
   WriteFile(e.dir + "/small", RandomBytes(5000, 8));
   WriteFile(e.dir + "/sub/other", RandomBytes(kChunk + 100, 9));
-  IndexOptions o;
+  index::IndexOptions o;
   o.chunk_size = kChunk;
-  auto index = IndexPath(e.dir, o);
+  auto index = index::IndexPath(e.dir, o);
   EXPECT_TRUE(index.ok()) << index.status().ToString();
   e.index = std::move(*index);
-  e.big_chunk1 = FileTree::FromData(e.big, kChunk)->leaves()[1];
+  e.big_chunk1 = index::FileTree::FromData(e.big, kChunk)->leaves()[1];
   return e;
 }
 
@@ -216,7 +216,7 @@ ShareOptions FastOptions(uint64_t rate = 50'000'000) {
 }
 
 // Starts the engine in `host` (its sockets and thread live there).
-Result<ShareHandle> ShareIn(const Host& host, const IndexResult& index, ShareStats* stats,
+Result<ShareHandle> ShareIn(const Host& host, const index::IndexResult& index, ShareStats* stats,
                             ShareOptions options) {
   auto guard = host.Enter();
   if (!guard.ok()) return guard.status();
@@ -356,10 +356,10 @@ TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
   // 1 MiB of other objects while the fountain goes on: each arrives in
   // about its own share of the rate, not after the large one.
   for (const char* name : {"small", "sub"}) {
-    auto entry = DecodeDirectory(*export_.index.mdex->Read(export_.index.root))->Find(name);
+    auto entry = index::DecodeDirectory(*export_.index.mdex->Read(export_.index.root))->Find(name);
     ASSERT_NE(entry, nullptr);
     const auto kind =
-        entry->type == EntryType::kDirectory ? ObjectKind::kDirectory : ObjectKind::kChunk;
+        entry->type == index::EntryType::kDirectory ? ObjectKind::kDirectory : ObjectKind::kChunk;
     auto got = small.Fetch(entry->hash, kind, 3s);
     EXPECT_TRUE(got.ok()) << name << ": " << got.status().ToString();
   }
@@ -379,7 +379,7 @@ TEST_F(ShareEngineTest, EncoderMemoryCapMakesObjectsTakeTurnsWithTheirEncoders) 
   ASSERT_TRUE(bed_->host(2).SetLoss(30, /*udp_only=*/true).ok());
   auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  const auto tree = FileTree::FromData(export_.big, kChunk);
+  const auto tree = index::FileTree::FromData(export_.big, kChunk);
   const std::vector<Hash> leaves(tree->leaves().begin(), tree->leaves().end());
   Receiver a(bed_->host(1)), b(bed_->host(2));
   Result<std::vector<uint8_t>> got_b = Status::Error(EINVAL, "not run");
@@ -457,7 +457,7 @@ TEST_F(ShareEngineTest, FileModifiedBehindItsBackIsNeverSent) {
   EXPECT_EQ(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 0u);
   EXPECT_EQ(a.counters().accepted, 0u);
   // Unchanged objects are still served.
-  const Hash chunk0 = FileTree::FromData(export_.big, kChunk)->leaves()[0];
+  const Hash chunk0 = index::FileTree::FromData(export_.big, kChunk)->leaves()[0];
   auto ok = a.Fetch(chunk0, ObjectKind::kChunk);
   EXPECT_TRUE(ok.ok()) << ok.status().ToString();
   Unshare(std::move(*engine));
@@ -470,9 +470,9 @@ TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   const Hash old_root = export_.index.root;
   WriteFile(export_.dir + "/new-file", RandomBytes(3000, 99));
-  IndexOptions io;
+  index::IndexOptions io;
   io.chunk_size = kChunk;
-  auto next = IndexPath(export_.dir, io);
+  auto next = index::IndexPath(export_.dir, io);
   ASSERT_TRUE(next.ok());
   ASSERT_NE(next->root, old_root);
   const auto published_at = Clock::now();
@@ -601,9 +601,9 @@ TEST_F(LcfsExportTest, ChangeInDirPublishesANewHashAndTheOldOneKeepsServing) {
   auto second = Line(*p, 2);
   ASSERT_TRUE(second) << p->Stderr();
   EXPECT_NE(*second, *first);
-  IndexOptions io;
+  index::IndexOptions io;
   io.chunk_size = kChunk;
-  auto now = IndexPath(export_.dir, io);
+  auto now = index::IndexPath(export_.dir, io);
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(*second, now->root.ToHex());
 
@@ -657,7 +657,7 @@ TEST_F(LcfsExportTest, FileModifiedBehindItsBackIsNotSentAndTriggersAReindex) {
     ++reindexes;
   EXPECT_EQ(reindexes, 1u) << err;
   // The changed chunk is served under its new name.
-  auto tree = FileTree::FromData(changed, kChunk);
+  auto tree = index::FileTree::FromData(changed, kChunk);
   auto fresh = a.Fetch(tree->leaves()[1], ObjectKind::kChunk);
   EXPECT_TRUE(fresh.ok()) << fresh.status().ToString();
   EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
@@ -734,12 +734,12 @@ TEST_F(LcfsExportTest, SpecialFilesAreSkippedWithAWarningAndSymlinksKept) {
   Receiver a(bed_->host(1));
   auto dir = a.Fetch(*Hash::FromHex(*hash), ObjectKind::kDirectory);
   ASSERT_TRUE(dir.ok()) << dir.status().ToString();
-  auto decoded = DecodeDirectory(*dir);
+  auto decoded = index::DecodeDirectory(*dir);
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->Find("fifo"), nullptr);
-  const DirEntry* link = decoded->Find("link");
+  const index::DirEntry* link = decoded->Find("link");
   ASSERT_NE(link, nullptr);
-  EXPECT_EQ(link->type, EntryType::kSymlink);
+  EXPECT_EQ(link->type, index::EntryType::kSymlink);
   EXPECT_EQ(link->symlink_target, "/etc/passwd");
   EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
 }

@@ -37,7 +37,7 @@ net::Ipv6Address AddressOf(const testbed::Host& h) {
 
 struct Export {
   ScratchDir dir;
-  IndexResult index;
+  index::IndexResult index;
   std::vector<Object> objects;
 };
 
@@ -49,10 +49,10 @@ std::unique_ptr<Export> MakeExport(size_t big_file_size = 3 * kChunk + 777) {
   WriteAll(e->dir / "big", RandomString(big_file_size, 77), 0755);
   symlink("big", (e->dir / "link").c_str());
   symlink("many/f1", (e->dir / "many/../link2").c_str());
-  IndexOptions o;
+  index::IndexOptions o;
   o.chunk_size = kChunk;
   o.warn = [](const std::string&) {};
-  auto r = IndexPath(e->dir.path(), o);
+  auto r = index::IndexPath(e->dir.path(), o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   e->index = std::move(r).value();
   Status s = testing::CollectObjects(*e->index.mdex, e->index.root, e->dir.path(), &e->objects);

@@ -194,10 +194,10 @@ TEST_F(SyncToolTest, HostileSenderIsCountedAndFilteredBySource) {
   const std::string hash = StartExporter(src.path());
   ASSERT_EQ(hash.size(), 64u);
   // Host 2 sends garbage with the right object ids on every group of the tree.
-  IndexOptions io;
+  index::IndexOptions io;
   io.chunk_size = kChunk;
   io.warn = [](const std::string&) {};
-  auto index = IndexPath(src.path(), io);
+  auto index = index::IndexPath(src.path(), io);
   ASSERT_TRUE(index.ok());
   ASSERT_EQ(index->root.ToHex(), hash);
   std::vector<testing::Object> objects;

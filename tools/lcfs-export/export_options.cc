@@ -96,7 +96,7 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
         break;
       }
       case 'c': {
-        auto s = ParseChunkSize(arg);
+        auto s = index::ParseChunkSize(arg);
         if (!s.ok()) return Bad("--chunk-size", s.status());
         out->chunk_size = *s;
         break;

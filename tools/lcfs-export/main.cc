@@ -68,7 +68,7 @@ class Exporter {
   int Run();
 
  private:
-  Result<IndexResult> Index();
+  Result<index::IndexResult> Index();
   void Reindex(bool force_publish);
   void PrintStats() const;
   void PrintHash(const Hash& root) const {
@@ -78,7 +78,7 @@ class Exporter {
 
   const ExportOptions& options_;
   Logger& log_;
-  IndexOptions index_options_;
+  index::IndexOptions index_options_;
   share::ShareStats stats_;
   share::ShareHandle engine_;
   std::unique_ptr<channel::Announcer> announcer_;  // with --sign
@@ -86,13 +86,13 @@ class Exporter {
   UniqueFd stale_fd_;  // eventfd: the engine found a changed file
 };
 
-Result<IndexResult> Exporter::Index() {
+Result<index::IndexResult> Exporter::Index() {
   const auto start = Clock::now();
-  auto result = IndexPath(options_.dir, index_options_);
+  auto result = index::IndexPath(options_.dir, index_options_);
   if (!result.ok()) return result.status();
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-  const IndexStats& s = result->stats;
+  const index::IndexStats& s = result->stats;
   log_.Info("indexed " + options_.dir + ": " + std::to_string(s.files) + " files, " +
             std::to_string(s.dirs) + " directories, " + std::to_string(s.symlinks) + " symlinks, " +
             std::to_string(s.bytes) + " bytes, " + std::to_string(s.skipped) + " skipped, in " +
@@ -185,7 +185,7 @@ int Exporter::Run() {
   if (options_.chunk_size) index_options_.chunk_size = options_.chunk_size;
   index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };
   if (isatty(STDERR_FILENO) && !options_.syslog && options_.verbosity > 0) {
-    index_options_.progress = [](const IndexProgress& p) {
+    index_options_.progress = [](const index::IndexProgress& p) {
       std::fprintf(stderr,
                    "\rindexing: %" PRIu64 "/%" PRIu64 " files, %" PRIu64 "/%" PRIu64 " MiB   ",
                    p.files_done, p.files_total, p.bytes_done >> 20, p.bytes_total >> 20);

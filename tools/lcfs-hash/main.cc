@@ -53,28 +53,29 @@ void PrintLine(const char* type, const std::string& hash, uint64_t size, uint64_
 
 // Walks the published tree back out of the mdex, decoding each directory
 // object as a receiver would.
-bool PrintTree(const lcfs::Mdex& mdex, const lcfs::Hash& dir_hash, const std::string& prefix) {
+bool PrintTree(const lcfs::index::Mdex& mdex, const lcfs::Hash& dir_hash,
+               const std::string& prefix) {
   auto bytes = mdex.Read(dir_hash);
   if (!bytes.ok()) {
     std::fprintf(stderr, "lcfs-hash: %s\n", bytes.status().ToString().c_str());
     return false;
   }
-  auto dir = lcfs::DecodeDirectory(*bytes);
+  auto dir = lcfs::index::DecodeDirectory(*bytes);
   if (!dir.ok()) {
     std::fprintf(stderr, "lcfs-hash: %s\n", dir.status().ToString().c_str());
     return false;
   }
-  for (const lcfs::DirEntry& e : dir->entries) {
+  for (const lcfs::index::DirEntry& e : dir->entries) {
     const std::string path = prefix + e.name;
     switch (e.type) {
-      case lcfs::EntryType::kFile:
+      case lcfs::index::EntryType::kFile:
         PrintLine(e.is_inline ? "inline" : "file", e.ContentHash().ToHex(), e.size,
-                  e.is_inline ? 0 : lcfs::ChunkCount(e.size, dir->chunk_size), path);
+                  e.is_inline ? 0 : lcfs::index::ChunkCount(e.size, dir->chunk_size), path);
         break;
-      case lcfs::EntryType::kSymlink:
+      case lcfs::index::EntryType::kSymlink:
         PrintLine("symlink", std::string(64, '-'), e.size, 0, path, " -> " + e.symlink_target);
         break;
-      case lcfs::EntryType::kDirectory:
+      case lcfs::index::EntryType::kDirectory:
         PrintLine("dir", e.hash.ToHex(), e.size, 0, path + "/");
         if (!PrintTree(mdex, e.hash, path + "/")) return false;
         break;
@@ -97,13 +98,13 @@ int main(int argc, char** argv) {
       {"version", no_argument, nullptr, kVersionOpt},
       {nullptr, 0, nullptr, 0},
   };
-  lcfs::IndexOptions opt;
+  lcfs::index::IndexOptions opt;
   bool verbose = false, quiet = false;
   opterr = 0;
   for (int c; (c = getopt_long(argc, argv, ":c:i:j:vqh", kOptions, nullptr)) != -1;) {
     switch (c) {
       case 'c': {
-        auto cs = lcfs::ParseChunkSize(optarg);
+        auto cs = lcfs::index::ParseChunkSize(optarg);
         if (!cs.ok()) return Usage(cs.status().message());
         opt.chunk_size = *cs;
         break;
@@ -117,7 +118,7 @@ int main(int argc, char** argv) {
           return Usage(std::string("invalid number '") + optarg + "'");
         }
         if (c == 'i') {
-          if (v > lcfs::kMaxInlineSize) return Usage("--inline-max must be at most 4096");
+          if (v > lcfs::index::kMaxInlineSize) return Usage("--inline-max must be at most 4096");
           opt.inline_max = v;
         } else {
           if (v == 0 || v > 1024) return Usage("--threads must be from 1 to 1024");
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
 
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   if (show_progress) {
-    opt.progress = [](const lcfs::IndexProgress& p) {
+    opt.progress = [](const lcfs::index::IndexProgress& p) {
       const int pct = p.bytes_total ? static_cast<int>(100 * p.bytes_done / p.bytes_total) : 100;
       std::fprintf(stderr, "\r\033[Klcfs-hash: %s / %s (%d%%), %" PRIu64 " / %" PRIu64 " files",
                    lcfs::FormatByteSize(p.bytes_done).c_str(),
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
   }
   if (quiet) opt.warn = [](const std::string&) {};
 
-  auto result = lcfs::IndexPath(path, opt);
+  auto result = lcfs::index::IndexPath(path, opt);
   if (show_progress) std::fputs("\r\033[K", stderr);
   if (!result.ok()) {
     std::fprintf(stderr, "lcfs-hash: %s\n", result.status().ToString().c_str());
@@ -169,9 +170,9 @@ int main(int argc, char** argv) {
       if (!PrintTree(*result->mdex, result->root, "./")) return kExitError;
     } else {
       PrintLine("file", result->root.ToHex(), result->root_size,
-                lcfs::ChunkCount(result->root_size, result->chunk_size), path);
+                lcfs::index::ChunkCount(result->root_size, result->chunk_size), path);
     }
-    const lcfs::IndexStats& s = result->stats;
+    const lcfs::index::IndexStats& s = result->stats;
     std::fprintf(stderr,
                  "lcfs-hash: %" PRIu64 " files (%" PRIu64 " inline), %" PRIu64 " dirs, %" PRIu64
                  " symlinks, %" PRIu64 " skipped, %s in %" PRIu64 " chunks of %s\n",

@@ -5,7 +5,7 @@
 
 #include "lcfs/byte_size.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 Status ValidateChunkSize(uint64_t chunk_size) {
   if (chunk_size < kMinChunkSize || chunk_size > kMaxChunkSize ||
@@ -27,4 +27,4 @@ uint8_t ChunkSizeLog2(uint32_t chunk_size) {
   return static_cast<uint8_t>(std::countr_zero(chunk_size));
 }
 
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -8,7 +8,7 @@
 #include "lcfs/index/file_tree.h"
 #include "lcfs/object.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 // Layout (docs/protocol.md section 3): a 6-byte header, then the entries.
@@ -328,4 +328,4 @@ Hash DirectoryHash(std::span<const uint8_t> bytes) {
   return ObjectHash(ObjectKind::kDirectory, bytes);
 }
 
-}  // namespace lcfs
+}  // namespace lcfs::index

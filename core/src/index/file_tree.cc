@@ -6,7 +6,7 @@
 
 #include "lcfs/index/chunking.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 static_assert(sizeof(Hash) == Hash::kSize, "tree nodes are arrays of Hash");
 
@@ -284,4 +284,4 @@ Result<std::vector<uint64_t>> FetchChangedChunks(ObjectSource& source, const Has
   return changed;
 }
 
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -10,16 +10,16 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "lcfs/full_io.h"
 #include "lcfs/index/file_tree.h"
+#include "lcfs/mutex.h"
 #include "lcfs/object.h"
 #include "lcfs/parallel.h"
 #include "lcfs/unique_fd.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 // Hashing work is cut into segments of about this many bytes so that one
@@ -38,9 +38,9 @@ struct FileJob {
   std::vector<Hash> leaves;   // chunk hashes, filled by the segments
   std::vector<uint8_t> data;  // inline content
   std::atomic<bool> failed{false};
-  std::mutex error_mu;
-  std::string error;          // why it failed (first error only)
-  size_t dir = 0, entry = 0;  // where its DirEntry is
+  Mutex error_mu;
+  Status error GUARDED_BY(error_mu);  // why it failed (the first error only)
+  size_t dir = 0, entry = 0;          // where its DirEntry is
   Hash file_hash;
 };
 
@@ -53,8 +53,7 @@ struct DirJob {
   };
   std::vector<Child> subdirs;
   bool failed = false;
-  std::string error;  // why it failed, for the root
-  int error_code = 0;
+  Status error;  // why it failed, for the root
   Hash hash;
   uint64_t encoded_size = 0;
 };
@@ -69,12 +68,16 @@ struct Segment {
   uint64_t first_chunk, chunks;
 };
 
-void Fail(FileJob& f, const std::string& why) {
-  std::lock_guard lock(f.error_mu);
-  if (!f.failed.exchange(true)) f.error = why;
+void Fail(FileJob& f, Status why) {
+  MutexLock lock(&f.error_mu);
+  if (!f.failed.exchange(true)) f.error = std::move(why);
 }
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+// Read once the hashing threads are done.
+Status ErrorOf(FileJob& f) {
+  MutexLock lock(&f.error_mu);
+  return f.error;
+}
 
 // Opens a file found by the walk, checking that it is still the same regular
 // file of the same size (O_NONBLOCK: a FIFO swapped in must not hang us).
@@ -108,10 +111,10 @@ class Hasher {
     FileJob& f = *files_[seg.file];
     if (f.failed.load()) return;
     auto fd = OpenChecked(f);
-    if (!fd.ok()) return Fail(f, fd.status().message());
+    if (!fd.ok()) return Fail(f, fd.status());
     if (f.is_inline) {
       Status s = ReadChecked(fd->get(), f.data, 0, f.path);
-      if (!s.ok()) return Fail(f, s.message());
+      if (!s.ok()) return Fail(f, s);
       bytes_done_ += f.size;
       ++files_done_;
       return;
@@ -128,7 +131,7 @@ class Hasher {
         Status s = ReadChecked(fd->get(), std::span(buf).first(n), start + off, f.path);
         if (!s.ok()) {
           sha.Finish();
-          return Fail(f, s.message());
+          return Fail(f, s);
         }
         sha.Update(std::span(buf).first(n));
         off += static_cast<uint32_t>(n);
@@ -202,9 +205,8 @@ void IndexRun::Walk(size_t d) {
   DirStream dp(dfd ? ::fdopendir(dfd.get()) : nullptr);
   if (!dp) {
     dirs_[d].failed = true;
-    dirs_[d].error_code = errno;
-    dirs_[d].error = Errno("open directory " + dir_path);
-    if (d > 0) Warn("skipping: " + dirs_[d].error);
+    dirs_[d].error = Status::FromErrno(errno, "open directory " + dir_path);
+    if (d > 0) Warn("skipping: " + dirs_[d].error.message());
     return;
   }
   dfd.release();  // now owned by dp
@@ -219,11 +221,9 @@ void IndexRun::Walk(size_t d) {
   // Sort so that the file order (and warnings) do not depend on read order.
   std::sort(names.begin(), names.end());
   if (read_errno != 0) {
-    errno = read_errno;
     dirs_[d].failed = true;
-    dirs_[d].error_code = errno;
-    dirs_[d].error = Errno("read directory " + dir_path);
-    if (d > 0) Warn("skipping: " + dirs_[d].error);
+    dirs_[d].error = Status::FromErrno(read_errno, "read directory " + dir_path);
+    if (d > 0) Warn("skipping: " + dirs_[d].error.message());
     return;
   }
   for (const std::string& name : names) {
@@ -234,7 +234,7 @@ void IndexRun::Walk(size_t d) {
     }
     struct stat st;
     if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      Warn(Errno("skipping " + path + ": stat"));
+      Warn("skipping " + Status::FromErrno(errno, path + ": stat").message());
       continue;
     }
     DirEntry e;
@@ -261,7 +261,7 @@ void IndexRun::Walk(size_t d) {
       std::string target(kMaxSymlinkTargetLength + 1, '\0');
       ssize_t n = ::readlinkat(fd, name.c_str(), target.data(), target.size());
       if (n < 0) {
-        Warn(Errno("skipping symlink " + path));
+        Warn("skipping symlink " + Status::FromErrno(errno, path).message());
         continue;
       }
       if (n == 0 || static_cast<size_t>(n) > kMaxSymlinkTargetLength) {
@@ -340,7 +340,7 @@ void IndexRun::FinishFiles() {
   for (auto& fp : files_) {
     FileJob& f = *fp;
     if (f.failed.load()) {
-      Warn("skipping " + f.error);
+      Warn("skipping " + ErrorOf(f).message());
       if (f.dir != SIZE_MAX) dirs_[f.dir].drop[f.entry] = true;
       continue;
     }
@@ -418,7 +418,7 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
     AddFile(path, st, SIZE_MAX, 0);
     HashAll();
     if (files_[0]->failed.load()) {
-      return Status::Error(EIO, "index " + path + ": " + files_[0]->error);
+      return ErrorOf(*files_[0]).WithContext("index " + path);
     }
     FinishFiles();
     result.root = files_[0]->file_hash;
@@ -429,8 +429,7 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
     dirs_[0].path = path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
     for (size_t d = 0; d < dirs_.size(); ++d) {
       Walk(d);
-      if (d == 0 && dirs_[0].failed)
-        return Status::Error(dirs_[0].error_code, "index: " + dirs_[0].error);
+      if (d == 0 && dirs_[0].failed) return dirs_[0].error.WithContext("index");
     }
     HashAll();
     FinishFiles();
@@ -452,4 +451,4 @@ Result<IndexResult> IndexPath(const std::string& path, const IndexOptions& optio
   return run.Run(path);
 }
 
-}  // namespace lcfs
+}  // namespace lcfs::index

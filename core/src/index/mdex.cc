@@ -9,7 +9,7 @@
 #include "lcfs/full_io.h"
 #include "lcfs/unique_fd.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 // 48 bytes. `tag` packs where the bytes are, the kind and the file id; a
 // zero tag is an empty slot.
@@ -270,4 +270,4 @@ Result<std::vector<uint8_t>> MdexObjectSource::Fetch(const Hash& hash, ObjectKin
   return bytes;
 }
 
-}  // namespace lcfs
+}  // namespace lcfs::index

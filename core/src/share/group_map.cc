@@ -13,7 +13,8 @@ namespace {
 // Collects the hashes of every object reachable from a root.
 class IndexWalker {
  public:
-  IndexWalker(const Mdex& mdex, uint32_t chunk_size) : mdex_(mdex), chunk_size_(chunk_size) {}
+  IndexWalker(const index::Mdex& mdex, uint32_t chunk_size)
+      : mdex_(mdex), chunk_size_(chunk_size) {}
 
   Status WalkDirectory(const Hash& root) {
     std::vector<Hash> pending{root};
@@ -22,12 +23,12 @@ class IndexWalker {
       pending.pop_back();
       auto bytes = OwnedBytes(dir_hash, ObjectKind::kDirectory);
       if (!bytes) continue;
-      auto dir = DecodeDirectory(*bytes);
+      auto dir = index::DecodeDirectory(*bytes);
       if (!dir.ok()) return dir.status().WithContext("directory " + dir_hash.ToHex());
-      for (const DirEntry& e : dir->entries) {
-        if (e.type == EntryType::kDirectory) {
+      for (const index::DirEntry& e : dir->entries) {
+        if (e.type == index::EntryType::kDirectory) {
           pending.push_back(e.hash);
-        } else if (e.type == EntryType::kFile && !e.is_inline && e.size > 0) {
+        } else if (e.type == index::EntryType::kFile && !e.is_inline && e.size > 0) {
           LCFS_RETURN_IF_ERROR(WalkFile(e.hash, e.size));
         }
       }
@@ -36,7 +37,7 @@ class IndexWalker {
   }
 
   Status WalkFile(const Hash& file_hash, uint64_t size) {
-    auto shape = FileShape::Make(size, chunk_size_);
+    auto shape = index::FileShape::Make(size, chunk_size_);
     if (!shape.ok()) return shape.status().WithContext("file " + file_hash.ToHex());
     if (shape->depth() == 0) {
       AddIfPresent(file_hash);
@@ -53,7 +54,7 @@ class IndexWalker {
       pending.pop_back();
       auto bytes = OwnedBytes(node.hash, ObjectKind::kTreeNode);
       if (!bytes) continue;
-      auto children = DecodeTreeNode(*bytes, shape->ChildCount(node.level, node.index));
+      auto children = index::DecodeTreeNode(*bytes, shape->ChildCount(node.level, node.index));
       if (!children.ok()) return children.status().WithContext("tree node " + node.hash.ToHex());
       for (size_t i = 0; i < children->size(); ++i) {
         const Hash& child = (*children)[i];
@@ -90,7 +91,7 @@ class IndexWalker {
     }
   }
 
-  const Mdex& mdex_;
+  const index::Mdex& mdex_;
   uint32_t chunk_size_;
   std::vector<Hash> hashes_;
   uint64_t missing_ = 0;
@@ -122,7 +123,7 @@ GroupMap GroupMap::FromHashes(std::vector<Hash> hashes, const net::GroupScheme& 
   return map;
 }
 
-Result<GroupMap> GroupMap::Build(const Mdex& mdex, const Hash& root, bool root_is_directory,
+Result<GroupMap> GroupMap::Build(const index::Mdex& mdex, const Hash& root, bool root_is_directory,
                                  uint64_t root_size, uint32_t chunk_size,
                                  const net::GroupScheme& scheme) {
   IndexWalker walker(mdex, chunk_size);

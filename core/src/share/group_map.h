@@ -35,10 +35,10 @@ class GroupMap {
   // when `root_is_directory` is false, of `root_size` bytes) in `mdex`.
   // Objects the mdex lacks are skipped and counted in missing(); a directory
   // or tree node that does not decode is an error (EINVAL).
-  static Result<GroupMap> Build(const Mdex& mdex, const Hash& root, bool root_is_directory,
+  static Result<GroupMap> Build(const index::Mdex& mdex, const Hash& root, bool root_is_directory,
                                 uint64_t root_size, uint32_t chunk_size,
                                 const net::GroupScheme& scheme);
-  static Result<GroupMap> Build(const IndexResult& index, const net::GroupScheme& scheme) {
+  static Result<GroupMap> Build(const index::IndexResult& index, const net::GroupScheme& scheme) {
     return Build(*index.mdex, index.root, index.root_is_directory, index.root_size,
                  index.chunk_size, scheme);
   }

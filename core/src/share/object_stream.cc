@@ -17,7 +17,7 @@ Result<fec::Oti> OtiForObject(uint64_t size) {
   return fec::Oti::ForObject(size, t, kShareAlignment);
 }
 
-Status ObjectStream::Load(const Mdex& mdex) {
+Status ObjectStream::Load(const index::Mdex& mdex) {
   if (loaded()) return Status::Ok();
   auto bytes = mdex.Read(hash_);
   if (!bytes.ok()) return bytes.status().WithContext("object " + hash_.ToHex());

@@ -45,7 +45,7 @@ class ObjectStream {
   // Reads and verifies the object and builds its encoder. EIO if the bytes
   // no longer match the hash (the file changed), ENOENT if the mdex lacks it,
   // EINVAL for an empty or oversized object.
-  Status Load(const Mdex& mdex);
+  Status Load(const index::Mdex& mdex);
   bool loaded() const { return encoder_.has_value(); }
   // Frees the encoder and the bytes; the position in the stream is kept.
   void Unload();

@@ -60,7 +60,7 @@ struct GroupKeyHash {
 struct Epoch {
   uint64_t id = 0;  // publication order, for logs
   Hash root;
-  std::shared_ptr<const Mdex> mdex;
+  std::shared_ptr<const index::Mdex> mdex;
   GroupMap map;
   std::optional<Clock::time_point> expires;  // set once superseded
   // Objects of this index whose bytes no longer match (files changed since
@@ -485,8 +485,8 @@ void ShareEngine::Loop::Run() {
   }
 }
 
-Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* stats, unsigned flags,
-                          ShareOptions options) try {
+Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareStats* stats,
+                          unsigned flags, ShareOptions options) try {
   if (!index.mdex) return Status::Error(EINVAL, "share: index has no mdex");
   if (options.rate_bps == 0) return Status::Error(EINVAL, "share: rate must be positive");
   LCFS_RETURN_IF_ERROR(options.scheme.Validate());
@@ -617,7 +617,7 @@ ShareEngine::~ShareEngine() {
   stats_->encoder_bytes.store(0, std::memory_order_relaxed);
 }
 
-Status ShareEngine::Serve(const IndexResult& index) try {
+Status ShareEngine::Serve(const index::IndexResult& index) try {
   if (!index.mdex) return Status::Error(EINVAL, "serve: index has no mdex");
   auto map = GroupMap::Build(index, loop_->options.scheme);
   if (!map.ok()) return map.status().WithContext("serve");

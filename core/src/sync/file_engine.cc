@@ -95,12 +95,12 @@ SyncStats SyncContext::Snapshot() const {
 
 Result<std::vector<Hash>> HashChunks(std::span<const uint8_t> data, uint32_t chunk_size,
                                      unsigned threads) {
-  const uint64_t n = ChunkCount(data.size(), chunk_size);
+  const uint64_t n = index::ChunkCount(data.size(), chunk_size);
   std::vector<Hash> leaves(n);
   Status s = ParallelFor(n, threads != 0 ? threads : DefaultThreads(), [&](size_t i) {
     const uint64_t off = uint64_t{i} * chunk_size;
-    leaves[i] =
-        ObjectHash(ObjectKind::kChunk, data.subspan(off, ChunkLength(data.size(), chunk_size, i)));
+    leaves[i] = ObjectHash(ObjectKind::kChunk,
+                           data.subspan(off, index::ChunkLength(data.size(), chunk_size, i)));
     return Status::Ok();
   });
   if (!s.ok()) return s;
@@ -110,18 +110,19 @@ Result<std::vector<Hash>> HashChunks(std::span<const uint8_t> data, uint32_t chu
 Result<std::vector<ChangedChunk>> FindChangedChunks(SyncContext& ctx, const RemoteFile& remote,
                                                     std::span<const Hash> local_leaves,
                                                     uint64_t local_size) {
-  auto shape = FileShape::Make(remote.size, remote.chunk_size);
+  auto shape = index::FileShape::Make(remote.size, remote.chunk_size);
   if (!shape.ok()) return shape.status().WithContext("remote file " + remote.hash.ToHex());
   std::vector<ChangedChunk> changed;
   if (shape->chunk_count() == 0) return changed;
 
   // The local tree, to skip remote subtrees whose hash we already have.
-  FileTree local;
+  index::FileTree local;
   bool have_local_tree = false;
   if (!local_leaves.empty()) {
-    auto local_shape = FileShape::Make(local_size, remote.chunk_size);
+    auto local_shape = index::FileShape::Make(local_size, remote.chunk_size);
     if (local_shape.ok()) {
-      auto t = FileTree::FromLeaves(*local_shape, {local_leaves.begin(), local_leaves.end()});
+      auto t =
+          index::FileTree::FromLeaves(*local_shape, {local_leaves.begin(), local_leaves.end()});
       if (t.ok()) {
         local = std::move(t).value();
         have_local_tree = true;
@@ -146,7 +147,7 @@ Result<std::vector<ChangedChunk>> FindChangedChunks(SyncContext& ctx, const Remo
       const uint32_t children = shape->ChildCount(level, node.index);
       auto bytes = ctx.Fetch(node.hash, ObjectKind::kTreeNode, uint64_t{children} * Hash::kSize);
       if (!bytes.ok()) return bytes.status();
-      auto hashes = DecodeTreeNode(*bytes, children);
+      auto hashes = index::DecodeTreeNode(*bytes, children);
       if (!hashes.ok()) return hashes.status().WithContext("tree node " + node.hash.ToHex());
       for (uint32_t c = 0; c < children; ++c)
         next.push_back({node.index * shape->fanout() + c, (*hashes)[c]});
@@ -202,7 +203,7 @@ Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& 
       job.has_local = true;
       job.local_size = static_cast<uint64_t>(st.st_size);
       job.local_mode = st.st_mode & 07777;
-      chunks = ChunkCount(job.local_size, job.remote.chunk_size);
+      chunks = index::ChunkCount(job.local_size, job.remote.chunk_size);
       job.local_leaves.resize(chunks);
     }
     first_chunk[j + 1] = first_chunk[j] + chunks;
@@ -214,7 +215,7 @@ Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& 
             std::upper_bound(first_chunk.begin(), first_chunk.end(), i) - first_chunk.begin() - 1;
         FileJob& job = *jobs[j];
         const uint64_t c = i - first_chunk[j];
-        const uint32_t len = ChunkLength(job.local_size, job.remote.chunk_size, c);
+        const uint32_t len = index::ChunkLength(job.local_size, job.remote.chunk_size, c);
         thread_local std::vector<uint8_t> buf;
         buf.resize(len);
         auto fd = OpenLocal(job);
@@ -241,7 +242,7 @@ class FileWriter {
   // Gets chunk `c` of `job` (locally if we hold its bytes, else fetched) and
   // writes it into the job's temporary file; the last one renames the file.
   Status WriteChunk(FileJob& job, const ChangedChunk& c) {
-    const uint32_t len = ChunkLength(job.remote.size, job.remote.chunk_size, c.index);
+    const uint32_t len = index::ChunkLength(job.remote.size, job.remote.chunk_size, c.index);
     std::vector<uint8_t> bytes;
     bool reused = false;
     if (auto it = local_.find(c.hash); it != local_.end()) {
@@ -341,7 +342,7 @@ Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) 
   for (auto& job : jobs) {
     uint64_t changed_bytes = 0;
     for (const auto& c : job->changed) {
-      const uint32_t len = ChunkLength(job->remote.size, job->remote.chunk_size, c.index);
+      const uint32_t len = index::ChunkLength(job->remote.size, job->remote.chunk_size, c.index);
       changed_bytes += len;
       if (!local.contains(c.hash)) ctx.AddToFetch(len);
     }

@@ -10,7 +10,7 @@ namespace lcfs::sync {
 
 Result<uint64_t> SyncFile(ObjectSource& source, const RemoteFile& remote, const std::string& path,
                           const SyncOptions& options, SyncStats* stats) {
-  LCFS_RETURN_IF_ERROR(ValidateChunkSize(remote.chunk_size));
+  LCFS_RETURN_IF_ERROR(index::ValidateChunkSize(remote.chunk_size));
   SyncContext ctx(source, options);
   std::vector<std::unique_ptr<FileJob>> jobs;
   jobs.push_back(std::make_unique<FileJob>());
@@ -25,7 +25,7 @@ Result<uint64_t> SyncFile(ObjectSource& source, const RemoteFile& remote, const 
 Result<uint64_t> SyncMemory(ObjectSource& source, const RemoteFile& remote,
                             std::span<uint8_t> memory, const SyncOptions& options,
                             SyncStats* stats) {
-  LCFS_RETURN_IF_ERROR(ValidateChunkSize(remote.chunk_size));
+  LCFS_RETURN_IF_ERROR(index::ValidateChunkSize(remote.chunk_size));
   if (memory.size() != remote.size) {
     return Status::Error(EINVAL, "sync into memory: buffer is " + std::to_string(memory.size()) +
                                      " bytes, the file " + std::to_string(remote.size));
@@ -37,7 +37,7 @@ Result<uint64_t> SyncMemory(ObjectSource& source, const RemoteFile& remote,
   if (!changed.ok()) return changed.status();
   uint64_t changed_bytes = 0;
   for (const auto& c : *changed)
-    changed_bytes += ChunkLength(remote.size, remote.chunk_size, c.index);
+    changed_bytes += index::ChunkLength(remote.size, remote.chunk_size, c.index);
   ctx.AddToFetch(changed_bytes);
   ctx.AddReused(remote.size - changed_bytes);
   ctx.SetPlanned();
@@ -45,7 +45,7 @@ Result<uint64_t> SyncMemory(ObjectSource& source, const RemoteFile& remote,
       changed->size(), options.window,
       [&](size_t i) {
         const ChangedChunk& c = (*changed)[i];
-        const uint32_t len = ChunkLength(remote.size, remote.chunk_size, c.index);
+        const uint32_t len = index::ChunkLength(remote.size, remote.chunk_size, c.index);
         auto bytes = ctx.Fetch(c.hash, ObjectKind::kChunk, len);
         if (!bytes.ok()) return bytes.status();
         std::memcpy(memory.data() + c.index * remote.chunk_size, bytes->data(), len);

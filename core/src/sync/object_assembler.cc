@@ -21,7 +21,7 @@ struct ObjectAssembler::Candidate {
 };
 
 uint64_t MaxObjectSize(ObjectKind kind) {
-  return kind == ObjectKind::kDirectory ? kMaxDirectoryObjectSize : kMaxChunkSize;
+  return kind == ObjectKind::kDirectory ? index::kMaxDirectoryObjectSize : index::kMaxChunkSize;
 }
 
 ObjectAssembler::ObjectAssembler(const Hash& hash, ObjectKind kind, uint64_t expected_size,

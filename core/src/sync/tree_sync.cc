@@ -38,16 +38,16 @@ Status RemoveAll(const std::string& path) {
   return Status::Ok();
 }
 
-EntryType LocalType(mode_t mode, bool* known) {
+index::EntryType LocalType(mode_t mode, bool* known) {
   *known = true;
-  if (S_ISREG(mode)) return EntryType::kFile;
-  if (S_ISDIR(mode)) return EntryType::kDirectory;
-  if (S_ISLNK(mode)) return EntryType::kSymlink;
+  if (S_ISREG(mode)) return index::EntryType::kFile;
+  if (S_ISDIR(mode)) return index::EntryType::kDirectory;
+  if (S_ISLNK(mode)) return index::EntryType::kSymlink;
   *known = false;
-  return EntryType::kFile;
+  return index::EntryType::kFile;
 }
 
-Status SetLinkMtime(const std::string& path, const DirEntry& e) {
+Status SetLinkMtime(const std::string& path, const index::DirEntry& e) {
   timespec times[2] = {{0, UTIME_OMIT},
                        {static_cast<time_t>(e.mtime_sec), static_cast<long>(e.mtime_nsec)}};
   if (utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
@@ -58,8 +58,8 @@ Status SetLinkMtime(const std::string& path, const DirEntry& e) {
 // A directory of the remote tree with its local path.
 struct DirWork {
   std::string path;
-  Directory dir;
-  const DirEntry* entry = nullptr;  // for mode and mtime; null for the root
+  index::Directory dir;
+  const index::DirEntry* entry = nullptr;  // for mode and mtime; null for the root
 };
 
 class TreeSyncer {
@@ -83,12 +83,12 @@ class TreeSyncer {
     while (level_begin < dirs_.size()) {
       const size_t level_end = dirs_.size();
       // Fetch the next level's directory objects all at once.
-      std::vector<std::pair<DirWork*, const DirEntry*>> subdirs;
+      std::vector<std::pair<DirWork*, const index::DirEntry*>> subdirs;
       for (size_t i = level_begin; i < level_end; ++i) {
         for (const auto& e : dirs_[i]->dir.entries)
-          if (e.type == EntryType::kDirectory) subdirs.push_back({dirs_[i].get(), &e});
+          if (e.type == index::EntryType::kDirectory) subdirs.push_back({dirs_[i].get(), &e});
       }
-      std::vector<Directory> fetched(subdirs.size());
+      std::vector<index::Directory> fetched(subdirs.size());
       LCFS_RETURN_IF_ERROR(ParallelFor(
           subdirs.size(), ctx_.options().window,
           [&](size_t k) {
@@ -121,10 +121,10 @@ class TreeSyncer {
   }
 
  private:
-  Result<Directory> FetchDirectory(const Hash& hash, uint64_t size) {
+  Result<index::Directory> FetchDirectory(const Hash& hash, uint64_t size) {
     auto bytes = ctx_.Fetch(hash, ObjectKind::kDirectory, size);
     if (!bytes.ok()) return bytes.status();
-    auto dir = DecodeDirectory(*bytes);
+    auto dir = index::DecodeDirectory(*bytes);
     if (!dir.ok()) return dir.status().WithContext("directory " + hash.ToHex());
     return dir;
   }
@@ -142,15 +142,15 @@ class TreeSyncer {
       return Status::FromErrno(errno, "make " + d.path + " writable");
     }
     LCFS_RETURN_IF_ERROR(RemoveUnwanted(d));
-    for (const DirEntry& e : d.dir.entries) {
+    for (const index::DirEntry& e : d.dir.entries) {
       const std::string path = Join(d.path, e.name);
       switch (e.type) {
-        case EntryType::kDirectory:
+        case index::EntryType::kDirectory:
           break;  // created when its level is reconciled
-        case EntryType::kSymlink:
+        case index::EntryType::kSymlink:
           LCFS_RETURN_IF_ERROR(SyncSymlink(path, e));
           break;
-        case EntryType::kFile:
+        case index::EntryType::kFile:
           if (e.is_inline) {
             LCFS_RETURN_IF_ERROR(SyncInlineFile(path, e));
           } else {
@@ -179,7 +179,7 @@ class TreeSyncer {
     while (dirent* de = readdir(dir)) {
       const std::string name = de->d_name;
       if (name == "." || name == "..") continue;
-      const DirEntry* remote = d.dir.Find(name);
+      const index::DirEntry* remote = d.dir.Find(name);
       if (remote == nullptr) {
         if (ctx_.options().delete_extra || name.rfind(kTempPrefix, 0) == 0) doomed.push_back(name);
         continue;
@@ -187,7 +187,7 @@ class TreeSyncer {
       struct stat st;
       if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
       bool known;
-      const EntryType type = LocalType(st.st_mode, &known);
+      const index::EntryType type = LocalType(st.st_mode, &known);
       if (!known || type != remote->type) doomed.push_back(name);
     }
     closedir(dir);
@@ -198,9 +198,9 @@ class TreeSyncer {
     return Status::Ok();
   }
 
-  Status SyncSymlink(const std::string& path, const DirEntry& e) {
+  Status SyncSymlink(const std::string& path, const index::DirEntry& e) {
     ++ctx_.stats().symlinks;
-    std::vector<char> buf(kMaxSymlinkTargetLength + 2);
+    std::vector<char> buf(index::kMaxSymlinkTargetLength + 2);
     ssize_t n = readlink(path.c_str(), buf.data(), buf.size());
     if (n < 0 || std::string(buf.data(), static_cast<size_t>(n)) != e.symlink_target) {
       // Create under a temporary name and rename, so the link is replaced atomically.
@@ -221,7 +221,7 @@ class TreeSyncer {
     return SetLinkMtime(path, e);
   }
 
-  Status SyncInlineFile(const std::string& path, const DirEntry& e) {
+  Status SyncInlineFile(const std::string& path, const index::DirEntry& e) {
     int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd >= 0) {
       UniqueFd local(fd);

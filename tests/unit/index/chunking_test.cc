@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 TEST(Chunking, ValidSizesArePowersOfTwoFrom4KiBTo16MiB) {
@@ -39,4 +39,4 @@ TEST(Chunking, CountAndLength) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -7,7 +7,7 @@
 
 #include "lcfs/index/file_tree.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 // Builds directory object bytes field by field, valid or not, independently
@@ -301,4 +301,4 @@ TEST(DirectoryDecode, ErrorsNameTheEntry) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

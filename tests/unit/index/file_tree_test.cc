@@ -8,7 +8,7 @@
 #include "lcfs/index/chunking.h"
 #include "temp_tree.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 constexpr uint32_t kCs = 4096;  // fanout 128: deep trees stay cheap to build
@@ -288,4 +288,4 @@ TEST(Diff, DifferentChunkSizesDifferEverywhere) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -11,7 +11,7 @@
 #include "lcfs/index/file_tree.h"
 #include "temp_tree.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 using testing::RandomString;
@@ -380,4 +380,4 @@ TEST(Indexer, ErrorsOnAMissingOrSpecialRoot) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

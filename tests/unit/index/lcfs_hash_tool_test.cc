@@ -9,7 +9,7 @@
 #include "lcfs/index/indexer.h"
 #include "temp_tree.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 struct ToolRun {
@@ -91,4 +91,4 @@ TEST_F(LcfsHashTool, ExitCodes) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

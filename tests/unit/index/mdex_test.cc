@@ -9,7 +9,7 @@
 
 #include "temp_tree.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 std::vector<uint8_t> Vec(std::string_view s) { return {s.begin(), s.end()}; }
@@ -227,4 +227,4 @@ TEST(MdexObjectSource, FetchesVerifiedObjectsOfTheRightKind) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

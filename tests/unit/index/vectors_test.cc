@@ -10,7 +10,7 @@
 #include "lcfs/index/directory.h"
 #include "lcfs/index/file_tree.h"
 
-namespace lcfs {
+namespace lcfs::index {
 namespace {
 
 constexpr char kEmptyFile[] = "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d";
@@ -111,4 +111,4 @@ TEST(ProtocolVectors, TheDocumentShowsTheseValues) {
 }
 
 }  // namespace
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -24,9 +24,9 @@ TEST(GroupMap, FindsEveryObjectOfAnIndexByItsGroup) {
   dir.Write("sub/two-chunks", RandomBytes(2 * kChunk, 2));
   dir.Write("sub/one-chunk", RandomBytes(3000, 3));
   dir.Write("sub/deeper/tiny", RandomBytes(10, 4));  // inline: no object of its own
-  IndexOptions opts;
+  index::IndexOptions opts;
   opts.chunk_size = kChunk;
-  auto index = IndexPath(dir.path(), opts);
+  auto index = index::IndexPath(dir.path(), opts);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
 
   auto map = GroupMap::Build(*index, net::GroupScheme{});
@@ -35,7 +35,7 @@ TEST(GroupMap, FindsEveryObjectOfAnIndexByItsGroup) {
 
   // What the map must hold: 3 directories, the big file's 131 chunks and 3
   // tree nodes, the 2-chunk file's 2 chunks and 1 node, the 1-chunk file.
-  auto big_tree = FileTree::FromData(big, kChunk);
+  auto big_tree = index::FileTree::FromData(big, kChunk);
   ASSERT_TRUE(big_tree.ok());
   std::set<Hash> expected(big_tree->leaves().begin(), big_tree->leaves().end());
   big_tree->ForEachNode([&](const Hash& h, std::vector<uint8_t>) { expected.insert(h); });
@@ -73,9 +73,9 @@ TEST(GroupMap, UnknownGroupsAndOtherSchemesFindNothing) {
 TEST(GroupMap, SingleFileExport) {
   ScratchDir dir;
   const auto path = dir.Write("f", RandomBytes(3 * 4096, 9));
-  IndexOptions opts;
+  index::IndexOptions opts;
   opts.chunk_size = 4096;
-  auto index = IndexPath(path, opts);
+  auto index = index::IndexPath(path, opts);
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   ASSERT_FALSE(index->root_is_directory);
   auto map = GroupMap::Build(*index, net::GroupScheme{});

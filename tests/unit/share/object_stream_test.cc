@@ -42,14 +42,14 @@ struct OneChunk {
   std::string path;
   std::vector<uint8_t> bytes;
   Hash hash;
-  std::shared_ptr<Mdex> mdex;
+  std::shared_ptr<index::Mdex> mdex;
 };
 
 std::unique_ptr<OneChunk> MakeOneChunk(size_t size) {
   auto c = std::make_unique<OneChunk>();
   c->bytes = RandomBytes(size, 42);
   c->path = c->dir.Write("f", c->bytes);
-  auto index = IndexPath(c->path);
+  auto index = index::IndexPath(c->path);
   EXPECT_TRUE(index.ok()) << index.status().ToString();
   c->hash = index->root;
   c->mdex = index->mdex;

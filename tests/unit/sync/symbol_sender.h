@@ -36,30 +36,31 @@ struct Object {
 
 // Every object of the export of `dir` (indexed with `mdex`, root `root`):
 // directories from the mdex, files' chunks and tree nodes from the files.
-inline Status CollectObjects(const Mdex& mdex, const Hash& dir_hash, const std::string& dir,
+inline Status CollectObjects(const index::Mdex& mdex, const Hash& dir_hash, const std::string& dir,
                              std::vector<Object>* out) {
   auto bytes = mdex.Read(dir_hash);
   if (!bytes.ok()) return bytes.status();
-  auto d = DecodeDirectory(*bytes);
+  auto d = index::DecodeDirectory(*bytes);
   if (!d.ok()) return d.status();
   out->push_back({dir_hash, ObjectKind::kDirectory, std::move(bytes).value()});
   for (const auto& e : d->entries) {
     const std::string path = dir + "/" + e.name;
-    if (e.type == EntryType::kDirectory) {
+    if (e.type == index::EntryType::kDirectory) {
       LCFS_RETURN_IF_ERROR(CollectObjects(mdex, e.hash, path, out));
-    } else if (e.type == EntryType::kFile && !e.is_inline) {
+    } else if (e.type == index::EntryType::kFile && !e.is_inline) {
       std::ifstream in(path, std::ios::binary);
       std::ostringstream s;
       s << in.rdbuf();
       const std::string data = s.str();
       std::span<const uint8_t> span(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-      auto tree = FileTree::FromData(span, d->chunk_size);
+      auto tree = index::FileTree::FromData(span, d->chunk_size);
       if (!tree.ok()) return tree.status();
       tree->ForEachNode([&](const Hash& h, std::vector<uint8_t> b) {
         out->push_back({h, ObjectKind::kTreeNode, std::move(b)});
       });
       for (uint64_t i = 0; i < tree->leaves().size(); ++i) {
-        auto chunk = span.subspan(i * d->chunk_size, ChunkLength(data.size(), d->chunk_size, i));
+        auto chunk =
+            span.subspan(i * d->chunk_size, index::ChunkLength(data.size(), d->chunk_size, i));
         out->push_back({tree->leaves()[i], ObjectKind::kChunk, {chunk.begin(), chunk.end()}});
       }
     }

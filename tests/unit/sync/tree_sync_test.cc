@@ -31,7 +31,7 @@ constexpr uint32_t kChunk = 4096;  // small chunks: deep trees from small files
 // return corrupted bytes.
 class CountingSource : public ObjectSource {
  public:
-  explicit CountingSource(std::shared_ptr<const Mdex> mdex) : inner_(std::move(mdex)) {}
+  explicit CountingSource(std::shared_ptr<const index::Mdex> mdex) : inner_(std::move(mdex)) {}
   Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
                                      std::chrono::milliseconds timeout) override {
     if (fail_after_ >= 0 && count_.load() >= fail_after_)
@@ -56,18 +56,18 @@ class CountingSource : public ObjectSource {
   void FailAfter(int n) { fail_after_ = n; }
 
  private:
-  MdexObjectSource inner_;
+  index::MdexObjectSource inner_;
   std::atomic<int> count_{0};
   int fail_after_ = -1;
   std::mutex mu_;
   uint64_t by_kind_[3] = {}, bytes_[3] = {};
 };
 
-IndexResult Index(const std::string& dir) {
-  IndexOptions o;
+index::IndexResult Index(const std::string& dir) {
+  index::IndexOptions o;
   o.chunk_size = kChunk;
   o.warn = [](const std::string&) {};
-  auto r = IndexPath(dir, o);
+  auto r = index::IndexPath(dir, o);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return std::move(r).value();
 }
@@ -91,7 +91,7 @@ void MakeSampleTree(const ScratchDir& src) {
 TEST(TreeSync, ColdSyncReproducesTheTree) {
   ScratchDir src, dst;
   MakeSampleTree(src);
-  IndexResult index = Index(src.path());
+  index::IndexResult index = Index(src.path());
   CountingSource source(index.mdex);
   SyncStats stats;
   auto got = SyncTree(source, index.root, dst / "out", {}, &stats);
@@ -107,13 +107,13 @@ TEST(TreeSync, ResyncAfterOneChunkChangedFetchesOneChunk) {
   ScratchDir src, dst;
   MakeSampleTree(src);
   CountingSource first(Index(src.path()).mdex);
-  IndexResult before = Index(src.path());
+  index::IndexResult before = Index(src.path());
   ASSERT_TRUE(SyncTree(first, before.root, dst.path()).ok());
 
   std::string big = ReadAll(src / "big");
   big[70 * kChunk + 5] ^= 0x5a;
   WriteAll(src / "big", big, 0755);
-  IndexResult after = Index(src.path());
+  index::IndexResult after = Index(src.path());
   CountingSource second(after.mdex);
   SyncStats stats;
   auto got = SyncTree(second, after.root, dst.path(), {}, &stats);
@@ -132,7 +132,7 @@ TEST(TreeSync, ResyncAfterOneChunkChangedFetchesOneChunk) {
 TEST(TreeSync, ExtraLocalFilesStayUnlessDeleteIsAsked) {
   ScratchDir src, dst;
   MakeSampleTree(src);
-  IndexResult index = Index(src.path());
+  index::IndexResult index = Index(src.path());
   CountingSource source(index.mdex);
   WriteAll(dst / "extra", "mine");
   WriteAll(dst / "deep/a/extra_dir/x", "mine too");
@@ -153,7 +153,7 @@ TEST(TreeSync, ExtraLocalFilesStayUnlessDeleteIsAsked) {
 TEST(TreeSync, LocalEntriesOfTheWrongTypeAreReplaced) {
   ScratchDir src, dst;
   MakeSampleTree(src);
-  IndexResult index = Index(src.path());
+  index::IndexResult index = Index(src.path());
   CountingSource source(index.mdex);
   std::filesystem::create_directories(dst / "big/inside");  // a dir where a file goes
   WriteAll(dst / "deep", "a file where a directory goes");
@@ -166,7 +166,7 @@ TEST(TreeSync, LocalEntriesOfTheWrongTypeAreReplaced) {
 TEST(TreeSync, FailureLeavesNoTemporaryOrHalfWrittenFiles) {
   ScratchDir src, dst;
   MakeSampleTree(src);
-  IndexResult index = Index(src.path());
+  index::IndexResult index = Index(src.path());
   const std::string old_big = RandomString(50 * kChunk, 99);
   WriteAll(dst / "big", old_big);
   CountingSource source(index.mdex);
@@ -201,11 +201,11 @@ TEST(TreeSync, NoRootLeavesDestUntouched) {
 TEST(FileSync, CreatesGrowsAndShrinksFiles) {
   ScratchDir dir;
   const std::string want = RandomString(20 * kChunk + 1, 3);
-  auto tree = FileTree::FromData(
+  auto tree = index::FileTree::FromData(
       std::span(reinterpret_cast<const uint8_t*>(want.data()), want.size()), kChunk);
   ASSERT_TRUE(tree.ok());
   WriteAll(dir / "src", want);
-  IndexResult index = Index(dir / "src");
+  index::IndexResult index = Index(dir / "src");
   ASSERT_EQ(index.root, tree->root());
   RemoteFile remote{index.root, want.size(), kChunk};
 
@@ -233,7 +233,7 @@ TEST(FileSync, ChunksFoundElsewhereInTheLocalCopyAreReused) {
   ScratchDir dir;
   const std::string a = RandomString(kChunk, 1), b = RandomString(kChunk, 2);
   WriteAll(dir / "src", a + b + a + b);
-  IndexResult index = Index(dir / "src");
+  index::IndexResult index = Index(dir / "src");
   WriteAll(dir / "dst", b + a);  // every chunk is here, at other offsets
   CountingSource source(index.mdex);
   SyncStats stats;
@@ -247,7 +247,7 @@ TEST(MemorySync, FetchesOnlyDifferingChunks) {
   ScratchDir dir;
   const std::string want = RandomString(9 * kChunk + 10, 5);
   WriteAll(dir / "src", want);
-  IndexResult index = Index(dir / "src");
+  index::IndexResult index = Index(dir / "src");
   std::string have = want;
   have[3 * kChunk] ^= 1;
   have[9 * kChunk + 2] ^= 1;

@@ -11,7 +11,7 @@
 
 #include "lcfs/status.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 inline constexpr uint32_t kMinChunkSize = 4u << 10;   // 4 KiB
 inline constexpr uint32_t kMaxChunkSize = 16u << 20;  // 16 MiB
@@ -47,4 +47,4 @@ inline uint32_t ChunkLength(uint64_t file_size, uint32_t chunk_size, uint64_t in
 // Child hashes per Merkle tree node: a full node is exactly one chunk long.
 inline uint32_t TreeFanout(uint32_t chunk_size) { return chunk_size / 32; }
 
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -21,7 +21,7 @@
 #include "lcfs/hash.h"
 #include "lcfs/status.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 inline constexpr uint8_t kDirectoryVersion = 1;
 inline constexpr size_t kMaxNameLength = 255;            // NAME_MAX
@@ -88,4 +88,4 @@ Result<Directory> DecodeDirectory(std::span<const uint8_t> bytes);
 // ObjectHash(kDirectory, bytes).
 Hash DirectoryHash(std::span<const uint8_t> bytes);
 
-}  // namespace lcfs
+}  // namespace lcfs::index

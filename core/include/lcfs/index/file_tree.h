@@ -25,7 +25,7 @@
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 // The name of an empty file: ObjectHash(kChunk, "") (an empty file reads as
 // one empty chunk, which is never fetched).
@@ -140,4 +140,4 @@ Result<std::vector<uint64_t>> FetchChangedChunks(ObjectSource& source, const Has
                                                  const FileShape& want_shape, const FileTree& have,
                                                  std::chrono::milliseconds timeout);
 
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -19,7 +19,7 @@
 #include "lcfs/index/mdex.h"
 #include "lcfs/status.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 struct IndexStats {
   uint64_t files = 0;    // regular files indexed (inline ones included)
@@ -70,4 +70,4 @@ struct IndexResult {
 // indexed at all, or on invalid options.
 Result<IndexResult> IndexPath(const std::string& path, const IndexOptions& options = {});
 
-}  // namespace lcfs
+}  // namespace lcfs::index

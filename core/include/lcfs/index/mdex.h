@@ -30,7 +30,7 @@
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 
-namespace lcfs {
+namespace lcfs::index {
 
 class Mdex {
  public:
@@ -129,4 +129,4 @@ class MdexObjectSource : public ObjectSource {
   std::atomic<uint64_t> fetches_{0};
 };
 
-}  // namespace lcfs
+}  // namespace lcfs::index

@@ -1,7 +1,7 @@
 // MulticastSocket: a non-blocking UDP/IPv6 socket for lcfs groups.
 //
 // RAII over the fd; joins and leaves groups on one interface or on every
-// multicast-capable interface (ifindex 0, as lc_share(3) defines), with an
+// multicast-capable interface (ifindex 0, as share::Share takes it), with an
 // optional RFC 3678 source filter (INCLUDE the allowed exporters, or EXCLUDE
 // refused ones) that can be read back with getsourcefilter. Sends and
 // receives in batches (sendmmsg/recvmmsg, UDP GSO for runs of equal-size

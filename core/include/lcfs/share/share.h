@@ -1,4 +1,4 @@
-// The share engine, lc_share(3): serves the objects of a published index to
+// The share engine: serves the objects of a published index to
 // whoever asks for them, as MLD shows.
 //
 //   auto handle = share::Share(index, /*ifindex=*/0, &stats, share::kShareLoopback);
@@ -97,15 +97,15 @@ struct ShareOptions {
 class ShareEngine;
 using ShareHandle = std::unique_ptr<ShareEngine>;
 
-// lc_share: starts serving `index` on `ifindex` (0: every multicast-capable,
+// Starts serving `index` on `ifindex` (0: every multicast-capable,
 // non-loopback interface). `stats` may be null; it must outlive the handle.
 // Errors: ENOTSUP when MLD cannot work here (IPv6 disabled, no multicast-
 // capable interface), EACCES when the raw MLD socket is not permitted (needs
 // CAP_NET_RAW), ENOMEM, ENODEV for an ifindex that is not multicast-capable,
 // EINVAL for bad options.
-Result<ShareHandle> Share(const IndexResult& index, int ifindex, ShareStats* stats,
+Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareStats* stats,
                           unsigned flags = 0, ShareOptions options = {});
-// lc_unshare: stops sending, closes every socket and frees everything.
+// Stops sending, closes every socket and frees everything.
 void Unshare(ShareHandle handle);
 
 class ShareEngine {
@@ -116,14 +116,15 @@ class ShareEngine {
 
   // Serves `index` from now on; the previous index stays served for the
   // grace period (objects in both keep sending without a break).
-  Status Serve(const IndexResult& index);
+  Status Serve(const index::IndexResult& index);
 
   // The interfaces served (ifindex).
   std::vector<int> interfaces() const;
   const ShareStats& stats() const { return *stats_; }
 
  private:
-  friend Result<ShareHandle> Share(const IndexResult&, int, ShareStats*, unsigned, ShareOptions);
+  friend Result<ShareHandle> Share(const index::IndexResult&, int, ShareStats*, unsigned,
+                                   ShareOptions);
   struct Loop;
   ShareEngine() = default;
 

@@ -1,5 +1,4 @@
-// Syncing one file, or one buffer, to a remote file known by hash: the seeds'
-// lc_syncfile(3) and lc_sync(3).
+// Syncing one file, or one buffer, to a remote file known by hash.
 //
 // The local copy's chunks are hashed by a worker pool; the remote Merkle tree
 // is walked from its root, skipping every subtree whose hash equals the local
