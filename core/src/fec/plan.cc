@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "lcfs/check.h"
 #include "lcfs/fec/symbol_ops.h"
 
 namespace lcfs::fec {
@@ -112,264 +113,410 @@ Csr Transpose(const Csr& rows, uint32_t columns) {
   return cols;
 }
 
-}  // namespace
+// Inactivation decoding of A * C = D (section 5.4.2.1), one phase per
+// method, called in order by Build. The matrix has S LDPC rows, H HDPC rows
+// and one LT row per ISI over L columns; the binary rows (LDPC, LT) are kept
+// sparse, the HDPC rows only ever enter the small dense system.
+//
+// The phases, against the RFC's:
+//   Peel              first phase (5.4.2.2): choose rows by fewest active
+//                     columns, one pivot each, inactivate the rest.
+//   ForwardSubstitute the first phase's row operations, on the pivot rows.
+//   ReduceBinaryRows  ... and on the rows the first phase did not choose,
+//                     leaving their part on the inactive columns (U_lower).
+//   AddHdpcRows       the HDPC rows (5.3.3.3) reduced the same way.
+//   Eliminate         second phase (5.4.2.3): Gaussian elimination of U_lower
+//                     to an upper triangle with a unit diagonal.
+//   BackSubstitute    third to fifth phases (5.4.2.4-5.4.2.6) for the
+//                     inactive columns: the triangle becomes the identity.
+//   SolvePivots       the pivot columns from their triangular rows.
+// Matrix work happens here; symbol work is only recorded (OpRecorder) for
+// RunPlan to replay.
+class Planner {
+ public:
+  Planner(const CodeParams& p, std::span<const uint32_t> isis)
+      : p_(p),
+        n_lt_(static_cast<uint32_t>(isis.size())),
+        n_bin_(p.s + n_lt_),
+        rows_(BuildBinaryRows(p, isis)),
+        col_rows_(Transpose(rows_, p.l)) {}
 
-std::optional<Plan> BuildPlan(const CodeParams& p, std::span<const uint32_t> isis) {
-  const uint32_t S = p.s, H = p.h, L = p.l, W = p.w;
-  const uint32_t n_lt = static_cast<uint32_t>(isis.size());
-  if (n_lt < p.k_prime) return std::nullopt;
-  const uint32_t n_bin = S + n_lt;
-  auto slot_of_row = [&](uint32_t br) { return br < S ? br : br + H; };
-
-  Csr rows = BuildBinaryRows(p, isis);
-  Csr col_rows = Transpose(rows, L);
-
-  // Phase 1: peel. Pick the unused row with the fewest active columns, make
-  // one of them its pivot and inactivate the rest. Permanently inactive
-  // (PI) columns start inactive (section 5.4.2.1).
-  std::vector<uint8_t> state(L, kActive);
-  std::vector<uint32_t> inactive;
-  for (uint32_t c = W; c < L; ++c) {
-    state[c] = kInactive;
-    inactive.push_back(c);
+  std::optional<Plan> Build() {
+    if (n_lt_ < p_.k_prime) return std::nullopt;
+    Peel();
+    if (!StartDenseSystem()) return std::nullopt;
+    ForwardSubstitute();
+    ReduceBinaryRows();
+    AddHdpcRows();
+    if (!Eliminate()) return std::nullopt;
+    BackSubstitute();
+    return SolvePivots();
   }
-  std::vector<uint32_t> degree(n_bin, 0);
-  uint32_t max_degree = 0;
-  for (uint32_t r = 0; r < n_bin; ++r) {
-    for (uint32_t c : rows.Row(r)) degree[r] += c < W ? 1 : 0;
-    max_degree = std::max(max_degree, degree[r]);
-  }
-  std::vector<std::vector<uint32_t>> buckets(max_degree + 1);
-  for (uint32_t r = n_bin; r-- > 0;) buckets[degree[r]].push_back(r);
-  std::vector<uint8_t> used(n_bin, 0);
-  std::vector<uint32_t> pivot_row, pivot_col;  // in pivot order
-  std::vector<uint32_t> pos(L, 0);             // pivot position of a column
-  uint32_t lowest = 1;
-  std::vector<uint32_t> row_active;
 
-  auto retire_column = [&](uint32_t c) {
-    for (uint32_t q : col_rows.Row(c)) {
-      if (used[q]) continue;
-      uint32_t d = --degree[q];
-      if (d > 0) {
-        buckets[d].push_back(q);
-        lowest = std::min(lowest, d);
-      }
+ private:
+  // Binary row r's slot: LDPC rows come first, then the H HDPC slots, then
+  // the LT rows in the order given.
+  uint32_t SlotOfRow(uint32_t r) const { return r < p_.s ? r : r + p_.h; }
+  uint32_t PivotSlot(uint32_t c) const { return SlotOfRow(pivot_row_[pos_[c]]); }
+  uint64_t* ZRow(uint32_t k) { return &z_[size_t{k} * words_]; }
+  uint8_t* DenseRow(uint32_t i) { return &coef_[size_t{i} * u_]; }
+
+  // First phase (5.4.2.2). Repeatedly take the unused binary row with the
+  // fewest active columns (r in the RFC), keep one of those as its pivot and
+  // inactivate the others. The P permanently inactive columns W..L-1 start
+  // inactive (5.4.2.1); active columns left when no row has any are
+  // inactivated too. Rows are kept in buckets by degree; a row's degree only
+  // falls, so stale bucket entries are skipped when popped.
+  void Peel() {
+    const uint32_t W = p_.w, L = p_.l;
+    state_.assign(L, kActive);
+    for (uint32_t c = W; c < L; ++c) Inactivate(c);
+    std::vector<uint32_t> degree(n_bin_, 0);
+    uint32_t max_degree = 0;
+    for (uint32_t r = 0; r < n_bin_; ++r) {
+      for (uint32_t c : rows_.Row(r)) degree[r] += c < W ? 1 : 0;
+      max_degree = std::max(max_degree, degree[r]);
     }
-  };
-
-  for (;;) {
-    uint32_t r = UINT32_MAX;
-    for (uint32_t d = lowest; d <= max_degree && r == UINT32_MAX; ++d) {
-      auto& bucket = buckets[d];
-      while (!bucket.empty()) {
-        uint32_t q = bucket.back();
-        bucket.pop_back();
-        if (!used[q] && degree[q] == d) {
-          r = q;
-          lowest = d;
-          break;
+    std::vector<std::vector<uint32_t>> buckets(max_degree + 1);
+    for (uint32_t r = n_bin_; r-- > 0;) buckets[degree[r]].push_back(r);
+    used_.assign(n_bin_, 0);
+    pos_.assign(L, 0);
+    uint32_t lowest = 1;
+    std::vector<uint32_t> row_active;
+    for (;;) {
+      uint32_t r = UINT32_MAX;
+      for (uint32_t d = lowest; d <= max_degree && r == UINT32_MAX; ++d) {
+        auto& bucket = buckets[d];
+        while (!bucket.empty()) {
+          uint32_t q = bucket.back();
+          bucket.pop_back();
+          if (!used_[q] && degree[q] == d) {
+            r = q;
+            lowest = d;
+            break;
+          }
+        }
+      }
+      if (r == UINT32_MAX) break;
+      row_active.clear();
+      for (uint32_t c : rows_.Row(r)) {
+        if (state_[c] == kActive) row_active.push_back(c);
+      }
+      LCFS_DCHECK(row_active.size() == degree[r] && !row_active.empty());
+      // Keep as pivot the column in most rows: the others go to the dense phase.
+      uint32_t pivot = row_active[0];
+      for (uint32_t c : row_active) {
+        if (col_rows_.Row(c).size() > col_rows_.Row(pivot).size()) pivot = c;
+      }
+      used_[r] = 1;
+      pos_[pivot] = static_cast<uint32_t>(pivot_row_.size());
+      pivot_row_.push_back(r);
+      pivot_col_.push_back(pivot);
+      for (uint32_t c : row_active) {
+        if (c != pivot) {
+          Inactivate(c);
+        } else {
+          state_[c] = kPivot;
+        }
+        // The column leaves every unused row's active set.
+        for (uint32_t q : col_rows_.Row(c)) {
+          if (used_[q]) continue;
+          if (uint32_t d = --degree[q]; d > 0) {
+            buckets[d].push_back(q);
+            lowest = std::min(lowest, d);
+          }
         }
       }
     }
-    if (r == UINT32_MAX) break;
-    row_active.clear();
-    for (uint32_t c : rows.Row(r)) {
-      if (state[c] == kActive) row_active.push_back(c);
+    for (uint32_t c = 0; c < W; ++c) {
+      if (state_[c] == kActive) Inactivate(c);
     }
-    // Keep as pivot the column in most rows: the others go to the dense phase.
-    uint32_t pivot = row_active[0];
-    for (uint32_t c : row_active) {
-      if (col_rows.Row(c).size() > col_rows.Row(pivot).size()) pivot = c;
-    }
-    used[r] = 1;
-    pos[pivot] = static_cast<uint32_t>(pivot_row.size());
-    pivot_row.push_back(r);
-    pivot_col.push_back(pivot);
-    for (uint32_t c : row_active) {
-      if (c != pivot) {
-        state[c] = kInactive;
-        inactive.push_back(c);
-      } else {
-        state[c] = kPivot;
-      }
-      retire_column(c);
-    }
-  }
-  for (uint32_t c = 0; c < W; ++c) {
-    if (state[c] == kActive) {
-      state[c] = kInactive;
-      inactive.push_back(c);
-    }
+    n_piv_ = static_cast<uint32_t>(pivot_row_.size());
+    u_ = static_cast<uint32_t>(inactive_.size());
+    if constexpr (kDcheckIsOn) CheckPeeled();
   }
 
-  const uint32_t n_piv = static_cast<uint32_t>(pivot_row.size());
-  const uint32_t u = static_cast<uint32_t>(inactive.size());
-  const uint32_t n_schur = n_bin - n_piv + H;
-  if (n_schur < u) return std::nullopt;
-  std::vector<uint32_t> inactive_index(L, 0);
-  for (uint32_t j = 0; j < u; ++j) inactive_index[inactive[j]] = j;
-  const size_t words = (u + 63) / 64;
+  void Inactivate(uint32_t c) {
+    state_[c] = kInactive;
+    inactive_.push_back(c);
+  }
 
-  const uint32_t running_slot = S + H + n_lt;      // HDPC accumulator
-  const uint32_t scratch_base = running_slot + 1;  // one per pivot
-  const uint32_t slot_count = scratch_base + n_piv;
-  // Typically about 20 operations per intermediate symbol, plus the dense
-  // elimination's up to u^2.
-  OpRecorder rec(slot_count, S + H, size_t{L} * 24 + size_t{u} * u);
-  for (uint32_t s = running_slot; s < slot_count; ++s) rec.MarkZero(s);
-
-  // Forward substitution through the triangular pivot rows. Z[k] holds the
-  // inactive-column coefficients pivot row k has after eliminating the
-  // earlier pivots; the pivot rows' symbols become Y = A11^-1 * D in place.
-  std::vector<uint64_t> z(size_t{n_piv} * words, 0);
-  for (uint32_t k = 0; k < n_piv; ++k) {
-    uint64_t* zk = &z[size_t{k} * words];
-    uint32_t r = pivot_row[k];
-    for (uint32_t c : rows.Row(r)) {
-      if (state[c] == kInactive) {
-        uint32_t j = inactive_index[c];
-        zk[j / 64] ^= uint64_t{1} << (j % 64);
-      } else if (pos[c] != k) {
-        const uint64_t* zj = &z[size_t{pos[c]} * words];
-        for (size_t w = 0; w < words; ++w) zk[w] ^= zj[w];
-        rec.Xor(slot_of_row(r), slot_of_row(pivot_row[pos[c]]));
+  // Postcondition of Peel: every column is a pivot or inactive, each pivot
+  // column belongs to one row, and the pivot rows restricted to the pivot
+  // columns are lower triangular with a unit diagonal, in pivot order (what
+  // the forward and back substitutions rely on).
+  void CheckPeeled() const {
+    LCFS_DCHECK(n_piv_ + u_ == p_.l);
+    for (uint32_t c = 0; c < p_.l; ++c) {
+      LCFS_DCHECK(state_[c] != kActive);
+      LCFS_DCHECK(state_[c] != kPivot || pivot_col_[pos_[c]] == c);
+    }
+    for (uint32_t k = 0; k < n_piv_; ++k) {
+      uint32_t diagonal = 0;
+      for (uint32_t c : rows_.Row(pivot_row_[k])) {
+        if (state_[c] != kPivot) continue;
+        LCFS_DCHECK(pos_[c] <= k);
+        diagonal += pos_[c] == k;
       }
+      LCFS_DCHECK(diagonal == 1);
     }
   }
 
-  // The dense system on the inactive columns (Schur complement): unused
-  // binary rows, then the HDPC rows.
-  std::vector<uint8_t> coef(size_t{n_schur} * u, 0);
-  std::vector<uint32_t> schur_slot;
-  schur_slot.reserve(n_schur);
-  std::vector<uint64_t> bits(words);
-  for (uint32_t r = 0; r < n_bin; ++r) {
-    if (used[r]) continue;
-    std::fill(bits.begin(), bits.end(), 0);
-    for (uint32_t c : rows.Row(r)) {
-      if (state[c] == kInactive) {
-        uint32_t j = inactive_index[c];
-        bits[j / 64] ^= uint64_t{1} << (j % 64);
-      } else {
-        const uint64_t* zj = &z[size_t{pos[c]} * words];
-        for (size_t w = 0; w < words; ++w) bits[w] ^= zj[w];
-        rec.Xor(slot_of_row(r), slot_of_row(pivot_row[pos[c]]));
+  // Sizes the dense system (the unused binary rows plus the H HDPC rows, on
+  // the u inactive columns) and the slots; false if it has fewer rows than
+  // unknowns, when the received symbols cannot determine the block.
+  bool StartDenseSystem() {
+    const uint32_t S = p_.s, H = p_.h;
+    n_dense_ = n_bin_ - n_piv_ + H;
+    if (n_dense_ < u_) return false;
+    inactive_index_.assign(p_.l, 0);
+    for (uint32_t j = 0; j < u_; ++j) inactive_index_[inactive_[j]] = j;
+    words_ = (u_ + 63) / 64;
+    running_slot_ = S + H + n_lt_;
+    scratch_base_ = running_slot_ + 1;
+    slot_count_ = scratch_base_ + n_piv_;
+    // Typically about 20 operations per intermediate symbol, plus the dense
+    // elimination's up to u^2. Slots 0..S+H-1 (LDPC and HDPC rows: their
+    // right-hand side is zero) and the work slots start as zero.
+    rec_.emplace(slot_count_, S + H, size_t{p_.l} * 24 + size_t{u_} * u_);
+    for (uint32_t s = running_slot_; s < slot_count_; ++s) rec_->MarkZero(s);
+    coef_.assign(size_t{n_dense_} * u_, 0);
+    dense_slot_.reserve(n_dense_);
+    return true;
+  }
+
+  // The first phase's row operations on the pivot rows, in pivot order: Z[k]
+  // holds the inactive-column coefficients pivot row k has once the earlier
+  // pivots are eliminated from it, and the pivot rows' symbols become
+  // Y = A11^-1 * D in place.
+  void ForwardSubstitute() {
+    z_.assign(size_t{n_piv_} * words_, 0);
+    for (uint32_t k = 0; k < n_piv_; ++k) {
+      uint64_t* zk = ZRow(k);
+      const uint32_t r = pivot_row_[k];
+      for (uint32_t c : rows_.Row(r)) {
+        if (state_[c] == kInactive) {
+          const uint32_t j = inactive_index_[c];
+          zk[j / 64] ^= uint64_t{1} << (j % 64);
+        } else if (pos_[c] != k) {
+          const uint64_t* zj = ZRow(pos_[c]);
+          for (size_t w = 0; w < words_; ++w) zk[w] ^= zj[w];
+          rec_->Xor(SlotOfRow(r), PivotSlot(c));
+        }
       }
     }
-    uint8_t* out = &coef[schur_slot.size() * u];
-    for (uint32_t j = 0; j < u; ++j) out[j] = (bits[j / 64] >> (j % 64)) & 1;
-    schur_slot.push_back(slot_of_row(r));
+  }
+
+  // The rows Peel did not choose, with every pivot column eliminated: their
+  // inactive-column part (the Schur complement) becomes a dense row.
+  void ReduceBinaryRows() {
+    std::vector<uint64_t> bits(words_);
+    for (uint32_t r = 0; r < n_bin_; ++r) {
+      if (used_[r]) continue;
+      std::fill(bits.begin(), bits.end(), 0);
+      for (uint32_t c : rows_.Row(r)) {
+        if (state_[c] == kInactive) {
+          const uint32_t j = inactive_index_[c];
+          bits[j / 64] ^= uint64_t{1} << (j % 64);
+        } else {
+          const uint64_t* zj = ZRow(pos_[c]);
+          for (size_t w = 0; w < words_; ++w) bits[w] ^= zj[w];
+          rec_->Xor(SlotOfRow(r), PivotSlot(c));
+        }
+      }
+      uint8_t* out = DenseRow(static_cast<uint32_t>(dense_slot_.size()));
+      for (uint32_t j = 0; j < u_; ++j) out[j] = (bits[j / 64] >> (j % 64)) & 1;
+      dense_slot_.push_back(SlotOfRow(r));
+    }
+    LCFS_DCHECK(dense_slot_.size() == n_dense_ - p_.h);
   }
 
   // HDPC rows (section 5.3.3.3): G_HDPC = MT * GAMMA with GAMMA[i][j] =
-  // alpha^(i-j) for i >= j. Run y_i = alpha * y_(i-1) + x_i over the columns
-  // and add y_i into the rows MT marks; x_i is the column's coefficient
-  // vector (Z of its pivot, or a unit vector if inactive) and, on the
-  // symbol side, its Y.
-  const uint32_t hdpc_first = static_cast<uint32_t>(schur_slot.size());
-  for (uint32_t h = 0; h < H; ++h) schur_slot.push_back(S + h);
-  std::vector<uint8_t> y(u, 0);
-  const uint32_t ks = p.k_prime + S;
-  for (uint32_t c = 0; c < ks; ++c) {
-    ScaleInPlace(y.data(), 2, u);
-    rec.Scale(running_slot, 2);
-    if (state[c] == kInactive) {
-      y[inactive_index[c]] ^= 1;
-    } else {
-      const uint64_t* zk = &z[size_t{pos[c]} * words];
-      for (size_t w = 0; w < words; ++w) {
-        uint64_t v = zk[w];
-        while (v) {
-          int b = __builtin_ctzll(v);
-          y[w * 64 + b] ^= 1;
-          v &= v - 1;
+  // alpha^(i-j) for i >= j, followed by I_H. Run y_i = alpha * y_(i-1) + x_i
+  // over the first K'+S columns and add y_i into the rows MT marks; x_i is
+  // the column's coefficient vector (Z of its pivot, or a unit vector if
+  // inactive) and, on the symbol side, its Y.
+  void AddHdpcRows() {
+    const uint32_t S = p_.s, H = p_.h;
+    const uint32_t hdpc_first = static_cast<uint32_t>(dense_slot_.size());
+    for (uint32_t h = 0; h < H; ++h) dense_slot_.push_back(S + h);
+    std::vector<uint8_t> y(u_, 0);
+    const uint32_t ks = p_.k_prime + S;
+    for (uint32_t c = 0; c < ks; ++c) {
+      ScaleInPlace(y.data(), 2, u_);
+      rec_->Scale(running_slot_, 2);
+      if (state_[c] == kInactive) {
+        y[inactive_index_[c]] ^= 1;
+      } else {
+        const uint64_t* zk = ZRow(pos_[c]);
+        for (size_t w = 0; w < words_; ++w) {
+          for (uint64_t v = zk[w]; v != 0; v &= v - 1) y[w * 64 + __builtin_ctzll(v)] ^= 1;
+        }
+        rec_->Xor(running_slot_, PivotSlot(c));
+      }
+      if (c + 1 < ks) {
+        const uint32_t i1 = Rand(c + 1, 6, H);
+        const uint32_t i2 = (i1 + Rand(c + 1, 7, H - 1) + 1) % H;
+        XorInto(DenseRow(hdpc_first + i1), y.data(), u_);
+        XorInto(DenseRow(hdpc_first + i2), y.data(), u_);
+        rec_->Xor(S + i1, running_slot_);
+        rec_->Xor(S + i2, running_slot_);
+      } else {
+        for (uint32_t h = 0; h < H; ++h) {
+          MulAddInto(DenseRow(hdpc_first + h), y.data(), GfExp(h), u_);
+          rec_->MulAdd(S + h, running_slot_, GfExp(h));
         }
       }
-      rec.Xor(running_slot, slot_of_row(pivot_row[pos[c]]));
     }
-    if (c + 1 < ks) {
-      uint32_t i1 = Rand(c + 1, 6, H);
-      uint32_t i2 = (i1 + Rand(c + 1, 7, H - 1) + 1) % H;
-      XorInto(&coef[size_t{hdpc_first + i1} * u], y.data(), u);
-      XorInto(&coef[size_t{hdpc_first + i2} * u], y.data(), u);
-      rec.Xor(S + i1, running_slot);
-      rec.Xor(S + i2, running_slot);
-    } else {
-      for (uint32_t h = 0; h < H; ++h) {
-        MulAddInto(&coef[size_t{hdpc_first + h} * u], y.data(), GfExp(h), u);
-        rec.MulAdd(S + h, running_slot, GfExp(h));
+    // I_H: the HDPC columns K'+S..L-1 are permanently inactive.
+    for (uint32_t h = 0; h < H; ++h) {
+      LCFS_DCHECK(state_[ks + h] == kInactive);
+      DenseRow(hdpc_first + h)[inactive_index_[ks + h]] ^= 1;
+    }
+    LCFS_DCHECK(dense_slot_.size() == n_dense_);
+  }
+
+  // Second phase (5.4.2.3): Gaussian elimination over GF(256) of the dense
+  // system, rows permuted through perm_. False if it is singular.
+  bool Eliminate() {
+    perm_.resize(n_dense_);
+    for (uint32_t i = 0; i < n_dense_; ++i) perm_[i] = i;
+    for (uint32_t j = 0; j < u_; ++j) {
+      uint32_t t = j;
+      // Prefer a row whose pivot is 1: it needs no scaling.
+      uint32_t any = UINT32_MAX;
+      for (; t < n_dense_; ++t) {
+        const uint8_t v = DenseRow(perm_[t])[j];
+        if (v == 1) break;
+        if (v != 0 && any == UINT32_MAX) any = t;
+      }
+      if (t == n_dense_) {
+        if (any == UINT32_MAX) return false;
+        t = any;
+      }
+      std::swap(perm_[j], perm_[t]);
+      uint8_t* prow = DenseRow(perm_[j]);
+      const uint32_t pslot = dense_slot_[perm_[j]];
+      if (prow[j] != 1) {
+        const uint8_t inv = GfInv(prow[j]);
+        ScaleInPlace(prow + j, inv, u_ - j);
+        rec_->Scale(pslot, inv);
+      }
+      for (uint32_t t2 = j + 1; t2 < n_dense_; ++t2) {
+        uint8_t* qrow = DenseRow(perm_[t2]);
+        const uint8_t f = qrow[j];
+        if (f == 0) continue;
+        MulAddInto(qrow + j, prow + j, f, u_ - j);
+        rec_->MulAdd(dense_slot_[perm_[t2]], pslot, f);
+      }
+    }
+    if constexpr (kDcheckIsOn) {
+      // Upper triangular with a unit diagonal; the rows past u are all zero.
+      for (uint32_t i = 0; i < n_dense_; ++i) {
+        const uint8_t* row = DenseRow(perm_[i]);
+        for (uint32_t j = 0; j < std::min(i, u_); ++j) LCFS_DCHECK(row[j] == 0);
+        if (i < u_) LCFS_DCHECK(row[i] == 1);
+      }
+    }
+    return true;
+  }
+
+  // Third to fifth phases (5.4.2.4-5.4.2.6) for the inactive columns: clear
+  // the upper triangle from the last column back, so that row perm_[j]'s slot
+  // holds intermediate symbol inactive_[j]. Only symbols change here: the
+  // coefficients above the diagonal are read, not cleared.
+  void BackSubstitute() {
+    for (uint32_t j = u_; j-- > 0;) {
+      const uint32_t pslot = dense_slot_[perm_[j]];
+      for (uint32_t t = 0; t < j; ++t) {
+        const uint8_t f = DenseRow(perm_[t])[j];
+        if (f != 0) rec_->MulAdd(dense_slot_[perm_[t]], pslot, f);
       }
     }
   }
-  for (uint32_t h = 0; h < H; ++h) coef[size_t{hdpc_first + h} * u + inactive_index[ks + h]] ^= 1;
 
-  // Gaussian elimination over GF(256) on the dense system.
-  std::vector<uint32_t> perm(n_schur);
-  for (uint32_t i = 0; i < n_schur; ++i) perm[i] = i;
-  for (uint32_t j = 0; j < u; ++j) {
-    uint32_t t = j;
-    // Prefer a row whose pivot is 1: it needs no scaling.
-    uint32_t any = UINT32_MAX;
-    for (; t < n_schur; ++t) {
-      uint8_t v = coef[size_t{perm[t]} * u + j];
-      if (v == 1) break;
-      if (v != 0 && any == UINT32_MAX) any = t;
-    }
-    if (t == n_schur) {
-      if (any == UINT32_MAX) return std::nullopt;
-      t = any;
-    }
-    std::swap(perm[j], perm[t]);
-    uint8_t* prow = &coef[size_t{perm[j]} * u];
-    uint32_t pslot = schur_slot[perm[j]];
-    if (prow[j] != 1) {
-      uint8_t inv = GfInv(prow[j]);
-      ScaleInPlace(prow + j, inv, u - j);
-      rec.Scale(pslot, inv);
-    }
-    for (uint32_t t2 = j + 1; t2 < n_schur; ++t2) {
-      uint8_t* qrow = &coef[size_t{perm[t2]} * u];
-      uint8_t f = qrow[j];
-      if (f == 0) continue;
-      MulAddInto(qrow + j, prow + j, f, u - j);
-      rec.MulAdd(schur_slot[perm[t2]], pslot, f);
-    }
-  }
-  for (uint32_t j = u; j-- > 0;) {
-    uint32_t pslot = schur_slot[perm[j]];
-    for (uint32_t t = 0; t < j; ++t) {
-      uint8_t f = coef[size_t{perm[t]} * u + j];
-      if (f != 0) rec.MulAdd(schur_slot[perm[t]], pslot, f);
-    }
-  }
-
-  Plan plan;
-  plan.row_slots = S + H + n_lt;
-  plan.slot_count = slot_count;
-  plan.inactive_count = u;
-  plan.column_slot.assign(L, 0);
-  plan.column_zero.assign(L, 0);
-  for (uint32_t j = 0; j < u; ++j) plan.column_slot[inactive[j]] = schur_slot[perm[j]];
-
-  // Back to the pivot columns: C_k = Y_k + E_k with E the solution of the
-  // triangular system whose right side is the inactive columns' part.
-  for (uint32_t k = 0; k < n_piv; ++k) {
-    uint32_t e = scratch_base + k;
-    for (uint32_t c : rows.Row(pivot_row[k])) {
-      if (state[c] == kInactive) {
-        rec.Xor(e, plan.column_slot[c]);
-      } else if (pos[c] != k) {
-        rec.Xor(e, scratch_base + pos[c]);
+  // The pivot columns: C_k = Y_k + E_k, E the solution of the triangular
+  // system (Peel's postcondition) whose right side is the inactive columns'
+  // part of pivot row k, solved in pivot order into the scratch slots.
+  Plan SolvePivots() {
+    const uint32_t L = p_.l;
+    Plan plan;
+    plan.row_slots = p_.s + p_.h + n_lt_;
+    plan.slot_count = slot_count_;
+    plan.inactive_count = u_;
+    plan.column_slot.assign(L, 0);
+    plan.column_zero.assign(L, 0);
+    for (uint32_t j = 0; j < u_; ++j) plan.column_slot[inactive_[j]] = dense_slot_[perm_[j]];
+    for (uint32_t k = 0; k < n_piv_; ++k) {
+      const uint32_t e = scratch_base_ + k;
+      for (uint32_t c : rows_.Row(pivot_row_[k])) {
+        if (state_[c] == kInactive) {
+          rec_->Xor(e, plan.column_slot[c]);
+        } else if (pos_[c] != k) {
+          LCFS_DCHECK(pos_[c] < k);  // solved already
+          rec_->Xor(e, scratch_base_ + pos_[c]);
+        }
       }
+      const uint32_t rs = SlotOfRow(pivot_row_[k]);
+      rec_->Xor(rs, e);
+      plan.column_slot[pivot_col_[k]] = rs;
     }
-    uint32_t rs = slot_of_row(pivot_row[k]);
-    rec.Xor(rs, e);
-    plan.column_slot[pivot_col[k]] = rs;
+    for (uint32_t c = 0; c < L; ++c) plan.column_zero[c] = rec_->IsZero(plan.column_slot[c]);
+    plan.ops = rec_->Take();
+    if constexpr (kDcheckIsOn) CheckReadsFollowWrites(plan);
+    return plan;
   }
-  for (uint32_t c = 0; c < L; ++c) plan.column_zero[c] = rec.IsZero(plan.column_slot[c]);
-  plan.ops = rec.Take();
-  return plan;
+
+  // Postcondition of the whole plan, which lets RunPlan skip zeroing slots:
+  // no operation reads a slot before it is written (only the LT rows' slots
+  // hold data at the start), and every nonzero result slot was written.
+  void CheckReadsFollowWrites(const Plan& plan) const {
+    std::vector<uint8_t> written(plan.slot_count, 0);
+    for (uint32_t s = p_.s + p_.h; s < plan.row_slots; ++s) written[s] = 1;
+    for (const SymbolOp& op : plan.ops) {
+      LCFS_DCHECK(op.dst < plan.slot_count && op.src < plan.slot_count);
+      LCFS_DCHECK(written[op.src]);
+      const bool reads_dst = op.kind != SymbolOp::kCopy && op.kind != SymbolOp::kMulCopy;
+      LCFS_DCHECK(!reads_dst || written[op.dst]);
+      written[op.dst] = 1;
+    }
+    for (uint32_t c = 0; c < plan.column_slot.size(); ++c)
+      LCFS_DCHECK(plan.column_zero[c] || written[plan.column_slot[c]]);
+  }
+
+  const CodeParams& p_;
+  const uint32_t n_lt_;   // LT rows (received symbols)
+  const uint32_t n_bin_;  // binary rows: S LDPC + n_lt_ LT
+  const Csr rows_;        // binary rows -> columns
+  const Csr col_rows_;    // columns -> binary rows
+
+  // Peel's result.
+  std::vector<uint8_t> state_;            // ColumnState per column
+  std::vector<uint32_t> inactive_;        // inactive columns, in order inactivated
+  std::vector<uint8_t> used_;             // binary row chosen as a pivot row
+  std::vector<uint32_t> pivot_row_;       // in pivot order
+  std::vector<uint32_t> pivot_col_;       // in pivot order
+  std::vector<uint32_t> pos_;             // pivot position of a pivot column
+  uint32_t n_piv_ = 0, u_ = 0;            // pivots, inactive columns
+  std::vector<uint32_t> inactive_index_;  // column -> index in inactive_
+
+  // The dense system and the slots.
+  uint32_t n_dense_ = 0;
+  size_t words_ = 0;                  // 64-bit words per Z row
+  std::vector<uint64_t> z_;           // n_piv_ rows of u_ bits
+  std::vector<uint8_t> coef_;         // n_dense_ rows of u_ GF(256) coefficients
+  std::vector<uint32_t> dense_slot_;  // the slot of each dense row
+  std::vector<uint32_t> perm_;        // elimination order of the dense rows
+  uint32_t running_slot_ = 0;         // the HDPC accumulator
+  uint32_t scratch_base_ = 0;         // one scratch slot per pivot
+  uint32_t slot_count_ = 0;
+  std::optional<OpRecorder> rec_;
+};
+
+}  // namespace
+
+std::optional<Plan> BuildPlan(const CodeParams& p, std::span<const uint32_t> isis) {
+  return Planner(p, isis).Build();
 }
 
 void RunPlan(const Plan& plan, std::span<uint8_t* const> slots, size_t symbol_size) {
