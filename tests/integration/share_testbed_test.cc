@@ -30,6 +30,7 @@
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/net/packet.h"
 #include "lcfs/share/share.h"
+#include "net/mld_message.h"
 #include "net/mld_socket.h"
 #include "share/object_stream.h"
 #include "testbed/testbed.h"
@@ -265,8 +266,8 @@ TEST_F(ShareEngineTest, TwoReceiversOnOneGroupAreServedByOneStream) {
   Receiver a(bed_->host(1)), b(bed_->host(2));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
-  ASSERT_TRUE(
-      WaitUntil([&] { return stats_.active_groups.load() == 1 && stats_.joins.load() >= 2; }, 5s));
+  ASSERT_TRUE(WaitUntil(
+      [&] { return stats_.active_groups.load() == 1 && stats_.tracked_hosts.load() == 2; }, 5s));
   // Both listen; over one window, what each receives is what the exporter sent.
   const uint64_t tx0 = *exporter().InterfaceCounter("tx_bytes");
   const uint64_t sent0 = stats_.symbols_sent.load();
@@ -550,6 +551,153 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
+// Explicit listener tracking on the real kernel (docs/protocol.md section 8):
+// the Last Listener Query Time is 2 s here, so a stop within 50 ms is
+// tracking's doing, not the RFC timers'. Run with bridge snooping off and on.
+class ListenerTrackingTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    LCFS_REQUIRE_TESTBED();
+    testbed::TestbedOptions o;
+    o.hosts = 4;
+    o.snooping = GetParam();
+    auto bed = Testbed::Create(o);
+    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
+    bed_ = std::move(*bed);
+    export_ = MakeExport(*bed_);
+  }
+  static ShareOptions Options(uint64_t rate = 20'000'000) {
+    ShareOptions o = FastOptions(rate);
+    o.mld_timers.last_listener_query_interval = 1000ms;
+    return o;
+  }
+  Result<ShareHandle> Start(uint64_t rate = 20'000'000) {
+    return ShareIn(bed_->host(0), export_.index, &stats_, Options(rate));
+  }
+  // Leaves `hash` on `rx` and returns how long the exporter took to stop
+  // sending it, or nullopt if it did not within 5 s.
+  std::optional<std::chrono::milliseconds> LeaveAndTimeTheStop(Receiver& rx, const Hash& hash) {
+    const auto left_at = Clock::now();
+    if (!rx.Leave(hash).ok()) return std::nullopt;
+    if (!WaitUntil([&] { return stats_.active_objects.load() == 0; }, 5s)) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - left_at);
+  }
+
+  std::unique_ptr<Testbed> bed_;
+  Export export_;
+  ShareStats stats_;
+};
+
+TEST_P(ListenerTrackingTest, SendingStopsWithin50msOfTheLastLeaveAndNotBefore) {
+  auto engine = Start();
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1)), b(bed_->host(2));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 2; }, 5s))
+      << stats_.tracked_hosts.load() << " tracked, " << stats_.joins.load() << " joins, "
+      << stats_.rfc_fallbacks.load() << " on RFC timers";
+  // Both get the stream (and the start-up General Query gets its answers).
+  EXPECT_GT(b.Count(export_.big_chunk1, ObjectKind::kChunk, 500ms).packets, 50u);
+
+  // One of two leaves: the other keeps its stream.
+  ASSERT_TRUE(a.Leave(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
+  EXPECT_GT(b.Count(export_.big_chunk1, ObjectKind::kChunk, 500ms).packets, 50u);
+  EXPECT_EQ(stats_.active_objects.load(), 1u);
+
+  const auto stopped_after = LeaveAndTimeTheStop(b, export_.big_chunk1);
+  ASSERT_TRUE(stopped_after) << "the stream did not stop";
+  EXPECT_LE(stopped_after->count(), 50) << "ms from the last leave to the stop";
+  EXPECT_EQ(stats_.fast_leaves.load(), 1u);
+  const uint64_t sent = stats_.symbols_sent.load();
+  std::this_thread::sleep_for(200ms);  // an observation window, not synchronisation
+  EXPECT_EQ(stats_.symbols_sent.load(), sent);
+  Unshare(std::move(*engine));
+}
+
+TEST_P(ListenerTrackingTest, ForgedLeavesFromAThirdHostDoNotStopALegitimateStream) {
+  auto engine = Start();
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
+  EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 500ms).packets, 50u);
+
+  // Host 3 sends, from its own address, every leave MLD has for the group.
+  const Host& attacker = bed_->host(3);
+  const net::Ipv6Address group = net::GroupAddress(export_.big_chunk1);
+  {
+    auto guard = attacker.Enter();
+    ASSERT_TRUE(guard.ok());
+    auto raw = net::MldSocket::Open();
+    ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+    const auto self = net::Ipv6Address::FromIn6(attacker.link_local());
+    const auto v2 = *net::Ipv6Address::Parse(net::kAllMldv2Routers);
+    const std::vector<net::MldRecord> leaves = {{net::RecordType::kChangeToInclude, group, {}},
+                                                {net::RecordType::kModeIsInclude, group, {}},
+                                                {net::RecordType::kBlockOldSources, group, {self}}};
+    for (int round = 0; round < 3; ++round) {
+      ASSERT_TRUE(raw->Send(attacker.ifindex(), self, v2, net::EncodeMldv2Report(leaves)).ok());
+      ASSERT_TRUE(raw->Send(attacker.ifindex(), self, *net::Ipv6Address::Parse(net::kAllRouters),
+                            net::EncodeMldv1(net::MldType::kV1Done, group))
+                      .ok());
+    }
+  }
+  ASSERT_TRUE(WaitUntil([&] { return stats_.refused_leaves.load() >= 3; }, 5s))
+      << stats_.refused_leaves.load() << " leaves refused";
+  // The stream goes on past the Last Listener Query Time (2 s).
+  const auto tally = a.Count(export_.big_chunk1, ObjectKind::kChunk, 2500ms);
+  EXPECT_GT(tally.packets, 1000u);
+  EXPECT_EQ(stats_.active_objects.load(), 1u);
+  EXPECT_EQ(stats_.leaves.load(), 0u);
+  Unshare(std::move(*engine));
+}
+
+TEST_P(ListenerTrackingTest, MldV1HostGetsItsObjectAndTheRfcTimersEndTheGroup) {
+  ASSERT_TRUE(bed_->host(1).SetMldVersion(1).ok());
+  auto engine = Start();
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1));
+  auto chunk = a.Fetch(export_.big_chunk1, ObjectKind::kChunk, 10s, /*leave=*/false);
+  ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
+  EXPECT_GE(stats_.rfc_fallbacks.load(), 1u);
+  const auto stopped_after = LeaveAndTimeTheStop(a, export_.big_chunk1);
+  ASSERT_TRUE(stopped_after) << "the Done and the queries did not end the group";
+  // Done, two queries 1 s apart, no answer: the Last Listener Query Time.
+  EXPECT_GE(stopped_after->count(), 1500);
+  EXPECT_LE(stopped_after->count(), 3000);
+  EXPECT_EQ(stats_.fast_leaves.load(), 0u);
+  Unshare(std::move(*engine));
+}
+
+TEST_P(ListenerTrackingTest, LateJoinerKeepsTheStreamInFlightAndNeedsOnlyTheRest) {
+  auto engine = Start(10'000'000);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1)), b(bed_->host(2));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  // A counts every symbol of the stream while B comes and goes: a stream
+  // restarted for B would send A symbols it already has.
+  Receiver::Tally seen_by_a;
+  std::thread counter([&] { seen_by_a = a.Count(export_.big_chunk1, ObjectKind::kChunk, 2500ms); });
+  const uint64_t k = kChunk / kShareSymbolSize + 1;
+  ASSERT_TRUE(WaitUntil([&] { return stats_.symbols_sent.load() >= k / 2; }, 5s));
+  const uint64_t at_join = stats_.symbols_sent.load();
+  auto got = b.Fetch(export_.big_chunk1, ObjectKind::kChunk, 10s, /*leave=*/false);
+  const uint64_t at_decode = stats_.symbols_sent.load();
+  counter.join();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(seen_by_a.duplicates, 0u) << "the stream restarted when B joined";
+  EXPECT_GT(at_join, 0u);
+  // From its join B needed about K symbols (plus one turn in flight), not
+  // the object from the start.
+  EXPECT_LE(at_decode - at_join, k + k / 10 + 64) << "K = " << k;
+  Unshare(std::move(*engine));
+}
+
+INSTANTIATE_TEST_SUITE_P(Snooping, ListenerTrackingTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "On" : "Off"; });
+
 class LcfsExportTest : public ShareEngineTest {
  protected:
   Result<testbed::Subprocess> Start(std::vector<std::string> extra = {}) {
@@ -581,7 +729,10 @@ TEST_F(LcfsExportTest, PrintsTheRootHashFirstAndServesIt) {
   auto hash = Line(*p, 1);
   ASSERT_TRUE(hash) << p->Stderr();
   EXPECT_EQ(*hash, export_.index.root.ToHex());
-  EXPECT_NE(p->Stderr().find("mount -t fuse.lcfs " + *hash), std::string::npos) << p->Stderr();
+  // The hint follows the HASH line: wait for it, bounded.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return p->Stderr().find("mount -t fuse.lcfs " + *hash) != std::string::npos; }, 5s))
+      << p->Stderr();
   Receiver a(bed_->host(1));
   auto dir = a.Fetch(export_.index.root, ObjectKind::kDirectory);
   EXPECT_TRUE(dir.ok()) << dir.status().ToString();

@@ -130,14 +130,17 @@ void Exporter::Reindex(bool force_publish) {
 
 void Exporter::PrintStats() const {
   auto g = [](const std::atomic<uint64_t>& v) { return std::to_string(v.load()); };
-  log_.Error("statistics: root " + root_.ToHex() + ", published objects " +
-             g(stats_.published_objects) + ", objects served " + g(stats_.objects_served) +
-             ", active objects " + g(stats_.active_objects) + ", active groups " +
-             g(stats_.active_groups) + ", symbols sent " + g(stats_.symbols_sent) +
-             ", bytes sent " + g(stats_.bytes_sent) + ", joins " + g(stats_.joins) + ", leaves " +
-             g(stats_.leaves) + ", unknown groups " + g(stats_.unknown_groups) +
-             ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
-             g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors));
+  log_.Error(
+      "statistics: root " + root_.ToHex() + ", published objects " + g(stats_.published_objects) +
+      ", objects served " + g(stats_.objects_served) + ", active objects " +
+      g(stats_.active_objects) + ", active groups " + g(stats_.active_groups) + ", symbols sent " +
+      g(stats_.symbols_sent) + ", bytes sent " + g(stats_.bytes_sent) + ", joins " +
+      g(stats_.joins) + ", leaves " + g(stats_.leaves) + ", unknown groups " +
+      g(stats_.unknown_groups) + ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
+      g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", tracked listeners " +
+      g(stats_.tracked_hosts) + ", fast leaves " + g(stats_.fast_leaves) + ", refused leaves " +
+      g(stats_.refused_leaves) + ", listeners over the caps " + g(stats_.hosts_refused) +
+      ", groups on RFC timers " + g(stats_.rfc_fallbacks));
 }
 
 int Exporter::Run() {

@@ -44,11 +44,96 @@ void AddQuery(std::vector<QueryRequest>* out, const MembershipKey& key,
 
 }  // namespace
 
-MembershipTable::MembershipTable(const MldTimers& timers, EventSink sink)
-    : timers_(timers), sink_(std::move(sink)) {}
+MembershipTable::MembershipTable(const MldTimers& timers, EventSink sink,
+                                 const TrackingLimits& limits)
+    : timers_(timers), sink_(std::move(sink)), limits_(limits) {}
+
+void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
+                            std::vector<QueryRequest>* queries, const Reporter& from) {
+  ApplyRecord(ifindex, rec, now, queries, &from);
+}
 
 void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
                             std::vector<QueryRequest>* queries) {
+  ApplyRecord(ifindex, rec, now, queries, nullptr);
+}
+
+bool MembershipTable::Track(Record& r, const MldRecord& rec, const Reporter& from, MldTime now) {
+  auto h = std::find_if(r.hosts.begin(), r.hosts.end(),
+                        [&](const Host& x) { return x.address == from.address; });
+  // The host's own filter after this record (RFC 3810 6.1 from the host's
+  // side); an unknown host starts as INCLUDE {}, not listening.
+  Host next = h != r.hosts.end() ? *h : Host{from.address, {}, Mode::kInclude, false, {}};
+  const size_t cap = limits_.sources_per_host;
+  auto add = [cap](std::vector<Ipv6Address>& v, const Ipv6Address& a) {
+    if (Listed(v, a)) return true;
+    if (v.size() >= cap) return false;
+    v.push_back(a);
+    return true;
+  };
+  auto remove = [](std::vector<Ipv6Address>& v, std::span<const Ipv6Address> b) {
+    std::erase_if(v, [&](const Ipv6Address& a) { return Listed(b, a); });
+  };
+  switch (rec.type) {
+    case RecordType::kModeIsExclude:
+    case RecordType::kChangeToExclude:
+    case RecordType::kModeIsInclude:
+    case RecordType::kChangeToInclude: {
+      const bool exclude =
+          rec.type == RecordType::kModeIsExclude || rec.type == RecordType::kChangeToExclude;
+      next.mode = exclude ? Mode::kExclude : Mode::kInclude;
+      next.sources.clear();
+      next.pinned = false;
+      for (const auto& b : rec.sources) {
+        // An EXCLUDE list cut short only makes the host look keener.
+        if (!add(next.sources, b) && !exclude) next.pinned = true;
+      }
+      break;
+    }
+    case RecordType::kAllowNewSources:
+      if (next.mode == Mode::kInclude) {
+        for (const auto& b : rec.sources)
+          if (!add(next.sources, b)) next.pinned = true;
+      } else {
+        remove(next.sources, rec.sources);
+      }
+      break;
+    case RecordType::kBlockOldSources:
+      if (next.mode == Mode::kInclude) {
+        remove(next.sources, rec.sources);
+      } else {
+        for (const auto& b : rec.sources) add(next.sources, b);
+      }
+      break;
+  }
+  const bool listening = next.mode == Mode::kExclude || next.pinned || !next.sources.empty();
+  if (h == r.hosts.end()) {
+    if (!listening) return true;
+    if (r.untracked) {  // on RFC timers until the record ends
+      ++tracking_.hosts_refused;
+      return false;
+    }
+    if (r.hosts.size() >= limits_.hosts_per_group || hosts_total_ >= limits_.hosts_total) {
+      r.untracked = true;
+      ++tracking_.fallbacks;
+      ++tracking_.hosts_refused;
+      return false;
+    }
+    next.expires = now + timers_.listening_interval();
+    r.hosts.push_back(std::move(next));
+    ++hosts_total_;
+  } else if (!listening) {
+    r.hosts.erase(h);
+    --hosts_total_;
+  } else {
+    next.expires = now + timers_.listening_interval();
+    *h = std::move(next);
+  }
+  return false;
+}
+
+void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now,
+                                  std::vector<QueryRequest>* queries, const Reporter* from) {
   const MembershipKey key{ifindex, rec.group};
   auto it = records_.find(key);
   const bool existed = it != records_.end();
@@ -61,6 +146,7 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
   // (filter mode and source list changes). In EXCLUDE mode, a source whose
   // timer is past is in the exclude list Y, otherwise in the requested list X.
   auto in_x = [now](const Source& s) { return s.timer > now; };
+  std::vector<QueryRequest> asked;
   if (r.mode == Mode::kInclude) {  // INCLUDE (A)
     switch (rec.type) {
       case RecordType::kModeIsInclude:
@@ -72,14 +158,14 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
         for (const auto& s : r.sources)
           if (!Listed(b, s.address)) a_minus_b.push_back(s.address);
         for (const auto& s : b) SetSource(r.sources, s, mali);
-        AddQuery(queries, key, std::move(a_minus_b), false);
+        AddQuery(&asked, key, std::move(a_minus_b), false);
         break;
       }
       case RecordType::kBlockOldSources: {
         std::vector<Ipv6Address> a_and_b;
         for (const auto& s : r.sources)
           if (Listed(b, s.address)) a_and_b.push_back(s.address);
-        AddQuery(queries, key, std::move(a_and_b), false);
+        AddQuery(&asked, key, std::move(a_and_b), false);
         break;
       }
       case RecordType::kModeIsExclude:
@@ -93,7 +179,7 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
         r.mode = Mode::kExclude;
         r.group_timer = mali;
         if (rec.type == RecordType::kChangeToExclude)
-          AddQuery(queries, key, std::move(a_and_b), false);
+          AddQuery(&asked, key, std::move(a_and_b), false);
         break;
       }
     }
@@ -108,8 +194,8 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
         for (const auto& s : r.sources)
           if (in_x(s) && !Listed(b, s.address)) x_minus_a.push_back(s.address);
         for (const auto& s : b) SetSource(r.sources, s, mali);
-        AddQuery(queries, key, std::move(x_minus_a), false);
-        AddQuery(queries, key, {}, true);
+        AddQuery(&asked, key, std::move(x_minus_a), false);
+        AddQuery(&asked, key, {}, true);
         break;
       }
       case RecordType::kBlockOldSources: {
@@ -123,7 +209,7 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
             a_minus_y.push_back(s);
           }
         }
-        AddQuery(queries, key, std::move(a_minus_y), false);
+        AddQuery(&asked, key, std::move(a_minus_y), false);
         break;
       }
       case RecordType::kModeIsExclude:
@@ -139,66 +225,152 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
         KeepListed(r.sources, b);
         for (const auto& s : b) AddIfAbsent(r.sources, s, to_ex ? r.group_timer : mali);
         r.group_timer = mali;
-        if (to_ex) AddQuery(queries, key, std::move(a_minus_y), false);
+        if (to_ex) AddQuery(&asked, key, std::move(a_minus_y), false);
         break;
       }
     }
   }
 
+  // Explicit tracking, beside the router state.
+  bool stranger_leave = false;
+  if (!from) {
+    if (!r.untracked) ++tracking_.fallbacks;
+    r.untracked = true;
+  } else if (from->v1) {
+    // RFC 3810 8.3.2: Older Version Host Present; v1 hosts suppress
+    // reports, so the hosts heard are not all the listeners.
+    if (rec.type == RecordType::kModeIsExclude) {
+      if (r.v1_until <= now) ++tracking_.v1_fallbacks;
+      r.v1_until = now + timers_.listening_interval();
+    }
+  } else {
+    stranger_leave = Track(r, rec, *from, now);
+  }
+  const bool trusted = Trusted(ifindex, r, now);
+  if (!trusted) {
+    if (queries) queries->insert(queries->end(), asked.begin(), asked.end());
+  } else if (stranger_leave && !r.hosts.empty()) {
+    ++tracking_.refused_leaves;  // tracked listeners remain: nothing to ask
+  }
+
   if (!existed) {
-    if (r.sources.empty() && r.mode == Mode::kInclude) return;  // still nobody
+    if (r.hosts.empty() && r.sources.empty() && r.mode == Mode::kInclude) return;  // nobody
     it = records_.emplace(key, std::move(fresh)).first;
-    Settle(it->second, now);
+    Settle(key, it->second, now);
     Schedule(key, it->second);
     Emit(MembershipEvent::Kind::kJoin, key);
-  } else if (!Settle(r, now)) {
-    records_.erase(it);
-    Emit(MembershipEvent::Kind::kLeave, key);
+  } else if (!Settle(key, r, now)) {
+    if (Trusted(ifindex, r, now)) ++tracking_.fast_leaves;
+    End(it);
   } else if (r.deadline != old_deadline) {
     Schedule(key, r);
   }
   MaybeCompact();
 }
 
-void MembershipTable::LowerTimers(const QueryRequest& q, MldTime now) {
+void MembershipTable::LowerTimers(const QueryRequest& q, MldTime now, Millis max_response) {
   const MembershipKey key{q.ifindex, q.group};
   auto it = records_.find(key);
   if (it == records_.end()) return;
   Record& r = it->second;
-  const MldTime llqt = now + timers_.last_listener_query_time();
+  // Never below what a listener may take to answer this very query, so a
+  // query with a long delay cannot end a group before its answer comes.
+  const MldTime lowered = now + max_response * timers_.last_listener_query_count;
+  bool changed = false;
   if (q.sources.empty()) {
-    if (r.mode == Mode::kExclude && r.group_timer > llqt) r.group_timer = llqt;
+    if (r.mode == Mode::kExclude && r.group_timer > lowered) {
+      r.group_timer = lowered;
+      changed = true;
+    }
   } else {
-    for (auto& s : r.sources)
-      if (s.timer > llqt && Listed(q.sources, s.address)) s.timer = llqt;
+    for (auto& s : r.sources) {
+      if (s.timer > lowered && Listed(q.sources, s.address)) {
+        s.timer = lowered;
+        changed = true;
+      }
+    }
   }
+  if (changed) ++tracking_.queries_lowered;
   const MldTime old = r.deadline;
-  if (!Settle(r, now)) {
-    records_.erase(it);
-    Emit(MembershipEvent::Kind::kLeave, key);
+  if (!Settle(key, r, now)) {
+    End(it);
   } else if (r.deadline != old) {
     Schedule(key, r);
   }
 }
 
-bool MembershipTable::Settle(Record& r, MldTime now) {
+void MembershipTable::SuspendTracking(int ifindex, MldTime /*now*/) {
+  suspended_[ifindex] = Suspension{};
+  ++tracking_.querier_changes;
+}
+
+void MembershipTable::OnGeneralQuery(int ifindex, MldTime now, Millis max_response) {
+  auto s = suspended_.find(ifindex);
+  if (s == suspended_.end() || !s->second.awaiting_query) return;
+  // Answers come within the query's delay; a rogue querier's delay of hours
+  // must not keep tracking off that long, so ours bounds it.
+  s->second.awaiting_query = false;
+  s->second.until = now + std::min(max_response, timers_.query_response_interval);
+  // Records kept alive only by the router state are looked at again then.
+  for (auto& [key, r] : records_) {
+    if (key.ifindex != ifindex || r.deadline <= s->second.until) continue;
+    r.deadline = s->second.until;
+    Schedule(key, r);
+  }
+}
+
+std::optional<MldTime> MembershipTable::SuspendedUntil(int ifindex, MldTime now) const {
+  auto s = suspended_.find(ifindex);
+  if (s == suspended_.end()) return std::nullopt;
+  if (s->second.awaiting_query) return MldTime::max();
+  if (s->second.until > now) return s->second.until;
+  return std::nullopt;
+}
+
+bool MembershipTable::Trusted(int ifindex, const Record& r, MldTime now) const {
+  return !r.untracked && r.v1_until <= now && !SuspendedUntil(ifindex, now);
+}
+
+bool MembershipTable::Settle(const MembershipKey& key, Record& r, MldTime now) {
+  const size_t hosts_before = r.hosts.size();
+  std::erase_if(r.hosts, [now](const Host& h) { return h.expires <= now; });
+  hosts_total_ -= hosts_before - r.hosts.size();
   if (r.mode == Mode::kExclude && r.group_timer <= now) {
     // Group timer ran out: only sources still requested remain (7.5).
     r.mode = Mode::kInclude;
     r.group_timer = MldTime{};
   }
-  if (r.mode == Mode::kInclude) {
+  if (r.mode == Mode::kInclude)
     std::erase_if(r.sources, [now](const Source& s) { return s.timer <= now; });
-    if (r.sources.empty()) return false;
-    r.deadline =
-        std::min_element(r.sources.begin(), r.sources.end(), [](const Source& a, const Source& b) {
-          return a.timer < b.timer;
-        })->timer;
-  } else {
-    // In EXCLUDE mode expiring sources only move to Y: nothing to do then.
-    r.deadline = r.group_timer;
+  const bool router_listens = r.mode == Mode::kExclude || !r.sources.empty();
+  const auto suspended = SuspendedUntil(key.ifindex, now);
+  const bool trusted = !r.untracked && r.v1_until <= now && !suspended;
+  // Tracked hosts keep a group alive; the router state only where tracking
+  // cannot decide.
+  if (r.hosts.empty() && (trusted || !router_listens)) return false;
+  MldTime deadline = MldTime::max();
+  for (const auto& h : r.hosts) deadline = std::min(deadline, h.expires);
+  if (router_listens) {
+    if (r.mode == Mode::kExclude) {
+      // In EXCLUDE mode expiring sources only move to Y: nothing to do then.
+      deadline = std::min(deadline, r.group_timer);
+    } else {
+      for (const auto& s : r.sources) deadline = std::min(deadline, s.timer);
+    }
   }
+  // When tracking resumes the record may have to end.
+  if (r.v1_until > now) deadline = std::min(deadline, r.v1_until);
+  if (suspended) deadline = std::min(deadline, *suspended);
+  r.deadline = deadline;
   return true;
+}
+
+void MembershipTable::End(
+    std::unordered_map<MembershipKey, Record, MembershipKeyHash>::iterator it) {
+  const MembershipKey key = it->first;
+  hosts_total_ -= it->second.hosts.size();
+  records_.erase(it);
+  Emit(MembershipEvent::Kind::kLeave, key);
 }
 
 void MembershipTable::Schedule(const MembershipKey& key, Record& r) {
@@ -231,13 +403,14 @@ void MembershipTable::ProcessTimers(MldTime now) {
     heap_.pop();
     auto it = records_.find(e.key);
     if (it == records_.end() || it->second.deadline != e.when) continue;  // stale
-    if (!Settle(it->second, now)) {
-      records_.erase(it);
-      Emit(MembershipEvent::Kind::kLeave, e.key);
+    if (!Settle(e.key, it->second, now)) {
+      End(it);
     } else {
       Schedule(e.key, it->second);
     }
   }
+  std::erase_if(suspended_,
+                [now](const auto& s) { return !s.second.awaiting_query && s.second.until <= now; });
   MaybeCompact();
 }
 

@@ -16,7 +16,7 @@ MldQuerier::MldQuerier(const MldTimers& timers, SendFunction send)
 
 void MldQuerier::AddInterface(int ifindex, const Ipv6Address& own, MldTime now) {
   if (FindInterface(ifindex)) return;
-  interfaces_.push_back({ifindex, own, now, timers_.startup_query_count, MldTime{}});
+  interfaces_.push_back({ifindex, own, now, timers_.startup_query_count, MldTime{}, {}});
 }
 
 MldQuerier::Interface* MldQuerier::FindInterface(int ifindex) {
@@ -28,15 +28,18 @@ const MldQuerier::Interface* MldQuerier::FindInterface(int ifindex) const {
   return const_cast<MldQuerier*>(this)->FindInterface(ifindex);
 }
 
-void MldQuerier::OnQueryHeard(int ifindex, const Ipv6Address& from, MldTime now) {
+bool MldQuerier::OnQueryHeard(int ifindex, const Ipv6Address& from, MldTime now) {
   Interface* i = FindInterface(ifindex);
   // RFC 3810 7.6.2: the lowest address is the querier.
-  if (!i || !(from < i->own)) return;
+  if (!i || !(from < i->own)) return false;
+  const bool changed = i->other_querier_until <= now || !(i->other == from);
+  i->other = from;
   i->other_querier_until = now + timers_.other_querier_present_interval();
   // Resume with a General Query as soon as the other querier falls silent.
   i->next_general = i->other_querier_until;
   i->startup_left = 0;
   std::erase_if(pending_, [&](const Pending& p) { return p.query.ifindex == ifindex; });
+  return changed;
 }
 
 bool MldQuerier::IsQuerier(int ifindex, MldTime now) const {
@@ -104,14 +107,20 @@ std::optional<MldTime> MldQuerier::NextDeadline() const {
   return next;
 }
 
-void MldQuerier::ProcessTimers(MldTime now) {
+void MldQuerier::ProcessTimers(MldTime now, std::vector<int>* general, std::vector<int>* resumed) {
   for (auto& i : interfaces_) {
     if (i.next_general > now) continue;
     if (i.other_querier_until > now) {
       i.next_general = i.other_querier_until;
       continue;
     }
+    if (i.other_querier_until != MldTime{}) {  // the other querier fell silent
+      i.other_querier_until = MldTime{};
+      i.other = Ipv6Address{};
+      if (resumed) resumed->push_back(i.ifindex);
+    }
     SendGeneral(i, now);
+    if (general) general->push_back(i.ifindex);
   }
   for (auto& p : pending_) {
     if (p.next > now) continue;

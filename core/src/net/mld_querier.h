@@ -48,7 +48,8 @@ class MldQuerier {
 
   // A query from `from` was heard on `ifindex`: a lower address wins the
   // election and silences us for the Other Querier Present Interval.
-  void OnQueryHeard(int ifindex, const Ipv6Address& from, MldTime now);
+  // Returns true if that changed the querier of the link.
+  bool OnQueryHeard(int ifindex, const Ipv6Address& from, MldTime now);
   bool IsQuerier(int ifindex, MldTime now) const;
 
   // Starts the specific-query sequence for `q` (first query now) if we are
@@ -56,7 +57,10 @@ class MldQuerier {
   bool StartSpecificQuery(const QueryRequest& q, MldTime now);
 
   std::optional<MldTime> NextDeadline() const;
-  void ProcessTimers(MldTime now);
+  // Sends what is due. Appends to `general` the interfaces where a General
+  // Query went out and to `resumed` those where we became querier again.
+  void ProcessTimers(MldTime now, std::vector<int>* general = nullptr,
+                     std::vector<int>* resumed = nullptr);
   const Counters& counters() const { return counters_; }
 
  private:
@@ -66,6 +70,7 @@ class MldQuerier {
     MldTime next_general;
     int startup_left;
     MldTime other_querier_until{};
+    Ipv6Address other;  // the querier that silences us, while one does
   };
   struct Pending {
     QueryRequest query;

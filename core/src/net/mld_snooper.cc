@@ -15,7 +15,9 @@ namespace lcfs::net {
 
 MldSnooper::MldSnooper(const MldSnooperOptions& options, EventSink sink)
     : timers_(options.timers),
-      table_(std::make_unique<MembershipTable>(options.timers, std::move(sink))) {}
+      group_filter_(options.group_filter),
+      table_(std::make_unique<MembershipTable>(options.timers, std::move(sink), options.tracking)) {
+}
 
 MldSnooper::~MldSnooper() = default;
 
@@ -24,6 +26,9 @@ int MldSnooper::fd() const { return socket_ ? socket_->fd() : -1; }
 bool MldSnooper::receives_mldv1_reports() const {
   return socket_ && socket_->receives_mldv1_reports();
 }
+
+const TrackingCounters& MldSnooper::tracking() const { return table_->tracking(); }
+size_t MldSnooper::tracked_hosts() const { return table_->tracked_hosts(); }
 
 bool MldSnooper::HasListeners(int ifindex, const Ipv6Address& group) const {
   return table_->HasListeners(ifindex, group);
@@ -52,6 +57,9 @@ Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& op
   }
   for (int i : ifs) {
     LCFS_RETURN_IF_ERROR(s->socket_->AddInterface(i));
+    // Listeners from before we started are unknown until they answer a
+    // General Query.
+    s->table_->SuspendTracking(i, now);
     if (s->querier_) {
       auto own = LinkLocalAddress(i);
       if (!own.ok()) return own.status().WithContext("MLD querier");
@@ -69,6 +77,7 @@ std::unique_ptr<MldSnooper> MldSnooper::WithoutSocket(
     s->querier_ = std::make_unique<MldQuerier>(options.timers, std::move(send));
     for (const auto& [ifindex, own] : interfaces) s->querier_->AddInterface(ifindex, own, now);
   }
+  for (const auto& [ifindex, own] : interfaces) s->table_->SuspendTracking(ifindex, now);
   return s;
 }
 
@@ -102,11 +111,17 @@ void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_l
   switch (m.type) {
     case MldType::kQuery: {
       ++counters_.queries;
-      if (querier_) querier_->OnQueryHeard(ifindex, source, now);
-      // Another querier's specific query lowers our timers too (7.6.1),
-      // unless it tells routers not to (S flag).
-      if (!m.query.group.IsUnspecified() && !m.query.suppress_router_processing)
-        table_->LowerTimers({ifindex, m.query.group, m.query.sources}, now);
+      // Reports that went to another querier may have passed us by.
+      if (querier_ && querier_->OnQueryHeard(ifindex, source, now))
+        table_->SuspendTracking(ifindex, now);
+      if (m.query.group.IsUnspecified()) {
+        table_->OnGeneralQuery(ifindex, now, m.query.max_response_delay);
+      } else if (!m.query.suppress_router_processing) {
+        // Another querier's specific query lowers our timers too (7.6.1),
+        // unless it tells routers not to (S flag).
+        table_->LowerTimers({ifindex, m.query.group, m.query.sources}, now,
+                            m.query.max_response_delay);
+      }
       return;
     }
     case MldType::kV1Report:
@@ -121,8 +136,12 @@ void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_l
   }
   std::vector<QueryRequest> queries;
   for (const auto& rec : m.records) {
+    if (group_filter_ && !group_filter_(rec.group)) {
+      ++counters_.ignored_records;
+      continue;
+    }
     ++counters_.records;
-    table_->Apply(ifindex, rec, now, &queries);
+    table_->Apply(ifindex, rec, now, &queries, Reporter{source, m.type != MldType::kV2Report});
   }
   // We lower the timers only for queries we send; as a non-querier we
   // lower them when we hear the querier's (above).
@@ -139,7 +158,12 @@ std::optional<MldTime> MldSnooper::NextDeadline() const {
 }
 
 void MldSnooper::ProcessTimers(MldTime now) {
-  if (querier_) querier_->ProcessTimers(now);
+  if (querier_) {
+    std::vector<int> general, resumed;
+    querier_->ProcessTimers(now, &general, &resumed);
+    for (int i : resumed) table_->SuspendTracking(i, now);
+    for (int i : general) table_->OnGeneralQuery(i, now, timers_.query_response_interval);
+  }
   table_->ProcessTimers(now);
 }
 

@@ -315,6 +315,12 @@ void ShareEngine::Loop::Deactivate(const net::Ipv6Address& group, bool remember_
 }
 
 void ShareEngine::Loop::HandleEvents() {
+  const net::TrackingCounters& t = snooper->tracking();
+  stats->tracked_hosts.store(snooper->tracked_hosts(), std::memory_order_relaxed);
+  stats->fast_leaves.store(t.fast_leaves, std::memory_order_relaxed);
+  stats->refused_leaves.store(t.refused_leaves, std::memory_order_relaxed);
+  stats->hosts_refused.store(t.hosts_refused, std::memory_order_relaxed);
+  stats->rfc_fallbacks.store(t.fallbacks + t.v1_fallbacks, std::memory_order_relaxed);
   // Handling may not re-enter the snooper, so events were queued.
   for (size_t i = 0; i < events.size(); ++i) {
     const net::MembershipEvent e = events[i];
@@ -549,6 +555,11 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   mld.interfaces = ifindexes;
   mld.timers = l.options.mld_timers;
   mld.querier = l.options.querier;
+  // Only lcfs groups cost state: the solicited-node and other groups every
+  // host reports are counted and dropped.
+  mld.group_filter = [scheme = l.options.scheme](const net::Ipv6Address& g) {
+    return net::HasGroupPrefix(g, scheme);
+  };
   auto snooper =
       net::MldSnooper::Open(mld, [&l](const net::MembershipEvent& e) { l.events.push_back(e); });
   if (!snooper.ok()) return MapOpenError(snooper.status());

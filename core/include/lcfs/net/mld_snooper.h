@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "lcfs/net/address.h"
+#include "lcfs/net/listener_tracking.h"
 #include "lcfs/net/membership_event.h"
 #include "lcfs/net/mld_timers.h"
 #include "lcfs/status.h"
@@ -45,6 +46,10 @@ struct MldSnooperOptions {
   std::vector<int> interfaces;  // empty: every multicast-capable interface
   MldTimers timers;
   bool querier = true;  // also act as MLDv2 querier
+  TrackingLimits tracking;
+  // Groups worth keeping state for; records of others are counted in
+  // MldCounters::ignored_records and cost nothing. Empty: every group.
+  std::function<bool(const Ipv6Address& group)> group_filter;
 };
 
 struct MldCounters {
@@ -52,7 +57,8 @@ struct MldCounters {
   uint64_t malformed = 0;       // failed to parse: counted, ignored
   uint64_t not_link_local = 0;  // hop limit not 1 or source not link-local: ignored
   uint64_t v1_reports = 0, v1_dones = 0, v2_reports = 0, queries = 0;
-  uint64_t records = 0;  // report records applied
+  uint64_t records = 0;          // report records applied
+  uint64_t ignored_records = 0;  // records of groups the filter refused
 };
 
 class MldSnooper {
@@ -87,12 +93,15 @@ class MldSnooper {
   const MembershipTable& table() const { return *table_; }
   const MldQuerier* querier() const { return querier_.get(); }
   const MldCounters& counters() const { return counters_; }
+  const TrackingCounters& tracking() const;
+  size_t tracked_hosts() const;
   bool receives_mldv1_reports() const;
 
  private:
   MldSnooper(const MldSnooperOptions& options, EventSink sink);
 
   MldTimers timers_;
+  std::function<bool(const Ipv6Address&)> group_filter_;
   std::unique_ptr<MldSocket> socket_;
   std::unique_ptr<MembershipTable> table_;
   std::unique_ptr<MldQuerier> querier_;

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# One stream for any number of readers (issue 11): what lcfs-export sends per
+# byte read, on the virtual LAN, tried as a user would: `lcfs-export DIR`
+# with defaults (or --rate 1G), `cat` through an lcfs mount per reader, the
+# exporter's bytes counted as Ethernet frames (its SIGUSR1 statistics) from
+# before the first read until it falls silent (no active object).
+#
+#   bench/e2e/one_stream.sh [BUILD_DIR]        CASES="1 4 16 1g4 ..." to pick
+#
+# Cases: 1, 4 and 16 readers at once at the default rate (100 Mbit/s) and at
+# --rate 1G; 4 readers starting 1 s apart; one reader behind 5% loss among 3
+# without; lcfs-sync of a 200 MB file after a 7-byte change (bytes on the
+# wire). Frames alone cost 1514/1412 = 1.07x the file bytes, so 1.07x is one
+# stream exactly. "rate ratio" is the lone reader's file bytes, in frames,
+# per second over the configured rate. Not a test: prints figures. Needs root.
+set -euo pipefail
+if [[ "${1:-}" != --inside ]]; then
+  here=$(cd "$(dirname "$0")/../.." && pwd)
+  build=$(cd "${1:-$here/build}" && pwd)
+  for f in fs/lcfs tools/lcfs-export tools/lcfs-sync tests/lcfs-testbed; do
+    [[ -x "$build/$f" ]] || { echo "missing $build/$f" >&2; exit 1; }
+  done
+  # Hosts 1-16 read without loss, host 17 behind 5% loss.
+  exec "$build/tests/lcfs-testbed" --hosts 18 --loss 17:5 -- \
+    bash "$here/bench/e2e/one_stream.sh" --inside "$build"
+fi
+b=$2
+cases=${CASES:-"1 4 16 1g1 1g4 1g16 stagger loss resync"}
+ns() { local v="LCFS_TB_NS_$1"; echo "/run/netns/${!v}"; }
+in_host() { local h=$1; shift; nsenter --net="$(ns "$h")" -- "$@"; }
+now() { date +%s.%N; }
+work=$(mktemp -d /tmp/lcfs-onestream-XXXXXX)
+exp_pid="" mounts=()
+cleanup() {
+  for m in "${mounts[@]}"; do mountpoint -q "$m" && umount -l "$m"; done
+  [[ -n "$exp_pid" ]] && kill "$exp_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/src"
+for f in one:50 four:100 sixteen:30 stagger:30 loss:50; do
+  head -c "${f#*:}M" /dev/urandom >"$work/src/${f%:*}.bin"
+done
+
+start_exporter() {  # DIR [options...]: sets exp_pid and root
+  local dir=$1; shift
+  [[ -n "$exp_pid" ]] && { kill "$exp_pid"; wait "$exp_pid" 2>/dev/null || true; }
+  : >"$work/export.log"
+  # nsenter execs the exporter, so $! is the exporter itself.
+  nsenter --net="$(ns 0)" -- "$b/tools/lcfs-export" "$@" "$dir" >"$work/hash" 2>>"$work/export.log" &
+  exp_pid=$!
+  for _ in $(seq 600); do [[ -s "$work/hash" ]] && break; sleep 0.1; done
+  root=$(head -1 "$work/hash")
+  # Listeners are tracked once the start-up General Query has been answered
+  # (query response interval, 10 s): before that leaves use the RFC timers.
+  sleep 11
+}
+stats() {  # prints "wire_bytes active_objects" from a fresh SIGUSR1 line
+  local n
+  n=$(grep -c statistics: "$work/export.log" || true)
+  kill -USR1 "$exp_pid"
+  for _ in $(seq 200); do
+    (($(grep -c statistics: "$work/export.log" || true) > n)) && break
+    sleep 0.01
+  done
+  grep statistics: "$work/export.log" | tail -n1 | sed -E \
+    's/.*active objects ([0-9]+),.*symbols sent ([0-9]+), bytes sent ([0-9]+).*/\3 \2 \1/' |
+    awk '{ print $1 + $2 * 62, $3 }'
+}
+wait_silent() {  # until no object is active (at most 60 s)
+  for _ in $(seq 600); do
+    read -r _ active < <(stats)
+    ((active == 0)) && return
+    sleep 0.1
+  done
+  echo "  (exporter still sending after 60 s)"
+}
+mount_reader() {  # HOST -> prints the mount point
+  local m="$work/mnt$1-$RANDOM"
+  mkdir -p "$m"
+  in_host "$1" "$b/fs/lcfs" "$root" "$m" -o "iface=lan0,cache=$m.cache"
+  mounts+=("$m")
+  echo "$m"
+}
+report() {  # label file_bytes wire_bytes seconds rate_bps
+  awk -v l="$1" -v f="$2" -v w="$3" -v s="$4" -v r="$5" 'BEGIN {
+    printf "%-44s %8.2fx  (%.1f MB sent for %.1f MB, last read done in %.2f s",
+           l, w / f, w / 1e6, f / 1e6, s
+    if (r > 0) printf ", rate ratio %.2f", f * 1514 / 1412 * 8 / s / r
+    printf ")\n" }'
+}
+readers() {  # label file count delay rate_bps [hosts...]
+  local label=$1 file=$2 count=$3 delay=$4 rate=$5; shift 5
+  local hosts=("$@")
+  ((${#hosts[@]})) || hosts=($(seq 1 "$count"))
+  local mnts=() pids=()
+  for h in "${hosts[@]}"; do mnts+=("$(mount_reader "$h")"); done
+  local size b0 b1 t0
+  size=$(stat -c %s "$work/src/$file")
+  read -r b0 _ < <(stats)
+  t0=$(now)
+  for i in "${!mnts[@]}"; do
+    ( cat "${mnts[$i]}/$file" >/dev/null ) &
+    pids+=($!)
+    [[ "$delay" != 0 ]] && ((i + 1 < ${#mnts[@]})) && sleep "$delay"
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  local t1; t1=$(now)
+  for m in "${mnts[@]}"; do umount "$m"; done
+  wait_silent
+  read -r b1 _ < <(stats)
+  report "$label" "$size" "$((b1 - b0))" "$(echo "$t1 - $t0" | bc -l)" "$rate"
+}
+
+echo "one_stream: $(nproc) CPUs, $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
+want() { [[ " $cases " == *" $1 "* ]]; }
+if want 1 || want 4 || want 16 || want stagger || want loss; then
+  start_exporter "$work/src"
+  echo "== lcfs-export DIR (default rate, 100 Mbit/s)"
+  want 1 && readers "1 reader, 50 MB" one.bin 1 0 100000000
+  want 4 && readers "4 readers at once, 100 MB" four.bin 4 0 0
+  want 16 && readers "16 readers at once, 30 MB" sixteen.bin 16 0 0
+  want stagger && readers "4 readers 1 s apart, 30 MB" stagger.bin 4 1 0
+  want loss && readers "4 readers, one behind 5% loss, 50 MB" loss.bin 4 0 0 1 2 3 17
+fi
+if want 1g1 || want 1g4 || want 1g16; then
+  start_exporter "$work/src" --rate 1G
+  echo "== lcfs-export --rate 1G DIR"
+  want 1g1 && readers "1 reader, 50 MB" one.bin 1 0 1000000000
+  want 1g4 && readers "4 readers at once, 100 MB" four.bin 4 0 0
+  want 1g16 && readers "16 readers at once, 30 MB" sixteen.bin 16 0 0
+fi
+if want resync; then
+  mkdir -p "$work/tree"
+  head -c 200M /dev/urandom >"$work/tree/big.bin"
+  start_exporter "$work/tree" --rate 1G --no-watch
+  echo "== lcfs-sync of a 200 MB file, then again after a 7-byte change"
+  in_host 1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/copy"
+  printf 'changed' | dd of="$work/tree/big.bin" bs=1 seek=$((100 << 20)) conv=notrunc status=none
+  lines=$(wc -l <"$work/hash")
+  kill -HUP "$exp_pid"
+  for _ in $(seq 600); do (($(wc -l <"$work/hash") > lines)) && break; sleep 0.1; done
+  root=$(tail -1 "$work/hash")
+  wait_silent
+  read -r b0 _ < <(stats)
+  t0=$(now)
+  in_host 1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/copy"
+  t1=$(now)
+  wait_silent
+  read -r b1 _ < <(stats)
+  cmp -s "$work/tree/big.bin" "$work/copy/big.bin" || echo "  re-synced copy differs!"
+  awk -v w="$((b1 - b0))" -v s="$(echo "$t1 - $t0" | bc -l)" \
+    'BEGIN { printf "%-44s %8.2f MB on the wire in %.2f s\n", "re-sync after a 7-byte change", w / 1e6, s }'
+fi
