@@ -31,7 +31,8 @@ Ipv6Address Numbered(const Ipv6Address& base, int i) {
 class ListenerTrackingTest : public ::testing::Test {
  protected:
   explicit ListenerTrackingTest(TrackingLimits limits = {})
-      : table_(timers_, [this](const MembershipEvent& e) { events_.push_back(e); }, limits) {}
+      : table_(
+            timers_, [this](const MembershipEvent& e) { events_.push_back(e); }, limits) {}
 
   void V2(const Ipv6Address& host, RecordType t, std::vector<Ipv6Address> sources = {},
           const Ipv6Address& group = kG) {
