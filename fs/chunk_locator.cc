@@ -1,5 +1,7 @@
 #include "chunk_locator.h"
 
+#include "lcfs/index/chunking.h"
+
 namespace lcfs::fs {
 
 Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& hash,
@@ -42,6 +44,27 @@ Result<Hash> ChunkLocator::ChunkHash(const Hash& file_hash, const index::FileSha
     current = (**node)[step.child];
   }
   return current;
+}
+
+uint64_t ChunkLocator::CachedBytes(const Hash& file_hash, const index::FileShape& shape) {
+  if (shape.chunk_count() == 0) return 0;
+  return CachedBytesBelow(file_hash, shape, shape.depth(), 0);
+}
+
+uint64_t ChunkLocator::CachedBytesBelow(const Hash& hash, const index::FileShape& shape, int level,
+                                        uint64_t position) {
+  if (level == 0) {
+    return fetcher_.cache().Contains(hash)
+               ? index::ChunkLength(shape.file_size(), shape.chunk_size(), position)
+               : 0;
+  }
+  auto node = Node(hash, shape.ChildCount(level, position), /*fetch=*/false);
+  if (!node.ok()) return 0;
+  uint64_t bytes = 0;
+  const std::vector<Hash>& children = **node;
+  for (size_t c = 0; c < children.size(); ++c)
+    bytes += CachedBytesBelow(children[c], shape, level - 1, position * shape.fanout() + c);
+  return bytes;
 }
 
 }  // namespace lcfs::fs

@@ -34,8 +34,16 @@ class ChunkLocator {
   // one is missing): for introspection that must not touch the network.
   Result<Hash> ChunkHash(const Hash& file_hash, const index::FileShape& shape, uint64_t chunk,
                          bool fetch = true) EXCLUDES(mu_);
+  // Bytes of the file present in the chunk cache, walking only cached tree
+  // nodes: a missing node means its whole subtree is absent. The work is
+  // bounded by the number of cached nodes times the fanout, whatever size
+  // the file claims (a file of 2^63-1 bytes with nothing cached answers at
+  // once). Never fetches.
+  uint64_t CachedBytes(const Hash& file_hash, const index::FileShape& shape) EXCLUDES(mu_);
 
  private:
+  uint64_t CachedBytesBelow(const Hash& hash, const index::FileShape& shape, int level,
+                            uint64_t node) EXCLUDES(mu_);
   Result<std::shared_ptr<const std::vector<Hash>>> Node(const Hash& hash, uint32_t children,
                                                         bool fetch) EXCLUDES(mu_);
 

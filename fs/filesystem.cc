@@ -89,6 +89,7 @@ Filesystem::Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptio
       fetcher_(fetcher),
       options_(options),
       inodes_(root, 0),
+      directories_(options.directory_cache_bytes),
       locator_(fetcher),
       uid_(::getuid()),
       gid_(::getgid()) {}
@@ -102,11 +103,8 @@ Status Filesystem::LoadRoot() {
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(Inode& dir) {
-  {
-    MutexLock lock(&dir.mu);
-    if (dir.dir) return dir.dir;
-  }
+Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(const Inode& dir) {
+  if (auto hit = directories_.Get(dir.entry.hash)) return hit;
   if (dir.entry.type != index::EntryType::kDirectory)
     return Status::Error(ENOTDIR, "not a directory");
   Result<ObjectRef> object = fetcher_.Get(dir.entry.hash, ObjectKind::kDirectory);
@@ -119,15 +117,13 @@ Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(Inode&
   if (!decoded.ok())
     return Status::Error(
         EIO, "directory object " + dir.entry.hash.ToHex() + ": " + decoded.status().message());
-  inodes_.SetDirectory(dir, std::make_shared<const index::Directory>(std::move(*decoded)));
-  MutexLock lock(&dir.mu);
-  return dir.dir;
+  return directories_.Insert(dir.entry.hash, std::move(*decoded));
 }
 
-void Filesystem::FillAttr(const Inode& inode, struct stat* st) const {
+void Filesystem::FillAttr(InodeNumber ino, const index::DirEntry& e, uint32_t chunk_size,
+                          struct stat* st) const {
   std::memset(st, 0, sizeof *st);
-  const index::DirEntry& e = inode.entry;
-  st->st_ino = inode.ino;
+  st->st_ino = ino;
   st->st_mode = TypeBits(e.type) | (e.mode & 07777);
   st->st_nlink = e.type == index::EntryType::kDirectory ? 2 : 1;
   st->st_uid = uid_;
@@ -135,7 +131,7 @@ void Filesystem::FillAttr(const Inode& inode, struct stat* st) const {
   st->st_size = static_cast<off_t>(e.size);
   st->st_blocks = static_cast<blkcnt_t>((e.size + 511) / 512);
   // Tools size their reads by st_blksize: one chunk per read suits us best.
-  st->st_blksize = inode.chunk_size ? static_cast<blksize_t>(inode.chunk_size) : 65536;
+  st->st_blksize = chunk_size ? static_cast<blksize_t>(chunk_size) : 65536;
   st->st_mtim.tv_sec = e.mtime_sec;
   st->st_mtim.tv_nsec = e.mtime_nsec;
   st->st_atim = st->st_mtim;
@@ -148,13 +144,7 @@ uint64_t Filesystem::CachedBytes(const Inode& file) {
   if (e.is_inline) return e.size;
   auto shape = index::FileShape::Make(e.size, file.chunk_size);
   if (!shape.ok()) return 0;
-  uint64_t bytes = 0;
-  for (uint64_t c = 0; c < shape->chunk_count(); ++c) {
-    Result<Hash> h = locator_.ChunkHash(e.hash, *shape, c, /*fetch=*/false);
-    if (h.ok() && fetcher_.cache().Contains(*h))
-      bytes += index::ChunkLength(e.size, file.chunk_size, c);
-  }
-  return bytes;
+  return locator_.CachedBytes(e.hash, *shape);
 }
 
 void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size) {
@@ -213,6 +203,8 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
   std::vector<ObjectRef> chunks;  // pinned until the reply is sent
   chunks.reserve(count);
   for (uint64_t c = first; c <= last; ++c) {
+    // A reader that gave up (a signal) is not kept waiting for more chunks.
+    if (fuse_req_interrupted(req)) return Status::Error(EINTR, "read interrupted");
     {
       MutexLock lock(&file.mu);
       auto hit = std::find_if(file.recent.begin(), file.recent.end(),
@@ -300,13 +292,26 @@ struct Filesystem::Ops {
       e.entry_timeout = fs.options_.entry_timeout;
       return (void)fuse_reply_entry(req, &e);
     }
-    auto child = fs.inodes_.Child(*dir, static_cast<size_t>(found - (*decoded)->entries.data()));
+    auto child = fs.inodes_.LookupChild(*dir, **decoded,
+                                        static_cast<size_t>(found - (*decoded)->entries.data()));
     fuse_entry_param e{};
     e.ino = child->ino;
     e.attr_timeout = fs.options_.attr_timeout;
     e.entry_timeout = fs.options_.entry_timeout;
     fs.FillAttr(*child, &e.attr);
-    fuse_reply_entry(req, &e);
+    // The kernel counts the lookup only if it got the reply.
+    if (fuse_reply_entry(req, &e) != 0) fs.inodes_.Forget(child->ino, 1);
+  }
+
+  static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+    Self(req).inodes_.Forget(ino, nlookup);
+    fuse_reply_none(req);
+  }
+
+  static void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+    Filesystem& fs = Self(req);
+    for (size_t i = 0; i < count; ++i) fs.inodes_.Forget(forgets[i].ino, forgets[i].nlookup);
+    fuse_reply_none(req);
   }
 
   static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
@@ -403,34 +408,50 @@ struct Filesystem::Ops {
     auto decoded = fs.LoadDirectory(*dir);
     if (!decoded.ok()) return ReplyError(req, "readdir", decoded.status());
     const auto& entries = (*decoded)->entries;
-    std::vector<char> buf(size);
+    // Not zeroed: only the `used` bytes the direntry helpers wrote are sent.
+    auto buf = std::make_unique_for_overwrite<char[]>(size);
     size_t used = 0;
     // Offsets: 0 ".", 1 "..", 2 + i entry i; each entry carries the next one.
+    // Inodes handed to the kernel by this READDIRPLUS reply (each counts a
+    // lookup), given back if the reply does not reach it.
+    std::vector<InodeNumber> counted;
     for (uint64_t i = static_cast<uint64_t>(std::max<off_t>(off, 0)); i < 2 + entries.size(); ++i) {
       fuse_entry_param e{};
-      std::string name;
+      const char* name;
       if (i < 2) {
         name = i == 0 ? "." : "..";
         e.attr.st_ino = i == 0 ? dir->ino : dir->parent;
         e.attr.st_mode = S_IFDIR;
         // e.ino stays 0: libfuse must not count a lookup for the dot entries.
       } else {
-        auto child = fs.inodes_.Child(*dir, static_cast<size_t>(i - 2));
-        name = child->entry.name;
-        fs.FillAttr(*child, &e.attr);
-        e.ino = child->ino;
-        e.attr_timeout = fs.options_.attr_timeout;
-        e.entry_timeout = fs.options_.entry_timeout;
+        const size_t index = static_cast<size_t>(i - 2);
+        name = entries[index].name.c_str();
+        if (plus) {
+          // Only an entry that fits is handed over (and counted).
+          if (fuse_add_direntry_plus(req, nullptr, 0, name, nullptr, 0) > size - used) break;
+          auto child = fs.inodes_.LookupChild(*dir, **decoded, index);
+          counted.push_back(child->ino);
+          fs.FillAttr(*child, &e.attr);
+          e.ino = child->ino;
+          e.attr_timeout = fs.options_.attr_timeout;
+          e.entry_timeout = fs.options_.entry_timeout;
+        } else {
+          // Plain READDIR creates nothing: the number is the one a LOOKUP
+          // of this entry will give.
+          const InodeNumber ino = fs.inodes_.ChildNumber(*dir, **decoded, index);
+          fs.FillAttr(ino, entries[index], (*decoded)->chunk_size, &e.attr);
+        }
       }
       const size_t room = size - used;
       const off_t next = static_cast<off_t>(i + 1);
-      const size_t need =
-          plus ? fuse_add_direntry_plus(req, buf.data() + used, room, name.c_str(), &e, next)
-               : fuse_add_direntry(req, buf.data() + used, room, name.c_str(), &e.attr, next);
+      const size_t need = plus
+                              ? fuse_add_direntry_plus(req, buf.get() + used, room, name, &e, next)
+                              : fuse_add_direntry(req, buf.get() + used, room, name, &e.attr, next);
       if (need > room) break;
       used += need;
     }
-    fuse_reply_buf(req, buf.data(), used);
+    if (fuse_reply_buf(req, buf.get(), used) != 0)
+      for (InodeNumber ino : counted) fs.inodes_.Forget(ino, 1);
   }
 
   static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
@@ -469,7 +490,12 @@ struct Filesystem::Ops {
     if (key == kXattrRoot && ino == kRootInode) return ReplyXattrValue(req, fs.root_.ToHex(), size);
     if (key == kXattrCached && inode->entry.type == index::EntryType::kFile)
       return ReplyXattrValue(req, std::to_string(fs.CachedBytes(*inode)), size);
-    fuse_reply_err(req, ENODATA);
+    // Only the user namespace exists here. Saying so (rather than "no such
+    // attribute") lets tools stop asking: `ls -l` remembers a device whose
+    // security.selinux and ACL lookups are unsupported, where ENODATA would
+    // cost it two or three requests per file, each a round trip to us that
+    // the kernel never caches.
+    fuse_reply_err(req, key.rfind("user.", 0) == 0 ? ENODATA : EOPNOTSUPP);
   }
 
   static void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
@@ -521,6 +547,8 @@ const fuse_lowlevel_ops& Filesystem::Operations() {
     fuse_lowlevel_ops o{};
     o.init = Ops::Init;
     o.lookup = Ops::Lookup;
+    o.forget = Ops::Forget;
+    o.forget_multi = Ops::ForgetMulti;
     o.getattr = Ops::GetAttr;
     o.readlink = Ops::ReadLink;
     o.open = Ops::Open;

@@ -20,12 +20,12 @@
 //
 // Lock order (a thread holding one may take only those listed after it):
 //   1. OpenFile::mu          (per open file: sequential detector, recent chunks)
-//   2. Inode::mu             (per directory: decoded object, child numbers)
+//   2. Inode::mu             (per directory: its block of child numbers)
 //   3. InodeTable::mu_
 // and the leaves, never held while taking another lock or while fetching:
-// open_files_mu_, ChunkLocator::mu_, the ObjectFetcher's mutexes,
-// ChunkCache::mu_. In practice no path holds two locks but
-// InodeTable::Child (2 then 3).
+// open_files_mu_, DirectoryCache::mu_, ChunkLocator::mu_, the
+// ObjectFetcher's mutexes, ChunkCache::mu_. In practice no path holds two
+// locks but InodeTable::ChildNumber (2 then 3).
 #pragma once
 
 #include <sys/stat.h>
@@ -38,6 +38,7 @@
 #include <unordered_map>
 
 #include "chunk_locator.h"
+#include "directory_cache.h"
 #include "inode_table.h"
 #include "lcfs/hash.h"
 #include "lcfs/index/directory.h"
@@ -56,6 +57,8 @@ namespace lcfs::fs {
 inline constexpr unsigned kMaxReadBytes = (1u << 20) - 4096;
 
 struct FilesystemOptions {
+  // Memory for decoded directory objects (DirectoryCache), in bytes.
+  size_t directory_cache_bytes = 64u << 20;
   // Seconds the kernel may cache attributes and entries (content is immutable).
   double attr_timeout = 86400;
   double entry_timeout = 86400;
@@ -80,8 +83,13 @@ class Filesystem {
 
   const Hash& root() const { return root_; }
   ObjectFetcher& fetcher() { return fetcher_; }
-  // Bytes of the file's content present in the chunk cache.
+  // Bytes of the file's content present in the chunk cache. The work is
+  // bounded by what is cached (ChunkLocator::CachedBytes), never by the
+  // size the publisher claims.
   uint64_t CachedBytes(const Inode& file);
+  // Inodes the kernel holds now.
+  size_t inode_count() const { return inodes_.size(); }
+  DirectoryCacheStats directory_stats() const { return directories_.stats(); }
 
   // Runs `hook` once, at the first request after the kernel accepted the
   // session's INIT reply (when per-mount kernel settings can be tuned).
@@ -94,9 +102,14 @@ class Filesystem {
   friend struct Ops;
   struct OpenFile;
 
-  // The decoded directory object of `dir`, fetching it on first use.
-  Result<std::shared_ptr<const index::Directory>> LoadDirectory(Inode& dir);
-  void FillAttr(const Inode& inode, struct stat* st) const;
+  // The decoded directory object of `dir`, from the DirectoryCache or
+  // fetched and decoded.
+  Result<std::shared_ptr<const index::Directory>> LoadDirectory(const Inode& dir);
+  void FillAttr(InodeNumber ino, const index::DirEntry& e, uint32_t chunk_size,
+                struct stat* st) const;
+  void FillAttr(const Inode& inode, struct stat* st) const {
+    FillAttr(inode.ino, inode.entry, inode.chunk_size, st);
+  }
   void SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size);
   Status ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* req);
   void AfterInit() {
@@ -107,6 +120,7 @@ class Filesystem {
   ObjectFetcher& fetcher_;
   const FilesystemOptions options_;
   InodeTable inodes_;
+  DirectoryCache directories_;
   ChunkLocator locator_;
   uid_t uid_;
   gid_t gid_;

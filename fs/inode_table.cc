@@ -10,35 +10,53 @@ InodeTable::InodeTable(const Hash& root_hash, uint64_t root_size) {
   root->entry.mode = 0755;
   root->entry.hash = root_hash;
   root->entry.size = root_size;
-  inodes_.emplace(kRootInode, std::move(root));
+  MutexLock lock(&mu_);
+  inodes_.emplace(kRootInode, Slot{std::move(root), 1});
 }
 
 std::shared_ptr<Inode> InodeTable::Get(InodeNumber ino) const {
   MutexLock lock(&mu_);
   auto it = inodes_.find(ino);
-  return it == inodes_.end() ? nullptr : it->second;
+  return it == inodes_.end() ? nullptr : it->second.inode;
 }
 
-std::shared_ptr<Inode> InodeTable::Child(Inode& parent, size_t index) {
+InodeNumber InodeTable::ChildNumber(Inode& parent, const index::Directory& dir, size_t index) {
   MutexLock parent_lock(&parent.mu);
-  InodeNumber& slot = parent.children.at(index);
-  MutexLock lock(&mu_);
-  if (slot != 0) return inodes_.at(slot);
-  auto child = std::make_shared<Inode>();
-  child->ino = next_++;
-  child->parent = parent.ino;
-  child->entry = parent.dir->entries[index];
-  child->chunk_size = parent.dir->chunk_size;
-  slot = child->ino;
-  inodes_.emplace(child->ino, child);
-  return child;
+  if (parent.first_child == 0) {
+    MutexLock lock(&mu_);
+    parent.first_child = next_;
+    next_ += dir.entries.size() + 1;  // never 0 entries' worth: blocks stay distinct
+  }
+  return parent.first_child + index;
 }
 
-void InodeTable::SetDirectory(Inode& dir, std::shared_ptr<const index::Directory> decoded) {
-  MutexLock lock(&dir.mu);
-  if (dir.dir) return;
-  dir.children.assign(decoded->entries.size(), 0);
-  dir.dir = std::move(decoded);
+std::shared_ptr<Inode> InodeTable::LookupChild(Inode& parent, const index::Directory& dir,
+                                               size_t index) {
+  const InodeNumber ino = ChildNumber(parent, dir, index);
+  MutexLock lock(&mu_);
+  Slot& slot = inodes_[ino];
+  if (!slot.inode) {
+    auto child = std::make_shared<Inode>();
+    child->ino = ino;
+    child->parent = parent.ino;
+    child->entry = dir.entries.at(index);
+    child->chunk_size = dir.chunk_size;
+    slot.inode = std::move(child);
+  }
+  slot.lookups++;
+  return slot.inode;
+}
+
+void InodeTable::Forget(InodeNumber ino, uint64_t count) {
+  std::shared_ptr<Inode> dropped;  // freed outside the lock
+  MutexLock lock(&mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end() || ino == kRootInode) return;
+  it->second.lookups -= std::min(count, it->second.lookups);
+  if (it->second.lookups == 0) {
+    dropped = std::move(it->second.inode);
+    inodes_.erase(it);
+  }
 }
 
 size_t InodeTable::size() const {
