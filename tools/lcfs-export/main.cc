@@ -188,11 +188,12 @@ int Exporter::Run() {
   if (options_.chunk_size) index_options_.chunk_size = options_.chunk_size;
   index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };
   if (isatty(STDERR_FILENO) && !options_.syslog && options_.verbosity > 0) {
-    index_options_.progress = [](const index::IndexProgress& p) {
-      std::fprintf(stderr,
-                   "\rindexing: %" PRIu64 "/%" PRIu64 " files, %" PRIu64 "/%" PRIu64 " MiB   ",
-                   p.files_done, p.files_total, p.bytes_done >> 20, p.bytes_total >> 20);
-    };
+    index_options_.progress =
+        [start = std::chrono::steady_clock::now()](const index::IndexProgress& p) {
+          const std::chrono::duration<double> t = std::chrono::steady_clock::now() - start;
+          std::fprintf(stderr, "\r\033[Kindexing: %s",
+                       index::FormatIndexProgress(p, t.count()).c_str());
+        };
   }
   auto index = Index();
   if (index_options_.progress) std::fprintf(stderr, "\n");

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -149,11 +150,10 @@ int main(int argc, char** argv) {
 
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   if (show_progress) {
-    opt.progress = [](const lcfs::index::IndexProgress& p) {
-      const int pct = p.bytes_total ? static_cast<int>(100 * p.bytes_done / p.bytes_total) : 100;
-      std::fprintf(stderr, "\r\033[Klcfs-hash: %s / %s (%d%%), %" PRIu64 " / %" PRIu64 " files",
-                   lcfs::FormatByteSize(p.bytes_done).c_str(),
-                   lcfs::FormatByteSize(p.bytes_total).c_str(), pct, p.files_done, p.files_total);
+    opt.progress = [start = std::chrono::steady_clock::now()](const lcfs::index::IndexProgress& p) {
+      const std::chrono::duration<double> t = std::chrono::steady_clock::now() - start;
+      std::fprintf(stderr, "\r\033[Klcfs-hash: %s",
+                   lcfs::index::FormatIndexProgress(p, t.count()).c_str());
     };
   }
   if (quiet) opt.warn = [](const std::string&) {};

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "lcfs/byte_size.h"
 #include "lcfs/full_io.h"
 #include "lcfs/index/file_tree.h"
 #include "lcfs/mutex.h"
@@ -25,6 +27,8 @@ namespace {
 // Hashing work is cut into segments of about this many bytes so that one
 // large file keeps every thread busy.
 constexpr uint64_t kSegmentBytes = 16u << 20;
+// How often the progress callback runs.
+constexpr std::chrono::milliseconds kProgressPeriod{100};
 // Read granularity: small enough for the buffer to stay in L2 while hashed.
 constexpr size_t kReadPiece = 256u << 10;
 
@@ -173,6 +177,7 @@ class IndexRun {
   const IndexOptions& opt_;
   IndexStats stats_;
   dev_t root_dev_ = 0;
+  uint64_t walked_bytes_ = 0;  // sizes of the files found so far
   std::vector<std::unique_ptr<FileJob>> files_;
   std::vector<DirJob> dirs_;
   std::shared_ptr<Mdex> mdex_ = std::make_shared<Mdex>();
@@ -192,6 +197,7 @@ size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t 
   } else {
     f->leaves.resize(ChunkCount(f->size, opt_.chunk_size));
   }
+  walked_bytes_ += f->size;
   files_.push_back(std::move(f));
   return files_.size() - 1;
 }
@@ -302,6 +308,7 @@ void IndexRun::HashAll() {
   Hasher hasher(files_, opt_.chunk_size, bytes_done, files_done);
   ParallelOptions parallel;
   parallel.threads = opt_.threads;
+  parallel.tick_period = kProgressPeriod;
   if (opt_.progress) {
     parallel.tick = [&] {
       IndexProgress p = total;
@@ -427,8 +434,17 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
   } else if (S_ISDIR(st.st_mode)) {
     dirs_.push_back(DirJob{});
     dirs_[0].path = path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
+    auto last_report = std::chrono::steady_clock::now();
     for (size_t d = 0; d < dirs_.size(); ++d) {
       Walk(d);
+      // While walking, the totals grow and nothing is hashed yet.
+      if (opt_.progress && std::chrono::steady_clock::now() - last_report > kProgressPeriod) {
+        last_report = std::chrono::steady_clock::now();
+        IndexProgress p;
+        p.files_total = files_.size();
+        p.bytes_total = walked_bytes_;
+        opt_.progress(p);
+      }
       if (d == 0 && dirs_[0].failed) return dirs_[0].error.WithContext("index");
     }
     HashAll();
@@ -445,6 +461,14 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
 }
 
 }  // namespace
+
+std::string FormatIndexProgress(const IndexProgress& p, double seconds) {
+  const int pct = p.bytes_total ? static_cast<int>(100 * p.bytes_done / p.bytes_total) : 100;
+  const double rate = seconds > 0 ? static_cast<double>(p.bytes_done) / seconds : 0;
+  return std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files, " +
+         FormatByteSize(p.bytes_done) + "/" + FormatByteSize(p.bytes_total) + " (" +
+         std::to_string(pct) + "%), " + FormatByteSize(static_cast<uint64_t>(rate)) + "/s";
+}
 
 Result<IndexResult> IndexPath(const std::string& path, const IndexOptions& options) {
   IndexRun run(options);

@@ -369,6 +369,16 @@ TEST(Indexer, ReportsProgressUpToTheTotal) {
   EXPECT_EQ(seen.back().files_done, 2u);
 }
 
+TEST(Indexer, ProgressLineSaysFilesBytesShareAndRate) {
+  IndexProgress p;
+  p.files_done = 12;
+  p.files_total = 48;
+  p.bytes_done = 3u << 20;
+  p.bytes_total = 12u << 20;
+  EXPECT_EQ(FormatIndexProgress(p, 2.0), "12/48 files, 3.0 MiB/12.0 MiB (25%), 1.5 MiB/s");
+  EXPECT_EQ(FormatIndexProgress(IndexProgress{}, 0), "0/0 files, 0 B/0 B (100%), 0 B/s");
+}
+
 TEST(Indexer, ErrorsOnAMissingOrSpecialRoot) {
   TempTree t;
   auto r = IndexPath(t.Path("missing"), Opts());

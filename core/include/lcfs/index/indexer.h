@@ -33,7 +33,7 @@ struct IndexStats {
 
 struct IndexProgress {
   uint64_t bytes_done = 0;
-  uint64_t bytes_total = 0;  // known once the walk is over
+  uint64_t bytes_total = 0;  // grows while the tree is walked, then fixed
   uint64_t files_done = 0;
   uint64_t files_total = 0;
 };
@@ -45,8 +45,8 @@ struct IndexOptions {
   size_t inline_max = kDefaultInlineMax;
   // Hashing threads; 0 = one per online CPU.
   unsigned threads = 0;
-  // Called about every 100 ms while hashing, and once at the end, from the
-  // calling thread.
+  // Called about every 100 ms while walking and hashing, and once at the
+  // end, from the calling thread.
   std::function<void(const IndexProgress&)> progress;
   // One line per skipped path; default prints "lcfs: warning: ..." to stderr.
   std::function<void(const std::string&)> warn;
@@ -64,6 +64,10 @@ struct IndexResult {
   // directory objects (owned). For a single small file, its chunk.
   std::shared_ptr<Mdex> mdex;
 };
+
+// One line of progress for a terminal: "1200/56000 files, 1.2 GiB/3.4 GiB
+// (35%), 250.0 MiB/s" (the rate over `seconds` since indexing started).
+std::string FormatIndexProgress(const IndexProgress& progress, double seconds);
 
 // Indexes `path`, a directory or a regular file (`path` itself is followed
 // if it is a symlink; nothing below it is). Fails only if `path` cannot be
