@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "lcfs/full_io.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::channel {
@@ -18,22 +19,14 @@ Result<RecordAcceptor> RecordAcceptor::Open(const ChannelId& channel, std::strin
     if (errno == ENOENT) return a;
     return Status::FromErrno(errno, a.state_path_);
   }
-  RecordBytes bytes{};
-  size_t got = 0;
-  for (;;) {
-    // One byte more than a record: a longer file is as wrong as a shorter one.
-    uint8_t extra[1];
-    const ssize_t n = got < bytes.size() ? read(fd.get(), bytes.data() + got, bytes.size() - got)
-                                         : read(fd.get(), extra, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, a.state_path_);
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-    if (got > bytes.size()) break;
-  }
+  // One byte more than a record: a longer file is as wrong as a shorter one.
+  std::array<uint8_t, kRecordSize + 1> bytes{};
+  auto got = ReadFull(fd.get(), bytes);
+  if (!got.ok()) return got.status().WithContext(a.state_path_);
   Record r;
-  if (got != bytes.size() || ParseRecord(bytes, &r) != RecordDrop::kNone || !VerifyRecord(r) ||
-      r.channel != channel) {
+  if (*got != kRecordSize ||
+      ParseRecord(std::span(bytes).first(kRecordSize), &r) != RecordDrop::kNone ||
+      !VerifyRecord(r) || r.channel != channel) {
     return Status::Error(EINVAL, a.state_path_ +
                                      ": not a valid record of this channel; remove it to "
                                      "accept any sequence number again");
@@ -70,12 +63,7 @@ Status RecordAcceptor::Save(const Record& record) const {
   const std::string tmp = state_path_ + ".tmp";
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return Status::FromErrno(errno, tmp);
-  ssize_t n;
-  do {
-    n = write(fd.get(), bytes.data(), bytes.size());
-  } while (n < 0 && errno == EINTR);
-  Status s;
-  if (n != static_cast<ssize_t>(bytes.size())) s = Status::FromErrno(n < 0 ? errno : EIO, tmp);
+  Status s = WriteFull(fd.get(), bytes).WithContext(tmp);
   if (s.ok() && fsync(fd.get()) != 0) s = Status::FromErrno(errno, tmp + ": fsync");
   fd.reset();
   if (s.ok() && rename(tmp.c_str(), state_path_.c_str()) != 0)

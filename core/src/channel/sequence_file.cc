@@ -9,6 +9,8 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "lcfs/full_io.h"
+
 namespace lcfs::channel {
 
 namespace {
@@ -33,15 +35,13 @@ class FileLock {
 }  // namespace
 
 Result<uint64_t> SequenceFile::ReadNumber(int fd, const std::string& path) {
-  char buf[64];
-  ssize_t n;
-  do {
-    n = pread(fd, buf, sizeof buf, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Status::FromErrno(errno, path);
+  uint8_t buf[64];
+  auto read = PreadFull(fd, buf, 0);
+  if (!read.ok()) return read.status().WithContext(path);
+  const size_t n = *read;
   if (n == 0) return uint64_t{0};  // created, never written
   uint64_t v = 0;
-  ssize_t i = 0;
+  size_t i = 0;
   for (; i < n && buf[i] >= '0' && buf[i] <= '9'; ++i) {
     const uint64_t d = static_cast<uint64_t>(buf[i] - '0');
     if (v > (UINT64_MAX - d) / 10) return Status::Error(EINVAL, path + ": number too large");
@@ -74,11 +74,9 @@ Result<uint64_t> SequenceFile::Next(uint64_t floor) {
   const uint64_t next = std::max(last + 1, floor);
   char buf[kDigits + 2];
   snprintf(buf, sizeof buf, "%020" PRIu64 "\n", next);
-  ssize_t n;
-  do {
-    n = pwrite(fd_.get(), buf, kDigits + 1, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(kDigits + 1)) return Status::FromErrno(n < 0 ? errno : EIO, path_);
+  LCFS_RETURN_IF_ERROR(
+      PwriteFull(fd_.get(), std::span(reinterpret_cast<const uint8_t*>(buf), kDigits + 1), 0)
+          .WithContext(path_));
   if (fdatasync(fd_.get()) != 0) return Status::FromErrno(errno, path_ + ": fdatasync");
   last_ = next;
   return next;

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
+#include "lcfs/full_io.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::channel {
@@ -46,18 +48,13 @@ Result<SigningKey> SigningKey::FromSeed(std::span<const uint8_t, 32> seed) {
 Result<SigningKey> SigningKey::Load(const std::string& path) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, path);
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::FromErrno(errno, path);
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    if (text.size() > 64 * 1024) return Status::Error(EINVAL, path + ": too large for a key file");
-  }
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), &BIO_free);
+  // A PEM Ed25519 key is 119 bytes; anything near the buffer's size is not one.
+  std::vector<uint8_t> text(16 * 1024);
+  auto n = ReadFull(fd.get(), text);
+  if (!n.ok()) return n.status().WithContext(path);
+  if (*n == text.size()) return Status::Error(EINVAL, path + ": too large for a key file");
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(text.data(), static_cast<int>(*n)),
+                                                &BIO_free);
   EVP_PKEY* pkey = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
   OPENSSL_cleanse(text.data(), text.size());
   if (!pkey) return Status::Error(EINVAL, path + ": no PEM private key in it");
@@ -77,15 +74,9 @@ Status SigningKey::WriteNew(const std::string& path) const {
   // the start, so the key is never readable by others, even for a moment.
   UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) return Status::FromErrno(errno, path);
-  Status s;
-  for (long off = 0; off < size && s.ok();) {
-    const ssize_t n = write(fd.get(), data + off, static_cast<size_t>(size - off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0)
-      s = Status::FromErrno(errno, path);
-    else
-      off += n;
-  }
+  Status s = WriteFull(fd.get(),
+                       std::span(reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(size)))
+                 .WithContext(path);
   if (s.ok() && fsync(fd.get()) != 0) s = Status::FromErrno(errno, path + ": fsync");
   if (!s.ok()) unlink(path.c_str());
   return s;
