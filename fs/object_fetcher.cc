@@ -86,7 +86,8 @@ Result<ObjectRef> ObjectFetcher::FetchUpstream(const Hash& hash, ObjectKind kind
   // leader (another fetch finishing, or another mount sharing the cache).
   if (ObjectRef hit = GetCached(hash, kind)) return hit;
   for (int attempt = 1;; ++attempt) {
-    Result<std::vector<uint8_t>> bytes = upstream_.Fetch(hash, kind, policy_.timeout);
+    Result<std::vector<uint8_t>> bytes =
+        upstream_.Fetch({.hash = hash, .kind = kind, .timeout = policy_.timeout});
     if (bytes.ok()) {
       Result<CachedObject> stored = cache_.Insert(hash, kind, *bytes);
       if (stored.ok()) {

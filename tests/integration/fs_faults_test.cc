@@ -42,8 +42,8 @@ constexpr size_t kChunk = 1 << 20;
 class KillableSource : public ObjectSource {
  public:
   explicit KillableSource(std::unique_ptr<ObjectSource> inner) : inner_(std::move(inner)) {}
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
-                                     std::chrono::milliseconds timeout) override {
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
+    const auto timeout = request.timeout;
     {
       std::unique_lock lock(mu_);
       waiting_++;
@@ -52,7 +52,7 @@ class KillableSource : public ObjectSource {
       waiting_--;
       if (!alive_) return Status::Error(ETIMEDOUT, "exporter gone");
     }
-    return inner_->Fetch(hash, kind, timeout);
+    return inner_->Fetch(request);
   }
   void SetAlive(bool alive) {
     std::lock_guard lock(mu_);

@@ -120,8 +120,9 @@ TEST_F(SyncNetworkTest, FetcherVerifiesAndSharesDuplicateRequests) {
     for (const auto& obj : ex->objects)
       if (obj.kind == ObjectKind::kChunk && obj.bytes.size() == kChunk) chunk = &obj;
     ASSERT_NE(chunk, nullptr);
-    auto a = (*fetcher)->FetchFuture(chunk->hash, chunk->kind, 0, std::chrono::seconds(10));
-    auto b = (*fetcher)->FetchFuture(chunk->hash, chunk->kind, kChunk, std::chrono::seconds(10));
+    auto a = (*fetcher)->FetchFuture({.hash = chunk->hash, .kind = chunk->kind});
+    auto b = (*fetcher)->FetchFuture(
+        {.hash = chunk->hash, .kind = chunk->kind, .expected_size = kChunk});
     auto ra = a.get(), rb = b.get();
     ASSERT_TRUE(ra.ok()) << ra.status().ToString();
     ASSERT_TRUE(rb.ok()) << rb.status().ToString();
@@ -135,8 +136,9 @@ TEST_F(SyncNetworkTest, FetcherVerifiesAndSharesDuplicateRequests) {
     EXPECT_EQ(s.joined, 0u);  // left once done
     // Asked as the wrong kind: the same packets never verify; it times out
     // with a message naming the cause.
-    auto wrong =
-        (*fetcher)->Fetch(chunk->hash, ObjectKind::kDirectory, 0, std::chrono::milliseconds(500));
+    auto wrong = (*fetcher)->Fetch({.hash = chunk->hash,
+                                    .kind = ObjectKind::kDirectory,
+                                    .timeout = std::chrono::milliseconds(500)});
     ASSERT_FALSE(wrong.ok());
     EXPECT_EQ(wrong.status().code(), ETIMEDOUT);
     EXPECT_NE(wrong.status().message().find("another kind"), std::string::npos)

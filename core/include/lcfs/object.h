@@ -8,9 +8,11 @@
 // each kind is in docs/protocol.md.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "lcfs/hash.h"
@@ -33,17 +35,53 @@ inline Hash ObjectHash(ObjectKind kind, std::span<const uint8_t> bytes) {
   return s.Finish();
 }
 
+// How urgently an object is wanted, most urgent first. A source that runs
+// several fetches at once never lets a request wait behind a less urgent one
+// (the network source reserves window slots per priority).
+enum class FetchPriority : uint8_t {
+  kBlocking = 0,  // a process is blocked on it (a read, a lookup, a sync)
+  kMetadata = 1,  // directory objects and tree nodes fetched ahead of need
+  kPrefetch = 2,  // file data fetched ahead of need
+};
+
+// One fetch: what is wanted and what the caller already knows about it.
+struct FetchRequest {
+  Hash hash;
+  ObjectKind kind = ObjectKind::kChunk;
+  // The object's length when known, 0 when not. Every object but a root
+  // directory has its length in its parent (directory entry or file shape),
+  // so callers pass it: data announcing another length (docs/protocol.md
+  // section 10) is refused before it costs memory, and never returned.
+  uint64_t expected_size = 0;
+  // Give up with ETIMEDOUT after this long without progress.
+  std::chrono::milliseconds timeout{10000};
+  FetchPriority priority = FetchPriority::kBlocking;
+  // When set, the caller gives up once *cancel becomes true (a signal
+  // handler may set it): Fetch returns ECANCELED within about 100 ms. Must
+  // outlive the call.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
 // Where objects come from, for code that reads content (sync, the FUSE
 // frontend): the network (the sync engine), a local cache, or an index of a
-// local export (tests, offline use). Implementations return only bytes that
-// hash to `hash` under `kind`.
+// local export (tests, offline use).
 class ObjectSource {
  public:
   virtual ~ObjectSource() = default;
-  // Verified bytes of the object, or an error: ETIMEDOUT if it could not be
-  // had within `timeout`, ENOENT if the source knows it does not exist.
-  virtual Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
-                                             std::chrono::milliseconds timeout) = 0;
+  // Verified bytes of the object: they hash to request.hash under
+  // request.kind and, when request.expected_size is not 0, have that length.
+  // Otherwise an error: ETIMEDOUT if it could not be had within the timeout,
+  // ENOENT if the source knows it does not exist, EIO if what the source has
+  // does not verify or has another length, ECANCELED if cancelled.
+  // Thread-safe: callers may fetch from many threads at once.
+  virtual Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) = 0;
 };
+
+// The length check every source applies before returning bytes.
+inline Status CheckExpectedSize(const FetchRequest& request, size_t size) {
+  if (request.expected_size == 0 || size == request.expected_size) return Status::Ok();
+  return Status::Error(EIO, "object " + request.hash.ToHex() + " is " + std::to_string(size) +
+                                " bytes, its parent says " + std::to_string(request.expected_size));
+}
 
 }  // namespace lcfs

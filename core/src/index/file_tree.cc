@@ -199,12 +199,16 @@ Result<Hash> FetchChunkHash(ObjectSource& source, const Hash& file_hash, const F
   }
   Hash current = file_hash;
   for (const FileShape::Step& step : shape.PathToChunk(chunk)) {
-    auto bytes = source.Fetch(current, ObjectKind::kTreeNode, timeout);
+    const uint32_t children_count = shape.ChildCount(step.level, step.node);
+    auto bytes = source.Fetch({.hash = current,
+                               .kind = ObjectKind::kTreeNode,
+                               .expected_size = uint64_t{children_count} * Hash::kSize,
+                               .timeout = timeout});
     if (!bytes.ok()) {
       return bytes.status().WithContext("tree node " + current.ToHex() + " (level " +
                                         std::to_string(step.level) + ")");
     }
-    auto children = DecodeTreeNode(*bytes, shape.ChildCount(step.level, step.node));
+    auto children = DecodeTreeNode(*bytes, children_count);
     if (!children.ok()) return children.status().WithContext("tree node " + current.ToHex());
     current = (*children)[step.child];
   }
@@ -216,12 +220,16 @@ namespace {
 // A remote node's children, checked against the shape.
 Result<std::vector<Hash>> FetchNode(ObjectSource& source, const Hash& hash, const FileShape& shape,
                                     int level, uint64_t index, std::chrono::milliseconds timeout) {
-  auto bytes = source.Fetch(hash, ObjectKind::kTreeNode, timeout);
+  const uint32_t count = shape.ChildCount(level, index);
+  auto bytes = source.Fetch({.hash = hash,
+                             .kind = ObjectKind::kTreeNode,
+                             .expected_size = uint64_t{count} * Hash::kSize,
+                             .timeout = timeout});
   if (!bytes.ok()) {
     return bytes.status().WithContext("tree node " + hash.ToHex() + " (level " +
                                       std::to_string(level) + ")");
   }
-  auto children = DecodeTreeNode(*bytes, shape.ChildCount(level, index));
+  auto children = DecodeTreeNode(*bytes, count);
   if (!children.ok()) return children.status().WithContext("tree node " + hash.ToHex());
   return children;
 }

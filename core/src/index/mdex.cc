@@ -255,8 +255,9 @@ size_t Mdex::MemoryUsage() const {
   return total;
 }
 
-Result<std::vector<uint8_t>> MdexObjectSource::Fetch(const Hash& hash, ObjectKind kind,
-                                                     std::chrono::milliseconds /*timeout*/) {
+Result<std::vector<uint8_t>> MdexObjectSource::Fetch(const FetchRequest& request) {
+  const Hash& hash = request.hash;
+  const ObjectKind kind = request.kind;
   auto loc = mdex_->Get(hash);
   if (!loc || loc->kind != kind) {
     return Status::Error(ENOENT, "object " + hash.ToHex() + " not in the local index");
@@ -266,6 +267,7 @@ Result<std::vector<uint8_t>> MdexObjectSource::Fetch(const Hash& hash, ObjectKin
   if (ObjectHash(kind, *bytes) != hash) {
     return Status::Error(EIO, "object " + hash.ToHex() + " does not verify");
   }
+  LCFS_RETURN_IF_ERROR(CheckExpectedSize(request, bytes->size()));
   fetches_.fetch_add(1, std::memory_order_relaxed);
   return bytes;
 }

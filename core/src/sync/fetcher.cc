@@ -76,17 +76,18 @@ class Fetcher::Loop {
     if (thread_.joinable()) thread_.join();
   }
 
-  void Submit(const Hash& hash, ObjectKind kind, uint64_t expected_size,
-              std::chrono::milliseconds timeout, Callback done) {
+  void Submit(const FetchRequest& request, Callback done) {
     {
       std::lock_guard lock(inbox_mu_);
       if (!stopping_) {
-        inbox_.push_back({hash, kind, expected_size, Clock::now(), timeout, std::move(done)});
+        inbox_.push_back({request.hash, request.kind, request.expected_size, Clock::now(),
+                          request.timeout, std::move(done)});
         done = nullptr;
       }
     }
     if (done) {
-      done(Status::Error(ECANCELED, "fetch " + hash.ToHex() + ": fetcher is shutting down"));
+      done(
+          Status::Error(ECANCELED, "fetch " + request.hash.ToHex() + ": fetcher is shutting down"));
       return;
     }
     Wake();
@@ -442,25 +443,28 @@ Result<std::unique_ptr<Fetcher>> Fetcher::Start(const FetcherOptions& options) {
   return std::make_unique<Fetcher>(std::move(loop));
 }
 
-void Fetcher::FetchAsync(const Hash& hash, ObjectKind kind, uint64_t expected_size,
-                         std::chrono::milliseconds timeout, Callback done) {
-  loop_->Submit(hash, kind, expected_size, timeout, std::move(done));
+void Fetcher::FetchAsync(const FetchRequest& request, Callback done) {
+  loop_->Submit(request, std::move(done));
 }
 
-std::future<Result<std::vector<uint8_t>>> Fetcher::FetchFuture(const Hash& hash, ObjectKind kind,
-                                                               uint64_t expected_size,
-                                                               std::chrono::milliseconds timeout) {
+std::future<Result<std::vector<uint8_t>>> Fetcher::FetchFuture(const FetchRequest& request) {
   auto promise = std::make_shared<std::promise<Result<std::vector<uint8_t>>>>();
   auto future = promise->get_future();
-  FetchAsync(hash, kind, expected_size, timeout,
+  FetchAsync(request,
              [promise](Result<std::vector<uint8_t>> r) { promise->set_value(std::move(r)); });
   return future;
 }
 
-Result<std::vector<uint8_t>> Fetcher::Fetch(const Hash& hash, ObjectKind kind,
-                                            uint64_t expected_size,
-                                            std::chrono::milliseconds timeout) {
-  return FetchFuture(hash, kind, expected_size, timeout).get();
+Result<std::vector<uint8_t>> Fetcher::Fetch(const FetchRequest& request) {
+  auto future = FetchFuture(request);
+  if (request.cancel == nullptr) return future.get();
+  // An interrupt need not wait for the fetch: the callback outlives this
+  // call through the shared promise.
+  while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (request.cancel->load())
+      return Status::Error(ECANCELED, "fetch " + request.hash.ToHex() + ": cancelled");
+  }
+  return future.get();
 }
 
 FetcherStats Fetcher::stats() const { return loop_->Stats(); }

@@ -6,14 +6,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <future>
 #include <unordered_map>
 
 #include "lcfs/full_io.h"
 #include "lcfs/index/chunking.h"
 #include "lcfs/index/file_tree.h"
 #include "lcfs/parallel.h"
-#include "lcfs/sync/network_object_source.h"
 
 namespace lcfs::sync {
 namespace {
@@ -43,25 +41,19 @@ unsigned SyncContext::hash_threads() const {
 Result<std::vector<uint8_t>> SyncContext::Fetch(const Hash& hash, ObjectKind kind,
                                                 uint64_t expected_size) {
   if (cancelled()) return Status::Error(ECANCELED, "sync interrupted");
-  Result<std::vector<uint8_t>> bytes = Status::Error(EIO, "not fetched");
-  if (auto* network = dynamic_cast<NetworkObjectSource*>(&source_)) {
-    // The network source learns the expected size (garbage of another length
-    // is refused before decoding), and an interrupt need not wait for the
-    // fetch: the fetcher's callback outlives us through the shared promise.
-    auto future = network->fetcher().FetchFuture(hash, kind, expected_size, options_.timeout);
-    while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-      if (cancelled()) return Status::Error(ECANCELED, "sync interrupted");
-    }
-    bytes = future.get();
-  } else {
-    bytes = source_.Fetch(hash, kind, options_.timeout);
+  FetchRequest request;
+  request.hash = hash;
+  request.kind = kind;
+  request.expected_size = expected_size;
+  request.timeout = options_.timeout;
+  request.cancel = options_.cancel;
+  Result<std::vector<uint8_t>> bytes = source_.Fetch(request);
+  if (!bytes.ok()) {
+    if (cancelled()) return Status::Error(ECANCELED, "sync interrupted");
+    return bytes;
   }
-  if (!bytes.ok()) return bytes;
-  if (expected_size != 0 && bytes->size() != expected_size) {
-    return Status::Error(EIO, "object " + hash.ToHex() + " is " + std::to_string(bytes->size()) +
-                                  " bytes, its directory entry or tree says " +
-                                  std::to_string(expected_size));
-  }
+  // Every source promises the length, but a wrong one must never be written.
+  LCFS_RETURN_IF_ERROR(CheckExpectedSize(request, bytes->size()));
   received_ += bytes->size();
   ++objects_;
   if (kind == ObjectKind::kChunk) chunk_received_ += bytes->size();

@@ -29,8 +29,8 @@ class SyncContext {
  public:
   SyncContext(ObjectSource& source, const SyncOptions& options);
 
-  // Fetches and counts one object; checks its length when `expected_size`
-  // is not 0 (the network source also uses it to refuse garbage early).
+  // Fetches and counts one object; `expected_size` (0: unknown) goes to the
+  // source, which refuses data of another length, and is checked again here.
   Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind, uint64_t expected_size);
 
   void AddReused(uint64_t bytes) { reused_ += bytes; }

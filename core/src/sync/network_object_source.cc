@@ -35,9 +35,8 @@ Result<std::unique_ptr<NetworkObjectSource>> NetworkObjectSource::Create(
   return std::make_unique<NetworkObjectSource>(std::move(fetcher).value());
 }
 
-Result<std::vector<uint8_t>> NetworkObjectSource::Fetch(const Hash& hash, ObjectKind kind,
-                                                        std::chrono::milliseconds timeout) {
-  return fetcher_->Fetch(hash, kind, 0, timeout);
+Result<std::vector<uint8_t>> NetworkObjectSource::Fetch(const FetchRequest& request) {
+  return fetcher_->Fetch(request);
 }
 
 }  // namespace lcfs::sync

@@ -27,8 +27,9 @@ class FakeSource : public ObjectSource {
     objects_[h] = std::move(bytes);
     return h;
   }
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind,
-                                     std::chrono::milliseconds timeout) override {
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
+    const Hash& hash = request.hash;
+    const auto timeout = request.timeout;
     std::unique_lock lock(mu_);
     calls_++;
     cv_.notify_all();

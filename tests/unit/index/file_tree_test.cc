@@ -41,14 +41,15 @@ class MapSource : public ObjectSource {
     });
   }
   void Put(const Hash& h, ObjectKind k, std::vector<uint8_t> b) { objects_[{h, k}] = std::move(b); }
-  Result<std::vector<uint8_t>> Fetch(const Hash& h, ObjectKind k,
-                                     std::chrono::milliseconds) override {
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
     ++fetches;
-    auto it = objects_.find({h, k});
+    auto it = objects_.find({request.hash, request.kind});
     if (it == objects_.end()) return Status::Error(ENOENT, "no such object");
+    if (check_sizes) LCFS_RETURN_IF_ERROR(CheckExpectedSize(request, it->second.size()));
     return it->second;
   }
   int fetches = 0;
+  bool check_sizes = true;  // false: a source that ignores the expected length
 
  private:
   std::map<std::pair<Hash, ObjectKind>, std::vector<uint8_t>> objects_;
@@ -150,14 +151,20 @@ TEST(FileTree, WalkToEveryChunkFetchesOnlyThePath) {
 }
 
 TEST(FileTree, WalkRejectsANodeOfTheWrongShape) {
-  // The source answers with a node of another size under the right name:
-  // the walk must refuse it (it does not verify hashes, sources do).
+  // The source holds a node of another size under the right name: the walk
+  // asks for the length the shape gives, so the source refuses it; and a
+  // source that ignores the length still cannot make the walk accept it.
   FileTree t = TreeOf(SyntheticLeaves(300));
   MapSource src;
   std::vector<uint8_t> root = t.EncodeNode(t.shape().depth(), 0);
   root.resize(root.size() - 32);
   src.Put(t.root(), ObjectKind::kTreeNode, root);
   auto h = FetchChunkHash(src, t.root(), t.shape(), 0, std::chrono::milliseconds(1));
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("its parent says"), std::string::npos)
+      << h.status().message();
+  src.check_sizes = false;
+  h = FetchChunkHash(src, t.root(), t.shape(), 0, std::chrono::milliseconds(1));
   ASSERT_FALSE(h.ok());
   EXPECT_NE(h.status().message().find("expected"), std::string::npos) << h.status().message();
 }

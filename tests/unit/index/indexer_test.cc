@@ -48,7 +48,7 @@ std::map<std::string, std::string> ReadBack(const IndexResult& r) {
   const auto timeout = std::chrono::milliseconds(100);
   std::function<void(const Hash&, const std::string&)> walk = [&](const Hash& h,
                                                                   const std::string& prefix) {
-    auto bytes = src.Fetch(h, ObjectKind::kDirectory, timeout);
+    auto bytes = src.Fetch({.hash = h, .kind = ObjectKind::kDirectory, .timeout = timeout});
     ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
     auto dir = DecodeDirectory(*bytes);
     ASSERT_TRUE(dir.ok()) << dir.status().ToString();
@@ -68,7 +68,10 @@ std::map<std::string, std::string> ReadBack(const IndexResult& r) {
         for (uint64_t c = 0; c < shape->chunk_count(); ++c) {
           auto ch = FetchChunkHash(src, e.hash, *shape, c, timeout);
           ASSERT_TRUE(ch.ok()) << ch.status().ToString();
-          auto chunk = src.Fetch(*ch, ObjectKind::kChunk, timeout);
+          auto chunk = src.Fetch({.hash = *ch,
+                                  .kind = ObjectKind::kChunk,
+                                  .expected_size = ChunkLength(e.size, dir->chunk_size, c),
+                                  .timeout = timeout});
           ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
           content.append(chunk->begin(), chunk->end());
         }

@@ -211,18 +211,18 @@ TEST(MdexObjectSource, FetchesVerifiedObjectsOfTheRightKind) {
   const Hash wrong = Sha256Of("not the hash of these bytes");
   m->Put(wrong, ObjectKind::kTreeNode, node);
   MdexObjectSource src(m);
-  auto got = src.Fetch(h, ObjectKind::kTreeNode, std::chrono::milliseconds(10));
+  auto fetch = [&](const Hash& hash, ObjectKind kind, uint64_t size = 0) {
+    return src.Fetch({.hash = hash, .kind = kind, .expected_size = size});
+  };
+  auto got = fetch(h, ObjectKind::kTreeNode, node.size());
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(*got, node);
   EXPECT_EQ(src.fetch_count(), 1u);
-  EXPECT_EQ(src.Fetch(h, ObjectKind::kChunk, std::chrono::milliseconds(10)).status().code(),
-            ENOENT);
-  EXPECT_EQ(src.Fetch(Sha256Of("absent"), ObjectKind::kTreeNode, std::chrono::milliseconds(10))
-                .status()
-                .code(),
-            ENOENT);
-  EXPECT_EQ(src.Fetch(wrong, ObjectKind::kTreeNode, std::chrono::milliseconds(10)).status().code(),
-            EIO);
+  EXPECT_EQ(fetch(h, ObjectKind::kChunk).status().code(), ENOENT);
+  EXPECT_EQ(fetch(Sha256Of("absent"), ObjectKind::kTreeNode).status().code(), ENOENT);
+  EXPECT_EQ(fetch(wrong, ObjectKind::kTreeNode).status().code(), EIO);
+  // The right bytes, but the parent announced another length: refused.
+  EXPECT_EQ(fetch(h, ObjectKind::kTreeNode, node.size() + Hash::kSize).status().code(), EIO);
   EXPECT_EQ(src.fetch_count(), 1u);
 }
 

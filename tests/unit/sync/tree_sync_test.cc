@@ -27,16 +27,21 @@ using testing::WriteAll;
 
 constexpr uint32_t kChunk = 4096;  // small chunks: deep trees from small files
 
-// Counts what is fetched; can be told to fail after some fetches, or to
-// return corrupted bytes.
+// Counts what is fetched and how it was asked for; can be told to fail after
+// some fetches, or to play a source that ignores the expected length and
+// returns chunks one byte too long.
 class CountingSource : public ObjectSource {
  public:
   explicit CountingSource(std::shared_ptr<const index::Mdex> mdex) : inner_(std::move(mdex)) {}
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
-                                     std::chrono::milliseconds timeout) override {
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
+    const ObjectKind kind = request.kind;
     if (fail_after_ >= 0 && count_.load() >= fail_after_)
       return Status::Error(ETIMEDOUT, "test source: exporter gone");
-    auto r = inner_.Fetch(hash, kind, timeout);
+    if (request.expected_size == 0) ++unsized_;
+    FetchRequest inner = request;
+    if (pad_chunks_ && kind == ObjectKind::kChunk) inner.expected_size = 0;
+    auto r = inner_.Fetch(inner);
+    if (r.ok() && pad_chunks_ && kind == ObjectKind::kChunk) r->push_back(0);
     if (r.ok()) {
       ++count_;
       std::lock_guard lock(mu_);
@@ -54,11 +59,16 @@ class CountingSource : public ObjectSource {
     return bytes_[static_cast<int>(k)];
   }
   void FailAfter(int n) { fail_after_ = n; }
+  void PadChunks() { pad_chunks_ = true; }
+  // Requests that did not say how long the object is.
+  int unsized() const { return unsized_.load(); }
 
  private:
   index::MdexObjectSource inner_;
   std::atomic<int> count_{0};
   int fail_after_ = -1;
+  bool pad_chunks_ = false;
+  std::atomic<int> unsized_{0};
   std::mutex mu_;
   uint64_t by_kind_[3] = {}, bytes_[3] = {};
 };
@@ -101,6 +111,33 @@ TEST(TreeSync, ColdSyncReproducesTheTree) {
   EXPECT_GE(*got, 130 * kChunk + 123 + kChunk);  // at least the big files' content
   EXPECT_EQ(stats.symlinks, 2u);
   EXPECT_GT(source.fetched(ObjectKind::kTreeNode), 1u);
+}
+
+TEST(TreeSync, EveryRequestButTheRootsCarriesTheObjectsLength) {
+  ScratchDir src, dst;
+  MakeSampleTree(src);
+  index::IndexResult index = Index(src.path());
+  CountingSource source(index.mdex);
+  ASSERT_TRUE(SyncTree(source, index.root, dst / "out").ok());
+  EXPECT_GT(source.fetched(ObjectKind::kChunk), 10u);
+  EXPECT_EQ(source.unsized(), 1);  // the root directory: nothing names its length
+}
+
+TEST(TreeSync, AnObjectOfAnotherLengthIsRefusedAndNotWritten) {
+  ScratchDir src, dst;
+  MakeSampleTree(src);
+  index::IndexResult index = Index(src.path());
+  const std::string old_big = RandomString(50 * kChunk, 98);
+  WriteAll(dst / "big", old_big);
+  CountingSource source(index.mdex);
+  source.PadChunks();
+  auto got = SyncTree(source, index.root, dst.path());
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), EIO);
+  EXPECT_NE(got.status().message().find("bytes, its parent says"), std::string::npos)
+      << got.status().ToString();
+  EXPECT_EQ(ReadAll(dst / "big"), old_big);
+  EXPECT_FALSE(std::filesystem::exists(dst / "one_chunk"));
 }
 
 TEST(TreeSync, ResyncAfterOneChunkChangedFetchesOneChunk) {

@@ -118,9 +118,9 @@ class Mdex {
 class MdexObjectSource : public ObjectSource {
  public:
   explicit MdexObjectSource(std::shared_ptr<const Mdex> mdex) : mdex_(std::move(mdex)) {}
-  // ENOENT if unknown or of another kind, EIO if the bytes no longer verify.
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
-                                     std::chrono::milliseconds timeout) override;
+  // ENOENT if unknown or of another kind, EIO if the bytes no longer verify
+  // or have another length than the request expects.
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override;
   // Number of successful fetches so far (tests assert what was fetched).
   uint64_t fetch_count() const { return fetches_.load(); }
 

@@ -73,19 +73,15 @@ class Fetcher {
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  // Fetches the object named `hash` of `kind`. `expected_size` is its length
-  // when known (0: unknown), which lets garbage announcing another length be
-  // refused early. `done` is called exactly once, on the receive thread, with
-  // the verified bytes or an error (ETIMEDOUT, see above; ECANCELED on
-  // shutdown).
-  void FetchAsync(const Hash& hash, ObjectKind kind, uint64_t expected_size,
-                  std::chrono::milliseconds timeout, Callback done);
-  std::future<Result<std::vector<uint8_t>>> FetchFuture(const Hash& hash, ObjectKind kind,
-                                                        uint64_t expected_size,
-                                                        std::chrono::milliseconds timeout);
-  // Blocking form.
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind, uint64_t expected_size,
-                                     std::chrono::milliseconds timeout);
+  // Fetches request.hash of request.kind. A packet announcing a length
+  // other than request.expected_size (when not 0) is refused. `done` is
+  // called exactly once, on the receive thread, with the verified bytes or an
+  // error (ETIMEDOUT, see above; ECANCELED on shutdown). request.cancel is
+  // honoured by Fetch only.
+  void FetchAsync(const FetchRequest& request, Callback done);
+  std::future<Result<std::vector<uint8_t>>> FetchFuture(const FetchRequest& request);
+  // Blocking form; ECANCELED soon after *request.cancel becomes true.
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request);
 
   FetcherStats stats() const;
 

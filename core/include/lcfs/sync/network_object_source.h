@@ -6,7 +6,7 @@
 //   o.iface = "eth0";                      // or "" for every multicast interface
 //   o.sources = {exporter_address};        // optional: accept only these exporters
 //   auto src = NetworkObjectSource::Create(o);
-//   auto bytes = (*src)->Fetch(hash, ObjectKind::kDirectory, std::chrono::seconds(10));
+//   auto bytes = (*src)->Fetch({.hash = root, .kind = ObjectKind::kDirectory});
 //
 // Fetch is thread-safe and may be called from many threads at once: calls run
 // concurrently (up to `window` groups joined), and calls for the same object
@@ -42,9 +42,8 @@ class NetworkObjectSource : public ObjectSource {
  public:
   static Result<std::unique_ptr<NetworkObjectSource>> Create(const NetworkSourceOptions& options);
 
-  // Verified bytes, ETIMEDOUT after `timeout` (nothing waits longer).
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
-                                     std::chrono::milliseconds timeout) override;
+  // Verified bytes, ETIMEDOUT after the request's timeout without progress.
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override;
 
   // The fetcher underneath: asynchronous fetches, known sizes, statistics.
   Fetcher& fetcher() { return *fetcher_; }
