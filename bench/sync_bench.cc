@@ -8,8 +8,8 @@
 #include "lcfs/fec/encoder.h"
 #include "lcfs/fec/payload_id.h"
 #include "lcfs/net/packet.h"
-#include "lcfs/sync/local_chunks.h"
-#include "lcfs/sync/object_assembler.h"
+#include "sync/local_chunks.h"
+#include "sync/object_assembler.h"
 
 namespace lcfs::sync {
 namespace {

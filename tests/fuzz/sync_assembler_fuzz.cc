@@ -6,7 +6,7 @@
 #include <span>
 
 #include "lcfs/net/packet.h"
-#include "lcfs/sync/object_assembler.h"
+#include "sync/object_assembler.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace lcfs;

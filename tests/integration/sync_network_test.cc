@@ -6,7 +6,9 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -272,6 +274,95 @@ TEST_F(SyncNetworkTest, ExporterGoneMidSyncLeavesNoHalfWrittenFiles) {
     }
   }
   EXPECT_FALSE(std::filesystem::exists(dest / "big"));
+}
+
+// Whether this thread's network namespace has joined `group` (the kernel's
+// own table, so a test sees the membership, not the fetcher's belief).
+bool KernelJoined(const net::Ipv6Address& group) {
+  std::ifstream in("/proc/thread-self/net/igmp6");
+  char hex[33];
+  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", group.bytes[i]);
+  const std::string want(hex, 32);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find(want) != std::string::npos) return true;
+  return false;
+}
+
+TEST_F(SyncNetworkTest, CancelAnswersAtOnceAndLeavesTheGroup) {
+  std::thread t([&] {
+    auto guard = receiver().Enter();
+    ASSERT_TRUE(guard.ok());
+    FetcherOptions o;
+    o.ifindex = receiver().ifindex();
+    auto fetcher = Fetcher::Start(o);
+    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+    const Hash absent = Sha256Of("an object nobody sends");
+    const net::Ipv6Address group = net::GroupAddress(absent, o.scheme);
+    std::promise<Result<std::vector<uint8_t>>> answer;
+    const FetchTicket ticket = (*fetcher)->FetchAsync(
+        {.hash = absent, .kind = ObjectKind::kChunk, .timeout = std::chrono::seconds(60)},
+        [&](Result<std::vector<uint8_t>> r) { answer.set_value(std::move(r)); });
+    ASSERT_TRUE(
+        lcfs::testing::WaitUntil([&] { return KernelJoined(group); }, std::chrono::seconds(10)));
+    (*fetcher)->Cancel(ticket);
+    auto future = answer.get_future();
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto r = future.get();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ECANCELED);
+    // The group is left before the callback runs.
+    EXPECT_FALSE(KernelJoined(group));
+    FetcherStats s = (*fetcher)->stats();
+    EXPECT_EQ(s.cancelled, 1u);
+    EXPECT_EQ(s.abandoned, 1u);
+    EXPECT_EQ(s.joined, 0u);
+    (*fetcher)->Cancel(ticket);  // a finished ticket is ignored
+  });
+  t.join();
+}
+
+TEST_F(SyncNetworkTest, ABlockedFetchTakesTheSlotOfAPrefetch) {
+  auto ex = MakeExport();
+  SymbolSender sender(exporter(), ex->objects, {});
+  std::thread t([&] {
+    auto guard = receiver().Enter();
+    ASSERT_TRUE(guard.ok());
+    FetcherOptions o;
+    o.ifindex = receiver().ifindex();
+    o.window = 2;
+    o.blocking_reserve = 0;
+    o.metadata_reserve = 0;
+    auto fetcher = Fetcher::Start(o);
+    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+    // Two prefetches that never complete fill the window.
+    std::vector<std::future<Result<std::vector<uint8_t>>>> prefetches;
+    for (const char* name : {"absent 1", "absent 2"}) {
+      prefetches.push_back((*fetcher)->FetchFuture({.hash = Sha256Of(name),
+                                                    .kind = ObjectKind::kChunk,
+                                                    .timeout = std::chrono::seconds(60),
+                                                    .priority = FetchPriority::kPrefetch}));
+    }
+    ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return (*fetcher)->stats().joined == 2; },
+                                         std::chrono::seconds(10)));
+    const Object* chunk = nullptr;
+    for (const auto& obj : ex->objects)
+      if (obj.kind == ObjectKind::kChunk && obj.bytes.size() == kChunk) chunk = &obj;
+    ASSERT_NE(chunk, nullptr);
+    auto got = (*fetcher)->Fetch({.hash = chunk->hash,
+                                  .kind = chunk->kind,
+                                  .expected_size = kChunk,
+                                  .timeout = std::chrono::seconds(10)});
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, chunk->bytes);
+    FetcherStats s = (*fetcher)->stats();
+    EXPECT_EQ(s.preempted, 1u);
+    // The preempted prefetch is joined again once the slot is free.
+    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return (*fetcher)->stats().joined == 2; },
+                                         std::chrono::seconds(10)));
+  });
+  t.join();
+  EXPECT_TRUE(sender.error().ok()) << sender.error().ToString();
 }
 
 }  // namespace

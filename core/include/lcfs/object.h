@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -62,6 +63,12 @@ struct FetchRequest {
   const std::atomic<bool>* cancel = nullptr;
 };
 
+// Names one asynchronous fetch for Cancel; 0 names none.
+using FetchTicket = uint64_t;
+// Receives the outcome of an asynchronous fetch: the bytes, or the error
+// Fetch would have returned.
+using FetchCallback = std::function<void(Result<std::vector<uint8_t>>)>;
+
 // Where objects come from, for code that reads content (sync, the FUSE
 // frontend): the network (the sync engine), a local cache, or an index of a
 // local export (tests, offline use).
@@ -75,6 +82,21 @@ class ObjectSource {
   // does not verify or has another length, ECANCELED if cancelled.
   // Thread-safe: callers may fetch from many threads at once.
   virtual Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) = 0;
+
+  // The asynchronous form, for a caller that keeps many fetches in flight
+  // (the mount's fetch pipeline). `done` is called exactly once with what
+  // Fetch would return, on a thread of the source's choosing, possibly before
+  // FetchAsync returns; it must not block. request.cancel is not polled:
+  // use Cancel. The default runs Fetch on the calling thread (right for
+  // local sources); the network source queues the request by priority.
+  virtual FetchTicket FetchAsync(const FetchRequest& request, FetchCallback done) {
+    done(Fetch(request));
+    return 0;
+  }
+  // Gives up an asynchronous fetch: `done` gets ECANCELED if it has not run
+  // yet, and the source stops working on the object when nothing else waits
+  // for it. Finished or unknown tickets are ignored.
+  virtual void Cancel(FetchTicket /*ticket*/) {}
 };
 
 // The length check every source applies before returning bytes.

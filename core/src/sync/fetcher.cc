@@ -8,14 +8,15 @@
 #include <array>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "fetch_window.h"
+#include "lcfs/mutex.h"
 #include "lcfs/net/multicast_socket.h"
-#include "lcfs/sync/object_assembler.h"
 #include "lcfs/unique_fd.h"
+#include "object_assembler.h"
 
 namespace lcfs::sync {
 namespace {
@@ -55,59 +56,80 @@ constexpr int kMaxTimeoutFactor = 10;
 class Fetcher::Loop {
  public:
   Loop(FetcherOptions options, net::MulticastSocket socket, UniqueFd wake)
-      : options_(std::move(options)), socket_(std::move(socket)), wake_(std::move(wake)) {
-    if (options_.window == 0) options_.window = 1;
+      : options_(Defaults(std::move(options))),
+        socket_(std::move(socket)),
+        wake_(std::move(wake)),
+        window_(options_.window, options_.blocking_reserve, options_.metadata_reserve) {
     buffers_.resize(kBatch * kDatagramBuffer);
     datagrams_.resize(kBatch);
     for (size_t i = 0; i < kBatch; ++i)
       datagrams_[i].buffer = std::span(buffers_.data() + i * kDatagramBuffer, kDatagramBuffer);
   }
 
+  static FetcherOptions Defaults(FetcherOptions o) {
+    if (o.window == 0) o.window = 1;
+    if (o.blocking_reserve == SIZE_MAX) o.blocking_reserve = o.window / 4;
+    if (o.metadata_reserve == SIZE_MAX) o.metadata_reserve = o.window / 8;
+    return o;
+  }
+
   void StartThread() {
     thread_ = std::thread([this] { Run(); });
   }
 
-  void Stop() {
+  void Stop() EXCLUDES(inbox_mu_) {
     {
-      std::lock_guard lock(inbox_mu_);
+      MutexLock lock(&inbox_mu_);
       stopping_ = true;
     }
     Wake();
     if (thread_.joinable()) thread_.join();
   }
 
-  void Submit(const FetchRequest& request, Callback done) {
+  FetchTicket Submit(const FetchRequest& request, Callback done) EXCLUDES(inbox_mu_) {
+    FetchTicket ticket = 0;
     {
-      std::lock_guard lock(inbox_mu_);
+      MutexLock lock(&inbox_mu_);
       if (!stopping_) {
-        inbox_.push_back({request.hash, request.kind, request.expected_size, Clock::now(),
-                          request.timeout, std::move(done)});
+        ticket = ++last_ticket_;
+        inbox_.push_back({request, ticket, Clock::now(), std::move(done)});
         done = nullptr;
       }
     }
     if (done) {
       done(
           Status::Error(ECANCELED, "fetch " + request.hash.ToHex() + ": fetcher is shutting down"));
-      return;
+      return 0;
+    }
+    Wake();
+    return ticket;
+  }
+
+  void Cancel(FetchTicket ticket) EXCLUDES(inbox_mu_) {
+    if (ticket == 0) return;
+    {
+      MutexLock lock(&inbox_mu_);
+      if (stopping_) return;
+      cancels_.push_back(ticket);
     }
     Wake();
   }
 
-  FetcherStats Stats() const {
-    std::lock_guard lock(stats_mu_);
+  FetcherStats Stats() const EXCLUDES(stats_mu_) {
+    MutexLock lock(&stats_mu_);
     return published_;
   }
 
  private:
   struct Request {
-    Hash hash;
-    ObjectKind kind;
-    uint64_t expected_size;
+    FetchRequest request;
+    FetchTicket ticket;
     Clock::time_point start;
-    std::chrono::milliseconds timeout;
     Callback done;
   };
   struct Waiter {
+    FetchTicket ticket;
+    FetchPriority priority;
     Clock::time_point start;
     std::chrono::milliseconds timeout;
     Callback done;
@@ -117,6 +139,7 @@ class Fetcher::Loop {
     ObjectKind kind;
     net::Ipv6Address group;
     bool joined = false;
+    FetchPriority priority = FetchPriority::kPrefetch;  // of its most urgent waiter
     std::unique_ptr<ObjectAssembler> assembler;
     std::vector<Waiter> waiters;
     uint64_t wrong_kind = 0;  // packets with this id announcing another kind
@@ -124,21 +147,27 @@ class Fetcher::Loop {
     Clock::time_point active;
     std::unordered_set<net::Ipv6Address> senders;  // bounded by the assembler's candidates
   };
+  using PendingMap = std::unordered_map<net::ObjectId, std::unique_ptr<Pending>, ObjectIdHash>;
+
+  static int Rank(FetchPriority p) { return static_cast<int>(p); }
 
   void Wake() {
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(wake_.get(), &one, sizeof one);
   }
 
-  void Run() {
+  void Run() EXCLUDES(inbox_mu_) {
     for (;;) {
       std::vector<Request> requests;
+      std::vector<FetchTicket> cancels;
       {
-        std::lock_guard lock(inbox_mu_);
+        MutexLock lock(&inbox_mu_);
         if (stopping_) break;
         requests.swap(inbox_);
+        cancels.swap(cancels_);
       }
       for (auto& r : requests) Accept(std::move(r));
+      for (FetchTicket t : cancels) CancelTicket(t);
       FillWindow();
       WaitAndReceive();
       ExpireDeadlines();
@@ -147,11 +176,11 @@ class Fetcher::Loop {
     // Shutdown: fail whatever is left, queued requests included.
     std::vector<Request> requests;
     {
-      std::lock_guard lock(inbox_mu_);
+      MutexLock lock(&inbox_mu_);
       requests.swap(inbox_);
     }
     for (auto& r : requests)
-      r.done(Status::Error(ECANCELED, "fetch " + r.hash.ToHex() + ": fetcher stopped"));
+      r.done(Status::Error(ECANCELED, "fetch " + r.request.hash.ToHex() + ": fetcher stopped"));
     for (auto& [id, p] : pending_) {
       if (p->joined) (void)socket_.Leave(p->group, options_.ifindex);
       for (auto& w : p->waiters)
@@ -163,42 +192,94 @@ class Fetcher::Loop {
 
   void Accept(Request r) {
     ++stats_.requests;
-    const net::ObjectId id = net::ObjectIdOf(r.hash);
+    const FetchRequest& req = r.request;
+    const net::ObjectId id = net::ObjectIdOf(req.hash);
+    Waiter waiter{r.ticket, req.priority, r.start, req.timeout, std::move(r.done)};
     auto it = pending_.find(id);
     if (it != pending_.end()) {
       Pending& p = *it->second;
-      if (p.hash != r.hash || p.kind != r.kind) {
+      if (p.hash != req.hash || p.kind != req.kind) {
         // Two different requests under one 128-bit id: not worth a second
         // socket; the caller may retry once the first is done.
-        r.done(Status::Error(EBUSY, "fetch " + r.hash.ToHex() +
-                                        ": another object with the same id is being fetched"));
+        waiter.done(Status::Error(EBUSY, "fetch " + req.hash.ToHex() +
+                                             ": another object with the same id is being fetched"));
         return;
       }
       ++stats_.shared;
-      p.waiters.push_back({r.start, r.timeout, std::move(r.done)});
+      tickets_.emplace(r.ticket, id);
+      p.waiters.push_back(std::move(waiter));
+      if (Rank(req.priority) < Rank(p.priority)) {
+        p.priority = req.priority;
+        if (!p.joined) ++stats_.promoted;
+        window_.SetPriority(id, p.priority);
+      }
       return;
     }
     auto p = std::make_unique<Pending>();
-    p->hash = r.hash;
-    p->kind = r.kind;
-    p->group = net::GroupAddress(r.hash, options_.scheme);
-    p->assembler =
-        std::make_unique<ObjectAssembler>(r.hash, r.kind, r.expected_size, MaxObjectSize(r.kind));
+    p->hash = req.hash;
+    p->kind = req.kind;
+    p->priority = req.priority;
+    p->group = net::GroupAddress(req.hash, options_.scheme);
+    p->assembler = std::make_unique<ObjectAssembler>(req.hash, req.kind, req.expected_size,
+                                                     MaxObjectSize(req.kind));
     p->active = r.start;
-    p->waiters.push_back({r.start, r.timeout, std::move(r.done)});
+    p->waiters.push_back(std::move(waiter));
     pending_.emplace(id, std::move(p));
-    join_queue_.push_back(id);
+    tickets_.emplace(r.ticket, id);
+    window_.Add(id, req.priority);
   }
 
+  void CancelTicket(FetchTicket ticket) {
+    auto t = tickets_.find(ticket);
+    if (t == tickets_.end()) return;  // already answered
+    auto it = pending_.find(t->second);
+    tickets_.erase(t);
+    if (it == pending_.end()) return;
+    Pending& p = *it->second;
+    auto w = std::find_if(p.waiters.begin(), p.waiters.end(),
+                          [&](const Waiter& x) { return x.ticket == ticket; });
+    if (w == p.waiters.end()) return;
+    Callback done = std::move(w->done);
+    p.waiters.erase(w);
+    ++stats_.cancelled;
+    const Status cancelled = Status::Error(ECANCELED, "fetch " + p.hash.ToHex() + ": cancelled");
+    if (p.waiters.empty()) {
+      ++stats_.abandoned;
+      Release(it);  // nobody wants it any more: leave the group now
+    } else {
+      Reprioritise(it->first, p);
+    }
+    Publish();
+    done(cancelled);
+  }
+
+  // After waiters went away: the fetch keeps the priority of the most urgent
+  // one left (a queued fetch moves to that queue).
+  void Reprioritise(const net::ObjectId& id, Pending& p) {
+    FetchPriority best = FetchPriority::kPrefetch;
+    for (const Waiter& w : p.waiters)
+      if (Rank(w.priority) < Rank(best)) best = w.priority;
+    if (best == p.priority) return;
+    p.priority = best;
+    window_.SetPriority(id, best);
+  }
+
+  // Joins what the window says (leaving preempted fetches first: they keep
+  // their symbols and queue again).
   void FillWindow() {
-    while (joined_ < options_.window && !join_queue_.empty()) {
-      const net::ObjectId id = join_queue_.front();
-      join_queue_.pop_front();
+    std::vector<net::ObjectId> leave, join;
+    window_.Schedule(&leave, &join);
+    for (const net::ObjectId& id : leave) {
+      Pending& p = *pending_.at(id);
+      (void)socket_.Leave(p.group, options_.ifindex);
+      p.joined = false;
+      ++stats_.preempted;
+    }
+    net::SourceFilter filter;
+    if (!options_.sources.empty()) filter = net::SourceFilter::Include(options_.sources);
+    for (const net::ObjectId& id : join) {
       auto it = pending_.find(id);
-      if (it == pending_.end() || it->second->joined) continue;
       Pending& p = *it->second;
-      net::SourceFilter filter;
-      if (!options_.sources.empty()) filter = net::SourceFilter::Include(options_.sources);
       Status s = socket_.Join(p.group, options_.ifindex, filter);
       if (!s.ok()) {
         Fail(it, s.WithContext("fetch " + p.hash.ToHex()));
@@ -206,7 +287,6 @@ class Fetcher::Loop {
       }
       p.joined = true;
       p.active = Clock::now();
-      ++joined_;
     }
   }
 
@@ -250,10 +330,14 @@ class Fetcher::Loop {
       return;
     }
     auto it = pending_.find(view.header.object_id);
-    if (it == pending_.end()) {
+    if (it == pending_.end() || !it->second->joined) {
       if (recent_set_.contains(view.header.object_id)) {
         ++stats_.late_symbols;
         stats_.packets.Count(net::PacketDrop::kNone);
+      } else if (it != pending_.end()) {
+        // Preempted or cancelled a moment ago: the leave is under way.
+        stats_.packets.Count(net::PacketDrop::kNone);
+        ++stats_.late_symbols;
       } else {
         ++stats_.foreign_packets;
         stats_.packets.Count(net::PacketDrop::kForeignObject);
@@ -290,14 +374,14 @@ class Fetcher::Loop {
     stats_.symbols_needed += c.symbols_needed;
   }
 
-  using PendingMap = std::unordered_map<net::ObjectId, std::unique_ptr<Pending>, ObjectIdHash>;
-
+  // Ends a fetch: leaves its group and forgets it (its waiters are the
+  // caller's to answer).
   void Release(PendingMap::iterator it) {
     Pending& p = *it->second;
-    if (p.joined) {
-      (void)socket_.Leave(p.group, options_.ifindex);
-      --joined_;
-    }
+    // A failed join is counted as joined but has no membership to drop.
+    if (p.joined) (void)socket_.Leave(p.group, options_.ifindex);
+    window_.Remove(it->first);
+    for (const Waiter& w : p.waiters) tickets_.erase(w.ticket);
     MergeCounters(p);
     pending_.erase(it);
   }
@@ -306,11 +390,12 @@ class Fetcher::Loop {
     Pending& p = *it->second;
     std::vector<uint8_t> bytes = p.assembler->TakeObject();
     std::vector<Waiter> waiters = std::move(p.waiters);
+    for (const Waiter& w : waiters) tickets_.erase(w.ticket);
     ++stats_.completed;
     stats_.bytes += bytes.size();
     Remember(it->first);
-    Release(it);
-    Publish();  // a caller woken by its callback sees stats that include it
+    Release(it);  // leave first: the exporter may stop before we hand out the bytes
+    Publish();    // a caller woken by its callback sees stats that include it
     for (size_t i = 0; i < waiters.size(); ++i) {
       if (i + 1 == waiters.size()) {
         waiters[i].done(std::move(bytes));
@@ -322,6 +407,7 @@ class Fetcher::Loop {
 
   void Fail(PendingMap::iterator it, const Status& status) {
     std::vector<Waiter> waiters = std::move(it->second->waiters);
+    for (const Waiter& w : waiters) tickets_.erase(w.ticket);
     Release(it);
     Publish();
     for (auto& w : waiters) w.done(status);
@@ -340,7 +426,9 @@ class Fetcher::Loop {
         "fetch " + std::string(KindName(p.kind)) + " " + p.hash.ToHex() + ": timed out: ";
     const AssemblyCounters& c = p.assembler->counters();
     if (p.senders.empty() && p.wrong_kind == 0) {
-      msg += "no packets for it arrived (is an exporter serving it on this link?)";
+      msg += p.joined || p.active != Clock::time_point()
+                 ? "no packets for it arrived (is an exporter serving it on this link?)"
+                 : "still waiting for a window slot";
     } else if (p.wrong_kind != 0 && c.symbols == 0) {
       msg += "the exporter sends it as another kind of object (not a " +
              std::string(KindName(p.kind)) + ")";
@@ -352,14 +440,16 @@ class Fetcher::Loop {
     return msg;
   }
 
-  // A request times out after `timeout` without progress: from its start, or
-  // from the object's last accepted symbol, whichever is later, so a large
-  // object trickling in on a busy link is not cut off; but never later than
-  // kMaxTimeoutFactor * timeout after its start, so a host sending endless
-  // garbage cannot keep a request waiting forever.
+  // A joined fetch's request times out after `timeout` without progress:
+  // from its start, or from the object's last accepted symbol (or join),
+  // whichever is later, so a large object trickling in on a busy link is not
+  // cut off; but never later than kMaxTimeoutFactor * timeout after its
+  // start, joined or not, so neither a queue nor a host sending endless
+  // garbage can keep a request waiting forever.
   static Clock::time_point Deadline(const Pending& p, const Waiter& w) {
-    const auto idle = std::max(w.start, p.active) + w.timeout;
-    return std::min(idle, w.start + kMaxTimeoutFactor * w.timeout);
+    const auto cap = w.start + kMaxTimeoutFactor * w.timeout;
+    if (!p.joined) return cap;
+    return std::min(std::max(w.start, p.active) + w.timeout, cap);
   }
 
   void ExpireDeadlines() {
@@ -369,6 +459,7 @@ class Fetcher::Loop {
       std::vector<Waiter> expired;
       for (auto w = p.waiters.begin(); w != p.waiters.end();) {
         if (Deadline(p, *w) <= now) {
+          tickets_.erase(w->ticket);
           expired.push_back(std::move(*w));
           w = p.waiters.erase(w);
         } else {
@@ -382,18 +473,23 @@ class Fetcher::Loop {
       const Status timeout = Status::Error(ETIMEDOUT, TimeoutMessage(p));
       stats_.timed_out += expired.size();
       auto next = std::next(it);
-      if (p.waiters.empty()) Release(it);  // nobody wants it any more
+      if (p.waiters.empty()) {
+        ++stats_.abandoned;
+        Release(it);  // nobody wants it any more
+      } else {
+        Reprioritise(it->first, p);
+      }
       Publish();
       for (auto& w : expired) w.done(timeout);
       it = next;
     }
   }
 
-  void Publish() {
-    std::lock_guard lock(stats_mu_);
+  void Publish() EXCLUDES(stats_mu_) {
+    MutexLock lock(&stats_mu_);
     published_ = stats_;
-    published_.joined = joined_;
-    published_.queued = pending_.size() - joined_;
+    published_.joined = window_.joined_count();
+    published_.queued = pending_.size() - window_.joined_count();
   }
 
   FetcherOptions options_;
@@ -401,14 +497,16 @@ class Fetcher::Loop {
   UniqueFd wake_;
   std::thread thread_;
 
-  std::mutex inbox_mu_;
-  bool stopping_ = false;
-  std::vector<Request> inbox_;
+  Mutex inbox_mu_;
+  bool stopping_ GUARDED_BY(inbox_mu_) = false;
+  FetchTicket last_ticket_ GUARDED_BY(inbox_mu_) = 0;
+  std::vector<Request> inbox_ GUARDED_BY(inbox_mu_);
+  std::vector<FetchTicket> cancels_ GUARDED_BY(inbox_mu_);
 
-  // Receive-thread state.
+  // Receive-thread state (no lock: only Run() and what it calls touch it).
   PendingMap pending_;
-  std::deque<net::ObjectId> join_queue_;
-  size_t joined_ = 0;
+  std::unordered_map<FetchTicket, net::ObjectId> tickets_;  // unanswered requests
+  FetchWindow window_;
   Clock::time_point batch_time_;  // when the datagrams being handled arrived
   std::deque<net::ObjectId> recent_;
   std::unordered_set<net::ObjectId, ObjectIdHash> recent_set_;
@@ -416,8 +514,8 @@ class Fetcher::Loop {
   std::vector<net::IncomingDatagram> datagrams_;
   FetcherStats stats_;
 
-  mutable std::mutex stats_mu_;
-  FetcherStats published_;
+  mutable Mutex stats_mu_;
+  FetcherStats published_ GUARDED_BY(stats_mu_);
 };
 
 Fetcher::Fetcher(std::unique_ptr<Loop> loop) : loop_(std::move(loop)) {}
@@ -440,12 +538,14 @@ Result<std::unique_ptr<Fetcher>> Fetcher::Start(const FetcherOptions& options) {
   if (!wake) return Status::FromErrno(errno, "fetcher: eventfd");
   auto loop = std::make_unique<Loop>(options, std::move(socket).value(), std::move(wake));
   loop->StartThread();
-  return std::make_unique<Fetcher>(std::move(loop));
+  return std::unique_ptr<Fetcher>(new Fetcher(std::move(loop)));
 }
 
-void Fetcher::FetchAsync(const FetchRequest& request, Callback done) {
-  loop_->Submit(request, std::move(done));
+FetchTicket Fetcher::FetchAsync(const FetchRequest& request, Callback done) {
+  return loop_->Submit(request, std::move(done));
 }
+
+void Fetcher::Cancel(FetchTicket ticket) { loop_->Cancel(ticket); }
 
 std::future<Result<std::vector<uint8_t>>> Fetcher::FetchFuture(const FetchRequest& request) {
   auto promise = std::make_shared<std::promise<Result<std::vector<uint8_t>>>>();
@@ -456,13 +556,16 @@ std::future<Result<std::vector<uint8_t>>> Fetcher::FetchFuture(const FetchReques
 }
 
 Result<std::vector<uint8_t>> Fetcher::Fetch(const FetchRequest& request) {
-  auto future = FetchFuture(request);
+  auto promise = std::make_shared<std::promise<Result<std::vector<uint8_t>>>>();
+  auto future = promise->get_future();
+  const FetchTicket ticket = FetchAsync(
+      request, [promise](Result<std::vector<uint8_t>> r) { promise->set_value(std::move(r)); });
   if (request.cancel == nullptr) return future.get();
-  // An interrupt need not wait for the fetch: the callback outlives this
-  // call through the shared promise.
   while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-    if (request.cancel->load())
+    if (request.cancel->load()) {
+      Cancel(ticket);  // the callback answers ECANCELED; nothing waits for it
       return Status::Error(ECANCELED, "fetch " + request.hash.ToHex() + ": cancelled");
+    }
   }
   return future.get();
 }

@@ -19,9 +19,9 @@
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 #include "lcfs/sync/file_sync.h"
-#include "lcfs/sync/local_chunks.h"
 #include "lcfs/sync/sync_options.h"
 #include "lcfs/unique_fd.h"
+#include "local_chunks.h"
 
 namespace lcfs::sync {
 

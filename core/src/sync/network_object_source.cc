@@ -39,4 +39,10 @@ Result<std::vector<uint8_t>> NetworkObjectSource::Fetch(const FetchRequest& requ
   return fetcher_->Fetch(request);
 }
 
+FetchTicket NetworkObjectSource::FetchAsync(const FetchRequest& request, FetchCallback done) {
+  return fetcher_->FetchAsync(request, std::move(done));
+}
+
+void NetworkObjectSource::Cancel(FetchTicket ticket) { fetcher_->Cancel(ticket); }
+
 }  // namespace lcfs::sync

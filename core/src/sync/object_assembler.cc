@@ -1,4 +1,4 @@
-#include "lcfs/sync/object_assembler.h"
+#include "object_assembler.h"
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,5 @@
 // ObjectAssembler without a network: packets built with the encoder.
-#include "lcfs/sync/object_assembler.h"
+#include "sync/object_assembler.h"
 
 #include <gtest/gtest.h>
 

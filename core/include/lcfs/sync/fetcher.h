@@ -1,17 +1,28 @@
-// Fetcher: gets objects by hash from the LAN, many at a time.
+// Fetcher: gets objects by hash from the LAN, many at a time, on one thread.
 //
 // One socket and one receive thread serve every fetch. A fetch joins the
 // object's multicast group (with an optional RFC 3678 INCLUDE source filter),
 // hands each packet for that object to an ObjectAssembler (which decodes and
-// verifies), and leaves the group as soon as the object verifies or its last
-// requester gives up. At most `window` groups are joined at once; further
-// requests queue. Requests for an object already being fetched share that
-// fetch. Every request has a deadline: ETIMEDOUT once `timeout` has passed
-// without progress (no symbol accepted for the object since the request, or
-// since its group was joined), and in any case 10 x `timeout` after the
-// request: never an endless wait.
+// verifies), and leaves the group the moment the object verifies or nothing
+// waits for it any more (every requester cancelled or timed out). Requests
+// for an object already being fetched share that fetch.
 //
-// Callbacks run on the receive thread: keep them short (hand the bytes off).
+// Window and priorities. At most `window` groups are joined at once; further
+// requests queue, most urgent first (FetchPriority). A blocked request never
+// waits behind prefetch: `blocking_reserve` slots are kept for blocking
+// requests and `metadata_reserve` more from data prefetch, and when the
+// window is full a blocking request takes the slot of a joined prefetch
+// (which leaves its group, keeps its symbols and queues again). A request
+// for an object already queued with a lower priority promotes it.
+//
+// Deadlines. A joined fetch ends with ETIMEDOUT once `timeout` has passed
+// without progress (no symbol accepted since the request or since the join,
+// whichever is later); any request ends at 10 x `timeout` after it was made,
+// joined or not: never an endless wait.
+//
+// Threads: every public method may be called from any thread. Callbacks run
+// on the receive thread with no lock held: keep them short (hand the bytes
+// off); they may call FetchAsync and Cancel.
 #pragma once
 
 #include <chrono>
@@ -39,16 +50,24 @@ struct FetcherOptions {
   net::GroupScheme scheme;  // group prefix and UDP port
   // Groups joined at once; more requests wait their turn.
   size_t window = 64;
+  // Of the window, slots only blocking requests use, and slots data prefetch
+  // does not use (SIZE_MAX: window / 4 and window / 8).
+  size_t blocking_reserve = SIZE_MAX;
+  size_t metadata_reserve = SIZE_MAX;
   // SO_RCVBUF: room for bursts while the thread decodes a completed block.
   int receive_buffer = 32 << 20;
 };
 
 // Statistics since Start(), readable while fetches run.
 struct FetcherStats {
-  uint64_t requests = 0;           // Fetch calls
+  uint64_t requests = 0;           // FetchAsync calls
   uint64_t shared = 0;             // of which joined a fetch already under way
+  uint64_t promoted = 0;           // of which raised the priority of a queued fetch
   uint64_t completed = 0;          // objects verified
   uint64_t timed_out = 0;          // requests that ended with ETIMEDOUT
+  uint64_t cancelled = 0;          // requests cancelled by their caller
+  uint64_t abandoned = 0;          // fetches ended unfinished because nobody waited
+  uint64_t preempted = 0;          // prefetches that gave their slot to a blocked request
   uint64_t bytes = 0;              // verified object bytes
   uint64_t symbols = 0;            // symbols decoded (given to a decoder)
   uint64_t symbols_needed = 0;     // source symbols of the verified objects
@@ -64,7 +83,7 @@ struct FetcherStats {
 
 class Fetcher {
  public:
-  using Callback = std::function<void(Result<std::vector<uint8_t>>)>;
+  using Callback = FetchCallback;
 
   // Opens the socket (port options.scheme.port) and starts the receive thread.
   static Result<std::unique_ptr<Fetcher>> Start(const FetcherOptions& options);
@@ -73,24 +92,29 @@ class Fetcher {
   Fetcher(const Fetcher&) = delete;
   Fetcher& operator=(const Fetcher&) = delete;
 
-  // Fetches request.hash of request.kind. A packet announcing a length
-  // other than request.expected_size (when not 0) is refused. `done` is
-  // called exactly once, on the receive thread, with the verified bytes or an
-  // error (ETIMEDOUT, see above; ECANCELED on shutdown). request.cancel is
-  // honoured by Fetch only.
-  void FetchAsync(const FetchRequest& request, Callback done);
+  // Fetches request.hash of request.kind at request.priority. Packets
+  // announcing a length other than request.expected_size (when not 0) are
+  // refused. `done` is called exactly once, on the receive thread, with the
+  // verified bytes or an error: ETIMEDOUT (see above), ECANCELED (Cancel, or
+  // shutdown). request.cancel is not polled here (see Fetch). The ticket
+  // names the request for Cancel.
+  FetchTicket FetchAsync(const FetchRequest& request, Callback done);
+  // Gives up one request: its callback gets ECANCELED unless it already ran.
+  // When nothing else waits for the object its group is left at once.
+  // Unknown or finished tickets are ignored.
+  void Cancel(FetchTicket ticket);
+
   std::future<Result<std::vector<uint8_t>>> FetchFuture(const FetchRequest& request);
-  // Blocking form; ECANCELED soon after *request.cancel becomes true.
+  // Blocking form; gives up with ECANCELED within about 100 ms of
+  // *request.cancel becoming true.
   Result<std::vector<uint8_t>> Fetch(const FetchRequest& request);
 
   FetcherStats stats() const;
 
  private:
   class Loop;
+  explicit Fetcher(std::unique_ptr<Loop> loop);
   std::unique_ptr<Loop> loop_;
-
- public:
-  explicit Fetcher(std::unique_ptr<Loop> loop);  // use Start()
 };
 
 }  // namespace lcfs::sync

@@ -10,7 +10,8 @@
 //
 // Fetch is thread-safe and may be called from many threads at once: calls run
 // concurrently (up to `window` groups joined), and calls for the same object
-// share one network fetch.
+// share one network fetch. FetchAsync keeps any number of requests in flight
+// without a thread each: the mount's single fetch pipeline.
 #pragma once
 
 #include <chrono>
@@ -44,6 +45,10 @@ class NetworkObjectSource : public ObjectSource {
 
   // Verified bytes, ETIMEDOUT after the request's timeout without progress.
   Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override;
+  // Queued in the fetcher's window by priority; `done` runs on its receive
+  // thread (see fetcher.h).
+  FetchTicket FetchAsync(const FetchRequest& request, FetchCallback done) override;
+  void Cancel(FetchTicket ticket) override;
 
   // The fetcher underneath: asynchronous fetches, known sizes, statistics.
   Fetcher& fetcher() { return *fetcher_; }
