@@ -17,7 +17,7 @@ namespace {
 // if it is asked anything.
 class NoSource : public ObjectSource {
  public:
-  Result<std::vector<uint8_t>> Fetch(const Hash&, ObjectKind, std::chrono::milliseconds) override {
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest&) override {
     ADD_FAILURE() << "CachedBytes fetched an object";
     return Status::Error(ENOENT, "no source");
   }
