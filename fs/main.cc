@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@
 #include "filesystem.h"
 #include "fuse_mount.h"
 #include "lcfs/hash.h"
+#include "lcfs/sync/network_object_source.h"
+#include "mount_metrics.h"
 #include "mount_options.h"
 #include "object_fetcher.h"
 #include "object_source_factory.h"
@@ -142,7 +145,14 @@ int main(int argc, char** argv) {
   lcfs::fs::FetchPolicy policy;
   policy.timeout = opts.timeout;
   policy.hard = opts.hard;
-  lcfs::fs::ObjectFetcher fetcher(**source, **cache, policy);
+  // metrics=: fetches timed into a histogram, figures read at each scrape.
+  lcfs::metrics::MetricsServer metrics;
+  std::optional<lcfs::fs::TimedObjectSource> timed;
+  if (!opts.metrics.empty())
+    timed.emplace(**source, metrics.AddHistogram("lcfs_mount_fetch_seconds",
+                                                 "Time to fetch an object from the source",
+                                                 lcfs::fs::FetchSecondsBuckets()));
+  lcfs::fs::ObjectFetcher fetcher(timed ? *timed : **source, **cache, policy);
   lcfs::fs::Filesystem fs(*root, fetcher);
   if (Status st = fs.LoadRoot(); !st.ok()) {
     std::string message = "cannot mount " + root->ToHex() + ": " + st.message();
@@ -169,8 +179,16 @@ int main(int argc, char** argv) {
     fuse_set_log_func(LogToSyslog);
     DetachStdio();
   }
+  if (!opts.metrics.empty()) {
+    auto* network = dynamic_cast<lcfs::sync::NetworkObjectSource*>(source->get());
+    metrics.AddCollector([&fetcher, &cache = **cache, network](lcfs::metrics::Scrape& s) {
+      lcfs::fs::CollectMountMetrics(fetcher, cache, network ? &network->fetcher() : nullptr, s);
+    });
+    if (Status st = metrics.Serve(opts.metrics); !st.ok()) return Fail(st.message());
+  }
   ReportToParent(true);
   Status st = (*mount)->Run();
+  metrics.Stop();  // no scrape may read the parts while they go
   if (!st.ok()) {
     fuse_log(FUSE_LOG_ERR, "lcfs: %s\n", st.message().c_str());
     return 1;

@@ -8,6 +8,7 @@
 
 #include "chunk_cache.h"
 #include "lcfs/byte_size.h"
+#include "lcfs/metrics/metrics_server.h"
 
 namespace lcfs::fs {
 namespace {
@@ -101,6 +102,10 @@ Status ParseMountOptionList(const std::string& list, MountOptions* opts) {
       if (value.empty() || *end != '\0' || port < 1 || port > 65535)
         return BadOption(option, "expected a port number 1..65535");
       opts->port = static_cast<uint16_t>(port);
+    } else if (key == "metrics" && has_value) {
+      Status valid = metrics::ValidateMetricsAddress(value);
+      if (!valid.ok()) return BadOption(option, valid.message());
+      opts->metrics = value;
     } else if (key == "local" && has_value) {
       if (value.empty()) return BadOption(option, "needs a directory");
       opts->local_dir = value;
@@ -186,6 +191,8 @@ Options (-o):
   soft                the default: fail with EIO after the timeout
   local=DIR           serve from an index of the local directory DIR instead
                       of the network (tests, offline use)
+  metrics=ADDR:PORT   serve Prometheus metrics on http://ADDR:PORT/metrics
+                      (e.g. 127.0.0.1:9465; default: none)
   allow_other, default_permissions, nodev, nosuid, noexec, max_read=N
                       passed to FUSE
 Generic mount options (rw, ro, defaults, _netdev, noauto, nofail, user,

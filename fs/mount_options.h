@@ -27,6 +27,7 @@ struct MountOptions {
   bool hard = false;                         // hard: retry forever instead of EIO
   uint16_t port = 0;                         // port=: 0 = the protocol's default
   std::string local_dir;                     // local=: serve from an index of this directory
+  std::string metrics;                       // metrics=: ADDR:PORT of a Prometheus endpoint
   // Options for libfuse / the kernel (allow_other, nodev, ...), already vetted.
   std::vector<std::string> fuse_options;
 };

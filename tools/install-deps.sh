@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   cmake g++ make pkg-config libssl-dev libfuse3-dev
+  # metrics endpoints (prometheus-cpp) and systemd readiness (sd_notify)
+  prometheus-cpp-dev libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing and sanitizers (libFuzzer ships in libclang-rt-14-dev)
@@ -15,6 +17,8 @@ packages=(
   fuse3 iproute2 nftables util-linux procps kmod
   # protocol checks and peers for benchmarks
   tshark uftp casync
+  # systemd-analyze verify of the example units in docs/
+  systemd
 )
 # The RaptorQ interop test runs a peer implementation on node; the machine
 # image may bring its own node, otherwise Debian's.

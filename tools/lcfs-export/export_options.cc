@@ -3,6 +3,7 @@
 #include <getopt.h>
 
 #include "lcfs/index/chunking.h"
+#include "lcfs/metrics/metrics_server.h"
 #include "lcfs/share/share.h"
 #include "lcfs/share/units.h"
 
@@ -17,6 +18,7 @@ enum LongOnly {
   kMldQueryInterval,
   kSyslog,
   kSign,
+  kMetrics,
 };
 
 const option kOptions[] = {
@@ -34,6 +36,7 @@ const option kOptions[] = {
     {"port", required_argument, nullptr, kPort},
     {"mld-query-interval", required_argument, nullptr, kMldQueryInterval},
     {"sign", required_argument, nullptr, kSign},
+    {"metrics", required_argument, nullptr, kMetrics},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
     {nullptr, 0, nullptr, 0},
@@ -70,6 +73,8 @@ std::string ExportUsage() {
          "      --mld-query-interval D\n"
          "                          MLD Query Interval, other MLD timers scaled from it\n"
          "                          (tests; default: RFC 3810's 125s)\n"
+         "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+         "                          (e.g. 127.0.0.1:9464; default: none)\n"
          "  -h, --help              this help\n"
          "  -V, --version           version\n"
          "\n"
@@ -149,6 +154,12 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
       case kSign:
         out->sign_key = arg;
         break;
+      case kMetrics: {
+        Status valid = metrics::ValidateMetricsAddress(arg);
+        if (!valid.ok()) return Bad("--metrics", valid);
+        out->metrics = arg;
+        break;
+      }
       case 'h':
         return ParseOutcome::kHelp;
       case 'V':

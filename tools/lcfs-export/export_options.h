@@ -27,6 +27,7 @@ struct ExportOptions {
   std::string sign_key;  // --sign: also announce signed records on this key's channel
   // Tests: MLD Query Interval, the other MLD timers scaled from it.
   std::optional<std::chrono::milliseconds> mld_query_interval;
+  std::string metrics;  // --metrics ADDR:PORT: Prometheus endpoint; empty = none
 };
 
 enum class ParseOutcome { kRun, kHelp, kVersion };

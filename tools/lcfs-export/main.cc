@@ -24,6 +24,8 @@
 #include "export_options.h"
 #include "lcfs/channel/announcer.h"
 #include "lcfs/index/indexer.h"
+#include "lcfs/metrics/engine_metrics.h"
+#include "lcfs/metrics/metrics_server.h"
 #include "lcfs/share/share.h"
 #include "lcfs/share/units.h"
 #include "lcfs/unique_fd.h"
@@ -80,6 +82,7 @@ class Exporter {
   Logger& log_;
   index::IndexOptions index_options_;
   share::ShareStats stats_;
+  std::optional<metrics::MetricsServer> metrics_;  // reads stats_: declared after it
   share::ShareHandle engine_;
   std::unique_ptr<channel::Announcer> announcer_;  // with --sign
   Hash root_;
@@ -162,6 +165,17 @@ int Exporter::Run() {
   if (!dir_ok.ok()) {
     log_.Error(dir_ok.message());
     return kExitError;
+  }
+
+  // Before indexing, which may take long: a busy port fails at once.
+  if (!options_.metrics.empty()) {
+    metrics_.emplace();
+    metrics_->AddCollector([this](metrics::Scrape& s) { metrics::AddExportMetrics(stats_, s); });
+    if (Status s = metrics_->Serve(options_.metrics); !s.ok()) {
+      log_.Error("--metrics: " + s.message());
+      return kExitError;
+    }
+    log_.Info("metrics on http://" + options_.metrics + "/metrics");
   }
 
   share::ShareOptions share_options;

@@ -17,6 +17,7 @@
 #include "lcfs/byte_size.h"
 #include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
+#include "lcfs/metrics/engine_metrics.h"
 #include "lcfs/sync/network_object_source.h"
 #include "lcfs/sync/tree_sync.h"
 #include "progress_bar.h"
@@ -135,6 +136,11 @@ int SyncOnce(sync::NetworkObjectSource& source, const Hash& root, const std::str
            static_cast<unsigned long long>(stats.directories),
            static_cast<unsigned long long>(stats.symlinks),
            static_cast<unsigned long long>(stats.deleted));
+    // The figures a mount's metrics endpoint serves, under the same names
+    // (counters since the start, as on an endpoint).
+    metrics::Scrape figures;
+    metrics::AddReceiverMetrics("lcfs_sync", fs, figures);
+    printf("%s", figures.ToText(/*skip_zero=*/true).c_str());
     fflush(stdout);
   }
   if (!result.ok()) {

@@ -1,0 +1,47 @@
+#include "mount_metrics.h"
+
+#include "lcfs/metrics/engine_metrics.h"
+
+namespace lcfs::fs {
+
+Result<std::vector<uint8_t>> TimedObjectSource::Fetch(const Hash& hash, ObjectKind kind,
+                                                      std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  auto bytes = upstream_.Fetch(hash, kind, timeout);
+  seconds_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return bytes;
+}
+
+std::vector<double> FetchSecondsBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+}
+
+void CollectMountMetrics(const ObjectFetcher& fetcher, const ChunkCache& cache,
+                         const sync::Fetcher* network, metrics::Scrape& out) {
+  auto d = [](uint64_t x) { return static_cast<double>(x); };
+  const ObjectFetcherStats f = fetcher.stats();
+  out.Counter("lcfs_mount_fetched_bytes_total", "Bytes of the objects fetched from the source",
+              d(f.upstream_bytes));
+  out.Counter("lcfs_mount_fetched_objects_total", "Objects fetched from the source",
+              d(f.upstream_fetches));
+  out.Counter("lcfs_mount_fetch_errors_total", "Fetches that failed (timeout, verification)",
+              d(f.upstream_failures));
+  out.Counter("lcfs_mount_shared_fetches_total", "Requests served by another request's fetch",
+              d(f.shared_waits));
+  out.Counter("lcfs_mount_prefetches_total", "Read-ahead fetch tasks run", d(f.prefetches));
+  const ChunkCacheStats c = cache.stats();
+  out.Counter("lcfs_mount_cache_hits_total", "Objects found in the chunk cache", d(c.hits));
+  out.Counter("lcfs_mount_cache_misses_total", "Objects not found in the chunk cache", d(c.misses));
+  out.Gauge("lcfs_mount_cache_bytes", "Bytes in the chunk cache (this mount's view)", d(c.bytes));
+  out.Gauge("lcfs_mount_cache_objects", "Objects in the chunk cache (this mount's view)",
+            d(c.objects));
+  out.Gauge("lcfs_mount_cache_limit_bytes", "Size limit of the chunk cache (0: none)", d(c.limit));
+  out.Counter("lcfs_mount_cache_evictions_total", "Objects evicted to keep the cache in its limit",
+              d(c.evictions));
+  out.Counter("lcfs_mount_cache_rejected_objects_total",
+              "Objects that failed verification on the way into or out of the cache",
+              d(c.rejected));
+  if (network) metrics::AddReceiverMetrics("lcfs_mount", network->stats(), out);
+}
+
+}  // namespace lcfs::fs

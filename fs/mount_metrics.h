@@ -1,0 +1,39 @@
+// The mount's Prometheus metrics (option metrics=ADDR:PORT): lcfs_mount_*
+// figures of the fetcher, the chunk cache and, for network mounts, the
+// receiver underneath, plus the lcfs_mount_fetch_seconds histogram.
+#pragma once
+
+#include <memory>
+
+#include "chunk_cache.h"
+#include "lcfs/metrics/metrics_server.h"
+#include "lcfs/object.h"
+#include "lcfs/sync/fetcher.h"
+#include "object_fetcher.h"
+
+namespace lcfs::fs {
+
+// An ObjectSource that times every fetch of `upstream` into a histogram
+// (successful or not: a timeout is a slow fetch too).
+class TimedObjectSource : public ObjectSource {
+ public:
+  TimedObjectSource(ObjectSource& upstream, metrics::Histogram& seconds)
+      : upstream_(upstream), seconds_(seconds) {}
+  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
+                                     std::chrono::milliseconds timeout) override;
+
+ private:
+  ObjectSource& upstream_;
+  metrics::Histogram& seconds_;
+};
+
+// The histogram's buckets: from a cached-at-the-exporter round trip on a LAN
+// (milliseconds) to the default timeout (30 s).
+std::vector<double> FetchSecondsBuckets();
+
+// Adds the mount's figures to `out`. `network` is the receiver of a network
+// mount (nullptr for local=). Thread-safe: reads the components' stats().
+void CollectMountMetrics(const ObjectFetcher& fetcher, const ChunkCache& cache,
+                         const sync::Fetcher* network, metrics::Scrape& out);
+
+}  // namespace lcfs::fs
