@@ -30,6 +30,7 @@
 #include "lcfs/share/units.h"
 #include "lcfs/unique_fd.h"
 #include "logger.h"
+#include "service_notifier.h"
 #include "tree_watcher.h"
 
 namespace lcfs::exporter {
@@ -86,7 +87,8 @@ class Exporter {
   share::ShareHandle engine_;
   std::unique_ptr<channel::Announcer> announcer_;  // with --sign
   Hash root_;
-  UniqueFd stale_fd_;  // eventfd: the engine found a changed file
+  UniqueFd stale_fd_;         // eventfd: the engine found a changed file
+  ServiceNotifier notifier_;  // systemd: READY=1, STATUS=, WATCHDOG=1
 };
 
 Result<index::IndexResult> Exporter::Index() {
@@ -126,6 +128,7 @@ void Exporter::Reindex(bool force_publish) {
       if (!a.ok()) log_.Error("--sign: cannot sign the new root: " + a.ToString());
     }
     PrintHash(root_);
+    notifier_.Status("serving " + root_.ToHex());
     log_.Info("new root " + root_.ToHex() + "; the previous one stays served for " +
               std::to_string(options_.grace.count()) + " ms");
   }
@@ -256,6 +259,8 @@ int Exporter::Run() {
   }
   log_.Info("serving " + root_.ToHex() + " on " + ifnames + " at " +
             share::FormatRate(share_options.rate_bps));
+  notifier_.Ready("serving " + root_.ToHex() + " on " + ifnames + " at " +
+                  share::FormatRate(share_options.rate_bps));
   if (options_.verbosity > 0 && !options_.syslog) {
     std::fprintf(stderr, "mount it on any host of the link with:\n  mount -t fuse.lcfs %s /mnt\n",
                  root_.ToHex().c_str());
@@ -294,9 +299,11 @@ int Exporter::Run() {
   Clock::time_point reindex_at = kNever;
   bool force_publish = false;
   for (;;) {
+    // The watchdog is pinged from this loop, so a stuck loop stops the pings.
+    const Clock::time_point wake = std::min(reindex_at, notifier_.watchdog_due());
     int timeout_ms = -1;
-    if (reindex_at != kNever) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(reindex_at - Clock::now());
+    if (wake != kNever) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now());
       timeout_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
     }
     epoll_event ready[4];
@@ -310,6 +317,7 @@ int Exporter::Run() {
             case SIGTERM:
             case SIGINT:
               log_.Info(std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
+              notifier_.Stopping();
               share::Unshare(std::move(engine_));
               return kExitOk;
             case SIGHUP:
@@ -333,6 +341,7 @@ int Exporter::Run() {
         if (watcher->Drain()) reindex_at = Clock::now() + options_.settle;  // settle: restart
       }
     }
+    notifier_.PingWatchdogIfDue();
     if (reindex_at != kNever && Clock::now() >= reindex_at) {
       reindex_at = kNever;
       Reindex(force_publish);
