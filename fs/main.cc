@@ -174,17 +174,18 @@ int main(int argc, char** argv) {
   if (Status st = (*mount)->InstallSignalHandlers(); !st.ok()) return Fail(st.message());
   if (cl->debug) std::fprintf(stderr, "lcfs: serving %s\n", info.description.c_str());
 
-  if (!cl->foreground) {
-    openlog("lcfs", LOG_PID, LOG_DAEMON);
-    fuse_set_log_func(LogToSyslog);
-    DetachStdio();
-  }
   if (!opts.metrics.empty()) {
     auto* network = dynamic_cast<lcfs::sync::NetworkObjectSource*>(source->get());
     metrics.AddCollector([&fetcher, &cache = **cache, network](lcfs::metrics::Scrape& s) {
       lcfs::fs::CollectMountMetrics(fetcher, cache, network ? &network->fetcher() : nullptr, s);
     });
-    if (Status st = metrics.Serve(opts.metrics); !st.ok()) return Fail(st.message());
+    if (Status st = metrics.Serve(opts.metrics); !st.ok())
+      return Fail(st.message());  // still on stderr
+  }
+  if (!cl->foreground) {
+    openlog("lcfs", LOG_PID, LOG_DAEMON);
+    fuse_set_log_func(LogToSyslog);
+    DetachStdio();
   }
   ReportToParent(true);
   Status st = (*mount)->Run();
