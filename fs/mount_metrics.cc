@@ -4,10 +4,19 @@
 
 namespace lcfs::fs {
 
-Result<std::vector<uint8_t>> TimedObjectSource::Fetch(const Hash& hash, ObjectKind kind,
-                                                      std::chrono::milliseconds timeout) {
+FetchTicket TimedObjectSource::FetchAsync(const FetchRequest& request, FetchCallback done) {
   const auto start = std::chrono::steady_clock::now();
-  auto bytes = upstream_.Fetch(hash, kind, timeout);
+  return upstream_.FetchAsync(
+      request, [this, start, done = std::move(done)](Result<std::vector<uint8_t>> bytes) {
+        seconds_.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        done(std::move(bytes));
+      });
+}
+
+Result<std::vector<uint8_t>> TimedObjectSource::Fetch(const FetchRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  auto bytes = upstream_.Fetch(request);
   seconds_.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return bytes;
 }

@@ -19,8 +19,10 @@ class TimedObjectSource : public ObjectSource {
  public:
   TimedObjectSource(ObjectSource& upstream, metrics::Histogram& seconds)
       : upstream_(upstream), seconds_(seconds) {}
-  Result<std::vector<uint8_t>> Fetch(const Hash& hash, ObjectKind kind,
-                                     std::chrono::milliseconds timeout) override;
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override;
+  // Forwarded, so the mount's asynchronous pipeline keeps its concurrency.
+  FetchTicket FetchAsync(const FetchRequest& request, FetchCallback done) override;
+  void Cancel(FetchTicket ticket) override { upstream_.Cancel(ticket); }
 
  private:
   ObjectSource& upstream_;
