@@ -146,7 +146,8 @@ void Exporter::PrintStats() const {
       g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", tracked listeners " +
       g(stats_.tracked_hosts) + ", fast leaves " + g(stats_.fast_leaves) + ", refused leaves " +
       g(stats_.refused_leaves) + ", listeners over the caps " + g(stats_.hosts_refused) +
-      ", groups on RFC timers " + g(stats_.rfc_fallbacks));
+      ", groups on RFC timers " + g(stats_.rfc_fallbacks) + ", reports for unserved groups " +
+      g(stats_.ignored_records) + ", groups refused " + g(stats_.records_refused));
 }
 
 int Exporter::Run() {

@@ -137,6 +137,10 @@ void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now
   const MembershipKey key{ifindex, rec.group};
   auto it = records_.find(key);
   const bool existed = it != records_.end();
+  if (!existed && records_.size() >= limits_.records_total) {
+    ++tracking_.records_refused;
+    return;
+  }
   Record fresh;  // no record = INCLUDE {}
   Record& r = existed ? it->second : fresh;
   const MldTime old_deadline = r.deadline;

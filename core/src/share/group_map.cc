@@ -119,8 +119,25 @@ GroupMap GroupMap::FromHashes(std::vector<Hash> hashes, const net::GroupScheme& 
   GroupMap map;
   map.scheme_ = scheme;
   map.hashes_.reserve(hashes.size());
-  for (const auto& [group, index] : order) map.hashes_.push_back(hashes[index]);
+  map.keys_.reserve(hashes.size());
+  for (const auto& [group, index] : order) {
+    map.hashes_.push_back(hashes[index]);
+    map.keys_.push_back(KeyOf(group));
+  }
   return map;
+}
+
+uint64_t GroupMap::KeyOf(const net::Ipv6Address& group) {
+  // Bytes 2..9: the first 64 hash-derived bits, big-endian so that key
+  // order is group order.
+  uint64_t k = 0;
+  for (int i = 2; i < 10; ++i) k = k << 8 | group.bytes[i];
+  return k;
+}
+
+bool GroupMap::MayContain(const net::Ipv6Address& group) const {
+  if (!net::HasGroupPrefix(group, scheme_)) return false;
+  return std::binary_search(keys_.begin(), keys_.end(), KeyOf(group));
 }
 
 Result<GroupMap> GroupMap::Build(const index::Mdex& mdex, const Hash& root, bool root_is_directory,
@@ -139,16 +156,15 @@ Result<GroupMap> GroupMap::Build(const index::Mdex& mdex, const Hash& root, bool
 }
 
 std::optional<Hash> GroupMap::Find(const net::Ipv6Address& group) const {
-  size_t lo = 0, hi = hashes_.size();
-  while (lo < hi) {  // first entry whose group is not less than `group`
-    const size_t mid = lo + (hi - lo) / 2;
-    if (GroupLess(net::GroupAddress(hashes_[mid], scheme_), group)) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
+  if (!net::HasGroupPrefix(group, scheme_)) return std::nullopt;
+  // The keys narrow it to the entries sharing the first 64 bits (almost
+  // always one); only those get their group computed.
+  const uint64_t key = KeyOf(group);
+  auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
+  for (; it != keys_.end() && *it == key; ++it) {
+    const Hash& h = hashes_[static_cast<size_t>(it - keys_.begin())];
+    if (net::GroupAddress(h, scheme_) == group) return h;
   }
-  if (lo < hashes_.size() && net::GroupAddress(hashes_[lo], scheme_) == group) return hashes_[lo];
   return std::nullopt;
 }
 

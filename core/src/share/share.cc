@@ -321,6 +321,8 @@ void ShareEngine::Loop::HandleEvents() {
   stats->refused_leaves.store(t.refused_leaves, std::memory_order_relaxed);
   stats->hosts_refused.store(t.hosts_refused, std::memory_order_relaxed);
   stats->rfc_fallbacks.store(t.fallbacks + t.v1_fallbacks, std::memory_order_relaxed);
+  stats->ignored_records.store(snooper->counters().ignored_records, std::memory_order_relaxed);
+  stats->records_refused.store(t.records_refused, std::memory_order_relaxed);
   // Handling may not re-enter the snooper, so events were queued.
   for (size_t i = 0; i < events.size(); ++i) {
     const net::MembershipEvent e = events[i];
@@ -560,6 +562,7 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   mld.group_filter = [scheme = l.options.scheme](const net::Ipv6Address& g) {
     return net::HasGroupPrefix(g, scheme);
   };
+
   auto snooper =
       net::MldSnooper::Open(mld, [&l](const net::MembershipEvent& e) { l.events.push_back(e); });
   if (!snooper.ok()) return MapOpenError(snooper.status());

@@ -201,7 +201,8 @@ TEST_F(ListenerTrackingTest, SpecificQueryLowersOnlyWithinItsOwnResponseDelay) {
 
 class ListenerTrackingCapsTest : public ListenerTrackingTest {
  protected:
-  ListenerTrackingCapsTest() : ListenerTrackingTest({.hosts_per_group = 4, .hosts_total = 10}) {}
+  ListenerTrackingCapsTest()
+      : ListenerTrackingTest({.hosts_per_group = 4, .hosts_total = 10, .records_total = 20}) {}
 };
 
 TEST_F(ListenerTrackingCapsTest, AboveTheGroupCapTheGroupFallsBackToRfcTimers) {
@@ -233,6 +234,20 @@ TEST_F(ListenerTrackingCapsTest, ForgedFloodStaysWithinTheTotalCap) {
   EXPECT_EQ(table_.size(), 0u);
   EXPECT_EQ(table_.tracked_hosts(), 0u);
   EXPECT_EQ(table_.timer_entries(), 0u);
+}
+
+TEST_F(ListenerTrackingCapsTest, RecordsHaveAHardCapAndMemoryReturnsAfterAFlood) {
+  for (int g = 0; g < 1000; ++g)
+    V2(Numbered(kStranger, g), RecordType::kChangeToExclude, {}, Numbered(kG, g));
+  EXPECT_EQ(table_.size(), 20u);
+  EXPECT_EQ(table_.tracking().records_refused, 980u);
+  Advance(timers_.listening_interval());
+  EXPECT_EQ(table_.size(), 0u);
+  EXPECT_EQ(table_.tracked_hosts(), 0u);
+  EXPECT_EQ(table_.timer_entries(), 0u);
+  // And a legitimate listener gets its group again.
+  V2(kHostA, RecordType::kChangeToExclude);
+  EXPECT_TRUE(table_.HasListeners(kIf, kG));
 }
 
 }  // namespace

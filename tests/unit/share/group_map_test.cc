@@ -43,7 +43,7 @@ TEST(GroupMap, FindsEveryObjectOfAnIndexByItsGroup) {
   EXPECT_EQ(map->size(), 3u + 134u + 3u + 1u);
   const std::set<Hash> mapped(map->hashes().begin(), map->hashes().end());
   for (const Hash& h : expected) EXPECT_TRUE(mapped.count(h));
-  EXPECT_EQ(map->MemoryUsage(), map->size() * sizeof(Hash));
+  EXPECT_EQ(map->MemoryUsage(), map->size() * (sizeof(Hash) + sizeof(uint64_t)));
 
   for (const Hash& h : map->hashes()) {
     auto found = map->Find(net::GroupAddress(h));
@@ -60,6 +60,13 @@ TEST(GroupMap, UnknownGroupsAndOtherSchemesFindNothing) {
   auto map = GroupMap::FromHashes(hashes, net::GroupScheme{});
   EXPECT_EQ(map.size(), 50u);
   EXPECT_FALSE(map.Find(net::GroupAddress(Sha256Of("not published"))).has_value());
+  // The cheap pre-check: every published group may be there, and of 10,000
+  // random lcfs groups none (64 bits make a false match vanishingly rare).
+  for (const Hash& h : hashes) EXPECT_TRUE(map.MayContain(net::GroupAddress(h)));
+  int false_matches = 0;
+  for (int i = 0; i < 10'000; ++i)
+    false_matches += map.MayContain(net::GroupAddress(Sha256Of("random " + std::to_string(i))));
+  EXPECT_EQ(false_matches, 0);
   net::GroupScheme site;
   site.scope = 0x5;
   EXPECT_FALSE(map.Find(net::GroupAddress(hashes[7], site)).has_value());

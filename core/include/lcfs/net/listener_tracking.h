@@ -13,6 +13,10 @@ struct TrackingLimits {
   size_t hosts_per_group = 64;
   size_t hosts_total = 16384;
   size_t sources_per_host = 8;  // more: the host counts as listening until it leaves
+  // Hard cap on (interface, group) records: reports creating more are
+  // refused and counted. The exporter keeps records only for groups it
+  // serves, so this bounds a flood, not a legitimate load.
+  size_t records_total = 131072;
 };
 
 struct TrackingCounters {
@@ -23,6 +27,7 @@ struct TrackingCounters {
   uint64_t hosts_refused = 0;    // hosts not tracked: a cap was reached
   uint64_t querier_changes = 0;  // times tracking was suspended on an interface
   uint64_t queries_lowered = 0;  // specific queries that lowered a router timer
+  uint64_t records_refused = 0;  // new records refused: records_total reached
 };
 
 }  // namespace lcfs::net

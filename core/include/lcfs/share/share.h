@@ -70,11 +70,13 @@ struct ShareStats {
   std::atomic<uint64_t> encoder_bytes{0};      // memory held by encoders now
   std::atomic<uint64_t> send_errors{0};        // failed sends (socket errors, full buffers)
   // Explicit listener tracking (docs/protocol.md section 8).
-  std::atomic<uint64_t> tracked_hosts{0};   // (host, group) pairs tracked now
-  std::atomic<uint64_t> fast_leaves{0};     // groups stopped on their last listener's report
-  std::atomic<uint64_t> refused_leaves{0};  // leaves from hosts not listening: ignored
-  std::atomic<uint64_t> hosts_refused{0};   // hosts over the tracking caps: not tracked
-  std::atomic<uint64_t> rfc_fallbacks{0};   // groups on RFC timers (caps, MLDv1)
+  std::atomic<uint64_t> tracked_hosts{0};    // (host, group) pairs tracked now
+  std::atomic<uint64_t> fast_leaves{0};      // groups stopped on their last listener's report
+  std::atomic<uint64_t> refused_leaves{0};   // leaves from hosts not listening: ignored
+  std::atomic<uint64_t> hosts_refused{0};    // hosts over the tracking caps: not tracked
+  std::atomic<uint64_t> rfc_fallbacks{0};    // groups on RFC timers (caps, MLDv1)
+  std::atomic<uint64_t> ignored_records{0};  // report records for groups nothing is sent on
+  std::atomic<uint64_t> records_refused{0};  // new groups refused: membership cap reached
 };
 
 enum ShareFlags : unsigned {
