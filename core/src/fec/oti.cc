@@ -52,6 +52,15 @@ Result<Oti> Oti::ForObject(uint64_t size, uint16_t symbol_size, uint8_t alignmen
   return oti;
 }
 
+Result<Oti> OtiForObject(uint64_t size) {
+  if (size == 0) return Status::Error(EINVAL, "empty object: nothing to send");
+  uint16_t t = kObjectSymbolSize;
+  if (size < t) {
+    t = static_cast<uint16_t>(CeilDiv(size, kObjectAlignment) * kObjectAlignment);
+  }
+  return Oti::ForObject(size, t, kObjectAlignment);
+}
+
 Status Oti::Validate() const {
   auto bad = [](const std::string& what) { return Status::Error(EINVAL, "fec oti: " + what); };
   if (transfer_length == 0) return bad("transfer length is 0");

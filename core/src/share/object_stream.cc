@@ -8,15 +8,6 @@
 
 namespace lcfs::share {
 
-Result<fec::Oti> OtiForObject(uint64_t size) {
-  if (size == 0) return Status::Error(EINVAL, "empty object: nothing to send");
-  uint16_t t = kShareSymbolSize;
-  if (size < t) {
-    t = static_cast<uint16_t>((size + kShareAlignment - 1) / kShareAlignment * kShareAlignment);
-  }
-  return fec::Oti::ForObject(size, t, kShareAlignment);
-}
-
 Status ObjectStream::Load(const index::Mdex& mdex) {
   if (loaded()) return Status::Ok();
   auto bytes = mdex.Read(hash_);

@@ -32,8 +32,11 @@ inline constexpr uint8_t kShareAlignment = 4;
 inline constexpr uint16_t kShareSymbolSize =
     static_cast<uint16_t>(net::kMaxSymbolSize / kShareAlignment * kShareAlignment);
 
-// The OTI the exporter uses for an object of `size` bytes (> 0).
-Result<fec::Oti> OtiForObject(uint64_t size);
+static_assert(kShareSymbolSize == fec::kObjectSymbolSize &&
+              kShareAlignment == fec::kObjectAlignment);
+// The OTI the exporter uses for an object of `size` bytes (> 0): fec's, the
+// one receivers expect.
+using fec::OtiForObject;
 
 class ObjectStream {
  public:

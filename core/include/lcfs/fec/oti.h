@@ -64,4 +64,15 @@ struct Oti {
   friend bool operator==(const Oti&, const Oti&) = default;
 };
 
+// The one OTI lcfs sends an object of `size` bytes with (docs/protocol.md
+// sections 5.2 and 9), so that a receiver that knows an object's size knows
+// its OTI and refuses packets announcing any other before they cost memory.
+// Al = kObjectAlignment; T = kObjectSymbolSize, the largest multiple of Al
+// that fits one packet in a 1500-byte MTU (section 7), or for shorter
+// objects F rounded up to Al (one symbol); Z and N from ForObject with the
+// default working set. EINVAL for size 0, EFBIG for objects too large.
+inline constexpr uint8_t kObjectAlignment = 4;
+inline constexpr uint16_t kObjectSymbolSize = 1412;
+Result<Oti> OtiForObject(uint64_t size);
+
 }  // namespace lcfs::fec
