@@ -11,7 +11,7 @@ ProgressBar::ProgressBar(bool enabled)
 
 void ProgressBar::Update(const sync::SyncProgress& p) {
   if (!enabled_) return;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = secs > 0 ? static_cast<double>(p.bytes_received) / secs : 0;
@@ -44,7 +44,7 @@ void ProgressBar::Update(const sync::SyncProgress& p) {
 
 void ProgressBar::Clear() {
   if (!enabled_) return;
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (drawn_) fputs("\r\033[K", stderr);
   drawn_ = false;
 }

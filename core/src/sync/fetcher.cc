@@ -53,6 +53,15 @@ constexpr int kMaxTimeoutFactor = 10;
 
 }  // namespace
 
+// The fetcher's state and its receive thread.
+//
+// Threads: Submit, Cancel, Stop and Stats are called from any thread; they
+// touch only the inbox (inbox_mu_) and the published statistics
+// (stats_mu_), and wake the receive thread through an eventfd. Everything
+// else (pending fetches, the window, the socket's memberships, the working
+// statistics) belongs to the receive thread alone: Run() and what it calls,
+// with no lock held, so callbacks may call Submit and Cancel. The two
+// mutexes are never held together.
 class Fetcher::Loop {
  public:
   Loop(FetcherOptions options, net::MulticastSocket socket, UniqueFd wake)

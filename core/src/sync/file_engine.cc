@@ -63,8 +63,7 @@ Result<std::vector<uint8_t>> SyncContext::Fetch(const Hash& hash, ObjectKind kin
 
 void SyncContext::ReportProgress(bool force) {
   if (!options_.progress) return;
-  std::unique_lock lock(progress_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;
+  MutexLock lock(&progress_mu_);
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - last_progress_ < std::chrono::milliseconds(100)) return;
   last_progress_ = now;
@@ -176,7 +175,7 @@ Status SetFileAttributes(int fd, uint16_t mode, int64_t mtime_sec, uint32_t mtim
 namespace {
 
 // Opens the local copy of a job for reading; it must still be a regular file.
-Result<UniqueFd> OpenLocal(const FileJob& job) {
+Result<UniqueFd> OpenLocal(const FileSyncJob& job) {
   UniqueFd fd(open(job.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "open " + job.path);
   return fd;
@@ -185,10 +184,10 @@ Result<UniqueFd> OpenLocal(const FileJob& job) {
 // Hashes the local copies of every job, all chunks of all files in one pool.
 // Files are opened per chunk, not held open: a tree may have more files
 // than the process may have descriptors.
-Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) {
+Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileSyncJob>>& jobs) {
   std::vector<uint64_t> first_chunk(jobs.size() + 1, 0);  // prefix sums over jobs
   for (size_t j = 0; j < jobs.size(); ++j) {
-    FileJob& job = *jobs[j];
+    FileSyncJob& job = *jobs[j];
     uint64_t chunks = 0;
     struct stat st;
     if (lstat(job.path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
@@ -205,7 +204,7 @@ Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& 
       [&](size_t i) {
         const size_t j =
             std::upper_bound(first_chunk.begin(), first_chunk.end(), i) - first_chunk.begin() - 1;
-        FileJob& job = *jobs[j];
+        FileSyncJob& job = *jobs[j];
         const uint64_t c = i - first_chunk[j];
         const uint32_t len = index::ChunkLength(job.local_size, job.remote.chunk_size, c);
         thread_local std::vector<uint8_t> buf;
@@ -222,7 +221,7 @@ Status HashLocalCopies(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& 
 
 // Where a chunk's bytes can be had locally.
 struct LocalChunk {
-  FileJob* job;
+  FileSyncJob* job;
   uint64_t index;
 };
 
@@ -233,7 +232,7 @@ class FileWriter {
 
   // Gets chunk `c` of `job` (locally if we hold its bytes, else fetched) and
   // writes it into the job's temporary file; the last one renames the file.
-  Status WriteChunk(FileJob& job, const ChangedChunk& c) {
+  Status WriteChunk(FileSyncJob& job, const ChangedChunk& c) {
     const uint32_t len = index::ChunkLength(job.remote.size, job.remote.chunk_size, c.index);
     std::vector<uint8_t> bytes;
     bool reused = false;
@@ -253,7 +252,7 @@ class FileWriter {
       if (!fetched.ok()) return fetched.status().WithContext(job.path);
       bytes = std::move(fetched).value();
     }
-    std::lock_guard lock(job.mu);
+    MutexLock lock(&job.mu);
     LCFS_RETURN_IF_ERROR(EnsureTemp(job));
     LCFS_RETURN_IF_ERROR(PwriteFull(job.temp.get(), bytes, c.index * job.remote.chunk_size)
                              .WithContext("write " + job.temp_path));
@@ -262,14 +261,14 @@ class FileWriter {
   }
 
   // A job with nothing to fetch that still needs rewriting (size changed).
-  Status Rewrite(FileJob& job) {
-    std::lock_guard lock(job.mu);
+  Status Rewrite(FileSyncJob& job) {
+    MutexLock lock(&job.mu);
     LCFS_RETURN_IF_ERROR(EnsureTemp(job));
     return Finish(job);
   }
 
  private:
-  Status EnsureTemp(FileJob& job) {
+  Status EnsureTemp(FileSyncJob& job) REQUIRES(job.mu) {
     if (job.temp) return Status::Ok();
     auto fd = CreateTempNextTo(job.path, &job.temp_path);
     if (!fd.ok()) return fd.status();
@@ -285,7 +284,7 @@ class FileWriter {
     return Status::Ok();
   }
 
-  Status Finish(FileJob& job) {
+  Status Finish(FileSyncJob& job) REQUIRES(job.mu) {
     if (job.set_attributes) {
       LCFS_RETURN_IF_ERROR(
           SetFileAttributes(job.temp.get(), job.mode, job.mtime_sec, job.mtime_nsec, job.path));
@@ -305,14 +304,14 @@ class FileWriter {
 
 }  // namespace
 
-Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) {
+Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileSyncJob>>& jobs) {
   LCFS_RETURN_IF_ERROR(HashLocalCopies(ctx, jobs));
 
   // Remote trees, several files at once (each walk is a few round trips).
   LCFS_RETURN_IF_ERROR(ParallelFor(
       jobs.size(), ctx.options().window,
       [&](size_t j) {
-        FileJob& job = *jobs[j];
+        FileSyncJob& job = *jobs[j];
         auto changed = FindChangedChunks(ctx, job.remote, job.local_leaves, job.local_size);
         if (!changed.ok()) return changed.status().WithContext(job.path);
         job.changed = std::move(changed).value();
@@ -327,7 +326,7 @@ Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) 
       local.emplace(job->local_leaves[c], LocalChunk{job.get(), c});
   }
   struct Task {
-    FileJob* job;
+    FileSyncJob* job;
     size_t changed;  // index into job->changed, or SIZE_MAX for a bare rewrite
   };
   std::vector<Task> tasks;
@@ -340,7 +339,10 @@ Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) 
     }
     ctx.AddReused(job->remote.size - changed_bytes);
     job->rewrite = !job->changed.empty() || !job->has_local || job->local_size != job->remote.size;
-    job->remaining = job->changed.size();
+    {
+      MutexLock lock(&job->mu);  // before the writers start: uncontended
+      job->remaining = job->changed.size();
+    }
     if (!job->rewrite) {
       ++ctx.stats().files_unchanged;
       if (job->set_attributes) {
@@ -370,6 +372,7 @@ Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs) 
   ctx.ReportProgress(true);
   if (!s.ok()) {
     for (auto& job : jobs) {
+      MutexLock lock(&job->mu);  // the writers are done: uncontended
       if (!job->finished && !job->temp_path.empty()) unlink(job->temp_path.c_str());
     }
   }

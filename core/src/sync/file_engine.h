@@ -10,12 +10,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "lcfs/hash.h"
+#include "lcfs/mutex.h"
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 #include "lcfs/sync/file_sync.h"
@@ -25,6 +25,16 @@
 
 namespace lcfs::sync {
 
+// What one sync shares between its threads: the object source, the options,
+// the byte counters and the progress callback.
+//
+// Threads: a sync runs phases, some on one thread (planning, reconciling
+// directories) and some on worker pools (hashing local copies, walking remote
+// trees, fetching chunks). Fetch, AddReused, AddToFetch, SetPlanned,
+// ReportProgress, cancelled and Snapshot may be called from any thread
+// (atomic counters; progress_mu_ lets one thread at a time call the progress
+// callback, at most every 100 ms unless forced). stats() hands out plain
+// counters: only the single-threaded phases touch them.
 class SyncContext {
  public:
   SyncContext(ObjectSource& source, const SyncOptions& options);
@@ -36,7 +46,7 @@ class SyncContext {
   void AddReused(uint64_t bytes) { reused_ += bytes; }
   void AddToFetch(uint64_t bytes) { to_fetch_ += bytes; }
   void SetPlanned() { planned_ = true; }
-  void ReportProgress(bool force = false);
+  void ReportProgress(bool force = false) EXCLUDES(progress_mu_);
 
   const SyncOptions& options() const { return options_; }
   bool cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
@@ -49,8 +59,8 @@ class SyncContext {
   const SyncOptions& options_;
   std::atomic<uint64_t> received_{0}, chunk_received_{0}, reused_{0}, to_fetch_{0}, objects_{0};
   std::atomic<bool> planned_{false};
-  std::mutex progress_mu_;
-  std::chrono::steady_clock::time_point last_progress_{};
+  Mutex progress_mu_;
+  std::chrono::steady_clock::time_point last_progress_ GUARDED_BY(progress_mu_){};
   SyncStats stats_;
 };
 
@@ -67,7 +77,13 @@ Result<std::vector<ChangedChunk>> FindChangedChunks(SyncContext& ctx, const Remo
                                                     uint64_t local_size);
 
 // One file to make equal to a remote file.
-struct FileJob {
+//
+// Threads: the planning fields are written by one thread at a time (the
+// hashing pool writes distinct local_leaves entries; everything else is
+// single-threaded). During execution, chunks of one file are written by
+// several workers at once: `mu` guards the temporary file and the count of
+// chunks still to write, and the worker that writes the last one renames.
+struct FileSyncJob {
   std::string path;
   RemoteFile remote;
   // Tree sync: set mode and mtime from the directory entry. Otherwise keep
@@ -86,16 +102,16 @@ struct FileJob {
   bool rewrite = false;  // needs a temporary file (content or size differ)
 
   // Execution.
-  std::mutex mu;
-  UniqueFd temp;
-  std::string temp_path;
-  size_t remaining = 0;
-  bool finished = false;
+  Mutex mu;
+  UniqueFd temp GUARDED_BY(mu);
+  std::string temp_path GUARDED_BY(mu);
+  size_t remaining GUARDED_BY(mu) = 0;
+  bool finished GUARDED_BY(mu) = false;
 };
 
 // Syncs every job; on error, removes the temporary files of unfinished jobs
 // and returns the first error (finished files stay, complete).
-Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileJob>>& jobs);
+Status SyncFiles(SyncContext& ctx, std::vector<std::unique_ptr<FileSyncJob>>& jobs);
 
 // Prefix of our temporary files ("." so ls hides them); stale ones (from a
 // killed sync) are removed by the next tree sync of that directory.

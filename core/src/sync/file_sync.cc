@@ -12,8 +12,8 @@ Result<uint64_t> SyncFile(ObjectSource& source, const RemoteFile& remote, const 
                           const SyncOptions& options, SyncStats* stats) {
   LCFS_RETURN_IF_ERROR(index::ValidateChunkSize(remote.chunk_size));
   SyncContext ctx(source, options);
-  std::vector<std::unique_ptr<FileJob>> jobs;
-  jobs.push_back(std::make_unique<FileJob>());
+  std::vector<std::unique_ptr<FileSyncJob>> jobs;
+  jobs.push_back(std::make_unique<FileSyncJob>());
   jobs.back()->path = path;
   jobs.back()->remote = remote;
   Status s = SyncFiles(ctx, jobs);

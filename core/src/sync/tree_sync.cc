@@ -154,7 +154,7 @@ class TreeSyncer {
           if (e.is_inline) {
             LCFS_RETURN_IF_ERROR(SyncInlineFile(path, e));
           } else {
-            auto job = std::make_unique<FileJob>();
+            auto job = std::make_unique<FileSyncJob>();
             job->path = path;
             job->remote = {e.hash, e.size, d.dir.chunk_size};
             job->set_attributes = true;
@@ -255,7 +255,7 @@ class TreeSyncer {
 
   SyncContext& ctx_;
   std::vector<std::unique_ptr<DirWork>> dirs_;
-  std::vector<std::unique_ptr<FileJob>> jobs_;
+  std::vector<std::unique_ptr<FileSyncJob>> jobs_;
 };
 
 }  // namespace
