@@ -26,6 +26,7 @@
 #include "filesystem.h"
 #include "fuse_mount.h"
 #include "lcfs/hash.h"
+#include "lcfs/malloc_policy.h"
 #include "lcfs/sync/network_object_source.h"
 #include "mount_metrics.h"
 #include "mount_options.h"
@@ -97,6 +98,7 @@ void DetachStdio() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  lcfs::ApplyMallocPolicy();
   std::vector<std::string> args(argv, argv + argc);
   auto cl = lcfs::fs::ParseCommandLine(args);
   if (!cl.ok()) {

@@ -24,6 +24,7 @@
 #include "export_options.h"
 #include "lcfs/channel/announcer.h"
 #include "lcfs/index/indexer.h"
+#include "lcfs/malloc_policy.h"
 #include "lcfs/metrics/engine_metrics.h"
 #include "lcfs/metrics/metrics_server.h"
 #include "lcfs/share/share.h"
@@ -355,6 +356,7 @@ int Exporter::Run() {
 }  // namespace lcfs::exporter
 
 int main(int argc, char** argv) {
+  lcfs::ApplyMallocPolicy();
   using namespace lcfs::exporter;
   ExportOptions options;
   auto outcome = ParseExportOptions(argc, argv, &options);

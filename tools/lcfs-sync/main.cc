@@ -17,6 +17,7 @@
 #include "lcfs/byte_size.h"
 #include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
+#include "lcfs/malloc_policy.h"
 #include "lcfs/metrics/engine_metrics.h"
 #include "lcfs/sync/network_object_source.h"
 #include "lcfs/sync/tree_sync.h"
@@ -154,6 +155,7 @@ int SyncOnce(sync::NetworkObjectSource& source, const Hash& root, const std::str
 }  // namespace
 
 int main(int argc, char** argv) {
+  lcfs::ApplyMallocPolicy();
   sync::NetworkSourceOptions net_options;
   sync::SyncOptions options;
   bool quiet = false;

@@ -1,0 +1,28 @@
+#include "lcfs/malloc_policy.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace lcfs {
+
+void ApplyMallocPolicy() {
+#if defined(__GLIBC__)
+  // An administrator's own choice (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=N)
+  // wins.
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.mmap_threshold") != nullptr)
+    return;
+  // Setting the threshold also turns off its dynamic adjustment (mallopt(3)).
+  // 256 KiB: above every small allocation (directory entries, packets,
+  // symbols), below a chunk; an mmap per chunk buffer costs microseconds
+  // against the milliseconds a chunk takes to arrive.
+  constexpr int kMmapThreshold = 256 << 10;
+  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+#endif
+}
+
+}  // namespace lcfs

@@ -1,0 +1,281 @@
+#!/bin/bash
+# Soak test (issue 14 point 5): lcfs under a steady read load while its
+# processes are killed, checked for wrong bytes, stuck processes, corrupt
+# caches and memory growth.
+#
+# On a virtual LAN of five hosts (docs/testbed.md): host 0 exports a
+# generated tree; hosts 1-4 each mount it and run one reader (reader.py) that
+# reads random files at random offsets and compares every byte with the
+# source; host 4 receives behind 10% packet loss. Meanwhile:
+#   - every 60 s the exporter is killed (SIGKILL) and restarted on the same
+#     directory (it must publish the same root);
+#   - every 90 s the mount of host 2 is killed (SIGKILL), lazily unmounted and
+#     mounted again on its cache.
+# At the end it fails unless: no reader ever read a wrong byte; every reader
+# whose mount was not killed read without error and made progress; every
+# reader stopped when asked (none stuck in the kernel, D state); every chunk
+# cache passes `lcfs-cache check`; and, in runs of 5 minutes or more, the
+# resident memory of each mount that lived through the whole run grew less
+# than 10% after its first minute (medians of per-second samples: the
+# second minute against the last).
+#
+#   tests/soak/soak.sh [--duration SECONDS] [--tree-mb MB] [--rate RATE] [BUILD_DIR]
+#
+# Defaults: 600 s, a 1024 MB tree, --rate 200M. CI runs it for 120 s on a
+# 128 MB tree (tests/CMakeLists.txt). Needs root (exit 77 = skipped).
+set -euo pipefail
+
+if [ "${1:-}" = --inside ]; then
+  b=$SOAK_BUILD
+  here=$SOAK_SOURCE
+  work=$(mktemp -d /tmp/lcfs-soak-XXXXXX)
+  exp_pid=""
+  declare -A mount_pid=() reader_pid=()
+  log() { echo "soak [$(($(date +%s) - ${t0:-$(date +%s)}))s] $*"; }
+  # The network namespace of host $1 (run programs there with nsenter
+  # directly, never through a shell function: a backgrounded function is a
+  # subshell, and its $! would not be the program's PID).
+  netns() {
+    local v="LCFS_TB_NS_$1"
+    echo "/run/netns/${!v}"
+  }
+  cleanup() {
+    touch "$work/stop" 2> /dev/null || true
+    for p in "${reader_pid[@]}"; do kill "$p" 2> /dev/null || true; done
+    for h in "${!mount_pid[@]}"; do
+      kill "${mount_pid[$h]}" 2> /dev/null || true
+      umount -l "$work/mnt$h" 2> /dev/null || true
+    done
+    [ -n "$exp_pid" ] && kill -KILL "$exp_pid" 2> /dev/null
+    wait 2> /dev/null || true
+    rm -rf "$work"
+  }
+  trap cleanup EXIT
+  trap 'exit 143' TERM INT HUP # so that the EXIT trap cleans up
+
+  # Waits up to $1 seconds for the command that follows to succeed.
+  wait_for() {
+    local deadline=$(($(date +%s) + $1))
+    shift
+    until "$@"; do
+      (($(date +%s) < deadline)) || return 1
+      sleep 0.1
+    done
+  }
+
+  # A tree like a software distribution: many small files in directories,
+  # some medium ones, a few large ones (deterministic contents).
+  python3 - "$work/src" "$SOAK_TREE_MB" << 'EOF'
+import os, random, sys
+root, total = sys.argv[1], int(sys.argv[2]) << 20
+rng = random.Random(14)
+left = total
+def write(path, size):
+    global left
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(rng.randbytes(size))
+    left -= size
+for d in range(20):
+    for i in range(50):
+        write(f"{root}/small/d{d:02}/f{i:03}", rng.randrange(0, 64 << 10))
+for i in range(40):
+    write(f"{root}/medium/m{i:02}", rng.randrange(1 << 20, 4 << 20))
+n = 0
+while left > 0:
+    write(f"{root}/large/l{n:02}", min(left, 64 << 20))
+    n += 1
+EOF
+
+  start_exporter() {
+    : > "$work/hash"
+    # nsenter execs the exporter: $! is the exporter itself.
+    nsenter --net="$(netns 0)" "$b/tools/lcfs-export" -q -i lan0 -r "$SOAK_RATE" "$work/src" \
+      > "$work/hash" 2>> "$work/export.log" &
+    exp_pid=$!
+    wait_for 300 test -s "$work/hash" || {
+      log "exporter printed no HASH"
+      exit 1
+    }
+  }
+  start_mount() {
+    local h=$1
+    mkdir -p "$work/mnt$h"
+    # -f: the daemon stays the process we started, so we know its PID.
+    # cache_size: a quarter of the tree, so objects keep being evicted and
+    # fetched again while the exporter and mounts are killed.
+    nsenter --net="$(netns "$h")" "$b/fs/lcfs" "$root" "$work/mnt$h" -f \
+      -o "iface=lan0,cache=$work/cache$h,cache_size=$((SOAK_TREE_MB / 4))M" \
+      2>> "$work/mount$h.log" &
+    mount_pid[$h]=$!
+    wait_for 60 mountpoint -q "$work/mnt$h" || {
+      log "host $h: mount did not appear"
+      exit 1
+    }
+  }
+  rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2> /dev/null || echo 0; }
+
+  t0=$(date +%s)
+  log "tree: $(du -sm "$work/src" | cut -f1) MB, $(find "$work/src" -type f | wc -l) files"
+  start_exporter
+  root=$(head -1 "$work/hash")
+  log "exporter up, root $root"
+  for h in 1 2 3 4; do start_mount "$h"; done
+  for h in 1 2 3 4; do
+    python3 "$here/tests/soak/reader.py" "$work/mnt$h" "$work/src" "$work/stop" \
+      "$work/report$h" --seed "$h" &
+    reader_pid[$h]=$!
+  done
+  log "4 mounts, 4 readers running for ${SOAK_DURATION}s"
+
+  next_export_kill=60
+  next_mount_kill=90
+  next_rss_log=30
+  exporter_restarts=0
+  mount_restarts=0
+  failed=0
+  while :; do
+    now=$(($(date +%s) - t0))
+    ((now < SOAK_DURATION)) || break
+    # Resident memory of each long-lived mount, once a second: "elapsed kB".
+    for h in 1 3 4; do echo "$now $(rss_kb "${mount_pid[$h]}")" >> "$work/rss$h"; done
+    if ((now >= next_rss_log)); then
+      log "mount RSS (kB): 1=$(rss_kb "${mount_pid[1]}") 3=$(rss_kb "${mount_pid[3]}") 4=$(rss_kb "${mount_pid[4]}")"
+      next_rss_log=$((next_rss_log + 30))
+    fi
+    if ((now >= next_export_kill)); then
+      kill -KILL "$exp_pid"
+      wait "$exp_pid" 2> /dev/null || true
+      start_exporter
+      again=$(head -1 "$work/hash")
+      exporter_restarts=$((exporter_restarts + 1))
+      log "exporter killed and restarted ($exporter_restarts)"
+      if [ "$again" != "$root" ]; then
+        log "FAIL: restarted exporter published $again, not $root"
+        failed=1
+      fi
+      next_export_kill=$((next_export_kill + 60))
+    fi
+    if ((now >= next_mount_kill)); then
+      kill -KILL "${mount_pid[2]}"
+      wait "${mount_pid[2]}" 2> /dev/null || true
+      umount -l "$work/mnt2"
+      start_mount 2
+      mount_restarts=$((mount_restarts + 1))
+      log "mount of host 2 killed and remounted on its cache ($mount_restarts)"
+      next_mount_kill=$((next_mount_kill + 90))
+    fi
+    sleep 1 # the run's clock: events are due by time, not by state
+  done
+
+  touch "$work/stop"
+  # A reader in the middle of a read finishes it first; one that is stuck in
+  # the kernel (D state) never does.
+  for h in 1 2 3 4; do
+    p=${reader_pid[$h]}
+    if ! wait_for 120 test ! -d "/proc/$p"; then
+      state=$(awk '{print $3}' "/proc/$p/stat" 2> /dev/null || echo '?')
+      log "FAIL: reader $h did not stop (state $state)"
+      failed=1
+    fi
+  done
+  for h in 1 2 3 4; do
+    umount "$work/mnt$h" || umount -l "$work/mnt$h"
+    wait "${mount_pid[$h]}" 2> /dev/null || true
+    unset "mount_pid[$h]"
+  done
+  kill "$exp_pid" 2> /dev/null || true
+  wait "$exp_pid" 2> /dev/null || true
+  exp_pid=""
+
+  log "exporter restarts: $exporter_restarts, mount restarts: $mount_restarts"
+  for h in 1 2 3 4; do
+    r=$(cat "$work/report$h" 2> /dev/null || echo '{}')
+    summary=$(python3 -c '
+import json, sys
+r = json.loads(sys.argv[1] or "{}")
+print(r.get("reads", 0), r.get("bytes", 0) >> 20, len(r.get("mismatches", [])),
+      sum(r.get("errors", {}).values()), json.dumps(r.get("errors", {})).replace(" ", ""),
+      json.dumps(r.get("mismatches", [])[:3]).replace(" ", ""))' "$r")
+    read -r reads mib wrong errors by_errno examples <<< "$summary"
+    log "reader $h: $reads reads, $mib MiB matched, $wrong wrong, $errors errors $by_errno"
+    if ((wrong > 0)); then
+      log "FAIL: reader $h read wrong bytes: $examples"
+      failed=1
+    fi
+    if ((reads == 0)); then
+      log "FAIL: reader $h made no progress"
+      failed=1
+    fi
+    # The mount of host 2 is killed under its reader (ENOTCONN, then ENOENT
+    # until it is back); the other readers must see no error at all.
+    if ((h != 2 && errors > 0)); then
+      log "FAIL: reader $h saw errors"
+      failed=1
+    fi
+  done
+  for h in 1 2 3 4; do
+    if out=$("$b/tools/lcfs-cache" check "$work/cache$h" 2>&1); then
+      log "cache $h: $out"
+    else
+      log "FAIL: cache $h: $out"
+      failed=1
+    fi
+  done
+  # Growth is judged on medians (what a mount holds moves with the fetches in
+  # flight): the minute after the first one against the last minute. A run
+  # shorter than 5 minutes cannot tell warm-up from growth: it only prints.
+  for h in 1 3 4; do
+    read -r first last <<< "$(python3 -c '
+import statistics, sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
+end = rows[-1][0] if rows else 0
+a = [kb for t, kb in rows if 60 <= t < 120]
+b = [kb for t, kb in rows if t >= max(120, end - 60)]
+print(int(statistics.median(a)) if a else 0, int(statistics.median(b)) if b else 0)' "$work/rss$h")"
+    if ((first == 0 || last == 0)); then
+      log "mount $h RSS: run too short to compare"
+    elif ((SOAK_DURATION >= 300 && last * 10 >= first * 11)); then
+      log "FAIL: mount $h RSS median grew from $first kB (second minute) to $last kB (last minute): 10% or more"
+      failed=1
+    else
+      log "mount $h RSS median: $first kB in the second minute, $last kB in the last ($((
+        (last - first) * 100 / first))%)"
+    fi
+  done
+  if ((failed)); then
+    for f in "$work"/export.log "$work"/mount*.log; do
+      echo "--- tail of $(basename "$f")"
+      tail -n 20 "$f"
+    done
+    log "FAILED"
+    exit 1
+  fi
+  log "PASSED"
+  exit 0
+fi
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+duration=600 tree_mb=1024 rate=200M build=""
+while (($#)); do
+  case $1 in
+    --duration) duration=$2; shift 2 ;;
+    --tree-mb) tree_mb=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    -*) echo "soak.sh: unknown option $1" >&2; exit 2 ;;
+    *) build=$1; shift ;;
+  esac
+done
+[[ $duration =~ ^[0-9]+$ ]] || { echo "soak.sh: --duration needs whole seconds" >&2; exit 2; }
+[[ $tree_mb =~ ^[0-9]+$ ]] && ((tree_mb > 0)) || { echo "soak.sh: --tree-mb needs a positive number" >&2; exit 2; }
+build=$(cd "${build:-$here/build}" && pwd)
+if [[ $EUID -ne 0 ]]; then
+  echo "soak.sh: needs root (network namespaces, FUSE mounts); skipped" >&2
+  exit 77
+fi
+for f in fs/lcfs tools/lcfs-export tools/lcfs-cache tests/lcfs-testbed; do
+  [ -x "$build/$f" ] || { echo "soak.sh: missing $build/$f" >&2; exit 2; }
+done
+export SOAK_BUILD=$build SOAK_SOURCE=$here SOAK_DURATION=$duration SOAK_TREE_MB=$tree_mb SOAK_RATE=$rate
+exec "$build/tests/lcfs-testbed" --hosts 5 --loss 4:10 -- bash "$here/tests/soak/soak.sh" --inside
