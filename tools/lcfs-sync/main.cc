@@ -2,6 +2,7 @@
 // fetching only what differs from what DEST already holds.
 // lcfs-sync CHANNEL DEST: the same for the latest root signed on CHANNEL.
 #include <getopt.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -131,6 +132,20 @@ int SyncOnce(sync::NetworkObjectSource& source, const Hash& root, const std::str
         static_cast<unsigned long long>(fs.packets.dropped_total() -
                                         fs.packets[net::PacketDrop::kForeignObject] -
                                         fs.packets[net::PacketDrop::kWrongKind]));
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    printf(
+        "hostile: %llu packets of a wrong OTI, %llu found no decoder, %llu decoders evicted, "
+        "%llu conflicting symbols, %llu decodes retried (%llu recovered); decoder memory peak "
+        "%llu bytes; peak resident %llu bytes\n",
+        static_cast<unsigned long long>(fs.wrong_oti_packets),
+        static_cast<unsigned long long>(fs.no_decoder_packets),
+        static_cast<unsigned long long>(fs.evicted_decoders),
+        static_cast<unsigned long long>(fs.conflicting_symbols),
+        static_cast<unsigned long long>(fs.retried_decodes),
+        static_cast<unsigned long long>(fs.recovered_decodes),
+        static_cast<unsigned long long>(fs.decoder_memory_peak),
+        static_cast<unsigned long long>(usage.ru_maxrss) * 1024);
     printf("files: %llu written, %llu unchanged; %llu directories, %llu symlinks, %llu deleted\n",
            static_cast<unsigned long long>(stats.files_written),
            static_cast<unsigned long long>(stats.files_unchanged),

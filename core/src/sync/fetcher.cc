@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "decoder_budget.h"
 #include "fetch_window.h"
 #include "lcfs/mutex.h"
 #include "lcfs/net/multicast_socket.h"
@@ -68,6 +69,7 @@ class Fetcher::Loop {
       : options_(Defaults(std::move(options))),
         socket_(std::move(socket)),
         wake_(std::move(wake)),
+        budget_(options_.decoder_budget),
         window_(options_.window, options_.blocking_reserve, options_.metadata_reserve) {
     buffers_.resize(kBatch * kDatagramBuffer);
     datagrams_.resize(kBatch);
@@ -230,7 +232,7 @@ class Fetcher::Loop {
     p->priority = req.priority;
     p->group = net::GroupAddress(req.hash, options_.scheme);
     p->assembler = std::make_unique<ObjectAssembler>(req.hash, req.kind, req.expected_size,
-                                                     MaxObjectSize(req.kind));
+                                                     MaxObjectSize(req.kind), &budget_);
     p->active = r.start;
     p->waiters.push_back(std::move(waiter));
     pending_.emplace(id, std::move(p));
@@ -380,6 +382,12 @@ class Fetcher::Loop {
     stats_.discarded_symbols += c.discarded;
     stats_.verify_failures += c.verify_failures;
     stats_.rejected_packets += c.rejected;
+    stats_.wrong_oti_packets += c.wrong_oti;
+    stats_.no_decoder_packets += c.over_budget;
+    stats_.evicted_decoders += c.evicted;
+    stats_.conflicting_symbols += c.conflicts;
+    stats_.retried_decodes += c.retries;
+    stats_.recovered_decodes += c.recovered;
     stats_.symbols_needed += c.symbols_needed;
   }
 
@@ -498,6 +506,7 @@ class Fetcher::Loop {
     MutexLock lock(&stats_mu_);
     published_ = stats_;
     published_.joined = window_.joined_count();
+    published_.decoder_memory_peak = budget_.peak();
     published_.queued = pending_.size() - window_.joined_count();
   }
 
@@ -513,6 +522,7 @@ class Fetcher::Loop {
   std::vector<FetchTicket> cancels_ GUARDED_BY(inbox_mu_);
 
   // Receive-thread state (no lock: only Run() and what it calls touch it).
+  DecoderBudget budget_;  // shared by the assemblers of pending_: declared first
   PendingMap pending_;
   std::unordered_map<FetchTicket, net::ObjectId> tickets_;  // unanswered requests
   FetchWindow window_;

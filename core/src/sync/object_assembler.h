@@ -1,25 +1,47 @@
 // ObjectAssembler: turns the symbols of one object, as they arrive from the
 // network, into the object's verified bytes.
 //
-// Symbols are decoded per (source address, OTI): a host sending garbage on
-// the group, or announcing a different OTI, gets a decoder of its own and
-// cannot spoil the real exporter's. When a decoder completes, its bytes are
-// checked against the object's hash; bytes that do not verify are discarded,
-// the decoder is reset and collection goes on (counted). Memory is bounded:
-// at most kMaxCandidates decoders, each for an object of at most the size
-// limit the caller gives.
+// What it refuses before it costs memory. When the caller knows the object's
+// size (every object but a root directory), it knows the OTI too
+// (fec::OtiForObject): packets announcing another OTI are refused and
+// counted. Otherwise the OTI's length must not exceed the limit for the kind.
+//
+// Decoders. Symbols are decoded per (source address, OTI): a host sending
+// garbage under its own address gets a decoder of its own and cannot spoil
+// the exporter's. At most kMaxCandidates decoders per object. When they are
+// all taken, a new sender takes the place of the one that failed
+// verification most often, else of the one with the smallest share of the
+// object's packets since it was created; a decoder younger than
+// kProbationPackets packets of the object is never taken. Every decoder but
+// the first of an object whose size is known is charged to the fetcher's
+// DecoderBudget (F bytes) and refused when it is spent.
+//
+// Forged sources. A host forging the exporter's address feeds the same
+// decoder. When a decode fails verification, or two payloads arrive for one
+// position, the decoder starts keeping payloads in a SymbolPool (charged to
+// the budget, at most kPoolFactor times the symbols the object needs), and
+// each later failure retries from the pool's subsets (SymbolPool::Subset)
+// before starting afresh. Bytes that do not verify are never returned.
+//
+// Memory per object: at most kMaxCandidates decoders of F bytes each plus
+// their pools (kPoolFactor * (ceil(F / T) + 40 Z) symbols each at most);
+// per fetcher, everything beyond one decoder per sized object stays within
+// the DecoderBudget.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
+#include "decoder_budget.h"
 #include "lcfs/fec/decoder.h"
 #include "lcfs/hash.h"
 #include "lcfs/net/address.h"
 #include "lcfs/net/packet.h"
 #include "lcfs/object.h"
+#include "symbol_pool.h"
 
 namespace lcfs::sync {
 
@@ -29,6 +51,12 @@ struct AssemblyCounters {
   uint64_t discarded = 0;        // symbols that did not contribute to verified bytes
   uint64_t verify_failures = 0;  // decodes whose bytes did not hash to the object
   uint64_t rejected = 0;         // packets refused: bad OTI, wrong size, too many sources
+  uint64_t wrong_oti = 0;        // of which announced an OTI other than the known size's
+  uint64_t over_budget = 0;      // of which found no decoder: candidates or budget spent
+  uint64_t evicted = 0;          // decoders given up for another sender's
+  uint64_t conflicts = 0;        // symbols whose position already held another payload
+  uint64_t retries = 0;          // decodes retried from a subset of the pool
+  uint64_t recovered = 0;        // of which verified
   uint64_t symbols_needed = 0;   // source symbols of the verified object (ceil(F / T))
 };
 
@@ -37,10 +65,17 @@ class ObjectAssembler {
   // Decoders kept at once (distinct source/OTI pairs); packets of further
   // pairs are rejected until the object completes.
   static constexpr size_t kMaxCandidates = 4;
+  static constexpr uint64_t kProbationPackets = 64;
+  // A pool holds at most this many times ceil(F / T) + 40 Z symbols.
+  static constexpr uint64_t kPoolFactor = 3;
 
   // `expected_size`: the object's length when the caller knows it (0: any
-  // length up to `max_size`). Packets announcing another length are rejected.
-  ObjectAssembler(const Hash& hash, ObjectKind kind, uint64_t expected_size, uint64_t max_size);
+  // length up to `max_size`). Packets announcing another length, or with a
+  // known length another OTI, are rejected. `budget` (may be null: no
+  // limit) is charged for everything but the first decoder of a sized
+  // object; it must outlive the assembler.
+  ObjectAssembler(const Hash& hash, ObjectKind kind, uint64_t expected_size, uint64_t max_size,
+                  DecoderBudget* budget = nullptr);
   ~ObjectAssembler();
   ObjectAssembler(const ObjectAssembler&) = delete;
   ObjectAssembler& operator=(const ObjectAssembler&) = delete;
@@ -54,15 +89,28 @@ class ObjectAssembler {
   std::vector<uint8_t> TakeObject();
 
   const AssemblyCounters& counters() const { return counters_; }
+  // Decoders held now (at most kMaxCandidates).
+  size_t decoders() const { return candidates_.size(); }
+  // Bytes held now: decoders (F each) and pools.
+  uint64_t memory() const;
 
  private:
   struct Candidate;
   Candidate* FindOrCreate(const net::PacketView& packet, const net::Ipv6Address& source);
+  bool MakeRoom();
+  void Drop(size_t index);
+  bool Verified(Candidate& c, std::vector<uint8_t> bytes);
+  bool Retry(Candidate& c);
+  void Suspect(Candidate& c);
 
   Hash hash_;
   ObjectKind kind_;
   uint64_t expected_size_;
   uint64_t max_size_;
+  DecoderBudget* budget_;
+  bool has_expected_oti_ = false;
+  std::array<uint8_t, net::kOtiSize> expected_oti_{};
+  uint64_t packets_ = 0;  // packets given to Add, the clock of probation and shares
   std::vector<std::unique_ptr<Candidate>> candidates_;
   std::optional<std::vector<uint8_t>> verified_;
   AssemblyCounters counters_;

@@ -20,26 +20,32 @@ struct Sender {
   net::PacketHeader header;
   std::vector<uint8_t> symbol, datagram;
 
-  Sender(size_t size, uint32_t seed, ObjectKind kind = ObjectKind::kChunk) {
+  // `lcfs_oti`: the OTI every exporter uses (fec::OtiForObject), which a
+  // receiver that knows the size insists on; otherwise T = 256.
+  Sender(size_t size, uint32_t seed, ObjectKind kind = ObjectKind::kChunk, bool lcfs_oti = false) {
     std::mt19937 rng(seed);
     object.resize(size);
     for (auto& b : object) b = static_cast<uint8_t>(rng());
     hash = ObjectHash(kind, object);
-    oti = fec::Oti::ForObject(size, 256).value();
+    oti = lcfs_oti ? fec::OtiForObject(size).value() : fec::Oti::ForObject(size, 256).value();
     encoder.emplace(fec::ObjectEncoder::Create(oti, object).value());
     header.kind = kind;
     header.object_id = net::ObjectIdOf(hash);
     header.oti = oti.Encode();
   }
-  uint32_t k() const { return static_cast<uint32_t>((object.size() + 255) / 256); }
-  // The packet for symbol `esi` of block 0, or random bytes of symbol size.
-  net::PacketView Packet(uint32_t esi, bool garbage = false) {
+  uint32_t k() const {
+    return static_cast<uint32_t>((object.size() + oti.symbol_size - 1) / oti.symbol_size);
+  }
+  // The packet for symbol `esi` of block 0, or random bytes of symbol size,
+  // or the real symbol with its last bytes altered (a forger's copy).
+  net::PacketView Packet(uint32_t esi, bool garbage = false, bool corrupt_tail = false) {
     symbol.assign(oti.symbol_size, 0);
     if (garbage) {
-      std::mt19937 rng(esi);
+      std::mt19937 rng(esi * 7919 + 1);
       for (auto& b : symbol) b = static_cast<uint8_t>(rng());
     } else {
       EXPECT_TRUE(encoder->Symbol(0, esi, symbol).ok());
+      if (corrupt_tail) symbol.back() ^= 0x5a;
     }
     header.payload_id = fec::PayloadId{0, esi}.Encode();
     datagram = net::EncodePacket(header, symbol).value();
@@ -110,6 +116,152 @@ TEST(ObjectAssembler, RefusesTheWrongSizeAndTooManySenders) {
     a.Add(s.Packet(static_cast<uint32_t>(i), true), src);
   }
   EXPECT_EQ(a.counters().rejected, 3u);
+}
+
+// Issue 18 point 2: the size is known, so the OTI is; others cost nothing.
+TEST(ObjectAssembler, KnownSizeRefusesAnyOtherOtiBeforeItTakesMemory) {
+  Sender s(100'000, 5, ObjectKind::kChunk, true);
+  DecoderBudget budget(1 << 20);
+  ObjectAssembler a(s.hash, ObjectKind::kChunk, s.object.size(), 1 << 24, &budget);
+  // A host announcing the right length with another T, or another length.
+  for (uint16_t t : {256, 1024, 1400}) {
+    Sender bogus(100'000, 6, ObjectKind::kChunk);
+    bogus.oti = fec::Oti::ForObject(100'000, t).value();
+    bogus.encoder.emplace(fec::ObjectEncoder::Create(bogus.oti, bogus.object).value());
+    bogus.header = s.header;
+    bogus.header.oti = bogus.oti.Encode();
+    for (uint32_t esi = 0; esi < 100; ++esi) EXPECT_FALSE(a.Add(bogus.Packet(esi), kHostile));
+  }
+  EXPECT_EQ(a.counters().wrong_oti, 300u);
+  EXPECT_EQ(a.counters().rejected, 300u);
+  EXPECT_EQ(a.decoders(), 0u);
+  EXPECT_EQ(a.memory(), 0u);
+  bool done = false;
+  for (uint32_t esi = 0; !done && esi < s.k(); ++esi) done = a.Add(s.Packet(esi), kExporter);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(a.TakeObject(), s.object);
+  EXPECT_EQ(budget.used(), 0u);  // the one decoder a sized request needs is not charged
+}
+
+TEST(ObjectAssembler, RootUnderABogusOtiFloodDecodesWithinTheBudget) {
+  Sender s(20'000, 7, ObjectKind::kDirectory, true);
+  const uint64_t limit = 3u << 20;
+  DecoderBudget budget(limit);
+  ObjectAssembler a(s.hash, ObjectKind::kDirectory, 0, 64u << 20, &budget);
+  // Before the exporter's first packet, one packet for each of 8 bogus OTIs
+  // claiming about 1 MiB; then one for each of the exporter's, in turn.
+  auto bogus = [&](uint32_t i) {
+    Sender b((1 << 20) - 4 * i, 100 + i, ObjectKind::kDirectory, true);
+    b.header = s.header;
+    b.header.oti = b.oti.Encode();
+    return b;
+  };
+  std::vector<Sender> hostile;
+  for (uint32_t i = 0; i < 8; ++i) hostile.push_back(bogus(i));
+  for (auto& h : hostile) a.Add(h.Packet(0, true), kHostile);
+  bool done = false;
+  uint32_t sent = 0;
+  for (uint32_t esi = 0; !done && esi < 40 * s.k() + 2 * ObjectAssembler::kProbationPackets;
+       ++esi) {
+    a.Add(hostile[esi % hostile.size()].Packet(esi + 1, true), kHostile);
+    done = a.Add(s.Packet(esi), kExporter);
+    ++sent;
+    EXPECT_LE(budget.used(), limit);
+    EXPECT_LE(a.decoders(), ObjectAssembler::kMaxCandidates);
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(a.TakeObject(), s.object);
+  EXPECT_GT(a.counters().over_budget + a.counters().evicted, 0u)
+      << a.counters().rejected << " rejected, " << a.counters().wrong_oti << " wrong OTI";
+  EXPECT_EQ(budget.used(), 0u);  // all given back
+  // The probation is the delay: within it and a few objects' worth.
+  EXPECT_LE(sent, ObjectAssembler::kProbationPackets + 8 * s.k());
+}
+
+TEST(ObjectAssembler, SecondSendersDecodersAreChargedAndRefusedPastTheBudget) {
+  Sender s(100'000, 8, ObjectKind::kChunk, true);
+  DecoderBudget budget(150'000);  // room for one more 100 kB decoder, not two
+  ObjectAssembler a(s.hash, ObjectKind::kChunk, s.object.size(), 1 << 24, &budget);
+  for (uint8_t i = 0; i < 3; ++i) {
+    net::Ipv6Address src = kHostile;
+    src.bytes[15] = i;
+    a.Add(s.Packet(i, true), src);
+  }
+  EXPECT_EQ(a.decoders(), 2u);
+  EXPECT_EQ(a.counters().over_budget, 1u);
+  EXPECT_EQ(budget.used(), 100'000u);
+}
+
+TEST(ObjectAssembler, ASenderThatKeepsFailingLosesItsDecoderFirst) {
+  Sender s(20'000, 9, ObjectKind::kChunk, true);
+  ObjectAssembler a(s.hash, ObjectKind::kChunk, s.object.size(), 1 << 24);
+  net::Ipv6Address liar = kHostile, quiet1 = kHostile, quiet2 = kHostile, late = kHostile;
+  liar.bytes[15] = 1;
+  quiet1.bytes[15] = 2;
+  quiet2.bytes[15] = 3;
+  late.bytes[15] = 4;
+  // Four decoders: the liar sends a whole object's worth of garbage (fails
+  // verification), two quiet hosts one symbol each, the exporter slowly.
+  a.Add(s.Packet(0, true), quiet1);
+  a.Add(s.Packet(0, true), quiet2);
+  a.Add(s.Packet(0), kExporter);
+  for (uint32_t esi = 0; esi < s.k() + ObjectAssembler::kProbationPackets; ++esi)
+    a.Add(s.Packet(esi, true), liar);
+  EXPECT_GE(a.counters().verify_failures, 1u);
+  EXPECT_EQ(a.decoders(), ObjectAssembler::kMaxCandidates);
+  a.Add(s.Packet(0), late);  // a fifth sender takes the liar's place
+  EXPECT_EQ(a.counters().evicted, 1u);
+  bool done = false;
+  for (uint32_t esi = 1; !done && esi < s.k() + 5; ++esi) done = a.Add(s.Packet(esi), kExporter);
+  ASSERT_TRUE(done);  // the exporter's decoder kept its symbols
+  EXPECT_EQ(a.TakeObject(), s.object);
+}
+
+// Issue 14 point 4: a forger under the exporter's address.
+TEST(ObjectAssembler, ForgedCopiesWithAlteredTailsDoNotDelayTheDecode) {
+  Sender s(100'000, 10, ObjectKind::kChunk, true);
+  ObjectAssembler a(s.hash, ObjectKind::kChunk, s.object.size(), 1 << 24);
+  bool done = false;
+  uint32_t esi = 0;
+  for (; !done && esi < 4 * s.k(); ++esi) {
+    done = a.Add(s.Packet(esi), kExporter);
+    if (!done) {
+      EXPECT_FALSE(a.Add(s.Packet(esi, false, true), kExporter));
+    }
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(a.TakeObject(), s.object);
+  EXPECT_EQ(esi, s.k());  // the first arrival of each position was the real one
+  EXPECT_EQ(a.counters().verify_failures, 0u);
+  EXPECT_EQ(a.counters().conflicts, s.k() - 1);
+}
+
+// Garbage at positions the exporter sends later (so it arrives first), one
+// packet for each real one, beside altered copies of every real packet.
+void ForgerAhead(uint32_t min_lead, uint32_t max_lead, uint32_t seed) {
+  Sender s(100'000, seed, ObjectKind::kChunk, true);
+  ObjectAssembler a(s.hash, ObjectKind::kChunk, s.object.size(), 1 << 24);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<uint32_t> lead(min_lead, max_lead);
+  bool done = false;
+  uint32_t esi = 0;
+  for (; !done && esi < 20 * s.k(); ++esi) {
+    a.Add(s.Packet(esi + lead(rng), true), kExporter);
+    done = a.Add(s.Packet(esi), kExporter);
+    if (!done) a.Add(s.Packet(esi, false, true), kExporter);
+  }
+  ASSERT_TRUE(done) << "stalled: " << a.counters().verify_failures << " failed decodes";
+  EXPECT_EQ(a.TakeObject(), s.object);
+  EXPECT_GE(a.counters().verify_failures, 1u);
+  EXPECT_GE(a.counters().recovered, 1u);
+  // The bound: a few objects' worth of the exporter's packets.
+  EXPECT_LE(esi, 4 * s.k()) << "took " << esi << " exporter packets for K = " << s.k();
+}
+
+TEST(ObjectAssembler, ForgedGarbageAheadOfTheExporterIsLeftOutOfItsRun) { ForgerAhead(2, 64, 11); }
+
+TEST(ObjectAssembler, ForgedGarbageOnePositionAheadIsOutvotedByTheLatestPayloads) {
+  ForgerAhead(1, 1, 12);
 }
 
 }  // namespace

@@ -56,29 +56,42 @@ struct FetcherOptions {
   size_t metadata_reserve = SIZE_MAX;
   // SO_RCVBUF: room for bursts while the thread decodes a completed block.
   int receive_buffer = 32 << 20;
+  // Decoder memory a hostile host can make us hold, over every fetch: second
+  // and further decoders of an object (other senders), decoders of objects of
+  // unknown size (a root directory), symbol pools kept against forged
+  // sources. The first decoder of an object of known size is not counted:
+  // the window and the sizes requested bound those.
+  uint64_t decoder_budget = uint64_t{128} << 20;
 };
 
 // Statistics since Start(), readable while fetches run.
 struct FetcherStats {
-  uint64_t requests = 0;           // FetchAsync calls
-  uint64_t shared = 0;             // of which joined a fetch already under way
-  uint64_t promoted = 0;           // of which raised the priority of a queued fetch
-  uint64_t completed = 0;          // objects verified
-  uint64_t timed_out = 0;          // requests that ended with ETIMEDOUT
-  uint64_t cancelled = 0;          // requests cancelled by their caller
-  uint64_t abandoned = 0;          // fetches ended unfinished because nobody waited
-  uint64_t preempted = 0;          // prefetches that gave their slot to a blocked request
-  uint64_t bytes = 0;              // verified object bytes
-  uint64_t symbols = 0;            // symbols decoded (given to a decoder)
-  uint64_t symbols_needed = 0;     // source symbols of the verified objects
-  uint64_t late_symbols = 0;       // packets for objects just completed (leave in progress)
-  uint64_t discarded_symbols = 0;  // symbols that did not verify or came from other senders
-  uint64_t verify_failures = 0;    // decodes whose bytes did not match the hash
-  uint64_t rejected_packets = 0;   // well-formed packets refused (bad OTI, size, source)
-  uint64_t foreign_packets = 0;    // for objects we are not fetching
-  net::PacketCounters packets;     // parse outcomes of every datagram (drops by reason)
-  size_t joined = 0;               // groups joined now
-  size_t queued = 0;               // fetches waiting for a window slot
+  uint64_t requests = 0;             // FetchAsync calls
+  uint64_t shared = 0;               // of which joined a fetch already under way
+  uint64_t promoted = 0;             // of which raised the priority of a queued fetch
+  uint64_t completed = 0;            // objects verified
+  uint64_t timed_out = 0;            // requests that ended with ETIMEDOUT
+  uint64_t cancelled = 0;            // requests cancelled by their caller
+  uint64_t abandoned = 0;            // fetches ended unfinished because nobody waited
+  uint64_t preempted = 0;            // prefetches that gave their slot to a blocked request
+  uint64_t bytes = 0;                // verified object bytes
+  uint64_t symbols = 0;              // symbols decoded (given to a decoder)
+  uint64_t symbols_needed = 0;       // source symbols of the verified objects
+  uint64_t late_symbols = 0;         // packets for objects just completed (leave in progress)
+  uint64_t discarded_symbols = 0;    // symbols that did not verify or came from other senders
+  uint64_t verify_failures = 0;      // decodes whose bytes did not match the hash
+  uint64_t rejected_packets = 0;     // well-formed packets refused (bad OTI, size, source)
+  uint64_t wrong_oti_packets = 0;    // of which announced an OTI the known size excludes
+  uint64_t no_decoder_packets = 0;   // of which found every decoder slot or the budget taken
+  uint64_t evicted_decoders = 0;     // decoders given up for another sender's
+  uint64_t conflicting_symbols = 0;  // a second payload for a position (forgery)
+  uint64_t retried_decodes = 0;      // decodes retried from a pool subset
+  uint64_t recovered_decodes = 0;    // of which verified
+  uint64_t decoder_memory_peak = 0;  // high-water mark of decoder_budget use
+  uint64_t foreign_packets = 0;      // for objects we are not fetching
+  net::PacketCounters packets;       // parse outcomes of every datagram (drops by reason)
+  size_t joined = 0;                 // groups joined now
+  size_t queued = 0;                 // fetches waiting for a window slot
 };
 
 class Fetcher {
