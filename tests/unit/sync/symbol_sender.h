@@ -72,6 +72,10 @@ class SymbolSender {
  public:
   struct Options {
     bool garbage = false;  // random bytes instead of symbols
+    // > 0: garbage under this many bogus OTIs per object, in turn (each
+    // claiming a length the object does not have, up to 16 MiB), the way a
+    // host would fill a receiver's decoders.
+    uint32_t bogus_otis = 0;
     uint64_t packets_per_second = 20000;
     uint32_t burst = 8;  // symbols per object per round
   };
@@ -121,16 +125,27 @@ class SymbolSender {
         error_ = oti.status();
         return;
       }
-      auto enc = fec::ObjectEncoder::Create(*oti, o.bytes);
-      if (!enc.ok()) {
-        error_ = enc.status();
-        return;
-      }
       net::PacketHeader h;
       h.kind = o.kind;
       h.object_id = net::ObjectIdOf(o.hash);
       h.oti = oti->Encode();
-      streams.push_back({std::move(enc).value(), h, net::GroupAddress(o.hash), 0});
+      for (uint32_t j = 0; j < std::max<uint32_t>(1, options_.bogus_otis); ++j) {
+        if (options_.bogus_otis > 0) {
+          const uint64_t claim = std::min<uint64_t>(16u << 20, f * 64 + 4 * (j + 1));
+          auto bogus = fec::OtiForObject(claim);
+          if (!bogus.ok()) {
+            error_ = bogus.status();
+            return;
+          }
+          h.oti = bogus->Encode();
+        }
+        auto e = fec::ObjectEncoder::Create(*oti, o.bytes);
+        if (!e.ok()) {
+          error_ = e.status();
+          return;
+        }
+        streams.push_back({std::move(e).value(), h, net::GroupAddress(o.hash), 0});
+      }
     }
     std::mt19937 rng(std::random_device{}());
     std::vector<uint8_t> symbol, packet(2048);
@@ -142,7 +157,7 @@ class SymbolSender {
         symbol.resize(t);
         for (uint32_t b = 0; b < options_.burst && !stop_; ++b) {
           for (uint32_t sbn = 0; sbn < s.encoder.block_count(); ++sbn) {
-            if (options_.garbage) {
+            if (options_.garbage || options_.bogus_otis > 0) {
               for (auto& x : symbol) x = static_cast<uint8_t>(rng());
             } else if (!s.encoder.Symbol(static_cast<uint8_t>(sbn), s.esi, symbol).ok()) {
               continue;
