@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <ctime>
 #include <thread>
 
 #include "lcfs/channel/record_acceptor.h"
@@ -21,12 +23,6 @@ namespace lcfs::channel {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-
-uint64_t UnixSeconds() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 Result<int> ResolveInterface(const std::string& iface) {
   if (iface.empty()) return 0;
@@ -86,7 +82,8 @@ void Follower::Impl::Receive() {
     std::optional<Record> accepted;
     {
       MutexLock l(&mu);
-      const RecordDrop verdict = acceptor.Offer(datagram, UnixSeconds());
+      const RecordDrop verdict =
+          acceptor.Offer(datagram, static_cast<uint64_t>(std::time(nullptr)));
       if (verdict == RecordDrop::kNone || verdict == RecordDrop::kRepeat) {
         if (verdict == RecordDrop::kNone) accepted = acceptor.current();
         fresh = true;
@@ -126,7 +123,8 @@ Result<std::unique_ptr<Follower>> Follower::Start(const ChannelId& channel,
   // Only the groups this socket joined: not the object traffic that other
   // sockets of the host (the fetcher) receive on the same port.
   const int off = 0;
-  setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off);
+  if (setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off) != 0)
+    return Status::FromErrno(errno, "channel follower: setsockopt(IPV6_MULTICAST_ALL)");
   const net::Ipv6Address group = ChannelGroup(channel, options.scheme);
   Status joined = socket->Join(group, *ifindex);
   if (!joined.ok()) return joined.WithContext("join channel group " + group.ToString());

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
+
+#include "lcfs/byte_reader.h"
 
 namespace lcfs::channel {
 
@@ -10,15 +13,6 @@ namespace {
 constexpr uint8_t kMagic[2] = {0x4c, 0x43};
 constexpr uint8_t kVersion = 1;
 constexpr size_t kDomainSize = sizeof kRecordDomain - 1;
-
-void Put(uint8_t* p, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i, v >>= 8) p[i] = static_cast<uint8_t>(v);
-}
-uint64_t Get(const uint8_t* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = v << 8 | p[i];
-  return v;
-}
 
 // The signed message: the domain string, then the record's first 92 bytes.
 std::array<uint8_t, kDomainSize + kRecordSignedSize> SignedMessage(const RecordBytes& bytes) {
@@ -32,16 +26,17 @@ std::array<uint8_t, kDomainSize + kRecordSignedSize> SignedMessage(const RecordB
 
 RecordBytes EncodeRecord(const Record& r) {
   RecordBytes b{};
-  b[0] = kMagic[0];
-  b[1] = kMagic[1];
-  b[2] = kVersion;
-  b[3] = kRecordPacketType;
-  std::copy(r.channel.key.begin(), r.channel.key.end(), b.begin() + 8);
-  std::copy(r.root.bytes.begin(), r.root.bytes.end(), b.begin() + 40);
-  Put(&b[72], r.sequence, 8);
-  Put(&b[80], r.time, 8);
-  Put(&b[88], r.validity, 4);
-  std::copy(r.signature.begin(), r.signature.end(), b.begin() + kRecordSignedSize);
+  ByteWriter w{std::span<uint8_t>(b)};
+  w.Bytes(kMagic);
+  w.U8(kVersion);
+  w.U8(kRecordPacketType);
+  w.Zeros(4);
+  w.Bytes(r.channel.key);
+  w.Bytes(r.root.bytes);
+  w.U64(r.sequence);
+  w.U64(r.time);
+  w.U32(r.validity);
+  w.Bytes(r.signature);
   return b;
 }
 
@@ -60,48 +55,39 @@ RecordDrop ParseRecord(std::span<const uint8_t> d, Record* out) {
   if (d[2] != kVersion) return RecordDrop::kBadVersion;
   if (d[3] != kRecordPacketType) return RecordDrop::kBadType;
   if (d[4] | d[5] | d[6] | d[7]) return RecordDrop::kReservedNotZero;
+  // The size is exact, so no read below can fail.
+  ByteReader in(d.subspan(8));
   Record r;
-  std::copy_n(d.begin() + 8, kPublicKeySize, r.channel.key.begin());
-  std::copy_n(d.begin() + 40, Hash::kSize, r.root.bytes.begin());
-  r.sequence = Get(&d[72], 8);
-  r.time = Get(&d[80], 8);
-  r.validity = static_cast<uint32_t>(Get(&d[88], 4));
-  std::copy_n(d.begin() + kRecordSignedSize, kSignatureSize, r.signature.begin());
+  in.Array(&r.channel.key);
+  in.Array(&r.root.bytes);
+  r.sequence = in.U64().value_or(0);
+  r.time = in.U64().value_or(0);
+  r.validity = in.U32().value_or(0);
+  in.Array(&r.signature);
   if (r.validity == 0) return RecordDrop::kZeroValidity;
   *out = r;
   return RecordDrop::kNone;
 }
 
 const char* RecordDropName(RecordDrop reason) {
-  switch (reason) {
-    case RecordDrop::kNone:
-      return "accepted";
-    case RecordDrop::kRepeat:
-      return "repeat";
-    case RecordDrop::kBadSize:
-      return "bad size";
-    case RecordDrop::kBadMagic:
-      return "bad magic";
-    case RecordDrop::kBadVersion:
-      return "unsupported version";
-    case RecordDrop::kBadType:
-      return "not a record";
-    case RecordDrop::kReservedNotZero:
-      return "reserved not zero";
-    case RecordDrop::kZeroValidity:
-      return "zero validity";
-    case RecordDrop::kWrongChannel:
-      return "wrong channel";
-    case RecordDrop::kBadSignature:
-      return "bad signature";
-    case RecordDrop::kOldSequence:
-      return "old sequence";
-    case RecordDrop::kExpired:
-      return "expired";
-    case RecordDrop::kFuture:
-      return "from the future";
-  }
-  return "unknown";
+  static constexpr const char* kNames[] = {
+      "accepted",
+      "repeat",
+      "bad size",
+      "bad magic",
+      "unsupported version",
+      "not a record",
+      "reserved not zero",
+      "zero validity",
+      "wrong channel",
+      "bad signature",
+      "old sequence",
+      "expired",
+      "from the future",
+  };
+  static_assert(std::size(kNames) == kRecordDropReasons);
+  const auto i = static_cast<size_t>(reason);
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 uint64_t RecordCounters::dropped() const {

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <string>
 
+#include "lcfs/byte_reader.h"
 #include "lcfs/index/chunking.h"
 #include "lcfs/index/file_tree.h"
 #include "lcfs/object.h"
@@ -96,92 +98,60 @@ Status ValidateEntry(const DirEntry& e, size_t index) {
   return Status::Ok();
 }
 
-void PutU16(std::vector<uint8_t>& out, uint16_t v) {
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
-}
-void PutU32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
-}
-void PutU64(std::vector<uint8_t>& out, uint64_t v) {
-  for (int s = 56; s >= 0; s -= 8) out.push_back(static_cast<uint8_t>(v >> s));
-}
-void PutBytes(std::vector<uint8_t>& out, std::span<const uint8_t> b) {
-  out.insert(out.end(), b.begin(), b.end());
-}
-void PutString(std::vector<uint8_t>& out, std::string_view s) {
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-// Bounds-checked big-endian reader; every Get fails instead of overrunning.
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> in) : in_(in) {}
-  size_t left() const { return in_.size() - pos_; }
-  size_t pos() const { return pos_; }
-  bool Get(uint64_t& v, int bytes) {
-    if (left() < static_cast<size_t>(bytes)) return false;
-    v = 0;
-    for (int i = 0; i < bytes; ++i) v = v << 8 | in_[pos_++];
-    return true;
-  }
-  bool GetSpan(std::span<const uint8_t>& out, size_t n) {
-    if (left() < n) return false;
-    out = in_.subspan(pos_, n);
-    pos_ += n;
-    return true;
-  }
-
- private:
-  std::span<const uint8_t> in_;
-  size_t pos_ = 0;
-};
-
 Status Truncated(size_t index, std::string_view name, const char* field) {
   return EntryError(index, name, std::string("truncated at ") + field);
 }
 
-Result<DirEntry> DecodeEntry(Reader& r, size_t index) {
+Result<DirEntry> DecodeEntry(ByteReader& r, size_t index) {
   DirEntry e;
-  uint64_t v;
-  std::span<const uint8_t> b;
-  if (!r.Get(v, 1)) return Truncated(index, "", "name length");
-  if (v == 0) return EntryError(index, "", "empty name");
-  if (!r.GetSpan(b, v)) return Truncated(index, "", "name");
-  e.name.assign(b.begin(), b.end());
-  if (!r.Get(v, 1)) return Truncated(index, e.name, "type");
-  e.type = static_cast<EntryType>(v);
-  if (!r.Get(v, 2)) return Truncated(index, e.name, "mode");
-  e.mode = static_cast<uint16_t>(v);
-  if (!r.Get(v, 8)) return Truncated(index, e.name, "mtime");
-  e.mtime_sec = static_cast<int64_t>(v);
-  if (!r.Get(v, 4)) return Truncated(index, e.name, "mtime nanoseconds");
-  e.mtime_nsec = static_cast<uint32_t>(v);
-  if (!r.Get(e.size, 8)) return Truncated(index, e.name, "size");
+  auto name_length = r.U8();
+  if (!name_length) return Truncated(index, "", "name length");
+  if (*name_length == 0) return EntryError(index, "", "empty name");
+  auto name = r.Bytes(*name_length);
+  if (!name) return Truncated(index, "", "name");
+  e.name.assign(name->begin(), name->end());
+  auto type = r.U8();
+  if (!type) return Truncated(index, e.name, "type");
+  e.type = static_cast<EntryType>(*type);
+  auto mode = r.U16();
+  if (!mode) return Truncated(index, e.name, "mode");
+  e.mode = *mode;
+  auto mtime = r.U64();
+  if (!mtime) return Truncated(index, e.name, "mtime");
+  e.mtime_sec = static_cast<int64_t>(*mtime);
+  auto mtime_nsec = r.U32();
+  if (!mtime_nsec) return Truncated(index, e.name, "mtime nanoseconds");
+  e.mtime_nsec = *mtime_nsec;
+  auto size = r.U64();
+  if (!size) return Truncated(index, e.name, "size");
+  e.size = *size;
   switch (e.type) {
-    case EntryType::kFile:
-      if (!r.Get(v, 1)) return Truncated(index, e.name, "file storage");
-      if (v == kFileInline) {
+    case EntryType::kFile: {
+      auto storage = r.U8();
+      if (!storage) return Truncated(index, e.name, "file storage");
+      if (*storage == kFileInline) {
         e.is_inline = true;
         if (e.size > kMaxInlineSize) break;  // ValidateEntry says why
-        if (!r.GetSpan(b, e.size)) return Truncated(index, e.name, "inline data");
-        e.inline_data.assign(b.begin(), b.end());
-      } else if (v == kFileByHash) {
-        if (!r.GetSpan(b, Hash::kSize)) return Truncated(index, e.name, "file hash");
-        e.hash = Hash::FromBytes(b.first<Hash::kSize>());
+        auto data = r.Bytes(e.size);
+        if (!data) return Truncated(index, e.name, "inline data");
+        e.inline_data.assign(data->begin(), data->end());
+      } else if (*storage == kFileByHash) {
+        if (!r.Array(&e.hash.bytes)) return Truncated(index, e.name, "file hash");
       } else {
-        return EntryError(index, e.name, "unknown file storage " + std::to_string(v));
+        return EntryError(index, e.name, "unknown file storage " + std::to_string(*storage));
       }
       break;
+    }
     case EntryType::kDirectory:
-      if (!r.GetSpan(b, Hash::kSize)) return Truncated(index, e.name, "directory hash");
-      e.hash = Hash::FromBytes(b.first<Hash::kSize>());
+      if (!r.Array(&e.hash.bytes)) return Truncated(index, e.name, "directory hash");
       break;
-    case EntryType::kSymlink:
+    case EntryType::kSymlink: {
       if (e.size == 0 || e.size > kMaxSymlinkTargetLength) break;  // ValidateEntry says why
-      if (!r.GetSpan(b, e.size)) return Truncated(index, e.name, "symlink target");
-      e.symlink_target.assign(b.begin(), b.end());
+      auto target = r.Bytes(e.size);
+      if (!target) return Truncated(index, e.name, "symlink target");
+      e.symlink_target.assign(target->begin(), target->end());
       break;
+    }
     default:
       break;  // ValidateEntry rejects the type
   }
@@ -192,15 +162,9 @@ Result<DirEntry> DecodeEntry(Reader& r, size_t index) {
 }  // namespace
 
 const char* EntryTypeName(EntryType type) {
-  switch (type) {
-    case EntryType::kFile:
-      return "file";
-    case EntryType::kDirectory:
-      return "dir";
-    case EntryType::kSymlink:
-      return "symlink";
-  }
-  return "unknown";
+  static constexpr const char* kNames[] = {"file", "dir", "symlink"};
+  const auto i = static_cast<size_t>(type) - 1;  // types start at 1
+  return i < std::size(kNames) ? kNames[i] : "unknown";
 }
 
 Hash DirEntry::ContentHash() const {
@@ -239,9 +203,10 @@ Result<std::vector<uint8_t>> EncodeDirectory(const Directory& dir) {
     return Status::Error(EINVAL, "encode directory: too many entries");
 
   std::vector<uint8_t> out;
-  out.push_back(kDirectoryVersion);
-  out.push_back(ChunkSizeLog2(dir.chunk_size));
-  PutU32(out, static_cast<uint32_t>(sorted.size()));
+  ByteWriter w(&out);
+  w.U8(kDirectoryVersion);
+  w.U8(ChunkSizeLog2(dir.chunk_size));
+  w.U32(static_cast<uint32_t>(sorted.size()));
   for (size_t i = 0; i < sorted.size(); ++i) {
     const DirEntry& e = *sorted[i];
     Status valid = ValidateEntry(e, i);
@@ -249,27 +214,27 @@ Result<std::vector<uint8_t>> EncodeDirectory(const Directory& dir) {
     if (i > 0 && sorted[i - 1]->name == e.name) {
       return EntryError(i, e.name, "duplicate name").WithContext("encode directory");
     }
-    out.push_back(static_cast<uint8_t>(e.name.size()));
-    PutString(out, e.name);
-    out.push_back(static_cast<uint8_t>(e.type));
-    PutU16(out, e.mode);
-    PutU64(out, static_cast<uint64_t>(e.mtime_sec));
-    PutU32(out, e.mtime_nsec);
-    PutU64(out, e.size);
+    w.U8(static_cast<uint8_t>(e.name.size()));
+    w.String(e.name);
+    w.U8(static_cast<uint8_t>(e.type));
+    w.U16(e.mode);
+    w.U64(static_cast<uint64_t>(e.mtime_sec));
+    w.U32(e.mtime_nsec);
+    w.U64(e.size);
     switch (e.type) {
       case EntryType::kFile:
-        out.push_back(e.is_inline ? kFileInline : kFileByHash);
+        w.U8(e.is_inline ? kFileInline : kFileByHash);
         if (e.is_inline) {
-          PutBytes(out, e.inline_data);
+          w.Bytes(e.inline_data);
         } else {
-          PutBytes(out, e.hash.bytes);
+          w.Bytes(e.hash.bytes);
         }
         break;
       case EntryType::kDirectory:
-        PutBytes(out, e.hash.bytes);
+        w.Bytes(e.hash.bytes);
         break;
       case EntryType::kSymlink:
-        PutString(out, e.symlink_target);
+        w.String(e.symlink_target);
         break;
     }
   }
@@ -285,15 +250,18 @@ Result<Directory> DecodeDirectory(std::span<const uint8_t> bytes) {
   if (bytes.size() > kMaxDirectoryObjectSize) {
     return fail(Status::Error(EINVAL, std::to_string(bytes.size()) + " bytes exceeds the limit"));
   }
-  Reader r(bytes);
-  uint64_t version, log2, count;
-  if (!r.Get(version, 1) || !r.Get(log2, 1) || !r.Get(count, 4)) {
+  ByteReader r(bytes);
+  const auto version = r.U8();
+  const auto log2_chunk = r.U8();
+  const auto entries = r.U32();
+  if (!version || !log2_chunk || !entries) {
     return fail(Status::Error(
         EINVAL, "truncated header (" + std::to_string(bytes.size()) + " bytes, need 6)"));
   }
-  if (version != kDirectoryVersion) {
-    return fail(Status::Error(EINVAL, "unknown version " + std::to_string(version)));
+  if (*version != kDirectoryVersion) {
+    return fail(Status::Error(EINVAL, "unknown version " + std::to_string(*version)));
   }
+  const uint64_t log2 = *log2_chunk, count = *entries;
   Directory dir;
   if (log2 >= 32) return fail(Status::Error(EINVAL, "chunk size 2^" + std::to_string(log2)));
   dir.chunk_size = static_cast<uint32_t>(uint64_t{1} << log2);

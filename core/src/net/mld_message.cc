@@ -1,50 +1,28 @@
 #include "net/mld_message.h"
 
-#include <cstring>
+#include <algorithm>
+#include <iterator>
 #include <string>
+
+#include "lcfs/byte_reader.h"
 
 namespace lcfs::net {
 
 namespace {
 
-constexpr size_t kV1Size = 24;      // type..multicast address
-constexpr size_t kV2QueryMin = 28;  // + S/QRV, QQIC, number of sources
-constexpr size_t kV2ReportHead = 8;
 constexpr size_t kRecordHead = 20;
 
-uint16_t Get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-void Put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-Ipv6Address GetAddr(const uint8_t* p) {
-  Ipv6Address a;
-  std::memcpy(a.bytes.data(), p, 16);
-  return a;
-}
-void PutAddr(std::vector<uint8_t>& out, const Ipv6Address& a) {
-  out.insert(out.end(), a.bytes.begin(), a.bytes.end());
-}
 Status Bad(const std::string& why) { return Status::Error(EBADMSG, "MLD message: " + why); }
 
 }  // namespace
 
 const char* RecordTypeName(RecordType t) {
-  switch (t) {
-    case RecordType::kModeIsInclude:
-      return "MODE_IS_INCLUDE";
-    case RecordType::kModeIsExclude:
-      return "MODE_IS_EXCLUDE";
-    case RecordType::kChangeToInclude:
-      return "CHANGE_TO_INCLUDE";
-    case RecordType::kChangeToExclude:
-      return "CHANGE_TO_EXCLUDE";
-    case RecordType::kAllowNewSources:
-      return "ALLOW_NEW_SOURCES";
-    case RecordType::kBlockOldSources:
-      return "BLOCK_OLD_SOURCES";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {
+      "MODE_IS_INCLUDE",   "MODE_IS_EXCLUDE",   "CHANGE_TO_INCLUDE",
+      "CHANGE_TO_EXCLUDE", "ALLOW_NEW_SOURCES", "BLOCK_OLD_SOURCES",
+  };
+  const auto i = static_cast<size_t>(t) - 1;  // types start at 1
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 uint16_t EncodeMaxResponseCode(Millis delay) {
@@ -84,42 +62,48 @@ std::chrono::seconds DecodeQqic(uint8_t code) {
 
 Result<MldMessage> ParseMldMessage(std::span<const uint8_t> m) {
   if (m.size() < 4) return Bad("shorter than an ICMPv6 header");
+  ByteReader in(m);
+  const uint8_t type = in.U8().value_or(0);
+  // The Code field is "ignored by receivers" (RFC 3810 5.1.2, 5.2.2); the
+  // checksum is the kernel's.
+  in.Skip(3);
   MldMessage out;
-  // The Code field is "ignored by receivers" (RFC 3810 5.1.2, 5.2.2).
-  switch (m[0]) {
+  switch (type) {
     case static_cast<uint8_t>(MldType::kQuery): {
       out.type = MldType::kQuery;
       MldQuery& q = out.query;
-      if (m.size() < kV1Size) return Bad("query shorter than 24 bytes");
-      q.max_response_delay = DecodeMaxResponseCode(Get16(&m[4]));
-      q.group = GetAddr(&m[8]);
+      const auto max_response = in.U16();
+      if (!max_response || !in.Skip(2) || !in.Array(&q.group.bytes))
+        return Bad("query shorter than 24 bytes");
+      q.max_response_delay = DecodeMaxResponseCode(*max_response);
       if (!q.group.IsUnspecified() && !q.group.IsMulticast())
         return Bad("query for non-multicast address " + q.group.ToString());
-      if (m.size() == kV1Size) {
+      if (in.left() == 0) {
         q.version = 1;
         return out;
       }
       // RFC 3810 8.1: 25..27 bytes is neither version.
-      if (m.size() < kV2QueryMin) return Bad("query of " + std::to_string(m.size()) + " bytes");
+      const auto flags = in.U8(), qqic = in.U8();
+      const auto n = in.U16();
+      if (!flags || !qqic || !n) return Bad("query of " + std::to_string(m.size()) + " bytes");
       q.version = 2;
-      q.suppress_router_processing = (m[24] & 0x08) != 0;
-      q.robustness = m[24] & 0x07;
-      q.query_interval = DecodeQqic(m[25]);
-      const size_t n = Get16(&m[26]);
-      if (kV2QueryMin + 16 * n > m.size())
-        return Bad("query lists " + std::to_string(n) + " sources beyond its end");
-      if (n && q.group.IsUnspecified()) return Bad("general query with sources");
-      q.sources.reserve(n);
-      for (size_t i = 0; i < n; ++i) q.sources.push_back(GetAddr(&m[kV2QueryMin + 16 * i]));
+      q.suppress_router_processing = (*flags & 0x08) != 0;
+      q.robustness = *flags & 0x07;
+      q.query_interval = DecodeQqic(*qqic);
+      if (size_t{16} * *n > in.left())
+        return Bad("query lists " + std::to_string(*n) + " sources beyond its end");
+      if (*n && q.group.IsUnspecified()) return Bad("general query with sources");
+      q.sources.resize(*n);
+      for (Ipv6Address& source : q.sources) in.Array(&source.bytes);
       // Octets beyond the sources are ignored (RFC 3810 5.1.12).
       return out;
     }
     case static_cast<uint8_t>(MldType::kV1Report):
     case static_cast<uint8_t>(MldType::kV1Done): {
-      out.type = static_cast<MldType>(m[0]);
-      if (m.size() < kV1Size) return Bad("MLDv1 message shorter than 24 bytes");
+      out.type = static_cast<MldType>(type);
       MldRecord r;
-      r.group = GetAddr(&m[8]);
+      if (!in.Skip(4) || !in.Array(&r.group.bytes))
+        return Bad("MLDv1 message shorter than 24 bytes");
       if (!r.group.IsMulticast())
         return Bad("MLDv1 message for non-multicast " + r.group.ToString());
       // RFC 3810 8.3.2: Report = IS_EX({}), Done = TO_IN({}).
@@ -130,79 +114,84 @@ Result<MldMessage> ParseMldMessage(std::span<const uint8_t> m) {
     }
     case static_cast<uint8_t>(MldType::kV2Report): {
       out.type = MldType::kV2Report;
-      if (m.size() < kV2ReportHead) return Bad("MLDv2 report shorter than 8 bytes");
-      const size_t count = Get16(&m[6]);
+      const auto count = in.Skip(2) ? in.U16() : std::nullopt;
+      if (!count) return Bad("MLDv2 report shorter than 8 bytes");
       // Each record takes at least 20 bytes: reject before allocating.
-      if (kV2ReportHead + kRecordHead * count > m.size())
-        return Bad("report claims " + std::to_string(count) + " records beyond its end");
-      size_t off = kV2ReportHead;
-      out.records.reserve(count);
-      for (size_t i = 0; i < count; ++i) {
-        if (off + kRecordHead > m.size()) return Bad("record " + std::to_string(i) + " truncated");
-        const uint8_t type = m[off];
-        const size_t aux = size_t{m[off + 1]} * 4;
-        const size_t nsrc = Get16(&m[off + 2]);
-        const size_t end = off + kRecordHead + 16 * nsrc + aux;
-        if (end > m.size())
-          return Bad("record " + std::to_string(i) + " lists sources beyond the message");
+      if (kRecordHead * *count > in.left())
+        return Bad("report claims " + std::to_string(*count) + " records beyond its end");
+      out.records.reserve(*count);
+      for (size_t i = 0; i < *count; ++i) {
         MldRecord r;
-        r.group = GetAddr(&m[off + 4]);
+        const auto record_type = in.U8(), aux_words = in.U8();
+        const auto nsrc = in.U16();
+        if (!record_type || !aux_words || !nsrc || !in.Array(&r.group.bytes))
+          return Bad("record " + std::to_string(i) + " truncated");
+        const size_t aux = size_t{*aux_words} * 4;
+        if (size_t{16} * *nsrc + aux > in.left())
+          return Bad("record " + std::to_string(i) + " lists sources beyond the message");
         if (!r.group.IsMulticast())
           return Bad("record " + std::to_string(i) + " for non-multicast " + r.group.ToString());
-        for (size_t s = 0; s < nsrc; ++s) {
-          Ipv6Address a = GetAddr(&m[off + kRecordHead + 16 * s]);
+        r.sources.resize(*nsrc);
+        for (Ipv6Address& a : r.sources) {
+          in.Array(&a.bytes);
           if (a.IsMulticast() || a.IsUnspecified())
             return Bad("record " + std::to_string(i) + " has invalid source " + a.ToString());
-          r.sources.push_back(a);
         }
-        off = end;
+        in.Skip(aux);
         // Unknown record types are skipped, as RFC 3810 5.2.12 lets receivers.
-        if (type < 1 || type > 6) continue;
-        r.type = static_cast<RecordType>(type);
+        if (*record_type < 1 || *record_type > 6) continue;
+        r.type = static_cast<RecordType>(*record_type);
         out.records.push_back(std::move(r));
       }
       return out;
     }
     default:
-      return Bad("ICMPv6 type " + std::to_string(m[0]) + " is not MLD");
+      return Bad("ICMPv6 type " + std::to_string(type) + " is not MLD");
   }
 }
 
 std::vector<uint8_t> EncodeMldv2Query(const MldQuery& q) {
-  std::vector<uint8_t> out(kV2QueryMin);
-  out[0] = static_cast<uint8_t>(MldType::kQuery);
-  Put16(&out[4], EncodeMaxResponseCode(q.max_response_delay));
-  std::memcpy(&out[8], q.group.bytes.data(), 16);
+  std::vector<uint8_t> out;
+  ByteWriter w(&out);
+  w.U8(static_cast<uint8_t>(MldType::kQuery));
+  w.Zeros(3);  // code, checksum
+  w.U16(EncodeMaxResponseCode(q.max_response_delay));
+  w.Zeros(2);  // reserved
+  w.Bytes(q.group.bytes);
   const int qrv = q.robustness >= 1 && q.robustness <= 7 ? q.robustness : 0;
-  out[24] = static_cast<uint8_t>((q.suppress_router_processing ? 0x08 : 0) | qrv);
+  w.U8(static_cast<uint8_t>((q.suppress_router_processing ? 0x08 : 0) | qrv));
   // QQIC is in whole seconds; intervals below a second (tests) round up to 1.
   const auto qqi = std::chrono::ceil<std::chrono::seconds>(q.query_interval);
-  out[25] = EncodeQqic(std::max(qqi, std::chrono::seconds(1)));
-  Put16(&out[26], static_cast<uint16_t>(q.sources.size()));
-  for (const auto& s : q.sources) PutAddr(out, s);
+  w.U8(EncodeQqic(std::max(qqi, std::chrono::seconds(1))));
+  w.U16(static_cast<uint16_t>(q.sources.size()));
+  for (const auto& s : q.sources) w.Bytes(s.bytes);
   return out;
 }
 
 std::vector<uint8_t> EncodeMldv2Report(std::span<const MldRecord> records) {
-  std::vector<uint8_t> out(kV2ReportHead);
-  out[0] = static_cast<uint8_t>(MldType::kV2Report);
-  Put16(&out[6], static_cast<uint16_t>(records.size()));
+  std::vector<uint8_t> out;
+  ByteWriter w(&out);
+  w.U8(static_cast<uint8_t>(MldType::kV2Report));
+  w.Zeros(5);  // code, checksum, reserved
+  w.U16(static_cast<uint16_t>(records.size()));
   for (const auto& r : records) {
-    out.push_back(static_cast<uint8_t>(r.type));
-    out.push_back(0);  // no aux data
-    out.push_back(static_cast<uint8_t>(r.sources.size() >> 8));
-    out.push_back(static_cast<uint8_t>(r.sources.size()));
-    PutAddr(out, r.group);
-    for (const auto& s : r.sources) PutAddr(out, s);
+    w.U8(static_cast<uint8_t>(r.type));
+    w.U8(0);  // no aux data
+    w.U16(static_cast<uint16_t>(r.sources.size()));
+    w.Bytes(r.group.bytes);
+    for (const auto& s : r.sources) w.Bytes(s.bytes);
   }
   return out;
 }
 
 std::vector<uint8_t> EncodeMldv1(MldType type, const Ipv6Address& group, Millis max_delay) {
-  std::vector<uint8_t> out(kV1Size);
-  out[0] = static_cast<uint8_t>(type);
-  Put16(&out[4], static_cast<uint16_t>(std::min<int64_t>(max_delay.count(), 0xffff)));
-  std::memcpy(&out[8], group.bytes.data(), 16);
+  std::vector<uint8_t> out;
+  ByteWriter w(&out);
+  w.U8(static_cast<uint8_t>(type));
+  w.Zeros(3);  // code, checksum
+  w.U16(static_cast<uint16_t>(std::min<int64_t>(max_delay.count(), 0xffff)));
+  w.Zeros(2);  // reserved
+  w.Bytes(group.bytes);
   return out;
 }
 

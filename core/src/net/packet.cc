@@ -1,7 +1,10 @@
 #include "lcfs/net/packet.h"
 
 #include <cstring>
+#include <iterator>
 #include <string>
+
+#include "lcfs/byte_reader.h"
 
 namespace lcfs::net {
 
@@ -12,29 +15,21 @@ ObjectId ObjectIdOf(const Hash& object) {
 }
 
 const char* PacketDropName(PacketDrop reason) {
-  switch (reason) {
-    case PacketDrop::kNone:
-      return "accepted";
-    case PacketDrop::kTooShort:
-      return "too short";
-    case PacketDrop::kBadMagic:
-      return "bad magic";
-    case PacketDrop::kBadVersion:
-      return "unsupported version";
-    case PacketDrop::kBadType:
-      return "unknown type";
-    case PacketDrop::kBadKind:
-      return "unknown object kind";
-    case PacketDrop::kReservedNotZero:
-      return "reserved bytes not zero";
-    case PacketDrop::kBadSymbolSize:
-      return "bad symbol size";
-    case PacketDrop::kForeignObject:
-      return "foreign object";
-    case PacketDrop::kWrongKind:
-      return "wrong object kind";
-  }
-  return "?";
+  static constexpr const char* kNames[] = {
+      "accepted",
+      "too short",
+      "bad magic",
+      "unsupported version",
+      "unknown type",
+      "unknown object kind",
+      "reserved bytes not zero",
+      "bad symbol size",
+      "foreign object",
+      "wrong object kind",
+  };
+  static_assert(std::size(kNames) == kPacketDropReasons);
+  const auto i = static_cast<size_t>(reason);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 uint64_t PacketCounters::dropped_total() const {
@@ -63,18 +58,17 @@ Result<size_t> EncodePacket(const PacketHeader& header, std::span<const uint8_t>
   const size_t total = kPacketHeaderSize + t;
   if (out.size() < total)
     return Status::Error(ENOBUFS, "encode packet: needs " + std::to_string(total) + " bytes");
-  uint8_t* p = out.data();
-  p[0] = kPacketMagic[0];
-  p[1] = kPacketMagic[1];
-  p[2] = kPacketVersion;
-  p[3] = static_cast<uint8_t>(header.type);
-  p[4] = static_cast<uint8_t>(header.kind);
-  p[5] = p[6] = p[7] = 0;
-  std::memcpy(p + 8, header.object_id.data(), kObjectIdSize);
-  std::memcpy(p + 24, header.oti.data(), kOtiSize);
-  std::memcpy(p + 36, header.payload_id.data(), kPayloadIdSize);
-  std::memcpy(p + kPacketHeaderSize, symbol.data(), t);
-  return total;
+  ByteWriter w(out);
+  w.Bytes(kPacketMagic);
+  w.U8(kPacketVersion);
+  w.U8(static_cast<uint8_t>(header.type));
+  w.U8(static_cast<uint8_t>(header.kind));
+  w.Zeros(3);
+  w.Bytes(header.object_id);
+  w.Bytes(header.oti);
+  w.Bytes(header.payload_id);
+  w.Bytes(symbol);
+  return w.written();
 }
 
 Result<std::vector<uint8_t>> EncodePacket(const PacketHeader& header,
@@ -101,13 +95,14 @@ PacketDrop ParsePacket(std::span<const uint8_t> d, PacketView* out) {
   PacketView v;
   v.header.type = PacketType::kSymbol;
   v.header.kind = static_cast<ObjectKind>(d[4]);
-  std::memcpy(v.header.object_id.data(), d.data() + 8, kObjectIdSize);
-  std::memcpy(v.header.oti.data(), d.data() + 24, kOtiSize);
-  std::memcpy(v.header.payload_id.data(), d.data() + 36, kPayloadIdSize);
+  // The header's length was checked above, so these reads cannot fail.
+  ByteReader in(d.subspan(8));
+  in.Array(&v.header.object_id);
+  in.Array(&v.header.oti);
+  in.Array(&v.header.payload_id);
   const size_t t = v.header.symbol_size();
-  if (t == 0 || t > kMaxSymbolSize || d.size() - kPacketHeaderSize != t)
-    return PacketDrop::kBadSymbolSize;
-  v.symbol = d.subspan(kPacketHeaderSize);
+  if (t == 0 || t > kMaxSymbolSize || in.left() != t) return PacketDrop::kBadSymbolSize;
+  v.symbol = in.rest();
   if (out) *out = v;
   return PacketDrop::kNone;
 }
