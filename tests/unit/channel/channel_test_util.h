@@ -3,35 +3,17 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <string>
+#include <cstdlib>
 
+#include "common/temp_dir.h"
 #include "lcfs/channel/record.h"
 #include "lcfs/channel/signing_key.h"
 #include "lcfs/hash.h"
 
 namespace lcfs::channel::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "lcfs-channel-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) std::abort();
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string Path(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using lcfs::testing::TempDir;
 
 inline SigningKey NewKey() {
   auto key = SigningKey::Generate();

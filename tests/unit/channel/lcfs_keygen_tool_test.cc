@@ -2,37 +2,23 @@
 // --help and docs/lcfs-keygen.1.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "channel_test_util.h"
+#include "common/tool_run.h"
 #include "lcfs/channel/channel.h"
 #include "lcfs/channel/signing_key.h"
 
 namespace lcfs::channel {
 namespace {
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string out;
-};
+using lcfs::testing::ToolRun;
 
-std::string Tool() { return std::string(LCFS_TOOLS_DIR) + "/lcfs-keygen"; }
-
-// Runs lcfs-keygen with `args` (shell words), stdout captured, stderr dropped.
-ToolRun RunTool(const std::string& args) {
-  ToolRun r;
-  FILE* p = ::popen((Tool() + " " + args + " 2>/dev/null").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+std::string Tool() { return lcfs::testing::ToolPath("lcfs-keygen"); }
+ToolRun RunTool(const std::string& args) { return lcfs::testing::RunTool(Tool(), args); }
 
 class LcfsKeygenTool : public ::testing::Test {
  protected:

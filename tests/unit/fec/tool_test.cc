@@ -1,13 +1,13 @@
 // lcfs-fec, the command-line codec: output formats and exit statuses.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
 
+#include "common/temp_dir.h"
+#include "common/tool_run.h"
 #include "fec_test_util.h"
 
 namespace lcfs::fec {
@@ -17,28 +17,15 @@ namespace fs = std::filesystem;
 
 class ToolTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    tool_ = std::string(LCFS_TOOLS_DIR) + "/lcfs-fec";
-    ASSERT_TRUE(fs::exists(tool_)) << "build the lcfs-fec target first";
-    dir_ = fs::temp_directory_path() / ("lcfs-fec-test-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { ASSERT_TRUE(fs::exists(tool_)) << "build the lcfs-fec target first"; }
 
   // Runs lcfs-fec with `args`; returns the exit status, stdout in *out.
   int Run(const std::string& args, std::string* out = nullptr) {
-    std::string cmd = tool_ + " " + args + " 2>/dev/null";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return -1;
-    std::string text;
-    char buf[256];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-    int status = ::pclose(p);
-    if (out) *out = text;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    lcfs::testing::ToolRun r = lcfs::testing::RunTool(tool_, args);
+    if (out) *out = r.out;
+    return r.exit_code;
   }
-  std::string Path(const std::string& name) { return (dir_ / name).string(); }
+  std::string Path(const std::string& name) { return dir_.Path(name); }
   void Write(const std::string& name, const std::vector<uint8_t>& bytes) {
     std::ofstream(Path(name), std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()),
@@ -60,8 +47,8 @@ class ToolTest : public ::testing::Test {
     return out;
   }
 
-  std::string tool_;
-  fs::path dir_;
+  const std::string tool_ = lcfs::testing::ToolPath("lcfs-fec");
+  lcfs::testing::TempDir dir_{"lcfs-fec-test"};
 };
 
 TEST_F(ToolTest, ParamsPrintsOti) {

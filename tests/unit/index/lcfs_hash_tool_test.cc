@@ -1,35 +1,21 @@
 // The lcfs-hash tool: output and exit codes as documented in --help and
 // docs/lcfs-hash.1.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
+#include <string>
 
+#include "common/tool_run.h"
 #include "lcfs/index/indexer.h"
 #include "temp_tree.h"
 
 namespace lcfs::index {
 namespace {
 
-struct ToolRun {
-  int exit_code = -1;
-  std::string out;
-};
+using lcfs::testing::ToolRun;
 
-std::string Tool() { return std::string(LCFS_TOOLS_DIR) + "/lcfs-hash"; }
-
-// Runs lcfs-hash with `args` (shell words), stdout captured, stderr dropped.
-ToolRun RunTool(const std::string& args) {
-  ToolRun r;
-  FILE* p = ::popen((Tool() + " " + args + " 2>/dev/null").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+std::string Tool() { return lcfs::testing::ToolPath("lcfs-hash"); }
+ToolRun RunTool(const std::string& args) { return lcfs::testing::RunTool(Tool(), args); }
 
 class LcfsHashTool : public ::testing::Test {
  protected:

@@ -13,26 +13,16 @@
 #include <vector>
 
 #include "common/random_bytes.h"
+#include "common/temp_dir.h"
 
 namespace lcfs::testing {
 
 class TempTree {
  public:
-  TempTree() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "lcfs-index-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) std::abort();
-    root_ = tmpl;
-    ::chmod(root_.c_str(), 0755);
-  }
-  ~TempTree() {
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
-  TempTree(const TempTree&) = delete;
-  TempTree& operator=(const TempTree&) = delete;
+  TempTree() : dir_("lcfs-index") { ::chmod(root().c_str(), 0755); }
 
-  const std::string& root() const { return root_; }
-  std::string Path(std::string_view rel) const { return root_ + "/" + std::string(rel); }
+  const std::string& root() const { return dir_.path(); }
+  std::string Path(std::string_view rel) const { return dir_.Path(rel); }
 
   // Writes `content` to `rel` (parents created) with a fixed mtime so that
   // trees built at different times compare equal.
@@ -64,7 +54,7 @@ class TempTree {
   }
   // Directory mtimes change whenever entries do; pin them all for comparisons.
   void PinDirMtimes() const {
-    for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root())) {
       if (e.is_directory() && !e.is_symlink()) {
         struct timespec ts[2] = {{1700000000, 0}, {1700000000, 0}};
         ::utimensat(AT_FDCWD, e.path().c_str(), ts, AT_SYMLINK_NOFOLLOW);
@@ -73,7 +63,7 @@ class TempTree {
   }
 
  private:
-  std::string root_;
+  TempDir dir_;
 };
 
 }  // namespace lcfs::testing

@@ -1,0 +1,34 @@
+// Runs one of the built command-line tools the way a user's shell would, for
+// the tests of their documented output and exit codes.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace lcfs::testing {
+
+struct ToolRun {
+  int exit_code = -1;  // -1: could not run, or killed by a signal
+  std::string out;     // standard output
+};
+
+// The path of tool `name` in the build (LCFS_TOOLS_DIR, set by tests/CMakeLists.txt).
+inline std::string ToolPath(const std::string& name) {
+  return std::string(LCFS_TOOLS_DIR) + "/" + name;
+}
+
+// Runs `tool` with `args` (shell words): stdout captured, stderr dropped.
+inline ToolRun RunTool(const std::string& tool, const std::string& args) {
+  ToolRun r;
+  FILE* p = ::popen((tool + " " + args + " 2>/dev/null").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace lcfs::testing
