@@ -16,6 +16,7 @@
 
 #include "cache_admin.h"
 #include "chunk_cache.h"
+#include "cli.h"
 #include "lcfs/byte_size.h"
 
 namespace {
@@ -77,41 +78,24 @@ int RunDu(const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
+  if (argc < 2) {
     std::fputs(kUsage, stderr);
     return 2;
   }
-  const std::string command = args[0];
-  if (command == "-h" || command == "--help") {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
-  if (command == "--version") {
-    std::printf("lcfs-cache %s\n", LCFS_VERSION);
-    return 0;
-  }
-  args.erase(args.begin());
-
-  // Options first, then positional arguments.
+  const std::string command = argv[1];
+  // Options follow the command, then positional arguments.
   std::optional<uint64_t> size;
-  std::vector<std::string> positional;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--size" || args[i] == "-s") {
-      if (i + 1 == args.size()) return Error(lcfs::Status::Error(EINVAL, "--size needs a value"));
-      auto parsed = lcfs::ParseByteSize(args[++i]);
-      if (!parsed.ok()) return Error(parsed.status());
-      size = *parsed;
-    } else if (args[i].starts_with("--size=")) {
-      auto parsed = lcfs::ParseByteSize(args[i].substr(7));
-      if (!parsed.ok()) return Error(parsed.status());
-      size = *parsed;
-    } else if (args[i].starts_with("-") && args[i] != "-") {
-      return Error(lcfs::Status::Error(EINVAL, "unknown option " + args[i]));
-    } else {
-      positional.push_back(args[i]);
-    }
-  }
+  lcfs::cli::Parser cli("lcfs-cache", kUsage);
+  cli.Value('s', "size", [&size](const char* v) -> lcfs::Status {
+    auto parsed = lcfs::ParseByteSize(v);
+    if (!parsed.ok()) return parsed.status();
+    size = *parsed;
+    return lcfs::Status::Ok();
+  });
+  if (command == "-h" || command == "--help" || command == "-V" || command == "--version")
+    return *cli.Parse(argc, argv);
+  if (auto exit = cli.Parse(argc, argv, 2)) return *exit;
+  const std::vector<std::string>& positional = cli.positional();
   const size_t needed = command == "evict" ? 1 : 0;
   if (positional.size() < needed || positional.size() > needed + 1) {
     std::fputs(kUsage, stderr);

@@ -6,15 +6,15 @@
 //
 // Symbols travel as records: a 32-bit big-endian length, then that many
 // bytes: the 4-byte FEC Payload ID (SBN, ESI) and the symbol.
-#include <getopt.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "lcfs/fec/decoder.h"
 #include "lcfs/fec/encoder.h"
 #include "lcfs/fec/oti.h"
@@ -51,16 +51,6 @@ int Bad(const std::string& msg) {
   return kExitBad;
 }
 
-bool ParseNumber(const char* s, uint64_t max, uint64_t* out) {
-  if (!s || !*s) return false;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || s[0] == '-' || v > max) return false;
-  *out = v;
-  return true;
-}
-
 FILE* OpenIn(const std::string& path) {
   return path == "-" ? stdin : std::fopen(path.c_str(), "rb");
 }
@@ -83,57 +73,32 @@ struct Options {
   std::vector<std::string> positional;
 };
 
-int ParseOptions(int argc, char** argv, Options* o) {
-  static const option kLong[] = {{"size", required_argument, nullptr, 's'},
-                                 {"symbol-size", required_argument, nullptr, 't'},
-                                 {"align", required_argument, nullptr, 'a'},
-                                 {"working-set", required_argument, nullptr, 'w'},
-                                 {"oti", required_argument, nullptr, 'o'},
-                                 {"repair", required_argument, nullptr, 'r'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {nullptr, 0, nullptr, 0}};
-  optind = 2;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", kLong, nullptr)) != -1) {
-    switch (c) {
-      case 's':
-        if (!ParseNumber(optarg, lcfs::fec::kMaxTransferLength, &o->size)) {
-          return Bad("bad --size");
-        }
-        o->have_size = true;
-        break;
-      case 't':
-        if (!ParseNumber(optarg, 65535, &o->symbol_size)) return Bad("bad --symbol-size");
-        o->have_symbol_size = true;
-        break;
-      case 'a':
-        if (!ParseNumber(optarg, 255, &o->align)) return Bad("bad --align");
-        break;
-      case 'w':
-        if (!ParseNumber(optarg, uint64_t{1} << 40, &o->working_set)) {
-          return Bad("bad --working-set");
-        }
-        break;
-      case 'o':
-        o->oti_hex = optarg;
-        break;
-      case 'r':
-        if (!ParseNumber(optarg, lcfs::fec::kMaxEsi + 1, &o->repair)) return Bad("bad --repair");
-        o->have_repair = true;
-        break;
-      case 'h':
-        std::fputs(kUsage, stdout);
-        std::exit(kExitOk);
-      case 'V':
-        std::printf("lcfs-fec %s\n", LCFS_VERSION);
-        std::exit(kExitOk);
-      default:
-        return kExitBad;
-    }
-  }
-  for (int i = optind; i < argc; ++i) o->positional.push_back(argv[i]);
-  return kExitOk;
+// Options follow the command (argv[1]). Returns the exit code if the tool
+// should stop (--help, a bad option), or nullopt.
+std::optional<int> ParseOptions(int argc, char** argv, Options* o) {
+  lcfs::cli::Parser cli("lcfs-fec", kUsage);
+  auto number = [](uint64_t max, const char* what, uint64_t* out, bool* given = nullptr) {
+    return [=](const char* v) -> lcfs::Status {
+      auto n = lcfs::cli::ParseUnsigned(v, 0, max, what);
+      if (!n.ok()) return n.status();
+      *out = *n;
+      if (given) *given = true;
+      return lcfs::Status::Ok();
+    };
+  };
+  cli.Value(0, "size", number(lcfs::fec::kMaxTransferLength, "--size", &o->size, &o->have_size));
+  cli.Value(0, "symbol-size",
+            number(65535, "--symbol-size", &o->symbol_size, &o->have_symbol_size));
+  cli.Value(0, "align", number(255, "--align", &o->align));
+  cli.Value(0, "working-set", number(uint64_t{1} << 40, "--working-set", &o->working_set));
+  cli.Value(0, "repair", number(lcfs::fec::kMaxEsi + 1, "--repair", &o->repair, &o->have_repair));
+  cli.Value(0, "oti", [o](const char* v) {
+    o->oti_hex = v;
+    return lcfs::Status::Ok();
+  });
+  if (auto exit = cli.Parse(argc, argv, 2)) return exit;
+  o->positional = cli.positional();
+  return std::nullopt;
 }
 
 int Params(const Options& o) {
@@ -264,7 +229,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   Options o;
-  if (int rc = ParseOptions(argc, argv, &o); rc != kExitOk) return rc;
+  if (auto exit = ParseOptions(argc, argv, &o)) return *exit;
   if (command == "params") return Params(o);
   if (command != "encode" && command != "decode") return Bad("unknown command " + command);
   if (o.oti_hex.empty()) return Bad(command + " needs --oti");

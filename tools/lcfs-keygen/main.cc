@@ -1,20 +1,18 @@
 // lcfs-keygen KEYFILE: create a channel key; print its CHANNEL name.
 // lcfs-keygen --channel KEYFILE: print the CHANNEL name of an existing key.
 // See docs/lcfs-keygen.1.
-#include <getopt.h>
-
 #include <cstdio>
 #include <string>
 
+#include "cli.h"
 #include "lcfs/channel/signing_key.h"
 
 namespace {
 
 using namespace lcfs;
 
-constexpr int kExitOk = 0;
+using cli::kExitOk;
 constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 
 constexpr const char* kUsage =
     "usage: lcfs-keygen KEYFILE\n"
@@ -31,11 +29,6 @@ constexpr const char* kUsage =
     "\n"
     "exit status: 0 done, 1 error (message on stderr), 2 usage error\n";
 
-int UsageError(const std::string& msg) {
-  fprintf(stderr, "lcfs-keygen: %s\nTry 'lcfs-keygen --help'.\n", msg.c_str());
-  return kExitUsage;
-}
-
 int Fail(const Status& s) {
   fprintf(stderr, "lcfs-keygen: %s\n", s.ToString().c_str());
   return kExitError;
@@ -45,28 +38,11 @@ int Fail(const Status& s) {
 
 int main(int argc, char** argv) {
   bool print_channel = false;
-  static const option kLong[] = {{"channel", no_argument, nullptr, 'c'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {nullptr, 0, nullptr, 0}};
-  opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, "chV", kLong, nullptr)) != -1;) {
-    switch (c) {
-      case 'c':
-        print_channel = true;
-        break;
-      case 'h':
-        fputs(kUsage, stdout);
-        return kExitOk;
-      case 'V':
-        printf("lcfs-keygen %s\n", LCFS_VERSION);
-        return kExitOk;
-      default:
-        return UsageError(std::string("unknown option ") + argv[optind - 1]);
-    }
-  }
-  if (argc - optind != 1) return UsageError("expected KEYFILE");
-  const std::string path = argv[optind];
+  cli::Parser parser("lcfs-keygen", kUsage);
+  parser.Flag('c', "channel", &print_channel);
+  if (auto exit = parser.Parse(argc, argv)) return *exit;
+  if (parser.positional().size() != 1) return parser.UsageError("expected KEYFILE");
+  const std::string path = parser.positional()[0];
 
   if (print_channel) {
     auto key = channel::SigningKey::Load(path);
