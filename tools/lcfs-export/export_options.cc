@@ -19,6 +19,8 @@ enum LongOnly {
   kSyslog,
   kSign,
   kMetrics,
+  kIndexCache,
+  kNoIndexCache,
 };
 
 const option kOptions[] = {
@@ -37,6 +39,8 @@ const option kOptions[] = {
     {"mld-query-interval", required_argument, nullptr, kMldQueryInterval},
     {"sign", required_argument, nullptr, kSign},
     {"metrics", required_argument, nullptr, kMetrics},
+    {"index-cache", required_argument, nullptr, kIndexCache},
+    {"no-index-cache", no_argument, nullptr, kNoIndexCache},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
     {nullptr, 0, nullptr, 0},
@@ -75,6 +79,10 @@ std::string ExportUsage() {
          "                          (tests; default: RFC 3810's 125s)\n"
          "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
          "                          (e.g. 127.0.0.1:9464; default: none)\n"
+         "      --index-cache FILE  keep the index cache in FILE: a restart reads only the\n"
+         "                          files that changed (default: one file per DIR under\n"
+         "                          /var/cache/lcfs-export, or ~/.cache/lcfs-export)\n"
+         "      --no-index-cache    read every file at every index\n"
          "  -h, --help              this help\n"
          "  -V, --version           version\n"
          "\n"
@@ -160,6 +168,13 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
         out->metrics = arg;
         break;
       }
+      case kIndexCache:
+        if (arg.empty()) return Status::Error(EINVAL, "--index-cache: empty file name");
+        out->index_cache = arg;
+        break;
+      case kNoIndexCache:
+        out->use_index_cache = false;
+        break;
       case 'h':
         return ParseOutcome::kHelp;
       case 'V':

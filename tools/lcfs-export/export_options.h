@@ -27,7 +27,9 @@ struct ExportOptions {
   std::string sign_key;  // --sign: also announce signed records on this key's channel
   // Tests: MLD Query Interval, the other MLD timers scaled from it.
   std::optional<std::chrono::milliseconds> mld_query_interval;
-  std::string metrics;  // --metrics ADDR:PORT: Prometheus endpoint; empty = none
+  std::string metrics;          // --metrics ADDR:PORT: Prometheus endpoint; empty = none
+  std::string index_cache;      // --index-cache FILE; empty: index::DefaultIndexCachePath
+  bool use_index_cache = true;  // --no-index-cache: false
 };
 
 enum class ParseOutcome { kRun, kHelp, kVersion };

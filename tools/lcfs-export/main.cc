@@ -101,8 +101,9 @@ Result<index::IndexResult> Exporter::Index() {
   const index::IndexStats& s = result->stats;
   log_.Info("indexed " + options_.dir + ": " + std::to_string(s.files) + " files, " +
             std::to_string(s.dirs) + " directories, " + std::to_string(s.symlinks) + " symlinks, " +
-            std::to_string(s.bytes) + " bytes, " + std::to_string(s.skipped) + " skipped, in " +
-            std::to_string(ms) + " ms");
+            std::to_string(s.bytes) + " bytes, " + std::to_string(s.skipped) + " skipped, " +
+            std::to_string(s.files - s.reused) + " files read (" + std::to_string(s.reused) +
+            " unchanged since the index cache), in " + std::to_string(ms) + " ms");
   return result;
 }
 
@@ -206,6 +207,12 @@ int Exporter::Run() {
 
   if (options_.chunk_size) index_options_.chunk_size = options_.chunk_size;
   index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };
+  if (options_.use_index_cache) {
+    index_options_.cache_path = options_.index_cache.empty()
+                                    ? index::DefaultIndexCachePath(options_.dir)
+                                    : options_.index_cache;
+    index_options_.note = [this](const std::string& line) { log_.Info(line); };
+  }
   if (isatty(STDERR_FILENO) && !options_.syslog && options_.verbosity > 0) {
     index_options_.progress =
         [start = std::chrono::steady_clock::now()](const index::IndexProgress& p) {

@@ -1,6 +1,5 @@
 // lcfs-hash: print the root HASH of a directory tree (or the hash of a file)
 // exactly as lcfs-export would publish it, without exporting anything.
-#include <getopt.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cli.h"
 #include "lcfs/byte_size.h"
 #include "lcfs/index/chunking.h"
 #include "lcfs/index/directory.h"
@@ -17,9 +17,8 @@
 
 namespace {
 
-constexpr int kExitOk = 0;
+using lcfs::cli::kExitOk;
 constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
     "Usage: lcfs-hash [OPTION]... DIR|FILE\n"
@@ -29,6 +28,8 @@ constexpr char kUsage[] =
     "  -c, --chunk-size=SIZE  chunk size, a power of two from 4K to 16M (default 1M)\n"
     "  -i, --inline-max=N     inline files of at most N bytes, N <= 4096 (default 1024)\n"
     "  -j, --threads=N        hashing threads (default: one per CPU)\n"
+    "      --index-cache=FILE reuse and update the index cache in FILE, as lcfs-export\n"
+    "                         does: only files that changed since are read\n"
     "  -v, --verbose          also print the tree: type, hash, size, chunks, path\n"
     "  -q, --quiet            no progress display and no warnings\n"
     "  -h, --help             show this help and exit\n"
@@ -39,12 +40,6 @@ constexpr char kUsage[] =
     "\n"
     "Exit status: 0 success (even if some files were skipped), 1 error,\n"
     "2 usage error.\n";
-
-int Usage(const std::string& msg) {
-  std::fprintf(stderr, "lcfs-hash: %s\nTry 'lcfs-hash --help' for more information.\n",
-               msg.c_str());
-  return kExitUsage;
-}
 
 void PrintLine(const char* type, const std::string& hash, uint64_t size, uint64_t chunks,
                const std::string& path, const std::string& extra = "") {
@@ -88,65 +83,37 @@ bool PrintTree(const lcfs::index::Mdex& mdex, const lcfs::Hash& dir_hash,
 }  // namespace
 
 int main(int argc, char** argv) {
-  enum { kVersionOpt = 256 };
-  static const option kOptions[] = {
-      {"chunk-size", required_argument, nullptr, 'c'},
-      {"inline-max", required_argument, nullptr, 'i'},
-      {"threads", required_argument, nullptr, 'j'},
-      {"verbose", no_argument, nullptr, 'v'},
-      {"quiet", no_argument, nullptr, 'q'},
-      {"help", no_argument, nullptr, 'h'},
-      {"version", no_argument, nullptr, kVersionOpt},
-      {nullptr, 0, nullptr, 0},
-  };
   lcfs::index::IndexOptions opt;
   bool verbose = false, quiet = false;
-  opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, ":c:i:j:vqh", kOptions, nullptr)) != -1;) {
-    switch (c) {
-      case 'c': {
-        auto cs = lcfs::index::ParseChunkSize(optarg);
-        if (!cs.ok()) return Usage(cs.status().message());
-        opt.chunk_size = *cs;
-        break;
-      }
-      case 'i':
-      case 'j': {
-        char* end = nullptr;
-        errno = 0;
-        unsigned long v = std::strtoul(optarg, &end, 10);
-        if (errno || end == optarg || *end || optarg[0] == '-') {
-          return Usage(std::string("invalid number '") + optarg + "'");
-        }
-        if (c == 'i') {
-          if (v > lcfs::index::kMaxInlineSize) return Usage("--inline-max must be at most 4096");
-          opt.inline_max = v;
-        } else {
-          if (v == 0 || v > 1024) return Usage("--threads must be from 1 to 1024");
-          opt.threads = static_cast<unsigned>(v);
-        }
-        break;
-      }
-      case 'v':
-        verbose = true;
-        break;
-      case 'q':
-        quiet = true;
-        break;
-      case 'h':
-        std::fputs(kUsage, stdout);
-        return kExitOk;
-      case kVersionOpt:
-        std::printf("lcfs-hash %s\n", LCFS_VERSION);
-        return kExitOk;
-      case ':':
-        return Usage(std::string("option '") + argv[optind - 1] + "' needs an argument");
-      default:
-        return Usage(std::string("unknown option '") + argv[optind - 1] + "'");
-    }
-  }
-  if (optind != argc - 1) return Usage(optind == argc ? "missing DIR|FILE" : "too many arguments");
-  const std::string path = argv[optind];
+  lcfs::cli::Parser cli("lcfs-hash", kUsage);
+  cli.Value('c', "chunk-size", [&](const char* v) -> lcfs::Status {
+    auto size = lcfs::index::ParseChunkSize(v);
+    if (!size.ok()) return size.status();
+    opt.chunk_size = *size;
+    return lcfs::Status::Ok();
+  });
+  cli.Value('i', "inline-max", [&](const char* v) -> lcfs::Status {
+    auto n = lcfs::cli::ParseUnsigned(v, 0, lcfs::index::kMaxInlineSize, "--inline-max");
+    if (!n.ok()) return n.status();
+    opt.inline_max = *n;
+    return lcfs::Status::Ok();
+  });
+  cli.Value('j', "threads", [&](const char* v) -> lcfs::Status {
+    auto n = lcfs::cli::ParseUnsigned(v, 1, 1024, "--threads");
+    if (!n.ok()) return n.status();
+    opt.threads = static_cast<unsigned>(*n);
+    return lcfs::Status::Ok();
+  });
+  cli.Value(0, "index-cache", [&](const char* v) {
+    opt.cache_path = v;
+    return lcfs::Status::Ok();
+  });
+  cli.Flag('v', "verbose", &verbose);
+  cli.Flag('q', "quiet", &quiet);
+  if (auto exit = cli.Parse(argc, argv)) return *exit;
+  if (cli.positional().size() != 1)
+    return cli.UsageError(cli.positional().empty() ? "missing DIR|FILE" : "too many arguments");
+  const std::string path = cli.positional()[0];
 
   const bool show_progress = !quiet && ::isatty(STDERR_FILENO);
   if (show_progress) {
@@ -156,7 +123,7 @@ int main(int argc, char** argv) {
                    lcfs::index::FormatIndexProgress(p, t.count()).c_str());
     };
   }
-  if (quiet) opt.warn = [](const std::string&) {};
+  if (quiet) opt.warn = opt.note = [](const std::string&) {};
 
   auto result = lcfs::index::IndexPath(path, opt);
   if (show_progress) std::fputs("\r\033[K", stderr);
@@ -175,8 +142,9 @@ int main(int argc, char** argv) {
     const lcfs::index::IndexStats& s = result->stats;
     std::fprintf(stderr,
                  "lcfs-hash: %" PRIu64 " files (%" PRIu64 " inline), %" PRIu64 " dirs, %" PRIu64
-                 " symlinks, %" PRIu64 " skipped, %s in %" PRIu64 " chunks of %s\n",
-                 s.files, s.inlined, s.dirs, s.symlinks, s.skipped,
+                 " symlinks, %" PRIu64 " skipped, %" PRIu64
+                 " unchanged since the index cache, %s in %" PRIu64 " chunks of %s\n",
+                 s.files, s.inlined, s.dirs, s.symlinks, s.skipped, s.reused,
                  lcfs::FormatByteSize(s.bytes).c_str(), s.chunks,
                  lcfs::FormatByteSize(result->chunk_size).c_str());
   }

@@ -3,16 +3,21 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <utility>
 #include <vector>
 
+#include "index/index_cache.h"
 #include "lcfs/byte_size.h"
 #include "lcfs/full_io.h"
 #include "lcfs/index/file_tree.h"
@@ -39,6 +44,8 @@ struct FileJob {
   dev_t dev = 0;
   ino_t ino = 0;
   bool is_inline = false;
+  FileStamp stamp;            // as the walk saw it
+  bool reused = false;        // leaves or data came from the index cache
   std::vector<Hash> leaves;   // chunk hashes, filled by the segments
   std::vector<uint8_t> data;  // inline content
   std::atomic<bool> failed{false};
@@ -168,6 +175,19 @@ class IndexRun {
       std::fprintf(stderr, "lcfs: warning: %s\n", msg.c_str());
     }
   }
+  void Note(const std::string& msg) {
+    if (opt_.note) {
+      opt_.note(msg);
+    } else {
+      std::fprintf(stderr, "lcfs: note: %s\n", msg.c_str());
+    }
+  }
+  void LoadCache();
+  void SaveCache();
+  bool OldEnough(const FileStamp& s) const {
+    return std::pair<int64_t, int64_t>(s.mtime_sec, s.mtime_nsec) < racy_after_ &&
+           std::pair<int64_t, int64_t>(s.ctime_sec, s.ctime_nsec) < racy_after_;
+  }
   size_t AddFile(const std::string& path, const struct stat& st, size_t dir, size_t entry);
   void Walk(size_t dir);
   void HashAll();
@@ -181,7 +201,49 @@ class IndexRun {
   std::vector<std::unique_ptr<FileJob>> files_;
   std::vector<DirJob> dirs_;
   std::shared_ptr<Mdex> mdex_ = std::make_shared<Mdex>();
+  bool use_cache_ = false;
+  IndexCache cache_;  // what the last run left (empty if unusable)
+  IndexCache next_;   // what this run leaves
+  // Files with a time at or after this are not cached (cache_min_age).
+  std::pair<int64_t, int64_t> racy_after_{0, 0};  // seconds, nanoseconds
 };
+
+void IndexRun::LoadCache() {
+  use_cache_ = true;
+  next_.chunk_size = opt_.chunk_size;
+  next_.inline_max = static_cast<uint32_t>(opt_.inline_max);
+  struct timespec now;
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t age_ns = opt_.cache_min_age.count();
+  int64_t sec = now.tv_sec - age_ns / 1'000'000'000, nsec = now.tv_nsec - age_ns % 1'000'000'000;
+  if (nsec < 0) {
+    nsec += 1'000'000'000;
+    --sec;
+  }
+  racy_after_ = {sec, nsec};
+  auto loaded = LoadIndexCache(opt_.cache_path);
+  if (!loaded.ok()) {
+    if (loaded.status().code() == ENOENT) {
+      Note("no index cache at " + opt_.cache_path + " yet: reading every file");
+    } else {
+      Note("ignoring the index cache: " + loaded.status().message());
+    }
+    return;
+  }
+  if (loaded->chunk_size != next_.chunk_size || loaded->inline_max != next_.inline_max) {
+    Note("ignoring the index cache " + opt_.cache_path + ": made for chunk size " +
+         std::to_string(loaded->chunk_size) + " and inline maximum " +
+         std::to_string(loaded->inline_max));
+    return;
+  }
+  cache_ = std::move(loaded).value();
+}
+
+void IndexRun::SaveCache() {
+  next_.Sort();
+  Status saved = SaveIndexCache(opt_.cache_path, next_);
+  if (!saved.ok()) Note("cannot write the index cache: " + saved.message());
+}
 
 size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t dir, size_t entry) {
   auto f = std::make_unique<FileJob>();
@@ -189,10 +251,17 @@ size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t 
   f->size = static_cast<uint64_t>(st.st_size);
   f->dev = st.st_dev;
   f->ino = st.st_ino;
+  f->stamp = FileStamp::Of(st);
   f->dir = dir;
   f->entry = entry;
   f->is_inline = dir != SIZE_MAX && f->size <= opt_.inline_max;
-  if (f->is_inline) {
+  const CachedFile* cached = use_cache_ ? cache_.Find(f->stamp) : nullptr;
+  if (cached) {
+    // Same size and parameters: the cache holds the content in the same form.
+    f->reused = true;
+    f->data = cached->data;
+    f->leaves = cached->leaves;
+  } else if (f->is_inline) {
     f->data.resize(f->size);
   } else {
     f->leaves.resize(ChunkCount(f->size, opt_.chunk_size));
@@ -291,11 +360,17 @@ void IndexRun::Walk(size_t d) {
 void IndexRun::HashAll() {
   std::vector<Segment> segments;
   IndexProgress total;
+  uint64_t reused_bytes = 0, reused_files = 0;
   const uint64_t per_segment = std::max<uint64_t>(1, kSegmentBytes / opt_.chunk_size);
   for (size_t i = 0; i < files_.size(); ++i) {
     const FileJob& f = *files_[i];
     total.bytes_total += f.size;
     ++total.files_total;
+    if (f.reused) {
+      reused_bytes += f.size;
+      ++reused_files;
+      continue;
+    }
     if (f.is_inline) {
       if (f.size > 0) segments.push_back({i, 0, 0});
       continue;
@@ -304,7 +379,7 @@ void IndexRun::HashAll() {
       segments.push_back({i, c, std::min<uint64_t>(per_segment, f.leaves.size() - c)});
     }
   }
-  std::atomic<uint64_t> bytes_done{0}, files_done{0};
+  std::atomic<uint64_t> bytes_done{reused_bytes}, files_done{reused_files};
   Hasher hasher(files_, opt_.chunk_size, bytes_done, files_done);
   ParallelOptions parallel;
   parallel.threads = opt_.threads;
@@ -353,6 +428,11 @@ void IndexRun::FinishFiles() {
     }
     ++stats_.files;
     stats_.bytes += f.size;
+    if (f.reused) ++stats_.reused;
+    if (use_cache_ && OldEnough(f.stamp)) {
+      next_.files.push_back({f.stamp, f.is_inline ? std::vector<Hash>{} : f.leaves,
+                             f.is_inline ? f.data : std::vector<uint8_t>{}});
+    }
     if (f.is_inline) {
       ++stats_.inlined;
       dirs_[f.dir].entries[f.entry].inline_data = std::move(f.data);
@@ -432,6 +512,7 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
     result.root_is_directory = false;
     result.root_size = files_[0]->size;
   } else if (S_ISDIR(st.st_mode)) {
+    if (!opt_.cache_path.empty()) LoadCache();
     dirs_.push_back(DirJob{});
     dirs_[0].path = path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
     auto last_report = std::chrono::steady_clock::now();
@@ -450,6 +531,7 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
     HashAll();
     FinishFiles();
     LCFS_RETURN_IF_ERROR(BuildDirectories());
+    if (use_cache_) SaveCache();
     result.root = dirs_[0].hash;
     result.root_size = dirs_[0].encoded_size;
   } else {
@@ -468,6 +550,23 @@ std::string FormatIndexProgress(const IndexProgress& p, double seconds) {
   return std::to_string(p.files_done) + "/" + std::to_string(p.files_total) + " files, " +
          FormatByteSize(p.bytes_done) + "/" + FormatByteSize(p.bytes_total) + " (" +
          std::to_string(pct) + "%), " + FormatByteSize(static_cast<uint64_t>(rate)) + "/s";
+}
+
+std::string DefaultIndexCachePath(const std::string& dir) {
+  std::string base;
+  if (::geteuid() == 0) {
+    base = "/var/cache/lcfs-export";
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') {
+    base = std::string(xdg) + "/lcfs-export";
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.cache/lcfs-export";
+  } else {
+    base = "/tmp/lcfs-export-" + std::to_string(::getuid());
+  }
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::weakly_canonical(dir, ec);
+  const std::string name = Sha256Of(ec ? dir : real.string()).ToHex().substr(0, 32);
+  return base + "/" + name + ".index";
 }
 
 Result<IndexResult> IndexPath(const std::string& path, const IndexOptions& options) {

@@ -8,6 +8,7 @@
 // the result does not depend on the thread count or on directory read order.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -29,6 +30,7 @@ struct IndexStats {
   uint64_t skipped = 0;  // special, unreadable, changed-while-read, other-mount
   uint64_t bytes = 0;    // bytes of file content hashed
   uint64_t chunks = 0;   // chunk objects (before deduplication)
+  uint64_t reused = 0;   // files (of `files`) whose hashes came from the cache, unread
 };
 
 struct IndexProgress {
@@ -50,6 +52,22 @@ struct IndexOptions {
   std::function<void(const IndexProgress&)> progress;
   // One line per skipped path; default prints "lcfs: warning: ..." to stderr.
   std::function<void(const std::string&)> warn;
+
+  // The index cache (core/src/index/index_cache.h): a file that keeps each
+  // regular file's hashes under its stat identity (device, inode, size,
+  // mtime, ctime), so that indexing the same tree again reads only the files
+  // that changed. Empty: no cache. Read before the walk (a missing, corrupt
+  // or mismatched cache is ignored as a whole, the reason given to `note`)
+  // and rewritten after. Directory indexes only.
+  std::string cache_path;
+  // Files whose mtime or ctime is less than this older than the walk are not
+  // cached: a change within one timestamp tick could leave their stamp as
+  // it was (git's "racy clean" files). Tests that need fresh files cached
+  // lower it.
+  std::chrono::nanoseconds cache_min_age = std::chrono::seconds(2);
+  // Notices about the cache (why it was ignored or not written); default
+  // prints "lcfs: note: ..." to stderr.
+  std::function<void(const std::string&)> note;
 };
 
 struct IndexResult {
@@ -68,6 +86,12 @@ struct IndexResult {
 // One line of progress for a terminal: "1200/56000 files, 1.2 GiB/3.4 GiB
 // (35%), 250.0 MiB/s" (the rate over `seconds` since indexing started).
 std::string FormatIndexProgress(const IndexProgress& progress, double seconds);
+
+// Where lcfs-export keeps the index cache of `dir` by default: one file per
+// exported directory (named by a hash of its real path) under
+// /var/cache/lcfs-export for root, else $XDG_CACHE_HOME/lcfs-export (or
+// ~/.cache/lcfs-export).
+std::string DefaultIndexCachePath(const std::string& dir);
 
 // Indexes `path`, a directory or a regular file (`path` itself is followed
 // if it is a symlink; nothing below it is). Fails only if `path` cannot be
