@@ -4,8 +4,23 @@
 
 namespace lcfs::fs {
 
-Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& hash,
-                                                                    uint32_t children, bool fetch) {
+namespace {
+
+// A tree node's object: its children's hashes, so its length is known.
+ObjectId NodeId(const Hash& hash, uint32_t children) {
+  return {.hash = hash, .kind = ObjectKind::kTreeNode, .size = uint64_t{children} * Hash::kSize};
+}
+
+}  // namespace
+
+std::optional<ObjectId> ChunkLocator::RootNode(const Hash& file_hash,
+                                               const index::FileShape& shape) {
+  if (shape.depth() == 0) return std::nullopt;
+  return NodeId(file_hash, shape.ChildCount(shape.depth(), 0));
+}
+
+Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(
+    const Hash& hash, uint32_t children, bool fetch, const std::atomic<bool>* cancel) {
   {
     MutexLock lock(&mu_);
     auto it = nodes_.find(hash);
@@ -13,11 +28,11 @@ Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& 
   }
   ObjectRef object;
   if (fetch) {
-    Result<ObjectRef> got = fetcher_.Get(hash, ObjectKind::kTreeNode);
+    Result<ObjectRef> got = fetcher_.Get(NodeId(hash, children), cancel);
     if (!got.ok()) return got.status();
     object = std::move(*got);
   } else {
-    object = fetcher_.GetCached(hash, ObjectKind::kTreeNode);
+    object = fetcher_.GetCached(NodeId(hash, children));
     if (!object) return Status::Error(ENOENT, "tree node " + hash.ToHex() + " not cached");
   }
   Result<std::vector<uint8_t>> bytes = object->ReadAll();
@@ -34,13 +49,18 @@ Result<std::shared_ptr<const std::vector<Hash>>> ChunkLocator::Node(const Hash& 
 }
 
 Result<Hash> ChunkLocator::ChunkHash(const Hash& file_hash, const index::FileShape& shape,
-                                     uint64_t chunk, bool fetch) {
+                                     uint64_t chunk, bool fetch, const std::atomic<bool>* cancel,
+                                     ObjectId* missing) {
   if (chunk >= shape.chunk_count())
     return Status::Error(EINVAL, "chunk " + std::to_string(chunk) + " past the end of the file");
   Hash current = file_hash;
   for (const index::FileShape::Step& step : shape.PathToChunk(chunk)) {
-    auto node = Node(current, shape.ChildCount(step.level, step.node), fetch);
-    if (!node.ok()) return node.status();
+    const uint32_t children = shape.ChildCount(step.level, step.node);
+    auto node = Node(current, children, fetch, cancel);
+    if (!node.ok()) {
+      if (missing) *missing = NodeId(current, children);
+      return node.status();
+    }
     current = (**node)[step.child];
   }
   return current;
@@ -58,7 +78,7 @@ uint64_t ChunkLocator::CachedBytesBelow(const Hash& hash, const index::FileShape
                ? index::ChunkLength(shape.file_size(), shape.chunk_size(), position)
                : 0;
   }
-  auto node = Node(hash, shape.ChildCount(level, position), /*fetch=*/false);
+  auto node = Node(hash, shape.ChildCount(level, position), /*fetch=*/false, nullptr);
   if (!node.ok()) return 0;
   uint64_t bytes = 0;
   const std::vector<Hash>& children = **node;

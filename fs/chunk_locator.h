@@ -11,8 +11,10 @@
 // may fetch the same node at once (both results are equal; one is kept).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -31,9 +33,15 @@ class ChunkLocator {
 
   // The hash of chunk `chunk` (< shape.chunk_count()) of the file named
   // `file_hash`. With `fetch` false only cached nodes are used (ENOENT if
-  // one is missing): for introspection that must not touch the network.
+  // one is missing, and *missing, when given, names the first missing node
+  // so the caller may prefetch it): for introspection and read-ahead, which
+  // must not block on the network. `cancel` as in ObjectFetcher::Get.
   Result<Hash> ChunkHash(const Hash& file_hash, const index::FileShape& shape, uint64_t chunk,
-                         bool fetch = true) EXCLUDES(mu_);
+                         bool fetch = true, const std::atomic<bool>* cancel = nullptr,
+                         ObjectId* missing = nullptr) EXCLUDES(mu_);
+  // The root tree node of a file of more than one chunk (what a directory
+  // listing prefetches for its large files); nullopt for smaller files.
+  static std::optional<ObjectId> RootNode(const Hash& file_hash, const index::FileShape& shape);
   // Bytes of the file present in the chunk cache, walking only cached tree
   // nodes: a missing node means its whole subtree is absent. The work is
   // bounded by the number of cached nodes times the fanout, whatever size
@@ -45,7 +53,8 @@ class ChunkLocator {
   uint64_t CachedBytesBelow(const Hash& hash, const index::FileShape& shape, int level,
                             uint64_t node) EXCLUDES(mu_);
   Result<std::shared_ptr<const std::vector<Hash>>> Node(const Hash& hash, uint32_t children,
-                                                        bool fetch) EXCLUDES(mu_);
+                                                        bool fetch, const std::atomic<bool>* cancel)
+      EXCLUDES(mu_);
 
   ObjectFetcher& fetcher_;
   const size_t max_nodes_;

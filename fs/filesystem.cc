@@ -60,6 +60,25 @@ void ReplyError(fuse_req_t req, const char* what, const Status& st) {
   fuse_reply_err(req, ErrnoOf(st));
 }
 
+// Set when the kernel interrupts the request (its caller got a signal), so
+// the request's fetches are abandoned instead of waiting out their timeout.
+// libfuse runs the callback under the request's lock, and unregistering
+// takes that lock too: once the destructor returned the callback cannot run,
+// so the object must die before the request is answered (which frees it).
+class InterruptFlag {
+ public:
+  explicit InterruptFlag(fuse_req_t req) : req_(req) { fuse_req_interrupt_func(req, &Set, &flag_); }
+  ~InterruptFlag() { fuse_req_interrupt_func(req_, nullptr, nullptr); }
+  InterruptFlag(const InterruptFlag&) = delete;
+  InterruptFlag& operator=(const InterruptFlag&) = delete;
+  const std::atomic<bool>* flag() const { return &flag_; }
+
+ private:
+  static void Set(fuse_req_t, void* data) { static_cast<std::atomic<bool>*>(data)->store(true); }
+  fuse_req_t req_;
+  std::atomic<bool> flag_{false};
+};
+
 }  // namespace
 
 // Per-open state of a regular file: its shape and the sequential-read
@@ -98,26 +117,117 @@ Filesystem::~Filesystem() { fetcher_.Shutdown(); }
 
 Status Filesystem::LoadRoot() {
   auto root = inodes_.Get(kRootInode);
+  // Decoding the root starts the breadth-first metadata crawl.
   Result<std::shared_ptr<const index::Directory>> dir = LoadDirectory(*root);
   if (!dir.ok()) return dir.status().WithContext("root directory");
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(const Inode& dir) {
-  if (auto hit = directories_.Get(dir.entry.hash)) return hit;
-  if (dir.entry.type != index::EntryType::kDirectory)
-    return Status::Error(ENOTDIR, "not a directory");
-  Result<ObjectRef> object = fetcher_.Get(dir.entry.hash, ObjectKind::kDirectory);
-  if (!object.ok()) return object.status();
-  if ((*object)->size() > index::kMaxDirectoryObjectSize)
-    return Status::Error(EIO, "directory object " + dir.entry.hash.ToHex() + " too large");
-  Result<std::vector<uint8_t>> bytes = (*object)->ReadAll();
+namespace {
+
+// Reads and decodes a cached directory object.
+Result<index::Directory> DecodeDirectoryObject(const Hash& hash, const CachedObject& object) {
+  if (object.size() > index::kMaxDirectoryObjectSize)
+    return Status::Error(EIO, "directory object " + hash.ToHex() + " too large");
+  Result<std::vector<uint8_t>> bytes = object.ReadAll();
   if (!bytes.ok()) return bytes.status();
   Result<index::Directory> decoded = index::DecodeDirectory(*bytes);
   if (!decoded.ok())
-    return Status::Error(
-        EIO, "directory object " + dir.entry.hash.ToHex() + ": " + decoded.status().message());
-  return directories_.Insert(dir.entry.hash, std::move(*decoded));
+    return Status::Error(EIO,
+                         "directory object " + hash.ToHex() + ": " + decoded.status().message());
+  return decoded;
+}
+
+ObjectId DirectoryId(const index::DirEntry& e) {
+  // The root's entry is synthetic with size 0: the only object of unknown length.
+  return {.hash = e.hash, .kind = ObjectKind::kDirectory, .size = e.size};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(
+    const Inode& dir, const std::atomic<bool>* cancel) {
+  if (auto hit = directories_.Get(dir.entry.hash)) return hit;
+  if (dir.entry.type != index::EntryType::kDirectory)
+    return Status::Error(ENOTDIR, "not a directory");
+  Result<ObjectRef> object = fetcher_.Get(DirectoryId(dir.entry), cancel);
+  if (!object.ok()) return object.status();
+  Result<index::Directory> decoded = DecodeDirectoryObject(dir.entry.hash, **object);
+  if (!decoded.ok()) return decoded.status();
+  auto shared = directories_.Insert(dir.entry.hash, std::move(*decoded));
+  PrefetchBelow(*shared, /*urgent=*/true);
+  return shared;
+}
+
+void Filesystem::PrefetchBelow(const index::Directory& dir, bool urgent) {
+  if (options_.prefetch == PrefetchMode::kNone) return;
+  for (const index::DirEntry& e : dir.entries) {
+    if (e.type == index::EntryType::kDirectory) {
+      const ObjectId id = DirectoryId(e);
+      fetcher_.Prefetch(
+          id, FetchPriority::kMetadata, [this, id] { ExpandDirectory(id); }, urgent);
+    } else if (e.type == index::EntryType::kFile && !e.is_inline) {
+      auto shape = index::FileShape::Make(e.size, dir.chunk_size);
+      if (!shape.ok()) continue;  // refused with EIO when opened
+      if (auto node = ChunkLocator::RootNode(e.hash, *shape))
+        fetcher_.Prefetch(*node, FetchPriority::kMetadata, {}, urgent);
+    }
+  }
+}
+
+void Filesystem::ExpandDirectory(const ObjectId& id) {
+  ObjectRef object = fetcher_.GetCached(id);
+  if (!object) return;  // evicted meanwhile: a lookup will fetch it
+  Result<index::Directory> decoded = DecodeDirectoryObject(id.hash, *object);
+  // A bad object is refused with EIO (and logged) when a request needs it.
+  if (decoded.ok()) PrefetchBelow(*decoded, /*urgent=*/false);
+}
+
+void Filesystem::PrefetchChunks(const Hash& file, const index::FileShape& shape, uint64_t begin,
+                                uint64_t end) {
+  for (uint64_t c = begin; c < end; ++c) {
+    ObjectId missing;
+    Result<Hash> hash = locator_.ChunkHash(file, shape, c, /*fetch=*/false, nullptr, &missing);
+    if (hash.ok()) {
+      fetcher_.Prefetch({.hash = *hash,
+                         .kind = ObjectKind::kChunk,
+                         .size = index::ChunkLength(shape.file_size(), shape.chunk_size(), c)},
+                        FetchPriority::kPrefetch);
+      continue;
+    }
+    // The tree node on the way is not cached: fetch it, then carry on.
+    if (hash.status().code() == ENOENT && missing.size != 0)
+      fetcher_.Prefetch(missing, FetchPriority::kMetadata,
+                        [this, file, shape, c, end] { PrefetchChunks(file, shape, c, end); });
+    return;
+  }
+}
+
+void Filesystem::PrefetchSiblings(const Inode& file) {
+  auto parent = inodes_.Get(file.parent);
+  if (!parent) return;
+  // Only a listing already decoded: an open never waits for this.
+  auto dir = directories_.Get(parent->entry.hash);
+  if (!dir) return;
+  const auto& entries = (*dir).entries;
+  const index::DirEntry* self = dir->Find(file.entry.name);
+  if (!self) return;
+  uint32_t files = 0;
+  uint64_t bytes = 0;
+  // Tools read a directory in the order they list it (name order): the files
+  // after this one are the likely next.
+  for (size_t i = static_cast<size_t>(self - entries.data()) + 1;
+       i < entries.size() && files < options_.prefetch_files; ++i) {
+    const index::DirEntry& e = entries[i];
+    // Small: one chunk, so the file hash is the chunk's hash.
+    if (e.type != index::EntryType::kFile || e.is_inline || e.size == 0 || e.size > dir->chunk_size)
+      continue;
+    if (bytes + e.size > options_.prefetch_bytes) break;
+    bytes += e.size;
+    files++;
+    fetcher_.Prefetch({.hash = e.hash, .kind = ObjectKind::kChunk, .size = e.size},
+                      FetchPriority::kPrefetch);
+  }
 }
 
 void Filesystem::FillAttr(InodeNumber ino, const index::DirEntry& e, uint32_t chunk_size,
@@ -177,34 +287,29 @@ void Filesystem::SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size
       file.last_chunk = std::max(file.last_chunk, first);
       file.next_offset = std::max(file.next_offset, offset + size);
     }
-    if (file.window == 0) return;
+    if (file.window == 0 || options_.prefetch == PrefetchMode::kNone ||
+        options_.max_prefetch_chunks == 0)
+      return;
     begin = std::max(last + 1, file.prefetched_end);
     end = std::min(last + 1 + file.window, file.shape.chunk_count());
     if (begin >= end) return;
     file.prefetched_end = end;
   }
-  const index::DirEntry& e = file.inode->entry;
-  for (uint64_t c = begin; c < end; ++c) {
-    fetcher_.Prefetch([this, hash = e.hash, shape = file.shape, c] {
-      Result<Hash> h = locator_.ChunkHash(hash, shape, c);
-      if (h.ok()) (void)fetcher_.Get(*h, ObjectKind::kChunk);
-    });
-  }
+  PrefetchChunks(file.inode->entry.hash, file.shape, begin, end);
 }
 
-Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* request) {
-  auto req = static_cast<fuse_req_t>(request);
+Result<std::vector<ObjectRef>> Filesystem::GetChunks(OpenFile& file, uint64_t offset, uint64_t size,
+                                                     const std::atomic<bool>* cancel) {
   const index::DirEntry& e = file.inode->entry;
   const uint64_t chunk_size = file.shape.chunk_size();
   const uint64_t first = offset / chunk_size;
   const uint64_t last = (offset + size - 1) / chunk_size;
-  const size_t count = static_cast<size_t>(last - first + 1);
 
   std::vector<ObjectRef> chunks;  // pinned until the reply is sent
-  chunks.reserve(count);
+  chunks.reserve(static_cast<size_t>(last - first + 1));
   for (uint64_t c = first; c <= last; ++c) {
     // A reader that gave up (a signal) is not kept waiting for more chunks.
-    if (fuse_req_interrupted(req)) return Status::Error(EINTR, "read interrupted");
+    if (cancel->load()) return Status::Error(EINTR, "read interrupted");
     {
       MutexLock lock(&file.mu);
       auto hit = std::find_if(file.recent.begin(), file.recent.end(),
@@ -214,12 +319,15 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
         continue;
       }
     }
-    Result<Hash> hash = locator_.ChunkHash(e.hash, file.shape, c);
+    Result<Hash> hash = locator_.ChunkHash(e.hash, file.shape, c, /*fetch=*/true, cancel);
     if (!hash.ok()) return hash.status().WithContext("chunk " + std::to_string(c));
-    Result<ObjectRef> chunk = fetcher_.Get(*hash, ObjectKind::kChunk);
+    // The length comes from the file's shape: a chunk of another length is
+    // refused by the fetcher (and by the network source before decoding).
+    Result<ObjectRef> chunk = fetcher_.Get({.hash = *hash,
+                                            .kind = ObjectKind::kChunk,
+                                            .size = index::ChunkLength(e.size, chunk_size, c)},
+                                           cancel);
     if (!chunk.ok()) return chunk.status().WithContext("chunk " + std::to_string(c));
-    if ((*chunk)->size() != index::ChunkLength(e.size, file.shape.chunk_size(), c))
-      return Status::Error(EIO, "chunk " + std::to_string(c) + " has the wrong length");
     {
       MutexLock lock(&file.mu);
       file.recent[file.recent_next] = {c, *chunk};
@@ -227,7 +335,15 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
     }
     chunks.push_back(std::move(*chunk));
   }
+  return chunks;
+}
 
+void Filesystem::ReplyChunks(OpenFile& file, uint64_t offset, uint64_t size,
+                             const std::vector<ObjectRef>& chunks, void* request) {
+  auto req = static_cast<fuse_req_t>(request);
+  const uint64_t chunk_size = file.shape.chunk_size();
+  const uint64_t first = offset / chunk_size;
+  const size_t count = chunks.size();
   // A fuse_bufvec with `count` fd-backed buffers (the struct ends in a
   // one-element array, so it is allocated with room for the rest).
   std::vector<std::max_align_t> storage(
@@ -254,7 +370,6 @@ Status Filesystem::ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, vo
   // No SPLICE_MOVE: stealing the pages would drop them from the chunk file's
   // page cache, which is what makes the next read warm.
   fuse_reply_data(req, bufv, static_cast<fuse_buf_copy_flags>(0));
-  return Status::Ok();
 }
 
 // --- the operations ----------------------------------------------------------
@@ -281,7 +396,11 @@ struct Filesystem::Ops {
     auto dir = fs.inodes_.Get(parent);
     if (!dir) return (void)fuse_reply_err(req, ENOENT);
     if (dir->entry.type != index::EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
-    auto decoded = fs.LoadDirectory(*dir);
+    Result<std::shared_ptr<const index::Directory>> decoded = Status::Error(EIO, "not loaded");
+    {
+      InterruptFlag interrupted(req);
+      decoded = fs.LoadDirectory(*dir, interrupted.flag());
+    }
     if (!decoded.ok())
       return ReplyError(req, ("lookup " + std::string(name)).c_str(), decoded.status());
     const index::DirEntry* found = (*decoded)->Find(name);
@@ -348,6 +467,7 @@ struct Filesystem::Ops {
       file->shape = *shape;
     }
     fi->keep_cache = 1;  // immutable content: the page cache stays valid
+    if (fs.options_.prefetch == PrefetchMode::kAll) fs.PrefetchSiblings(*inode);
     OpenFile* handle = file.get();
     fi->fh = reinterpret_cast<uint64_t>(handle);
     {
@@ -386,8 +506,15 @@ struct Filesystem::Ops {
                                   length);
     }
     fs.SchedulePrefetch(file, offset, length);
-    Status st = fs.ReadChunks(file, offset, length, req);
-    if (!st.ok()) ReplyError(req, ("read " + e.name + " at " + std::to_string(offset)).c_str(), st);
+    Result<std::vector<ObjectRef>> chunks = Status::Error(EIO, "not read");
+    {
+      InterruptFlag interrupted(req);
+      chunks = fs.GetChunks(file, offset, length, interrupted.flag());
+    }
+    if (!chunks.ok())
+      return ReplyError(req, ("read " + e.name + " at " + std::to_string(offset)).c_str(),
+                        chunks.status());
+    fs.ReplyChunks(file, offset, length, *chunks, req);
   }
 
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -405,7 +532,11 @@ struct Filesystem::Ops {
     Filesystem& fs = Self(req);
     auto dir = fs.inodes_.Get(ino);
     if (!dir) return (void)fuse_reply_err(req, ENOENT);
-    auto decoded = fs.LoadDirectory(*dir);
+    Result<std::shared_ptr<const index::Directory>> decoded = Status::Error(EIO, "not loaded");
+    {
+      InterruptFlag interrupted(req);
+      decoded = fs.LoadDirectory(*dir, interrupted.flag());
+    }
     if (!decoded.ok()) return ReplyError(req, "readdir", decoded.status());
     const auto& entries = (*decoded)->entries;
     // Not zeroed: only the `used` bytes the direntry helpers wrote are sent.

@@ -1,11 +1,27 @@
 // Filesystem: the read-only lcfs tree behind libfuse's low-level API.
 //
-// Everything is lazy: a directory object is fetched on the first lookup or
-// readdir inside it, a file's tree nodes and chunks on read. All fetches go
-// through the ObjectFetcher (chunk cache first, then the source). Content is
-// immutable, so attributes and entries are cached by the kernel for a long
-// time, page-cache contents are kept across opens, and inode numbers never
-// change for the life of the mount.
+// A request waits only for what it needs: a directory object on the first
+// lookup or readdir inside it, a file's tree nodes and chunks on read. All
+// fetches go through the ObjectFetcher (chunk cache first, then the source),
+// blocking ones at kBlocking. Content is immutable, so attributes and entries
+// are cached by the kernel for a long time, page-cache contents and directory
+// listings are kept across opens, and inode numbers never change for the
+// life of the mount.
+//
+// Prefetch (FilesystemOptions::prefetch, mount option prefetch=) guesses what
+// is asked next, in the background and bounded by the fetcher's queues:
+//   meta: decoding a directory object (first lookup/readdir in it, and the
+//         root at mount) queues kMetadata fetches of its subdirectories'
+//         objects and of its large files' root tree nodes; each directory
+//         object so fetched is decoded in turn and does the same, so after
+//         mounting the tree follows breadth-first. Objects already cached
+//         are not expanded (on-demand decoding covers what is below them),
+//         so a tree that names one directory many times costs one fetch.
+//   all:  meta, plus opening a file queues kPrefetch fetches of the small
+//         (one-chunk) files after it in its directory, up to
+//         `prefetch_files` files and `prefetch_bytes` bytes.
+// Sequential read-ahead (meta and all) is as before; none fetches only what
+// requests need.
 //
 // Reads map offsets to chunks and reply straight from the cached chunk files
 // (libfuse splices them into /dev/fuse where it can). A reader moving forward
@@ -14,8 +30,9 @@
 // in flight while a random or short read fetches only what it touches.
 //
 // Thread safety: libfuse calls the operations from its pool of request
-// threads, any number at once, and the fetcher's prefetch workers call back
-// into the ChunkLocator; every member is safe for that. LoadRoot runs once,
+// threads, any number at once, and the fetcher's pipeline thread runs the
+// prefetch continuations (ExpandDirectory, PrefetchChunks); every member is
+// safe for that. LoadRoot runs once,
 // before the mount serves requests.
 //
 // Lock order (a thread holding one may take only those listed after it):
@@ -30,6 +47,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +62,7 @@
 #include "lcfs/index/directory.h"
 #include "lcfs/mutex.h"
 #include "lcfs/status.h"
+#include "mount_options.h"
 #include "object_fetcher.h"
 
 struct fuse_lowlevel_ops;
@@ -64,12 +83,17 @@ struct FilesystemOptions {
   double entry_timeout = 86400;
   // Largest prefetch window, in chunks.
   uint32_t max_prefetch_chunks = 32;
+  PrefetchMode prefetch = PrefetchMode::kAll;
+  // Small-file prefetch on open (prefetch=all): at most this many files,
+  // and bytes, of the opened file's directory.
+  uint32_t prefetch_files = 64;
+  uint64_t prefetch_bytes = 8u << 20;
 };
 
 class Filesystem {
  public:
   Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptions options = {});
-  // Stops the fetcher's prefetch workers (their tasks refer to this object).
+  // Stops the fetcher's pipeline (its continuations refer to this object).
   ~Filesystem();
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
@@ -103,15 +127,34 @@ class Filesystem {
   struct OpenFile;
 
   // The decoded directory object of `dir`, from the DirectoryCache or
-  // fetched and decoded.
-  Result<std::shared_ptr<const index::Directory>> LoadDirectory(const Inode& dir);
+  // fetched and decoded (which starts metadata prefetch below it).
+  Result<std::shared_ptr<const index::Directory>> LoadDirectory(
+      const Inode& dir, const std::atomic<bool>* cancel = nullptr);
+  // Queues kMetadata fetches of the subdirectory objects and large files'
+  // root tree nodes of `dir`; each directory object fetched is expanded in
+  // turn. `urgent`: ahead of the breadth-first crawl (a lookup or readdir).
+  void PrefetchBelow(const index::Directory& dir, bool urgent);
+  // Pipeline thread: decodes the freshly fetched directory object and
+  // prefetches below it.
+  void ExpandDirectory(const ObjectId& id);
+  // Queues kPrefetch fetches of chunks [begin, end) of a file, fetching a
+  // missing tree node first (kMetadata) and continuing once it is stored.
+  void PrefetchChunks(const Hash& file, const index::FileShape& shape, uint64_t begin,
+                      uint64_t end);
+  // prefetch=all: the small files after `file` in its directory.
+  void PrefetchSiblings(const Inode& file);
   void FillAttr(InodeNumber ino, const index::DirEntry& e, uint32_t chunk_size,
                 struct stat* st) const;
   void FillAttr(const Inode& inode, struct stat* st) const {
     FillAttr(inode.ino, inode.entry, inode.chunk_size, st);
   }
   void SchedulePrefetch(OpenFile& file, uint64_t offset, uint64_t size);
-  Status ReadChunks(OpenFile& file, uint64_t offset, uint64_t size, void* req);
+  // The chunks covering [offset, offset + size), pinned, fetched if needed.
+  Result<std::vector<ObjectRef>> GetChunks(OpenFile& file, uint64_t offset, uint64_t size,
+                                           const std::atomic<bool>* cancel);
+  // Replies to a read with the bytes of `chunks` (spliced from their files).
+  void ReplyChunks(OpenFile& file, uint64_t offset, uint64_t size,
+                   const std::vector<ObjectRef>& chunks, void* req);
   void AfterInit() {
     if (after_init_) std::call_once(after_init_once_, after_init_);
   }

@@ -155,7 +155,11 @@ int main(int argc, char** argv) {
                                                  "Time to fetch an object from the source",
                                                  lcfs::fs::FetchSecondsBuckets()));
   lcfs::fs::ObjectFetcher fetcher(timed ? *timed : **source, **cache, policy);
-  lcfs::fs::Filesystem fs(*root, fetcher);
+  lcfs::fs::FilesystemOptions fs_options;
+  fs_options.prefetch = opts.prefetch;
+  fs_options.max_prefetch_chunks = opts.readahead_chunks;
+  fs_options.prefetch_files = opts.prefetch_files;
+  lcfs::fs::Filesystem fs(*root, fetcher, fs_options);
   if (Status st = fs.LoadRoot(); !st.ok()) {
     std::string message = "cannot mount " + root->ToHex() + ": " + st.message();
     if (message.find("ETIMEDOUT") != std::string::npos) {

@@ -37,7 +37,18 @@ void CollectMountMetrics(const ObjectFetcher& fetcher, const ChunkCache& cache,
               d(f.upstream_failures));
   out.Counter("lcfs_mount_shared_fetches_total", "Requests served by another request's fetch",
               d(f.shared_waits));
-  out.Counter("lcfs_mount_prefetches_total", "Read-ahead fetch tasks run", d(f.prefetches));
+  out.Counter("lcfs_mount_prefetches_total", "Background fetches (metadata, read-ahead) sent",
+              d(f.prefetches));
+  out.Counter("lcfs_mount_prefetches_dropped_total",
+              "Prefetches not queued because the bounded queue was full", d(f.prefetch_dropped));
+  out.Counter("lcfs_mount_promoted_fetches_total",
+              "Blocked requests that found only a background fetch of their object", d(f.promoted));
+  out.Counter("lcfs_mount_cancelled_fetches_total",
+              "Blocked requests abandoned (the kernel interrupted them)", d(f.cancelled));
+  out.Gauge("lcfs_mount_prefetches_inflight", "Background fetches in the source now",
+            d(static_cast<uint64_t>(f.background_inflight)));
+  out.Gauge("lcfs_mount_prefetches_queued", "Background fetches waiting for a place",
+            d(static_cast<uint64_t>(f.background_queued)));
   const ChunkCacheStats c = cache.stats();
   out.Counter("lcfs_mount_cache_hits_total", "Objects found in the chunk cache", d(c.hits));
   out.Counter("lcfs_mount_cache_misses_total", "Objects not found in the chunk cache", d(c.misses));

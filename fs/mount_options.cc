@@ -106,6 +106,23 @@ Status ParseMountOptionList(const std::string& list, MountOptions* opts) {
       Status valid = metrics::ValidateMetricsAddress(value);
       if (!valid.ok()) return BadOption(option, valid.message());
       opts->metrics = value;
+    } else if (key == "prefetch" && has_value) {
+      if (value == "none") {
+        opts->prefetch = PrefetchMode::kNone;
+      } else if (value == "meta") {
+        opts->prefetch = PrefetchMode::kMeta;
+      } else if (value == "all") {
+        opts->prefetch = PrefetchMode::kAll;
+      } else {
+        return BadOption(option, "expected none, meta or all");
+      }
+    } else if ((key == "readahead" || key == "prefetch_files") && has_value) {
+      char* end = nullptr;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 0 || n > 4096)
+        return BadOption(option, "expected a number 0..4096");
+      (key == "readahead" ? opts->readahead_chunks : opts->prefetch_files) =
+          static_cast<uint32_t>(n);
     } else if (key == "local" && has_value) {
       if (value.empty()) return BadOption(option, "needs a directory");
       opts->local_dir = value;
@@ -189,6 +206,12 @@ Options (-o):
                       with EIO (default 30)
   hard                retry unavailable objects forever instead of failing
   soft                the default: fail with EIO after the timeout
+  prefetch=MODE       fetch ahead of requests: none (only what is asked),
+                      meta (directories and tree nodes, read-ahead), all
+                      (also a directory's small files when one is opened;
+                      the default)
+  readahead=N         largest sequential read-ahead window, in chunks (32)
+  prefetch_files=N    small files prefetched per open with prefetch=all (64)
   local=DIR           serve from an index of the local directory DIR instead
                       of the network (tests, offline use)
   metrics=ADDR:PORT   serve Prometheus metrics on http://ADDR:PORT/metrics

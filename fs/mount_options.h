@@ -18,16 +18,26 @@
 
 namespace lcfs::fs {
 
+// prefetch=: what the mount fetches before it is asked (lcfs(8)).
+enum class PrefetchMode {
+  kNone,  // only what a request needs: no read-ahead either
+  kMeta,  // + directory objects and large files' tree nodes, sequential read-ahead
+  kAll,   // + the other small files of a directory when one is opened (default)
+};
+
 struct MountOptions {
   std::string iface;                 // iface=: network interface of the exporter's link
   std::vector<std::string> sources;  // source=: accepted exporter addresses (RFC 3678 INCLUDE)
   std::string cache_dir;             // cache=: empty = DefaultCacheDir()
   uint64_t cache_size = 0;           // cache_size=: bytes, 0 = unlimited
-  std::chrono::milliseconds timeout{30000};  // timeout=: seconds (fractions allowed)
-  bool hard = false;                         // hard: retry forever instead of EIO
-  uint16_t port = 0;                         // port=: 0 = the protocol's default
-  std::string local_dir;                     // local=: serve from an index of this directory
-  std::string metrics;                       // metrics=: ADDR:PORT of a Prometheus endpoint
+  std::chrono::milliseconds timeout{30000};    // timeout=: seconds (fractions allowed)
+  bool hard = false;                           // hard: retry forever instead of EIO
+  uint16_t port = 0;                           // port=: 0 = the protocol's default
+  std::string local_dir;                       // local=: serve from an index of this directory
+  std::string metrics;                         // metrics=: ADDR:PORT of a Prometheus endpoint
+  PrefetchMode prefetch = PrefetchMode::kAll;  // prefetch=none|meta|all
+  uint32_t readahead_chunks = 32;              // readahead=: largest read-ahead window, chunks
+  uint32_t prefetch_files = 64;                // prefetch_files=: small files per open
   // Options for libfuse / the kernel (allow_other, nodev, ...), already vetted.
   std::vector<std::string> fuse_options;
 };

@@ -6,135 +6,404 @@
 #include <utility>
 
 namespace lcfs::fs {
+namespace {
+
+// How often a blocked Get looks at its cancel flag and at shutdown.
+constexpr auto kPollPeriod = std::chrono::milliseconds(50);
+
+std::string LengthError(const ObjectId& id, size_t size) {
+  return "object " + id.hash.ToHex() + " is " + std::to_string(size) + " bytes, its parent says " +
+         std::to_string(id.size);
+}
+
+}  // namespace
+
+// One object on its way from the source: every request for it, blocking or
+// background, waits here. Fields set at construction are immutable.
+struct ObjectFetcher::Flight {
+  Flight(const ObjectId& object, FetchPriority first, bool in_background)
+      : id(object), priority(first), background(in_background) {}
+
+  const ObjectId id;
+  Mutex mu;
+  CondVar cv;  // done, or bytes for a waiter to store
+  bool done GUARDED_BY(mu) = false;
+  Result<ObjectRef> result GUARDED_BY(mu) = Status::Error(EIO, "fetch not finished");
+  // The most urgent priority asked of the source so far.
+  FetchPriority priority GUARDED_BY(mu);
+  // Counted in background_ until it completes.
+  const bool background;
+  int pending GUARDED_BY(mu) = 1;  // requests the source has not answered (the first is sent)
+  std::vector<FetchTicket> tickets GUARDED_BY(mu);
+  int waiters GUARDED_BY(mu) = 0;  // blocked Gets
+  // Bytes a blocked Get stores on its own thread (not behind the pipeline).
+  bool has_bytes GUARDED_BY(mu) = false;
+  bool storing GUARDED_BY(mu) = false;  // someone took the bytes
+  std::vector<uint8_t> bytes GUARDED_BY(mu);
+  Status last_error GUARDED_BY(mu);
+  std::vector<std::function<void()>> thens GUARDED_BY(mu);
+};
 
 ObjectFetcher::ObjectFetcher(ObjectSource& upstream, ChunkCache& cache, FetchPolicy policy)
     : upstream_(upstream), cache_(cache), policy_(policy) {
-  has_workers_ = policy_.prefetch_threads > 0;
-  for (int i = 0; i < policy_.prefetch_threads; ++i)
-    workers_.emplace_back([this] { WorkerLoop(); });
+  pipeline_ = std::thread([this] { PipelineLoop(); });
 }
 
 ObjectFetcher::~ObjectFetcher() { Shutdown(); }
 
 void ObjectFetcher::Shutdown() {
+  shutdown_ = true;
   {
     MutexLock lock(&queue_mu_);
-    shutdown_ = true;
-    queue_.clear();
+    metadata_queue_.clear();
+    data_queue_.clear();
+    stop_pipeline_ = true;
   }
   queue_cv_.SignalAll();
-  retry_cv_.SignalAll();
-  for (auto& w : workers_)
-    if (w.joinable()) w.join();
-  workers_.clear();
+  idle_cv_.SignalAll();
+  if (pipeline_.joinable()) pipeline_.join();
+
+  std::vector<std::shared_ptr<Flight>> flights;
+  {
+    MutexLock lock(&inflight_mu_);
+    for (auto& [hash, flight] : inflight_) flights.push_back(flight);
+  }
+  for (auto& flight : flights) {
+    std::vector<FetchTicket> tickets;
+    {
+      MutexLock lock(&flight->mu);
+      tickets = flight->tickets;
+    }
+    for (FetchTicket t : tickets) upstream_.Cancel(t);
+  }
+  // The source calls back exactly once per request, cancelled or not: wait
+  // for those answers, since they refer to this object. A source that runs
+  // fetches on its caller's thread answers within its timeout.
+  {
+    MutexLock lock(&queue_mu_);
+    const auto deadline = std::chrono::steady_clock::now() + 2 * policy_.timeout + kPollPeriod;
+    while (in_source_ > 0 && std::chrono::steady_clock::now() < deadline)
+      idle_cv_.WaitFor(&queue_mu_, kPollPeriod);
+    if (in_source_ > 0)
+      syslog(LOG_ERR, "lcfs: %zu fetches still unanswered at shutdown", in_source_);
+    to_store_.clear();
+    to_run_.clear();
+  }
+  for (auto& flight : flights) Complete(flight, Status::Error(EIO, "shutting down"));
 }
 
-ObjectRef ObjectFetcher::GetCached(const Hash& hash, ObjectKind kind) {
-  auto hit = cache_.Lookup(hash, kind);
-  if (!hit) return nullptr;
+ObjectRef ObjectFetcher::GetCached(const ObjectId& id) {
+  auto hit = cache_.Lookup(id.hash, id.kind);
+  // An object of another length than its parent says is refused wherever it
+  // comes from (docs/protocol.md section 10).
+  if (!hit || (id.size != 0 && hit->size() != id.size)) return nullptr;
   return std::make_shared<const CachedObject>(std::move(*hit));
 }
 
-Result<ObjectRef> ObjectFetcher::Get(const Hash& hash, ObjectKind kind) {
-  if (ObjectRef hit = GetCached(hash, kind)) return hit;
-  if (shutdown_) return Status::Error(EIO, "fetch " + hash.ToHex() + ": shutting down");
-
-  std::shared_ptr<Inflight> flight;
-  bool leader = false;
-  {
-    MutexLock lock(&inflight_mu_);
-    auto [it, inserted] = inflight_.try_emplace(hash);
-    if (inserted) it->second = std::make_shared<Inflight>();
-    flight = it->second;
-    leader = inserted;
-  }
-
-  if (!leader) {
-    shared_waits_++;
-    MutexLock lock(&flight->mu);
-    // The leader's fetch is itself bounded by the timeout in soft mode; the
-    // extra margin only guards against a source that overruns it.
-    const auto deadline =
-        std::chrono::steady_clock::now() + policy_.timeout + std::chrono::seconds(2);
-    while (!flight->done) {
-      if (policy_.hard) {
-        flight->cv.Wait(&flight->mu);
-      } else if (!flight->cv.WaitUntil(&flight->mu, deadline) && !flight->done) {
-        return Status::Error(EIO,
-                             "fetch " + hash.ToHex() + ": timed out waiting for a shared fetch");
-      }
-    }
-    return flight->result;
-  }
-
-  Result<ObjectRef> result = FetchUpstream(hash, kind);
-  {
-    MutexLock lock(&inflight_mu_);
-    inflight_.erase(hash);
-  }
-  {
-    MutexLock lock(&flight->mu);
-    flight->result = result;
-    flight->done = true;
-  }
-  flight->cv.SignalAll();
-  return result;
+std::shared_ptr<ObjectFetcher::Flight> ObjectFetcher::JoinFlight(const ObjectId& id,
+                                                                 bool* created) {
+  MutexLock lock(&inflight_mu_);
+  auto [it, inserted] = inflight_.try_emplace(id.hash);
+  *created = inserted;
+  if (inserted) it->second = std::make_shared<Flight>(id, FetchPriority::kBlocking, false);
+  return it->second;
 }
 
-Result<ObjectRef> ObjectFetcher::FetchUpstream(const Hash& hash, ObjectKind kind) {
-  // The object may have entered the cache between our miss and becoming the
-  // leader (another fetch finishing, or another mount sharing the cache).
-  if (ObjectRef hit = GetCached(hash, kind)) return hit;
-  for (int attempt = 1;; ++attempt) {
-    Result<std::vector<uint8_t>> bytes =
-        upstream_.Fetch({.hash = hash, .kind = kind, .timeout = policy_.timeout});
-    if (bytes.ok()) {
-      Result<CachedObject> stored = cache_.Insert(hash, kind, *bytes);
-      if (stored.ok()) {
-        upstream_fetches_++;
-        upstream_bytes_ += bytes->size();
-        return ObjectRef(std::make_shared<const CachedObject>(std::move(*stored)));
+void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority priority) {
+  {
+    MutexLock lock(&queue_mu_);
+    in_source_++;
+  }
+  FetchRequest request{.hash = flight->id.hash,
+                       .kind = flight->id.kind,
+                       .expected_size = flight->id.size,
+                       .timeout = policy_.timeout,
+                       .priority = priority};
+  // A local source answers before FetchAsync returns; the network source
+  // later, on its receive thread.
+  const FetchTicket ticket = upstream_.FetchAsync(
+      request,
+      [this, flight](Result<std::vector<uint8_t>> bytes) { OnAnswer(flight, std::move(bytes)); });
+  if (ticket != 0) {
+    MutexLock lock(&flight->mu);
+    if (!flight->done) flight->tickets.push_back(ticket);
+  }
+}
+
+void ObjectFetcher::OnAnswer(const std::shared_ptr<Flight>& flight,
+                             Result<std::vector<uint8_t>> bytes) {
+  bool to_pipeline = false, failed = false;
+  Status error;
+  {
+    MutexLock lock(&flight->mu);
+    flight->pending--;
+    if (!flight->done && !flight->storing && !flight->has_bytes) {
+      if (bytes.ok()) {
+        if (flight->waiters > 0) {
+          flight->bytes = std::move(*bytes);
+          flight->has_bytes = true;
+          flight->cv.SignalAll();
+        } else {
+          flight->storing = true;
+          to_pipeline = true;
+        }
+      } else {
+        upstream_failures_++;
+        flight->last_error = bytes.status();
+        // Another request of the flight (a promotion) may still succeed.
+        failed = flight->pending == 0;
+        error = flight->last_error;
       }
-      upstream_failures_++;
-      // A source returning bad bytes or a full disk is not helped by retrying.
-      return Status::Error(EIO, stored.status().message());
     }
+  }
+  if (failed)
+    Complete(flight,
+             Status::Error(EIO, "fetch " + flight->id.hash.ToHex() + ": " + error.ToString()));
+  {
+    MutexLock lock(&queue_mu_);
+    if (to_pipeline) to_store_.emplace_back(flight, std::move(*bytes));
+    in_source_--;
+  }
+  queue_cv_.Signal();
+  idle_cv_.SignalAll();
+}
+
+void ObjectFetcher::Store(const std::shared_ptr<Flight>& flight, std::vector<uint8_t> bytes) {
+  const ObjectId& id = flight->id;
+  if (id.size != 0 && bytes.size() != id.size) {
     upstream_failures_++;
-    if (!policy_.hard || shutdown_ || (cancelled_ && cancelled_())) {
-      return Status::Error(EIO, "fetch " + hash.ToHex() + ": " + bytes.status().ToString());
-    }
-    if (attempt == 1 || attempt % 10 == 0)
-      syslog(LOG_WARNING, "lcfs: object %s unavailable (%s), retrying (hard mount)",
-             hash.ToHex().c_str(), bytes.status().ToString().c_str());
-    // A source that fails at once (rather than after the timeout) must not
-    // turn the retry loop into a busy loop.
-    MutexLock lock(&queue_mu_);
-    if (!shutdown_) retry_cv_.WaitFor(&queue_mu_, std::chrono::milliseconds(200));
-    if (shutdown_) return Status::Error(EIO, "fetch " + hash.ToHex() + ": shutting down");
+    return Complete(flight, Status::Error(EIO, LengthError(id, bytes.size())));
   }
+  Result<CachedObject> stored = cache_.Insert(id.hash, id.kind, bytes);
+  if (!stored.ok()) {
+    upstream_failures_++;
+    // A source returning bad bytes or a full disk is not helped by retrying.
+    return Complete(flight, Status::Error(EIO, stored.status().message()));
+  }
+  upstream_fetches_++;
+  upstream_bytes_ += bytes.size();
+  Complete(flight, ObjectRef(std::make_shared<const CachedObject>(std::move(*stored))));
 }
 
-void ObjectFetcher::Prefetch(std::function<void()> task) {
+void ObjectFetcher::Complete(const std::shared_ptr<Flight>& flight, Result<ObjectRef> result) {
+  {
+    MutexLock lock(&inflight_mu_);
+    auto it = inflight_.find(flight->id.hash);
+    if (it != inflight_.end() && it->second == flight) inflight_.erase(it);
+  }
+  std::vector<std::function<void()>> thens;
+  std::vector<FetchTicket> unanswered;
+  {
+    MutexLock lock(&flight->mu);
+    if (flight->done) return;
+    flight->done = true;
+    flight->result = std::move(result);
+    if (flight->result.ok()) thens = std::move(flight->thens);
+    flight->thens.clear();
+    if (flight->pending > 0) unanswered = flight->tickets;
+    flight->bytes.clear();
+    flight->cv.SignalAll();
+  }
+  // Requests made redundant (a prefetch and its promotion): the source
+  // stops working on the object once nothing else waits for it.
+  for (FetchTicket t : unanswered) upstream_.Cancel(t);
   {
     MutexLock lock(&queue_mu_);
-    if (shutdown_ || !has_workers_ || queue_.size() >= policy_.prefetch_queue) return;
-    queue_.push_back(std::move(task));
+    if (flight->background) background_--;
+    for (auto& then : thens) to_run_.push_back(std::move(then));
   }
   queue_cv_.Signal();
 }
 
-void ObjectFetcher::WorkerLoop() {
+Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<bool>* cancel) {
+  bool created = false;
+  std::shared_ptr<Flight> flight = JoinFlight(id, &created);
+  bool send = created;
+  {
+    MutexLock lock(&flight->mu);
+    if (flight->done) return flight->result;
+    flight->waiters++;
+    if (!created) {
+      shared_waits_++;
+      if (flight->priority != FetchPriority::kBlocking) {
+        // A background flight: ask again at kBlocking. The network source
+        // shares the group and promotes it; whichever answer comes first
+        // completes the flight.
+        promoted_++;
+        flight->priority = FetchPriority::kBlocking;
+        flight->pending++;
+        send = true;
+      }
+    }
+  }
+  if (send) Send(flight, FetchPriority::kBlocking);
+
+  // The leader's request is bounded by the timeout in soft mode; the margin
+  // only guards against a source that overruns it.
+  const auto deadline =
+      std::chrono::steady_clock::now() + policy_.timeout + std::chrono::seconds(2);
+  flight->mu.Lock();
   for (;;) {
-    std::function<void()> task;
+    if (flight->done) {
+      flight->waiters--;
+      Result<ObjectRef> result = flight->result;
+      flight->mu.Unlock();
+      return result;
+    }
+    if (flight->has_bytes && !flight->storing) {
+      flight->storing = true;
+      std::vector<uint8_t> bytes = std::move(flight->bytes);
+      flight->mu.Unlock();
+      Store(flight, std::move(bytes));  // completes the flight
+      flight->mu.Lock();
+      continue;
+    }
+    Status gave_up;
+    if (cancel && cancel->load()) {
+      cancelled_gets_++;
+      gave_up = Status::Error(ECANCELED, "fetch " + id.hash.ToHex() + ": cancelled");
+    } else if (shutdown_) {
+      gave_up = Status::Error(EIO, "fetch " + id.hash.ToHex() + ": shutting down");
+    } else if (!policy_.hard && std::chrono::steady_clock::now() >= deadline) {
+      gave_up = Status::Error(EIO, "fetch " + id.hash.ToHex() + ": timed out waiting for it");
+    }
+    if (!gave_up.ok()) {
+      flight->waiters--;
+      // Bytes handed to us go to the pipeline; a flight nobody waits for any
+      // more, and no prefetch wants, is given up at the source.
+      const bool hand_over = flight->has_bytes && !flight->storing && flight->waiters == 0;
+      std::vector<uint8_t> bytes;
+      if (hand_over) {
+        flight->storing = true;
+        bytes = std::move(flight->bytes);
+      }
+      std::vector<FetchTicket> tickets;
+      if (!hand_over && flight->waiters == 0 && !flight->background) tickets = flight->tickets;
+      flight->mu.Unlock();
+      if (hand_over) {
+        MutexLock lock(&queue_mu_);
+        to_store_.emplace_back(flight, std::move(bytes));
+        queue_cv_.Signal();
+      }
+      for (FetchTicket t : tickets) upstream_.Cancel(t);
+      return gave_up;
+    }
+    flight->cv.WaitFor(&flight->mu, kPollPeriod);
+  }
+}
+
+Result<ObjectRef> ObjectFetcher::Get(const ObjectId& id, const std::atomic<bool>* cancel) {
+  if (ObjectRef hit = GetCached(id)) return hit;
+  for (int attempt = 1;; ++attempt) {
+    if (shutdown_) return Status::Error(EIO, "fetch " + id.hash.ToHex() + ": shutting down");
+    Result<ObjectRef> result = Attempt(id, cancel);
+    if (result.ok() || !policy_.hard || result.status().code() == ECANCELED || shutdown_ ||
+        (cancelled_ && cancelled_()))
+      return result;
+    if (attempt == 1 || attempt % 10 == 0)
+      syslog(LOG_WARNING, "lcfs: object %s unavailable (%s), retrying (hard mount)",
+             id.hash.ToHex().c_str(), result.status().ToString().c_str());
+    // A source that fails at once (rather than after the timeout) must not
+    // turn the retry loop into a busy loop.
+    MutexLock lock(&queue_mu_);
+    if (!shutdown_) idle_cv_.WaitFor(&queue_mu_, std::chrono::milliseconds(200));
+  }
+}
+
+void ObjectFetcher::Prefetch(const ObjectId& id, FetchPriority priority, std::function<void()> then,
+                             bool urgent) {
+  if (shutdown_ || cache_.Contains(id.hash)) return;
+  std::shared_ptr<Flight> flight;
+  {
+    MutexLock lock(&inflight_mu_);
+    auto it = inflight_.find(id.hash);
+    if (it != inflight_.end()) flight = it->second;
+  }
+  if (flight) {  // already coming: it runs the continuation too
+    if (then) {
+      MutexLock lock(&flight->mu);
+      if (!flight->done) flight->thens.push_back(std::move(then));
+    }
+    return;
+  }
+  {
+    MutexLock lock(&queue_mu_);
+    const bool metadata = priority != FetchPriority::kPrefetch;
+    auto& queue = metadata ? metadata_queue_ : data_queue_;
+    const size_t bound = metadata ? policy_.metadata_queue : policy_.data_queue;
+    if (stop_pipeline_ || queue.size() >= bound) {
+      prefetch_dropped_++;
+      return;
+    }
+    if (urgent) {
+      queue.push_front({id, std::move(then)});
+    } else {
+      queue.push_back({id, std::move(then)});
+    }
+  }
+  queue_cv_.Signal();
+}
+
+void ObjectFetcher::Pump() {
+  for (;;) {
+    Queued next;
+    FetchPriority priority;
     {
       MutexLock lock(&queue_mu_);
-      while (!shutdown_ && queue_.empty()) queue_cv_.Wait(&queue_mu_);
-      if (shutdown_) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      if (stop_pipeline_ || background_ >= policy_.max_background) return;
+      if (!metadata_queue_.empty()) {
+        next = std::move(metadata_queue_.front());
+        metadata_queue_.pop_front();
+        priority = FetchPriority::kMetadata;
+      } else if (!data_queue_.empty()) {
+        next = std::move(data_queue_.front());
+        data_queue_.pop_front();
+        priority = FetchPriority::kPrefetch;
+      } else {
+        return;
+      }
+      background_++;  // reserved; given back below if no flight is made
     }
-    prefetches_++;
-    task();
+    bool created = false;
+    std::shared_ptr<Flight> flight;
+    if (!cache_.Contains(next.id.hash)) {
+      MutexLock lock(&inflight_mu_);
+      auto [it, inserted] = inflight_.try_emplace(next.id.hash);
+      if (inserted) it->second = std::make_shared<Flight>(next.id, priority, true);
+      created = inserted;
+      flight = it->second;
+    }
+    if (flight && next.then) {
+      MutexLock lock(&flight->mu);
+      if (!flight->done) flight->thens.push_back(std::move(next.then));
+    }
+    if (created) {
+      prefetches_++;
+      Send(flight, priority);
+    } else {
+      MutexLock lock(&queue_mu_);
+      background_--;
+    }
+  }
+}
+
+void ObjectFetcher::PipelineLoop() {
+  for (;;) {
+    std::deque<std::pair<std::shared_ptr<Flight>, std::vector<uint8_t>>> store;
+    std::deque<std::function<void()>> run;
+    {
+      MutexLock lock(&queue_mu_);
+      while (!stop_pipeline_ && to_store_.empty() && to_run_.empty() &&
+             (background_ >= policy_.max_background ||
+              (metadata_queue_.empty() && data_queue_.empty())))
+        queue_cv_.Wait(&queue_mu_);
+      if (stop_pipeline_) return;
+      store.swap(to_store_);
+      run.swap(to_run_);
+    }
+    for (auto& [flight, bytes] : store) Store(flight, std::move(bytes));
+    for (auto& then : run) then();
+    Pump();
   }
 }
 
@@ -144,7 +413,13 @@ ObjectFetcherStats ObjectFetcher::stats() const {
   s.upstream_bytes = upstream_bytes_;
   s.upstream_failures = upstream_failures_;
   s.shared_waits = shared_waits_;
+  s.promoted = promoted_;
   s.prefetches = prefetches_;
+  s.prefetch_dropped = prefetch_dropped_;
+  s.cancelled = cancelled_gets_;
+  MutexLock lock(&queue_mu_);
+  s.background_inflight = background_;
+  s.background_queued = metadata_queue_.size() + data_queue_.size();
   return s;
 }
 

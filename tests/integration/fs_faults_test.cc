@@ -14,15 +14,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "chunk_cache.h"
+#include "common/mount_fixture.h"
 #include "common/random_bytes.h"
 #include "common/wait.h"
 #include "filesystem.h"
 #include "fuse_mount.h"
+#include "lcfs/index/directory.h"
 #include "lcfs/index/indexer.h"
 #include "object_fetcher.h"
 #include "object_source_factory.h"
@@ -90,41 +93,37 @@ ssize_t DirectRead(const std::string& path, uint64_t offset, size_t size, int* e
   return n;
 }
 
-class FsFaultsTest : public ::testing::Test {
+class FsFaultsTest : public lcfs::testing::MountTest {
  protected:
+  FsFaultsTest() : MountTest("lcfs-fs-faults") {}
   void SetUp() override {
     LCFS_REQUIRE_TESTBED();
-    char tmpl[] = "/tmp/lcfs-fs-faults-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
-    stdfs::create_directories(src_);
-    stdfs::create_directories(mnt_);
+    MountTest::SetUp();
     WriteRandomFile(src_ + "/big.bin", 16 * kChunk, 7);
     auto indexed = index::IndexPath(src_);
     ASSERT_TRUE(indexed.ok()) << indexed.status().ToString();
     root_ = indexed->root;
   }
-  void TearDown() override {
-    Stop();
-    if (base_.empty()) return;
-    std::error_code ec;
-    stdfs::remove_all(base_, ec);
-  }
+  void TearDown() override { Stop(); }
 
+  // Serves the exported tree through a KillableSource.
   void Start(std::chrono::milliseconds timeout, bool hard) {
     auto local = MakeLocalObjectSource(src_);
     ASSERT_TRUE(local.ok()) << local.status().ToString();
     source_ = std::make_unique<KillableSource>(std::move(*local));
-    auto cache = ChunkCache::Open(base_ + "/cache", 0);
-    ASSERT_TRUE(cache.ok());
-    cache_ = std::move(*cache);
     FetchPolicy policy;
     policy.timeout = timeout;
     policy.hard = hard;
-    fetcher_ = std::make_unique<ObjectFetcher>(*source_, *cache_, policy);
-    fs_ = std::make_unique<Filesystem>(root_, *fetcher_);
+    StartWith(*source_, root_, policy);
+  }
+  // Mounts the tree `root` of `source` in-process at mnt_.
+  void StartWith(ObjectSource& source, const Hash& root, FetchPolicy policy,
+                 FilesystemOptions options = {}) {
+    auto cache = ChunkCache::Open(base_ + "/cache", 0);
+    ASSERT_TRUE(cache.ok());
+    chunk_cache_ = std::move(*cache);
+    fetcher_ = std::make_unique<ObjectFetcher>(source, *chunk_cache_, policy);
+    fs_ = std::make_unique<Filesystem>(root, *fetcher_, options);
     ASSERT_TRUE(fs_->LoadRoot().ok());
     FuseMountOptions opts;
     opts.mountpoint = mnt_;
@@ -141,15 +140,15 @@ class FsFaultsTest : public ::testing::Test {
     fetcher_.reset();
   }
 
-  std::string base_, src_, mnt_;
   Hash root_;
   std::unique_ptr<KillableSource> source_;
-  std::unique_ptr<ChunkCache> cache_;
+  std::unique_ptr<ChunkCache> chunk_cache_;
   std::unique_ptr<ObjectFetcher> fetcher_;
   std::unique_ptr<Filesystem> fs_;
   std::unique_ptr<FuseMount> mount_;
   std::thread loop_;
   Status loop_status_;
+  std::error_code ec_;
 };
 
 TEST_F(FsFaultsTest, ExporterGoneMidReadGivesEioWithinTimeoutCachedPartsStayReadable) {
@@ -231,6 +230,121 @@ TEST_F(FsFaultsTest, RootThatNeverArrivesFailsTheMountAfterTheTimeout) {
   EXPECT_LT(took, 5s);
 }
 
+// Records what every fetch asked for and how long the answer was.
+class RecordingSource : public ObjectSource {
+ public:
+  explicit RecordingSource(ObjectSource& inner) : inner_(inner) {}
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
+    auto bytes = inner_.Fetch(request);
+    std::lock_guard lock(mu_);
+    if (bytes.ok()) seen_.push_back({request.hash, request.expected_size, bytes->size()});
+    return bytes;
+  }
+  struct Seen {
+    Hash hash;
+    uint64_t expected, actual;
+  };
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  ObjectSource& inner_;
+  std::mutex mu_;
+  std::vector<Seen> seen_;
+};
+
+TEST_F(FsFaultsTest, EveryFetchButTheRootCarriesTheLengthItsParentGives) {
+  WriteRandomFile(src_ + "/sub/three.bin", 3 * kChunk + 5, 8);
+  WriteRandomFile(src_ + "/sub/deeper/small", 5000, 9);
+  auto indexed = index::IndexPath(src_);
+  ASSERT_TRUE(indexed.ok());
+  auto local = MakeLocalObjectSource(src_);
+  ASSERT_TRUE(local.ok());
+  RecordingSource source(**local);
+  StartWith(source, indexed->root, FetchPolicy{});
+  lcfs::testing::Sh("ls -lR " + mnt_ + " > /dev/null && find " + mnt_ +
+                    " -type f -exec cat {} + > /dev/null");
+  const auto seen = source.seen();
+  // The root, both directories, the two files' tree nodes and 16 + 4 + 1 chunks.
+  ASSERT_GE(seen.size(), 25u);
+  for (const auto& s : seen) {
+    if (s.hash == indexed->root) {
+      EXPECT_EQ(s.expected, 0u);  // nothing names the root's length
+    } else {
+      EXPECT_EQ(s.expected, s.actual) << s.hash.ToHex();
+    }
+  }
+}
+
+// Holds objects in memory and answers whatever length was asked for, like a
+// publisher whose directory entries lie about their children's lengths.
+class MapSource : public ObjectSource {
+ public:
+  Hash Add(ObjectKind kind, std::vector<uint8_t> bytes) {
+    const Hash h = ObjectHash(kind, bytes);
+    objects_[h] = std::move(bytes);
+    return h;
+  }
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
+    auto it = objects_.find(request.hash);
+    if (it == objects_.end()) return Status::Error(ENOENT, "unknown");
+    return it->second;  // expected_size ignored on purpose
+  }
+
+ private:
+  std::map<Hash, std::vector<uint8_t>> objects_;  // filled before the mount
+};
+
+TEST_F(FsFaultsTest, ObjectsOfAnotherLengthThanTheirParentSaysAreRefused) {
+  MapSource source;
+  std::vector<uint8_t> data(4000);
+  std::mt19937 rng(3);
+  for (auto& b : data) b = static_cast<uint8_t>(rng());
+  const Hash chunk = source.Add(ObjectKind::kChunk, data);
+  index::Directory empty_dir;
+  empty_dir.chunk_size = kChunk;
+  auto empty = index::EncodeDirectory(empty_dir);
+  ASSERT_TRUE(empty.ok());
+  const Hash sub = source.Add(ObjectKind::kDirectory, *empty);
+  auto entry = [](const std::string& name, index::EntryType type, uint64_t size, const Hash& h) {
+    index::DirEntry e;
+    e.name = name;
+    e.type = type;
+    e.mode = 0755;
+    e.size = size;
+    e.hash = h;
+    return e;
+  };
+  index::Directory root_dir;
+  root_dir.chunk_size = kChunk;
+  root_dir.entries = {entry("honest", index::EntryType::kFile, 4000, chunk),
+                      entry("liar", index::EntryType::kFile, 5000, chunk),
+                      entry("subok", index::EntryType::kDirectory, empty->size(), sub),
+                      entry("sublie", index::EntryType::kDirectory, empty->size() + 7, sub)};
+  auto root_bytes = index::EncodeDirectory(root_dir);
+  ASSERT_TRUE(root_bytes.ok()) << root_bytes.status().ToString();
+  const Hash root = source.Add(ObjectKind::kDirectory, *root_bytes);
+  StartWith(source, root, FetchPolicy{}, FilesystemOptions{.prefetch = PrefetchMode::kNone});
+
+  Status st;
+  EXPECT_EQ(lcfs::testing::Sh("cat " + mnt_ + "/honest | wc -c", &st), "4000\n");
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  lcfs::testing::Sh("cat " + mnt_ + "/liar", &st);
+  EXPECT_FALSE(st.ok());
+  int err = 0;
+  EXPECT_EQ(DirectRead(mnt_ + "/liar", 0, 8192, &err), -1);
+  EXPECT_EQ(err, EIO);
+  // A directory object named with another length than its own: a lookup
+  // inside fails. (Before the same object is fetched under its right
+  // length: decoded directories are then shared by hash.)
+  EXPECT_FALSE(stdfs::exists(mnt_ + "/sublie/x", ec_));
+  EXPECT_EQ(ec_.value(), EIO);
+  EXPECT_EQ(lcfs::testing::Sh("ls -A " + mnt_ + "/subok", &st), "");
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
 TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {
   LCFS_REQUIRE_TESTBED();
   auto bed = testbed::Testbed::Create({.hosts = 2});
@@ -242,7 +356,7 @@ TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {
   WriteRandomFile(src + "/data.bin", 8 * kChunk + 123, 11);
   auto indexed = index::IndexPath(src);
   ASSERT_TRUE(indexed.ok());
-  const std::string lcfs = std::string(LCFS_FS_DIR) + "/lcfs";
+  const std::string& lcfs = lcfs::testing::kLcfsProgram;
   std::vector<std::string> mnts;
   std::vector<testbed::Subprocess> daemons;
   for (int i = 0; i < 2; ++i) {

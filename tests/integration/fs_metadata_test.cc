@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "common/mount_fixture.h"
 #include "lcfs/index/indexer.h"
 #include "testbed/subprocess.h"
 #include "testbed/testbed.h"
@@ -22,16 +23,12 @@ namespace {
 
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
-using testbed::RunCommand;
 
-const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
+using lcfs::testing::IsMounted;
+const std::string& kLcfs = lcfs::testing::kLcfsProgram;
 
-std::string Sh(const std::string& script) {
-  std::string out;
-  Status st = RunCommand({"sh", "-c", script}, &out, {}, 600s);
-  EXPECT_TRUE(st.ok()) << script << ": " << st.ToString();
-  return out;
-}
+// Listings of the large tree take a while on a loaded machine.
+std::string Sh(const std::string& script) { return lcfs::testing::Sh(script, nullptr, 600s); }
 
 // A field of /proc/PID/status in kB ("VmRSS").
 uint64_t StatusKb(pid_t pid, const std::string& field) {
@@ -45,27 +42,15 @@ uint64_t StatusKb(pid_t pid, const std::string& field) {
 // Inodes the daemon holds: statfs's f_files (Filesystem::StatFs).
 uint64_t DaemonInodes(const std::string& mnt) { return std::stoull(Sh("stat -f -c %c " + mnt)); }
 
-bool IsMounted(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find(" " + path + " ") != std::string::npos) return true;
-  return false;
-}
-
 // Makes the kernel drop unused dentries and inodes (and so send FORGETs).
 void DropKernelInodes() { Sh("sync; echo 2 > /proc/sys/vm/drop_caches"); }
 
-class FsMetadataTest : public ::testing::Test {
+class FsMetadataTest : public lcfs::testing::MountTest {
  protected:
+  FsMetadataTest() : MountTest("lcfs-fs-meta") {}
   void SetUp() override {
     LCFS_REQUIRE_TESTBED();
-    char tmpl[] = "/tmp/lcfs-fs-meta-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
-    stdfs::create_directories(mnt_);
+    MountTest::SetUp();
     // 2,000 directories (40 of 50 subdirectories) of 10 files each, sizes
     // from inline to a few chunks' worth of metadata.
     for (int a = 0; a < 40; ++a) {
@@ -83,12 +68,8 @@ class FsMetadataTest : public ::testing::Test {
     root_ = indexed->root.ToHex();
   }
   void TearDown() override {
-    if (base_.empty()) return;
-    for (int i = 0; i < 4 && ::umount2(mnt_.c_str(), MNT_DETACH) == 0; ++i) {
-    }
+    lcfs::testing::DetachMounts(mnt_);
     if (daemon_) daemon_->Stop(SIGTERM, 10s);
-    std::error_code ec;
-    stdfs::remove_all(base_, ec);
   }
 
   void Mount() {
@@ -104,7 +85,7 @@ class FsMetadataTest : public ::testing::Test {
     ASSERT_TRUE(IsMounted(mnt_)) << daemon_->Stderr();
   }
 
-  std::string base_, src_, mnt_, root_;
+  std::string root_;
   std::optional<testbed::Subprocess> daemon_;
 };
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "common/mount_fixture.h"
 #include "common/random_bytes.h"
-#include "common/wait.h"
 #include "lcfs/hash.h"
 #include "lcfs/index/indexer.h"
 #include "testbed/subprocess.h"
@@ -30,40 +30,11 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 using testbed::RunCommand;
 
-const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-
-std::string Sh(const std::string& script, Status* status = nullptr) {
-  std::string out;
-  Status st = RunCommand({"sh", "-c", script}, &out, {}, 120s);
-  if (status)
-    *status = st;
-  else
-    EXPECT_TRUE(st.ok()) << script << ": " << st.ToString();
-  return out;
-}
-
+using lcfs::testing::IsMounted;
+using lcfs::testing::Sh;
+using lcfs::testing::WaitMounted;
 using lcfs::testing::WriteRandomFile;
-
-bool IsMounted(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find(" " + path + " ") != std::string::npos) return true;
-  return false;
-}
-
-// Waits (bounded) for `path` to be mounted or unmounted.
-bool WaitMounted(const std::string& path, bool mounted, std::chrono::milliseconds limit = 10s) {
-  return lcfs::testing::WaitUntil([&] { return IsMounted(path) == mounted; }, limit);
-}
-
-// Lazily unmounts whatever is still mounted at `path` on scope exit.
-struct MountGuard {
-  std::string path;
-  ~MountGuard() {
-    for (int i = 0; i < 4 && IsMounted(path); ++i) ::umount2(path.c_str(), MNT_DETACH);
-  }
-};
+const std::string& kLcfs = lcfs::testing::kLcfsProgram;
 
 std::string GetXattr(const std::string& path, const std::string& name) {
   char buf[256];
@@ -72,18 +43,13 @@ std::string GetXattr(const std::string& path, const std::string& name) {
                : std::string(buf, static_cast<size_t>(n));
 }
 
-class FsMountTest : public ::testing::Test {
+class FsMountTest : public lcfs::testing::MountTest {
  protected:
+  FsMountTest() : MountTest("lcfs-fs-test") {}
   void SetUp() override {
     LCFS_REQUIRE_TESTBED();
-    char tmpl[] = "/tmp/lcfs-fs-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
-    cache_ = base_ + "/cache";
+    MountTest::SetUp();
     stdfs::create_directories(src_ + "/dir/deeper");
-    stdfs::create_directories(mnt_);
     std::ofstream(src_ + "/hello.txt") << "hello, lcfs\n";
     std::ofstream(src_ + "/with space.txt") << "spaces are fine\n";
     std::ofstream(src_ + "/empty");
@@ -97,13 +63,6 @@ class FsMountTest : public ::testing::Test {
     auto indexed = index::IndexPath(src_);
     ASSERT_TRUE(indexed.ok()) << indexed.status().ToString();
     root_ = indexed->root.ToHex();
-    guard_.path = mnt_;
-  }
-  void TearDown() override {
-    if (base_.empty()) return;
-    for (int i = 0; i < 4 && IsMounted(mnt_); ++i) ::umount2(mnt_.c_str(), MNT_DETACH);
-    std::error_code ec;
-    stdfs::remove_all(base_, ec);
   }
 
   // Mounts with the program (daemonizing: it returns once mounted).
@@ -122,8 +81,7 @@ class FsMountTest : public ::testing::Test {
     EXPECT_TRUE(WaitMounted(mnt_, false));
   }
 
-  std::string base_, src_, mnt_, cache_, root_;
-  MountGuard guard_;
+  std::string root_;
 };
 
 TEST_F(FsMountTest, OrdinaryToolsSeeTheExportedTree) {

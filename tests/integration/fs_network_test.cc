@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "common/mount_fixture.h"
 #include "common/random_bytes.h"
 #include "common/wait.h"
 #include "lcfs/hash.h"
@@ -28,17 +29,11 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
+const std::string& kLcfs = lcfs::testing::kLcfsProgram;
 const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
 
+using lcfs::testing::Sh;
 using lcfs::testing::WriteRandomFile;
-
-std::string Sh(const std::string& script) {
-  std::string out;
-  Status st = testbed::RunCommand({"sh", "-c", script}, &out, {}, 120s);
-  EXPECT_TRUE(st.ok()) << script << ": " << st.ToString();
-  return out;
-}
 
 class FsNetworkTest : public ::testing::Test {
  protected:

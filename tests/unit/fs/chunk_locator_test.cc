@@ -31,8 +31,7 @@ class ChunkLocatorTest : public ::testing::Test {
     auto cache = ChunkCache::Open(dir_.string(), 0);
     ASSERT_TRUE(cache.ok()) << cache.status().ToString();
     cache_ = std::move(*cache);
-    fetcher_ =
-        std::make_unique<ObjectFetcher>(source_, *cache_, FetchPolicy{.prefetch_threads = 0});
+    fetcher_ = std::make_unique<ObjectFetcher>(source_, *cache_, FetchPolicy{});
   }
   void TearDown() override {
     fetcher_.reset();

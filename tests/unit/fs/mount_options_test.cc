@@ -67,6 +67,29 @@ TEST(ParseCommandLine, RejectsWithMessages) {
   EXPECT_FALSE(ParseCommandLine({"lcfs", "h", "m", "-o", "hard=1"}).ok());
 }
 
+TEST(ParseCommandLine, PrefetchModeAndBounds) {
+  auto defaults = ParseCommandLine({"lcfs", "abc", "/mnt"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->options.prefetch, PrefetchMode::kAll);
+  EXPECT_EQ(defaults->options.readahead_chunks, 32u);
+  EXPECT_EQ(defaults->options.prefetch_files, 64u);
+  auto cl = ParseCommandLine(
+      {"lcfs", "abc", "/mnt", "-o", "prefetch=none,readahead=0,prefetch_files=500"});
+  ASSERT_TRUE(cl.ok()) << cl.status().ToString();
+  EXPECT_EQ(cl->options.prefetch, PrefetchMode::kNone);
+  EXPECT_EQ(cl->options.readahead_chunks, 0u);
+  EXPECT_EQ(cl->options.prefetch_files, 500u);
+  cl = ParseCommandLine({"lcfs", "abc", "/mnt", "-o", "prefetch=meta"});
+  ASSERT_TRUE(cl.ok());
+  EXPECT_EQ(cl->options.prefetch, PrefetchMode::kMeta);
+  for (const char* bad : {"prefetch=some", "prefetch", "readahead=-1", "prefetch_files=x",
+                          "readahead=5000"}) {
+    auto r = ParseCommandLine({"lcfs", "abc", "/mnt", "-o", bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(ParseCommandLine, IgnoresGenericFstabOptions) {
   auto cl =
       ParseCommandLine({"lcfs", "h", "m", "-o",

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -31,6 +33,7 @@ class FakeSource : public ObjectSource {
     const Hash& hash = request.hash;
     const auto timeout = request.timeout;
     std::unique_lock lock(mu_);
+    last_ = request;
     calls_++;
     cv_.notify_all();
     if (offline_) {
@@ -68,6 +71,10 @@ class FakeSource : public ObjectSource {
     std::lock_guard lock(mu_);
     return fetched_;
   }
+  FetchRequest last_request() {
+    std::lock_guard lock(mu_);
+    return last_;
+  }
 
  private:
   std::mutex mu_;
@@ -75,6 +82,7 @@ class FakeSource : public ObjectSource {
   std::map<Hash, std::vector<uint8_t>> objects_;
   bool blocked_ = false, offline_ = false, corrupt_ = false;
   int calls_ = 0, fetched_ = 0;
+  FetchRequest last_;
 };
 
 class ObjectFetcherTest : public ::testing::Test {
@@ -97,13 +105,13 @@ class ObjectFetcherTest : public ::testing::Test {
 TEST_F(ObjectFetcherTest, FetchesOnceThenServesFromCache) {
   const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(4096, 7));
   ObjectFetcher fetcher(source_, *cache_, FetchPolicy{});
-  auto a = fetcher.Get(h, ObjectKind::kChunk);
+  auto a = fetcher.Get({h, ObjectKind::kChunk});
   ASSERT_TRUE(a.ok()) << a.status().ToString();
-  auto b = fetcher.Get(h, ObjectKind::kChunk);
+  auto b = fetcher.Get({h, ObjectKind::kChunk});
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(source_.fetched(), 1);
   EXPECT_EQ((*b)->size(), 4096u);
-  EXPECT_TRUE(fetcher.GetCached(h, ObjectKind::kChunk) != nullptr);
+  EXPECT_TRUE(fetcher.GetCached({h, ObjectKind::kChunk}) != nullptr);
 }
 
 TEST_F(ObjectFetcherTest, ConcurrentReadersShareOneFetch) {
@@ -113,7 +121,7 @@ TEST_F(ObjectFetcherTest, ConcurrentReadersShareOneFetch) {
   std::vector<std::thread> readers;
   std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i)
-    readers.emplace_back([&] { ok += fetcher.Get(h, ObjectKind::kChunk).ok(); });
+    readers.emplace_back([&] { ok += fetcher.Get({h, ObjectKind::kChunk}).ok(); });
   // The first reader is inside the source; wait until the others are
   // queued behind it (counted by the fetcher), then let it finish.
   ASSERT_TRUE(source_.WaitForCalls(1));
@@ -132,7 +140,7 @@ TEST_F(ObjectFetcherTest, SoftTimeoutGivesEio) {
   policy.timeout = 200ms;
   ObjectFetcher fetcher(source_, *cache_, policy);
   const auto start = std::chrono::steady_clock::now();
-  auto r = fetcher.Get(h, ObjectKind::kChunk);
+  auto r = fetcher.Get({h, ObjectKind::kChunk});
   const auto took = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), EIO);
@@ -148,7 +156,7 @@ TEST_F(ObjectFetcherTest, HardMountRetriesUntilTheSourceIsBack) {
   policy.hard = true;
   ObjectFetcher fetcher(source_, *cache_, policy);
   Result<ObjectRef> r = Status::Error(EIO, "not run");
-  std::thread reader([&] { r = fetcher.Get(h, ObjectKind::kChunk); });
+  std::thread reader([&] { r = fetcher.Get({h, ObjectKind::kChunk}); });
   ASSERT_TRUE(source_.WaitForCalls(3));  // several timed-out attempts
   source_.SetOffline(false);
   reader.join();
@@ -163,7 +171,7 @@ TEST_F(ObjectFetcherTest, HardMountGivesUpOnShutdown) {
   policy.hard = true;
   ObjectFetcher fetcher(source_, *cache_, policy);
   Result<ObjectRef> r = Status::Error(0, "");
-  std::thread reader([&] { r = fetcher.Get(h, ObjectKind::kChunk); });
+  std::thread reader([&] { r = fetcher.Get({h, ObjectKind::kChunk}); });
   ASSERT_TRUE(source_.WaitForCalls(2));
   fetcher.Shutdown();
   reader.join();
@@ -174,27 +182,195 @@ TEST_F(ObjectFetcherTest, CorruptBytesNeverEnterTheCache) {
   const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(1000, 4));
   source_.SetCorrupt(true);
   ObjectFetcher fetcher(source_, *cache_, FetchPolicy{});
-  auto r = fetcher.Get(h, ObjectKind::kChunk);
+  auto r = fetcher.Get({h, ObjectKind::kChunk});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), EIO);
   EXPECT_FALSE(cache_->Contains(h));
 }
 
-TEST_F(ObjectFetcherTest, PrefetchRunsInTheBackground) {
+TEST_F(ObjectFetcherTest, PrefetchStoresInTheBackgroundThenRunsItsContinuation) {
   const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(1000, 5));
   ObjectFetcher fetcher(source_, *cache_, FetchPolicy{});
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  fetcher.Prefetch([&] {
-    (void)fetcher.Get(h, ObjectKind::kChunk);
+  fetcher.Prefetch({h, ObjectKind::kChunk, 1000}, FetchPriority::kPrefetch, [&] {
     std::lock_guard lock(mu);
     done = true;
     cv.notify_all();
   });
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return done; }));
+  // The continuation runs once the object is stored.
   EXPECT_TRUE(cache_->Contains(h));
+  EXPECT_EQ(fetcher.stats().prefetches, 1u);
+}
+
+TEST_F(ObjectFetcherTest, AnObjectOfAnotherLengthThanItsParentSaysIsRefused) {
+  const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(1000, 6));
+  ObjectFetcher fetcher(source_, *cache_, FetchPolicy{});
+  // The source (like a buggy or hostile one) ignores expected_size.
+  auto r = fetcher.Get({h, ObjectKind::kChunk, 999});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), EIO);
+  EXPECT_NE(r.status().message().find("its parent says 999"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(cache_->Contains(h));
+  // The size was asked of the source too.
+  EXPECT_EQ(source_.last_request().expected_size, 999u);
+  // With the right length it is fine.
+  EXPECT_TRUE(fetcher.Get({h, ObjectKind::kChunk, 1000}).ok());
+}
+
+// A source that answers only when the test says so, like the network source
+// with fetches in flight: requests are kept with their priority.
+class HeldSource : public ObjectSource {
+ public:
+  struct Held {
+    FetchRequest request;
+    FetchCallback done;
+    FetchTicket ticket;
+  };
+  Hash Add(std::vector<uint8_t> bytes) {
+    Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+    std::lock_guard lock(mu_);
+    objects_[h] = std::move(bytes);
+    return h;
+  }
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest&) override {
+    return Status::Error(EINVAL, "asynchronous only");
+  }
+  FetchTicket FetchAsync(const FetchRequest& request, FetchCallback done) override {
+    std::lock_guard lock(mu_);
+    held_.push_back({request, std::move(done), ++next_ticket_});
+    cv_.notify_all();
+    return next_ticket_;
+  }
+  void Cancel(FetchTicket ticket) override {
+    FetchCallback done;
+    {
+      std::lock_guard lock(mu_);
+      cancels_++;
+      for (auto it = held_.begin(); it != held_.end(); ++it) {
+        if (it->ticket != ticket) continue;
+        done = std::move(it->done);
+        held_.erase(it);
+        break;
+      }
+    }
+    if (done) done(Status::Error(ECANCELED, "cancelled"));
+  }
+  // Waits (bounded) for a held request matching `pred`, then answers it.
+  bool Answer(const std::function<bool(const FetchRequest&)>& pred) {
+    Held h;
+    {
+      std::unique_lock lock(mu_);
+      auto find = [&] {
+        return std::find_if(held_.begin(), held_.end(),
+                            [&](const Held& x) { return pred(x.request); });
+      };
+      if (!cv_.wait_for(lock, 10s, [&] { return find() != held_.end(); })) return false;
+      auto it = find();
+      h = std::move(*it);
+      held_.erase(it);
+    }
+    h.done(objects_.at(h.request.hash));
+    return true;
+  }
+  bool WaitForHeld(size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return held_.size() >= n; });
+  }
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+  int cancels() {
+    std::lock_guard lock(mu_);
+    return cancels_;
+  }
+  void AnswerAll() {
+    while (held() > 0) Answer([](const FetchRequest&) { return true; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<Hash, std::vector<uint8_t>> objects_;
+  std::vector<Held> held_;
+  FetchTicket next_ticket_ = 0;
+  int cancels_ = 0;
+};
+
+TEST_F(ObjectFetcherTest, ABlockedGetPromotesAPrefetchAndDoesNotWaitForIt) {
+  HeldSource source;
+  const Hash h = source.Add(std::vector<uint8_t>(5000, 1));
+  ObjectFetcher fetcher(source, *cache_, FetchPolicy{});
+  fetcher.Prefetch({h, ObjectKind::kChunk, 5000}, FetchPriority::kPrefetch);
+  ASSERT_TRUE(source.WaitForHeld(1));
+  Result<ObjectRef> got = Status::Error(EIO, "not run");
+  std::thread reader([&] { got = fetcher.Get({h, ObjectKind::kChunk, 5000}); });
+  // The reader asks again at kBlocking, and that answer alone completes it
+  // while the prefetch's request is still held.
+  ASSERT_TRUE(
+      source.Answer([](const FetchRequest& r) { return r.priority == FetchPriority::kBlocking; }));
+  reader.join();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(fetcher.stats().promoted, 1u);
+  // The redundant prefetch request was given up.
+  EXPECT_EQ(source.held(), 0u);
+  EXPECT_GE(source.cancels(), 1);
+}
+
+TEST_F(ObjectFetcherTest, BackgroundFetchesAreBoundedAndTheQueueDropsTheRest) {
+  HeldSource source;
+  FetchPolicy policy;
+  policy.max_background = 4;
+  policy.data_queue = 3;
+  ObjectFetcher fetcher(source, *cache_, policy);
+  auto prefetch = [&](int i) {
+    const Hash h = source.Add(std::vector<uint8_t>(100, static_cast<uint8_t>(i)));
+    fetcher.Prefetch({h, ObjectKind::kChunk, 100}, FetchPriority::kPrefetch);
+  };
+  for (int i = 0; i < 4; ++i) {
+    prefetch(i);
+    ASSERT_TRUE(source.WaitForHeld(static_cast<size_t>(i) + 1));
+  }
+  // The source holds four: of six more, three wait and three are dropped.
+  for (int i = 4; i < 10; ++i) prefetch(i);
+  EXPECT_EQ(fetcher.stats().background_inflight, 4u);
+  EXPECT_EQ(fetcher.stats().background_queued, 3u);
+  EXPECT_EQ(fetcher.stats().prefetch_dropped, 3u);
+  EXPECT_EQ(source.held(), 4u);
+  // As answers come back, the queued ones go out.
+  source.AnswerAll();
+  ASSERT_TRUE(lcfs::testing::WaitUntil(
+      [&] {
+        source.AnswerAll();
+        const auto s = fetcher.stats();
+        return s.background_inflight == 0 && s.background_queued == 0;
+      },
+      10s));
+  EXPECT_EQ(fetcher.stats().upstream_fetches, 10 - fetcher.stats().prefetch_dropped);
+}
+
+TEST_F(ObjectFetcherTest, ACancelledGetGivesUpItsFetchAtOnce) {
+  HeldSource source;
+  const Hash h = source.Add(std::vector<uint8_t>(100, 9));
+  FetchPolicy policy;
+  policy.timeout = 60s;  // far longer than the test may take
+  ObjectFetcher fetcher(source, *cache_, policy);
+  std::atomic<bool> cancel{false};
+  Result<ObjectRef> got = Status::Error(0, "");
+  std::thread reader([&] { got = fetcher.Get({h, ObjectKind::kChunk, 100}, &cancel); });
+  ASSERT_TRUE(source.WaitForHeld(1));
+  cancel = true;
+  reader.join();
+  EXPECT_EQ(got.status().code(), ECANCELED);
+  // Nobody else wanted it: the request was withdrawn from the source.
+  EXPECT_EQ(source.held(), 0u);
+  EXPECT_EQ(source.cancels(), 1);
+  EXPECT_EQ(fetcher.stats().cancelled, 1u);
 }
 
 }  // namespace
