@@ -82,8 +82,8 @@ TEST(ParseCommandLine, PrefetchModeAndBounds) {
   cl = ParseCommandLine({"lcfs", "abc", "/mnt", "-o", "prefetch=meta"});
   ASSERT_TRUE(cl.ok());
   EXPECT_EQ(cl->options.prefetch, PrefetchMode::kMeta);
-  for (const char* bad : {"prefetch=some", "prefetch", "readahead=-1", "prefetch_files=x",
-                          "readahead=5000"}) {
+  for (const char* bad :
+       {"prefetch=some", "prefetch", "readahead=-1", "prefetch_files=x", "readahead=5000"}) {
     auto r = ParseCommandLine({"lcfs", "abc", "/mnt", "-o", bad});
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.status().message().find(bad), std::string::npos) << r.status().message();
