@@ -124,10 +124,16 @@ void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority pr
   const FetchTicket ticket = upstream_.FetchAsync(
       request,
       [this, flight](Result<std::vector<uint8_t>> bytes) { OnAnswer(flight, std::move(bytes)); });
-  if (ticket != 0) {
+  if (ticket == 0) return;
+  bool redundant;
+  {
     MutexLock lock(&flight->mu);
-    if (!flight->done) flight->tickets.push_back(ticket);
+    // The flight may have completed (through another request) before this
+    // one was recorded: then nothing will cancel it but us.
+    redundant = flight->done;
+    if (!redundant) flight->tickets.push_back(ticket);
   }
+  if (redundant) upstream_.Cancel(ticket);
 }
 
 void ObjectFetcher::OnAnswer(const std::shared_ptr<Flight>& flight,
