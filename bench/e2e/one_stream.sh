@@ -56,7 +56,7 @@ start_exporter() {  # DIR [options...]: sets exp_pid and root
   # (query response interval, 10 s): before that leaves use the RFC timers.
   sleep 11
 }
-stats() {  # prints "wire_bytes active_objects" from a fresh SIGUSR1 line
+stats() {  # prints "wire_bytes active_objects round_packets newcomer_packets activations"
   local n
   n=$(grep -c statistics: "$work/export.log" || true)
   kill -USR1 "$exp_pid"
@@ -64,13 +64,14 @@ stats() {  # prints "wire_bytes active_objects" from a fresh SIGUSR1 line
     (($(grep -c statistics: "$work/export.log" || true) > n)) && break
     sleep 0.01
   done
-  grep statistics: "$work/export.log" | tail -n1 | sed -E \
-    's/.*active objects ([0-9]+),.*symbols sent ([0-9]+), bytes sent ([0-9]+).*/\3 \2 \1/' |
-    awk '{ print $1 + $2 * 62, $3 }'
+  grep statistics: "$work/export.log" | tail -n1 | awk -F', ' '{
+    for (i = 1; i <= NF; i++) { v = $i; sub(/.* /, "", v); k = $i; sub(/ [^ ]*$/, "", k); f[k] = v }
+    print f["bytes sent"] + f["symbols sent"] * 62, f["active objects"],
+          f["repair round symbols"], f["newcomer symbols"], f["objects served"] }'
 }
 wait_silent() {  # until no object is active (at most 60 s)
   for _ in $(seq 600); do
-    read -r _ active < <(stats)
+    read -r _ active _ < <(stats)
     ((active == 0)) && return
     sleep 0.1
   done
@@ -83,12 +84,21 @@ mount_reader() {  # HOST -> prints the mount point
   mounts+=("$m")
   echo "$m"
 }
-report() {  # label file_bytes wire_bytes seconds rate_bps
-  awk -v l="$1" -v f="$2" -v w="$3" -v s="$4" -v r="$5" 'BEGIN {
+rcvbuf_errors() {  # HOSTS... -> datagrams the readers' kernels dropped (full socket buffers)
+  local n=0 h
+  for h in "$@"; do
+    n=$((n + $(in_host "$h" awk '$1 == "Udp6RcvbufErrors" { print $2 }' /proc/net/snmp6)))
+  done
+  echo "$n"
+}
+report() {  # label file_bytes wire_bytes seconds rate_bps round_packets dropped newcomer activations
+  awk -v l="$1" -v f="$2" -v w="$3" -v s="$4" -v r="$5" -v p="$6" -v d="$7" -v c="$8" -v a="$9" \
+    -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
     printf "%-44s %8.2fx  (%.1f MB sent for %.1f MB, last read done in %.2f s",
            l, w / f, w / 1e6, f / 1e6, s
-    if (r > 0) printf ", rate ratio %.2f", f * 1514 / 1412 * 8 / s / r
-    printf ")\n" }'
+    if (r > 0) printf ", rate ratio %.2f at load %s", f * 1514 / 1412 * 8 / s / r, load
+    printf "; repair rounds %.1f MB, newcomers %.1f MB, %d activations, %d datagrams dropped by readers)\n",
+      p * 1514 / 1e6, c * 1514 / 1e6, a, d }'
 }
 readers() {  # label file count delay rate_bps [hosts...]
   local label=$1 file=$2 count=$3 delay=$4 rate=$5; shift 5
@@ -96,9 +106,10 @@ readers() {  # label file count delay rate_bps [hosts...]
   ((${#hosts[@]})) || hosts=($(seq 1 "$count"))
   local mnts=() pids=()
   for h in "${hosts[@]}"; do mnts+=("$(mount_reader "$h")"); done
-  local size b0 b1 t0
+  local size b0 b1 t0 p0 p1 d0 d1 c0 c1 a0 a1
   size=$(stat -c %s "$work/src/$file")
-  read -r b0 _ < <(stats)
+  read -r b0 _ p0 c0 a0 < <(stats)
+  d0=$(rcvbuf_errors "${hosts[@]}")
   t0=$(now)
   for i in "${!mnts[@]}"; do
     ( cat "${mnts[$i]}/$file" >/dev/null ) &
@@ -109,11 +120,13 @@ readers() {  # label file count delay rate_bps [hosts...]
   local t1; t1=$(now)
   for m in "${mnts[@]}"; do umount "$m"; done
   wait_silent
-  read -r b1 _ < <(stats)
-  report "$label" "$size" "$((b1 - b0))" "$(echo "$t1 - $t0" | bc -l)" "$rate"
+  read -r b1 _ p1 c1 a1 < <(stats)
+  d1=$(rcvbuf_errors "${hosts[@]}")
+  report "$label" "$size" "$((b1 - b0))" "$(echo "$t1 - $t0" | bc -l)" "$rate" "$((p1 - p0))" \
+    "$((d1 - d0))" "$((c1 - c0))" "$((a1 - a0))"
 }
 
-echo "one_stream: $(nproc) CPUs, $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "one_stream: $(nproc) CPUs, $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 want() { [[ " $cases " == *" $1 "* ]]; }
 if want 1 || want 4 || want 16 || want stagger || want loss; then
   start_exporter "$work/src"
@@ -143,13 +156,14 @@ if want resync; then
   for _ in $(seq 600); do (($(wc -l <"$work/hash") > lines)) && break; sleep 0.1; done
   root=$(tail -1 "$work/hash")
   wait_silent
-  read -r b0 _ < <(stats)
+  read -r b0 _ p0 _ < <(stats)
   t0=$(now)
   in_host 1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/copy"
   t1=$(now)
   wait_silent
-  read -r b1 _ < <(stats)
+  read -r b1 _ p1 _ < <(stats)
   cmp -s "$work/tree/big.bin" "$work/copy/big.bin" || echo "  re-synced copy differs!"
   awk -v w="$((b1 - b0))" -v s="$(echo "$t1 - $t0" | bc -l)" \
-    'BEGIN { printf "%-44s %8.2f MB on the wire in %.2f s\n", "re-sync after a 7-byte change", w / 1e6, s }'
+    -v p="$((p1 - p0))" 'BEGIN { printf "%-44s %8.2f MB on the wire in %.2f s (repair rounds %.2f MB)\n",
+      "re-sync after a 7-byte change", w / 1e6, s, p * 1514 / 1e6 }'
 fi

@@ -128,6 +128,32 @@ class Receiver {
     return bytes;
   }
 
+  // The ESIs of `hash`'s packets from the first (waited for up to
+  // `first`) until `silence` passes without one.
+  std::vector<uint32_t> Burst(const Hash& hash, ObjectKind kind, std::chrono::milliseconds first,
+                              std::chrono::milliseconds silence) {
+    std::vector<uint32_t> esis;
+    std::vector<std::array<uint8_t, 2048>> bufs(32);
+    std::vector<net::IncomingDatagram> in(bufs.size());
+    auto deadline = Clock::now() + first;
+    while (Clock::now() < deadline) {
+      pollfd p{socket_->fd(), POLLIN, 0};
+      if (poll(&p, 1, 10) <= 0) continue;
+      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
+      auto n = socket_->Receive(in);
+      if (!n.ok()) break;
+      for (size_t i = 0; i < *n; ++i) {
+        net::PacketView v;
+        if (net::ParsePacketFor(std::span(in[i].buffer.data(), in[i].length), hash, kind, &v,
+                                &counters_) != net::PacketDrop::kNone)
+          continue;
+        esis.push_back(fec::PayloadId::Decode(v.header.payload_id)->esi);
+        deadline = Clock::now() + silence;
+      }
+    }
+    return esis;
+  }
+
   struct Tally {
     uint64_t packets = 0, bytes = 0, duplicates = 0;
   };
@@ -319,6 +345,48 @@ TEST_F(ShareEngineTest, StreamStopsWithinLastListenerQueryTimeAfterTheLastLeave)
   std::this_thread::sleep_for(300ms);  // an observation window, not synchronisation
   EXPECT_EQ(stats_.symbols_sent.load(), sent);
   EXPECT_LT(*exporter().InterfaceCounter("tx_packets") - tx0, 5u);  // MLD queries at most
+  Unshare(std::move(*engine));
+}
+
+// K of a kChunk-sized chunk: its source symbols.
+constexpr uint64_t kChunkSymbols = (kChunk + kShareSymbolSize - 1) / kShareSymbolSize;
+
+TEST_F(ShareEngineTest, LossFreeListenerIsSentOneSetOfSymbolsAndNoRepair) {
+  // A hold long enough for any receiver here to decode and leave.
+  ShareOptions o = FastOptions();
+  o.min_hold = o.max_hold = 3000ms;
+  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver rx(bed_->host(1));
+  auto got = rx.Fetch(export_.big_chunk1, ObjectKind::kChunk);  // decodes, then leaves
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 0; }, 5s));
+  EXPECT_EQ(stats_.symbols_sent.load(), kChunkSymbols) << "K source symbols, nothing more";
+  EXPECT_EQ(stats_.holds.load(), 1u);
+  EXPECT_EQ(stats_.round_symbols.load(), 0u);
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, ListenerThatStaysGetsRepairInGrowingRoundsAfterHolds) {
+  ShareOptions o = FastOptions();
+  o.min_hold = o.max_hold = 1000ms;
+  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver rx(bed_->host(1));
+  ASSERT_TRUE(rx.Join(export_.big_chunk1).ok());
+  // Symbols until a 300 ms silence (the exporter holds for 1 s).
+  auto burst = [&](std::chrono::milliseconds wait_first) {
+    return rx.Burst(export_.big_chunk1, ObjectKind::kChunk, wait_first, 300ms);
+  };
+  const auto first = burst(5s);
+  ASSERT_EQ(first.size(), kChunkSymbols);
+  for (uint32_t i = 0; i < first.size(); ++i) ASSERT_EQ(first[i], i) << "source symbols in order";
+  const uint64_t round = std::max<uint64_t>(32, kChunkSymbols / 16);
+  const auto second = burst(3s);
+  ASSERT_EQ(second.size(), round);
+  EXPECT_EQ(second.front(), kChunkSymbols) << "repair symbols follow";
+  EXPECT_EQ(burst(3s).size(), 2 * round) << "each round twice the last";
+  EXPECT_EQ(stats_.holds.load(), 3u);
   Unshare(std::move(*engine));
 }
 

@@ -145,7 +145,9 @@ void Exporter::PrintStats() const {
       g(stats_.symbols_sent) + ", bytes sent " + g(stats_.bytes_sent) + ", joins " +
       g(stats_.joins) + ", leaves " + g(stats_.leaves) + ", unknown groups " +
       g(stats_.unknown_groups) + ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
-      g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", tracked listeners " +
+      g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", holds " +
+      g(stats_.holds) + ", repair round symbols " + g(stats_.round_symbols) +
+      ", newcomer symbols " + g(stats_.newcomer_symbols) + ", tracked listeners " +
       g(stats_.tracked_hosts) + ", fast leaves " + g(stats_.fast_leaves) + ", refused leaves " +
       g(stats_.refused_leaves) + ", listeners over the caps " + g(stats_.hosts_refused) +
       ", groups on RFC timers " + g(stats_.rfc_fallbacks) + ", reports for unserved groups " +

@@ -58,7 +58,35 @@ void MembershipTable::Apply(int ifindex, const MldRecord& rec, MldTime now,
   ApplyRecord(ifindex, rec, now, queries, nullptr);
 }
 
-bool MembershipTable::Track(Record& r, const MldRecord& rec, const Reporter& from, MldTime now) {
+void MembershipTable::AddHost(int ifindex, Record& r, Host h) {
+  ++host_groups_[{ifindex, h.address}];
+  r.hosts.push_back(std::move(h));
+  ++hosts_total_;
+  ++generation_;
+}
+
+void MembershipTable::ForgetHost(int ifindex, const Ipv6Address& address) {
+  auto it = host_groups_.find({ifindex, address});
+  if (it != host_groups_.end() && --it->second == 0) host_groups_.erase(it);
+  --hosts_total_;
+  ++generation_;
+}
+
+size_t MembershipTable::GroupsOf(int ifindex, const Ipv6Address& address) const {
+  auto it = host_groups_.find({ifindex, address});
+  return it == host_groups_.end() ? 0 : it->second;
+}
+
+double MembershipTable::ListenerShare(int ifindex, const Ipv6Address& group) const {
+  const Record* r = Find(ifindex, group);
+  if (!r) return 0;
+  double share = 0;
+  for (const Host& h : r->hosts) share += 1.0 / static_cast<double>(GroupsOf(ifindex, h.address));
+  return share;
+}
+
+bool MembershipTable::Track(int ifindex, Record& r, const MldRecord& rec, const Reporter& from,
+                            MldTime now, bool* arrived) {
   auto h = std::find_if(r.hosts.begin(), r.hosts.end(),
                         [&](const Host& x) { return x.address == from.address; });
   // The host's own filter after this record (RFC 3810 6.1 from the host's
@@ -109,6 +137,7 @@ bool MembershipTable::Track(Record& r, const MldRecord& rec, const Reporter& fro
   const bool listening = next.mode == Mode::kExclude || next.pinned || !next.sources.empty();
   if (h == r.hosts.end()) {
     if (!listening) return true;
+    *arrived = true;    // new, or one of the untracked crowd: who knows
     if (r.untracked) {  // on RFC timers until the record ends
       ++tracking_.hosts_refused;
       return false;
@@ -120,11 +149,11 @@ bool MembershipTable::Track(Record& r, const MldRecord& rec, const Reporter& fro
       return false;
     }
     next.expires = now + timers_.listening_interval();
-    r.hosts.push_back(std::move(next));
-    ++hosts_total_;
+    AddHost(ifindex, r, std::move(next));
   } else if (!listening) {
+    const Ipv6Address gone = h->address;
     r.hosts.erase(h);
-    --hosts_total_;
+    ForgetHost(ifindex, gone);
   } else {
     next.expires = now + timers_.listening_interval();
     *h = std::move(next);
@@ -237,10 +266,15 @@ void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now
 
   // Explicit tracking, beside the router state.
   bool stranger_leave = false;
+  bool arrived = false;
+  const bool says_listening = rec.type == RecordType::kModeIsExclude ||
+                              rec.type == RecordType::kChangeToExclude || !rec.sources.empty();
   if (!from) {
     if (!r.untracked) ++tracking_.fallbacks;
     r.untracked = true;
+    arrived = says_listening && rec.type != RecordType::kBlockOldSources;
   } else if (from->v1) {
+    arrived = rec.type == RecordType::kModeIsExclude;
     // RFC 3810 8.3.2: Older Version Host Present; v1 hosts suppress
     // reports, so the hosts heard are not all the listeners.
     if (rec.type == RecordType::kModeIsExclude) {
@@ -248,7 +282,11 @@ void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now
       r.v1_until = now + timers_.listening_interval();
     }
   } else {
-    stranger_leave = Track(r, rec, *from, now);
+    stranger_leave = Track(ifindex, r, rec, *from, now, &arrived);
+  }
+  if (arrived) {
+    ++r.arrivals;
+    ++generation_;
   }
   const bool trusted = Trusted(ifindex, r, now);
   if (!trusted) {
@@ -336,9 +374,11 @@ bool MembershipTable::Trusted(int ifindex, const Record& r, MldTime now) const {
 }
 
 bool MembershipTable::Settle(const MembershipKey& key, Record& r, MldTime now) {
-  const size_t hosts_before = r.hosts.size();
-  std::erase_if(r.hosts, [now](const Host& h) { return h.expires <= now; });
-  hosts_total_ -= hosts_before - r.hosts.size();
+  std::erase_if(r.hosts, [&](const Host& h) {
+    if (h.expires > now) return false;
+    ForgetHost(key.ifindex, h.address);
+    return true;
+  });
   if (r.mode == Mode::kExclude && r.group_timer <= now) {
     // Group timer ran out: only sources still requested remain (7.5).
     r.mode = Mode::kInclude;
@@ -372,7 +412,7 @@ bool MembershipTable::Settle(const MembershipKey& key, Record& r, MldTime now) {
 void MembershipTable::End(
     std::unordered_map<MembershipKey, Record, MembershipKeyHash>::iterator it) {
   const MembershipKey key = it->first;
-  hosts_total_ -= it->second.hosts.size();
+  for (const Host& h : it->second.hosts) ForgetHost(key.ifindex, h.address);
   records_.erase(it);
   Emit(MembershipEvent::Kind::kLeave, key);
 }

@@ -99,6 +99,11 @@ class MembershipTable {
     std::vector<Host> hosts;  // tracked listeners
     bool untracked = false;   // over a cap, or an anonymous report: RFC timers until it ends
     MldTime v1_until{};       // an MLDv1 host was heard: RFC timers until then
+    // Listeners that began listening since the record began: each tracked
+    // host once per start; every listening report where hosts cannot be
+    // told apart (untracked, MLDv1, anonymous). The exporter restarts its
+    // count of symbols a newcomer needs when this grows.
+    uint64_t arrivals = 0;
   };
   using EventSink = std::function<void(const MembershipEvent&)>;
 
@@ -146,6 +151,16 @@ class MembershipTable {
                    MldTime now) const;
   size_t size() const { return records_.size(); }
   size_t tracked_hosts() const { return hosts_total_; }
+  // Groups the tracked host `address` listens to on `ifindex` (0 if none).
+  size_t GroupsOf(int ifindex, const Ipv6Address& address) const;
+  // The group's part of its listeners' attention: the sum, over its tracked
+  // hosts, of 1 / GroupsOf(host). 0 without a record or tracked host. The
+  // exporter divides its rate by it, so each host gets one share however
+  // many groups it joins.
+  double ListenerShare(int ifindex, const Ipv6Address& group) const;
+  // Changes whenever a listener arrives (Record::arrivals) or a tracked host
+  // starts or stops listening to a group (so any ListenerShare may have).
+  uint64_t generation() const { return generation_; }
   const TrackingCounters& tracking() const { return tracking_; }
   // Heap entries, for the memory test: stays within a small multiple of size().
   size_t timer_entries() const { return heap_.size(); }
@@ -168,7 +183,12 @@ class MembershipTable {
   // Updates the tracked host `from` for `rec`. True if `from` is not a
   // tracked host and the record says it does not listen (a leave from a
   // stranger).
-  bool Track(Record& r, const MldRecord& rec, const Reporter& from, MldTime now);
+  // Sets *arrived if `from` starts listening.
+  bool Track(int ifindex, Record& r, const MldRecord& rec, const Reporter& from, MldTime now,
+             bool* arrived);
+  // Every change of a record's hosts goes through these (counts per host).
+  void AddHost(int ifindex, Record& r, Host h);
+  void ForgetHost(int ifindex, const Ipv6Address& address);
   // Recomputes the record's deadline; false if nothing keeps it alive.
   bool Settle(const MembershipKey& key, Record& r, MldTime now);
   void Schedule(const MembershipKey& key, Record& r);
@@ -185,6 +205,9 @@ class MembershipTable {
   Heap heap_;
   std::unordered_map<int, Suspension> suspended_;
   size_t hosts_total_ = 0;
+  // Groups each tracked host listens to (bounded by hosts_total).
+  std::unordered_map<MembershipKey, uint32_t, MembershipKeyHash> host_groups_;
+  uint64_t generation_ = 0;
   TrackingCounters tracking_;
 };
 

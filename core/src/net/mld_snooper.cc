@@ -34,6 +34,17 @@ bool MldSnooper::HasListeners(int ifindex, const Ipv6Address& group) const {
   return table_->HasListeners(ifindex, group);
 }
 
+uint64_t MldSnooper::ListenerArrivals(int ifindex, const Ipv6Address& group) const {
+  const MembershipTable::Record* r = table_->Find(ifindex, group);
+  return r ? r->arrivals : 0;
+}
+
+double MldSnooper::ListenerShare(int ifindex, const Ipv6Address& group) const {
+  return table_->ListenerShare(ifindex, group);
+}
+
+uint64_t MldSnooper::listeners_generation() const { return table_->generation(); }
+
 Result<std::unique_ptr<MldSnooper>> MldSnooper::Open(const MldSnooperOptions& options,
                                                      EventSink sink, MldTime now) {
   LCFS_RETURN_IF_ERROR(options.timers.Validate());

@@ -60,6 +60,11 @@ class ObjectStream {
   size_t packet_size() const { return net::kPacketHeaderSize + oti_.symbol_size; }
   // Source symbols over all blocks.
   uint64_t source_symbols() const { return source_symbols_; }
+  // Consecutive stream symbols, from any position, that give every block at
+  // least its K: what a listener without loss needs. Loaded only.
+  uint64_t symbols_to_decode() const {
+    return uint64_t{max_block_symbols_} * (encoder_ ? encoder_->block_count() : 1);
+  }
   // Symbols emitted so far (the position in the stream).
   uint64_t position() const { return position_; }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <deque>
+#include <limits>
 #include <new>
 #include <optional>
 #include <thread>
@@ -43,6 +44,17 @@ constexpr size_t kMaxUnresolved = 4096;
 // After a socket said its buffer is full, sending waits for EPOLLOUT on it,
 // or this long at most.
 constexpr auto kBlockedRetry = std::chrono::milliseconds(20);
+// Once every listener of a group has been sent enough symbols to decode it
+// without loss, the group waits for their leaves before it sends repair
+// symbols: twice the recent delay between that moment and the leave (the
+// receivers' queue, decoding, hashing and the report), within
+// ShareOptions::min_hold..max_hold; this much before any was seen.
+constexpr auto kInitialHold = std::chrono::milliseconds(50);
+// Repair symbols then go out in rounds with a hold after each: the first a
+// sixteenth of the object (5% loss needs about that), each next one twice
+// the last, up to a whole set, then without end: so a lossy listener waits a
+// few holds at most, and a listener that left unseen costs one round.
+constexpr uint64_t kFirstRoundDivisor = 16;
 
 // A group on an interface.
 struct GroupKey {
@@ -83,6 +95,26 @@ struct Active {
   std::vector<size_t> senders;   // indices into Loop::senders
   uint64_t sent_since_load = 0;  // packets produced since the encoder was loaded
   size_t memory = 0;             // encoder memory last accounted
+
+  // What its listeners still need. Each newcomer needs a full set of
+  // symbols from where the stream is when it arrives (the listener arrivals
+  // the snooper counted, summed over `senders`); past `enough`, every
+  // listener known has been sent that, and the group holds until
+  // `held_until` for their leaves, then sends a round of repair symbols.
+  uint64_t arrivals = 0;
+  bool renew = true;         // `enough` to be set from the next position (once loaded)
+  uint64_t enough = 0;       // stream position
+  uint64_t round = 0;        // symbols of the next repair round (0: none yet)
+  uint64_t newcomer_at = 0;  // position when the last newcomer arrived (statistics)
+  Clock::time_point held_until{};
+  Clock::time_point satisfied{};  // when the first hold began (for the leave delay)
+
+  // Stride scheduling: the group with the lowest pass sends next, and a
+  // turn of n packets adds n / weight. The weight is the group's part of
+  // its listeners: each listening host has one share of the rate, split
+  // between the groups it listens to (UpdateWeights).
+  double pass = 0;
+  double weight = 1;
 };
 
 Status MapOpenError(const Status& s) {
@@ -134,8 +166,12 @@ struct ShareEngine::Loop {
   // Engine thread only.
   std::deque<std::shared_ptr<Epoch>> epochs;  // front: the current index
   std::unordered_map<net::Ipv6Address, Active> active;
-  std::vector<net::Ipv6Address> order;  // round-robin order of `active`
-  size_t cursor = 0;
+  double vtime = 0;             // the pass of the last group that sent (stride scheduling)
+  uint64_t listeners_seen = 0;  // snooper->listeners_generation() last looked at
+  bool weights_stale = true;    // listeners or active groups changed since UpdateWeights
+  // Recent delay from a group's satisfaction to its leave (EWMA) and the
+  // hold it gives.
+  std::chrono::microseconds leave_delay{kInitialHold / 2};
   std::vector<net::MembershipEvent> events;
   std::unordered_set<GroupKey, GroupKeyHash> unresolved;
   size_t encoder_bytes = 0;
@@ -168,6 +204,21 @@ struct ShareEngine::Loop {
   // (no object, or no encoder memory free yet); another error when the
   // object was dropped (its bytes no longer load).
   Status SendTurn(Clock::time_point now);
+  // The group to send next: the lowest pass among groups not held.
+  std::optional<net::Ipv6Address> PickNext(Clock::time_point now) const;
+  // Looks for listeners that arrived since last seen (a held group then
+  // sends again at once).
+  void RefreshListeners(Clock::time_point now);
+  void RefreshListeners(const net::Ipv6Address& group, Active& a, Clock::time_point now);
+  // Gives each active group its weight: the sum, over its tracked hosts, of
+  // 1 / (groups that host listens to), so every host has one share of the
+  // rate whatever it joins; groups without tracked hosts (MLDv1, over the
+  // caps) are one more host between them.
+  void UpdateWeights();
+  // Reads MLD without waiting: leaves must stop groups between turns.
+  void PollMld(Clock::time_point now);
+  Clock::duration Hold() const;
+  std::optional<Clock::time_point> NextHoldEnd() const;
   // Builds a's encoder, taking another object's when over the memory cap.
   // EAGAIN while no encoder can be freed; another error when a cannot be
   // loaded (it is then deactivated).
@@ -176,7 +227,7 @@ struct ShareEngine::Loop {
   void WatchWritable(int fd);
   void ArmTimer(Clock::time_point when, Clock::time_point now);
   void AccountMemory(Active& a);
-  bool Sendable() const { return !active.empty(); }
+  bool Sendable(Clock::time_point now) const { return PickNext(now).has_value(); }
 };
 
 std::optional<size_t> ShareEngine::Loop::SenderIndex(int ifindex) const {
@@ -241,6 +292,8 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
     if (std::find(s.begin(), s.end(), *sender) == s.end()) {
       s.push_back(*sender);
       stats->active_groups.fetch_add(1, std::memory_order_relaxed);
+      RefreshListeners(group, it->second, Clock::now());
+      weights_stale = true;
     }
     return;
   }
@@ -268,7 +321,9 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
   auto [it, inserted] = active.try_emplace(group, hash, loc->kind);
   it->second.epoch = std::move(from);
   it->second.senders.push_back(*sender);
-  order.push_back(group);
+  it->second.pass = vtime;
+  it->second.arrivals = snooper->ListenerArrivals(ifindex, group);
+  weights_stale = true;
   stats->objects_served.fetch_add(1, std::memory_order_relaxed);
   stats->active_objects.store(active.size(), std::memory_order_relaxed);
   stats->active_groups.fetch_add(1, std::memory_order_relaxed);
@@ -285,10 +340,18 @@ void ShareEngine::Loop::OnLeave(int ifindex, const net::Ipv6Address& group) {
   auto pos = std::find(s.begin(), s.end(), *sender);
   if (pos == s.end()) return;
   s.erase(pos);
+  weights_stale = true;
   stats->active_groups.fetch_sub(1, std::memory_order_relaxed);
   if (s.empty()) {
-    Log("leave " + group.ToString() + ": object " + it->second.stream.hash().ToHex() +
-        " idle after " + std::to_string(it->second.stream.position()) + " symbols");
+    Active& a = it->second;
+    if (a.satisfied != Clock::time_point{}) {
+      // EWMA (1/8) of the delay from satisfaction to leave, capped so one
+      // slow listener cannot stretch the hold of all.
+      const auto d = std::min<Clock::duration>(Clock::now() - a.satisfied, 2 * options.max_hold);
+      leave_delay += (std::chrono::duration_cast<std::chrono::microseconds>(d) - leave_delay) / 8;
+    }
+    Log("leave " + group.ToString() + ": object " + a.stream.hash().ToHex() + " idle after " +
+        std::to_string(a.stream.position()) + " symbols");
     Deactivate(group, /*remember_listeners=*/false);
   }
 }
@@ -302,15 +365,11 @@ void ShareEngine::Loop::Deactivate(const net::Ipv6Address& group, bool remember_
       unresolved.insert({senders[s].ifindex, group});
   }
   stats->active_groups.fetch_sub(a.senders.size(), std::memory_order_relaxed);
+  stats->newcomer_symbols.fetch_add(a.newcomer_at, std::memory_order_relaxed);
+  weights_stale = true;
   a.stream.Unload();
   AccountMemory(a);
   active.erase(it);
-  auto pos = std::find(order.begin(), order.end(), group);
-  if (pos != order.end()) {
-    const auto index = static_cast<size_t>(pos - order.begin());
-    order.erase(pos);
-    if (cursor > index) --cursor;
-  }
   stats->active_objects.store(active.size(), std::memory_order_relaxed);
 }
 
@@ -335,6 +394,7 @@ void ShareEngine::Loop::HandleEvents() {
     }
   }
   events.clear();
+  RefreshListeners(Clock::now());
 }
 
 Status ShareEngine::Loop::LoadStream(const net::Ipv6Address& group, Active& a) {
@@ -391,17 +451,98 @@ void ShareEngine::Loop::ArmTimer(Clock::time_point when, Clock::time_point now) 
     Log("timerfd_settime: " + Status::FromErrno(errno, "").ToString());
 }
 
+std::optional<net::Ipv6Address> ShareEngine::Loop::PickNext(Clock::time_point now) const {
+  const std::pair<const net::Ipv6Address, Active>* best = nullptr;
+  for (const auto& entry : active) {
+    if (entry.second.held_until > now) continue;
+    if (!best || entry.second.pass < best->second.pass) best = &entry;
+  }
+  if (!best) return std::nullopt;
+  return best->first;
+}
+
+Clock::duration ShareEngine::Loop::Hold() const {
+  return std::clamp<Clock::duration>(2 * leave_delay, options.min_hold, options.max_hold);
+}
+
+std::optional<Clock::time_point> ShareEngine::Loop::NextHoldEnd() const {
+  std::optional<Clock::time_point> next;
+  for (const auto& [group, a] : active) {
+    if (a.held_until != Clock::time_point{} && (!next || a.held_until < *next)) next = a.held_until;
+  }
+  return next;
+}
+
+void ShareEngine::Loop::RefreshListeners(const net::Ipv6Address& group, Active& a,
+                                         Clock::time_point now) {
+  uint64_t arrivals = 0;
+  for (size_t s : a.senders) arrivals += snooper->ListenerArrivals(senders[s].ifindex, group);
+  if (arrivals == a.arrivals) return;
+  a.arrivals = arrivals;
+  a.renew = true;
+  if (a.held_until > now) a.pass = std::max(a.pass, vtime);  // no credit for the wait
+  a.held_until = {};
+}
+
+void ShareEngine::Loop::UpdateWeights() {
+  weights_stale = false;
+  size_t anonymous = 0;
+  for (auto& [group, a] : active) {
+    a.weight = 0;
+    for (size_t s : a.senders) a.weight += snooper->ListenerShare(senders[s].ifindex, group);
+    if (a.weight == 0) ++anonymous;
+  }
+  for (auto& [group, a] : active) {
+    if (a.weight == 0) a.weight = 1.0 / static_cast<double>(anonymous);
+  }
+}
+
+void ShareEngine::Loop::RefreshListeners(Clock::time_point now) {
+  const uint64_t generation = snooper->listeners_generation();
+  if (generation == listeners_seen) return;
+  listeners_seen = generation;
+  weights_stale = true;
+  for (auto& [group, a] : active) {
+    if (a.held_until > now) RefreshListeners(group, a, now);
+  }
+}
+
+void ShareEngine::Loop::PollMld(Clock::time_point now) {
+  Status s = snooper->HandleReadable(now);
+  if (!s.ok()) Log("MLD socket: " + s.ToString());
+  HandleEvents();
+}
+
 Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
-  if (order.empty()) return Status::Error(EAGAIN, "nothing to send");
-  if (cursor >= order.size()) cursor = 0;
-  const net::Ipv6Address group = order[cursor++];
+  if (weights_stale) UpdateWeights();
+  const auto next = PickNext(now);
+  if (!next) return Status::Error(EAGAIN, "nothing to send");
+  const net::Ipv6Address group = *next;
   Active& a = active.at(group);
-  if (!a.stream.loaded()) LCFS_RETURN_IF_ERROR(LoadStream(group, a));
+  if (a.held_until != Clock::time_point{}) {  // a hold ended: no credit for the wait
+    a.held_until = {};
+    a.pass = std::max(a.pass, vtime);
+  }
+  vtime = a.pass;
+  if (!a.stream.loaded()) {
+    Status s = LoadStream(group, a);
+    if (s.code() == EAGAIN) a.pass += kPacketsPerTurn / a.weight;  // others go first meanwhile
+    LCFS_RETURN_IF_ERROR(s);
+  }
+  RefreshListeners(group, a, now);
+  if (a.renew) {  // a newcomer needs a whole set from here
+    a.renew = false;
+    a.newcomer_at = a.stream.position();
+    a.enough = a.stream.position() + a.stream.symbols_to_decode();
+    a.round = 0;
+    a.satisfied = {};
+  }
 
   const size_t packet = a.stream.packet_size();
   const size_t wire = (packet + kPacketOverhead) * a.senders.size();
   bucket->Refill(now);
-  const size_t count = std::clamp<size_t>(bucket->Available() / wire, 1, kPacketsPerTurn);
+  size_t count = std::clamp<size_t>(bucket->Available() / wire, 1, kPacketsPerTurn);
+  count = static_cast<size_t>(std::min<uint64_t>(count, a.enough - a.stream.position()));
   for (size_t i = 0; i < count; ++i) {
     Status s = a.stream.NextPacket(std::span(batch).subspan(i * packet, packet));
     if (!s.ok()) {
@@ -427,6 +568,22 @@ Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
     bucket->Spend(packets * (packet + kPacketOverhead));
     stats->symbols_sent.fetch_add(packets, std::memory_order_relaxed);
     stats->bytes_sent.fetch_add(packets * packet, std::memory_order_relaxed);
+    if (a.round != 0) stats->round_symbols.fetch_add(packets, std::memory_order_relaxed);
+  }
+  a.pass += static_cast<double>(count * a.senders.size()) / a.weight;
+
+  if (a.stream.position() >= a.enough) {
+    // Every listener known has been sent enough: wait for their leaves, then
+    // send the next repair round. Once a round is a whole set, whoever is
+    // still there gets a plain fountain.
+    const uint64_t full = a.stream.symbols_to_decode();
+    if (a.round == 0) a.satisfied = now;
+    a.round =
+        a.round == 0 ? std::max<uint64_t>(kPacketsPerTurn, full / kFirstRoundDivisor) : 2 * a.round;
+    a.enough =
+        a.round >= full ? std::numeric_limits<uint64_t>::max() : a.stream.position() + a.round;
+    a.held_until = now + Hold();
+    stats->holds.fetch_add(1, std::memory_order_relaxed);
   }
   return Status::Ok();
 }
@@ -443,23 +600,26 @@ void ShareEngine::Loop::Run() {
     snooper->ProcessTimers(now);
     HandleEvents();
 
-    // Send while tokens last, looking at MLD again every few turns.
+    // Send while tokens last, reading MLD between turns so that a group
+    // whose last listener left gets no further turn.
     bool more = false;
-    if (Sendable() && now >= blocked_until) {
+    if (now >= blocked_until && Sendable(now)) {
       for (int turn = 0; turn < kTurnsPerPoll; ++turn) {
         bucket->Refill(now);
         if (bucket->Available() == 0 || now < blocked_until) break;
         // A failed turn has logged and dropped its object, or waits for
         // encoder memory: either way the next turn is another object's.
         (void)SendTurn(now);
-        if (!Sendable()) break;
         now = Clock::now();
+        PollMld(now);
+        if (!Sendable(now)) break;
       }
       bucket->Refill(now);
-      more = Sendable() && bucket->Available() >= wake_bytes && now >= blocked_until;
+      more = bucket->Available() >= wake_bytes && now >= blocked_until && Sendable(now);
     }
 
-    // Sleep until the next thing to do: MLD timers, an epoch's end, tokens.
+    // Sleep until the next thing to do: MLD timers, an epoch's end, tokens,
+    // the end of a hold.
     int timeout_ms = -1;
     if (more) {
       timeout_ms = 0;
@@ -469,7 +629,11 @@ void ShareEngine::Loop::Run() {
         if (!next || t < *next) next = t;
       };
       if (epochs.size() > 1 && epochs.back()->expires) earliest(*epochs.back()->expires);
-      if (Sendable()) earliest(std::max(bucket->NextAvailable(now, wake_bytes), blocked_until));
+      if (Sendable(now)) {
+        earliest(std::max(bucket->NextAvailable(now, wake_bytes), blocked_until));
+      } else if (auto hold_end = NextHoldEnd()) {
+        earliest(*hold_end);
+      }
       if (next && *next != armed) {
         ArmTimer(*next, now);
         armed = *next;
@@ -479,9 +643,7 @@ void ShareEngine::Loop::Run() {
     for (int i = 0; i < n; ++i) {
       const int fd = ready[i].data.fd;
       if (fd == snooper->fd()) {
-        Status s = snooper->HandleReadable(Clock::now());
-        if (!s.ok()) Log("MLD socket: " + s.ToString());
-        HandleEvents();
+        PollMld(Clock::now());
       } else if (ready[i].events & EPOLLOUT) {
         blocked_until = {};  // a full socket buffer has room again
       } else {
@@ -497,6 +659,8 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
                           unsigned flags, ShareOptions options) try {
   if (!index.mdex) return Status::Error(EINVAL, "share: index has no mdex");
   if (options.rate_bps == 0) return Status::Error(EINVAL, "share: rate must be positive");
+  if (options.min_hold.count() < 0 || options.max_hold < options.min_hold)
+    return Status::Error(EINVAL, "share: hold bounds must satisfy 0 <= min_hold <= max_hold");
   LCFS_RETURN_IF_ERROR(options.scheme.Validate());
   LCFS_RETURN_IF_ERROR(options.mld_timers.Validate());
 

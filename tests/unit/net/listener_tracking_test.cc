@@ -250,5 +250,49 @@ TEST_F(ListenerTrackingCapsTest, RecordsHaveAHardCapAndMemoryReturnsAfterAFlood)
   EXPECT_TRUE(table_.HasListeners(kIf, kG));
 }
 
+// What the exporter reads to know who needs what (docs/protocol.md 9).
+TEST_F(ListenerTrackingTest, ArrivalsCountNewcomersNotRefreshes) {
+  V2(kHostA, RecordType::kChangeToExclude);
+  ASSERT_NE(table_.Find(kIf, kG), nullptr);
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 1u);
+  const uint64_t g = table_.generation();
+  V2(kHostA, RecordType::kModeIsExclude);  // its answer to a query: nobody new
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 1u);
+  EXPECT_EQ(table_.generation(), g);
+  V2(kHostB, RecordType::kChangeToExclude);
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 2u);
+  EXPECT_NE(table_.generation(), g);
+  V2(kHostB, RecordType::kChangeToInclude);  // B leaves and joins again: it needs symbols again
+  V2(kHostB, RecordType::kChangeToExclude);
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 3u);
+  V2(kStranger, RecordType::kChangeToInclude);  // a stranger's leave is no arrival
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 3u);
+}
+
+TEST_F(ListenerTrackingTest, UntrackedListenersArriveWithEveryListeningReport) {
+  V1Report(kHostA);
+  ASSERT_NE(table_.Find(kIf, kG), nullptr);
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 1u);
+  V1Report(kHostB);  // v1 hosts cannot be told apart from refreshes
+  EXPECT_EQ(table_.Find(kIf, kG)->arrivals, 2u);
+}
+
+TEST_F(ListenerTrackingTest, EachHostHasOneShareSplitBetweenItsGroups) {
+  const Ipv6Address g2 = A("ff1e::78"), g3 = A("ff1e::79");
+  V2(kHostA, RecordType::kChangeToExclude, {}, kG);
+  V2(kHostB, RecordType::kChangeToExclude, {}, kG);
+  for (const auto& g : {g2, g3}) V2(kHostB, RecordType::kChangeToExclude, {}, g);
+  EXPECT_EQ(table_.GroupsOf(kIf, kHostA), 1u);
+  EXPECT_EQ(table_.GroupsOf(kIf, kHostB), 3u);
+  EXPECT_DOUBLE_EQ(table_.ListenerShare(kIf, kG), 1.0 + 1.0 / 3);
+  EXPECT_DOUBLE_EQ(table_.ListenerShare(kIf, g2), 1.0 / 3);
+  EXPECT_DOUBLE_EQ(table_.ListenerShare(kIf, A("ff1e::1")), 0.0);
+  V2(kHostB, RecordType::kChangeToInclude, {}, g3);  // leaves one: its share spreads over two
+  EXPECT_DOUBLE_EQ(table_.ListenerShare(kIf, g2), 0.5);
+  Advance(timers_.listening_interval() + Millis(1));  // everyone expires
+  EXPECT_EQ(table_.GroupsOf(kIf, kHostB), 0u);
+  EXPECT_EQ(table_.tracked_hosts(), 0u);
+}
+
 }  // namespace
 }  // namespace lcfs::net

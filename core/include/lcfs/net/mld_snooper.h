@@ -90,6 +90,13 @@ class MldSnooper {
   // True while `group` has listeners on `ifindex` (between its join and
   // leave events).
   bool HasListeners(int ifindex, const Ipv6Address& group) const;
+  // Listeners that began listening to `group` on `ifindex` since it joined
+  // (grows with each newcomer; 0 without listeners). See MembershipTable.
+  uint64_t ListenerArrivals(int ifindex, const Ipv6Address& group) const;
+  // The group's share of its tracked listeners (MembershipTable::ListenerShare)
+  // and a counter that changes whenever any share may have.
+  double ListenerShare(int ifindex, const Ipv6Address& group) const;
+  uint64_t listeners_generation() const;
   const MembershipTable& table() const { return *table_; }
   const MldQuerier* querier() const { return querier_.get(); }
   const MldCounters& counters() const { return counters_; }

@@ -8,10 +8,14 @@
 // A thread runs one epoll loop over the MLD snooper (join and leave events,
 // querier timers) and the senders. A join of a group that maps to an object
 // of the index (GroupMap) activates that object on that interface: its
-// packets go out on its group, source symbols first, then repair symbols
-// without end, until the MLD leave. Active objects take turns (round robin,
-// a few packets per turn, so a large file never starves small ones) under one
-// global token bucket; packets of a turn leave in one system call (UDP GSO).
+// packets go out on its group, source symbols first, then repair symbols,
+// until the MLD leave. Once every listener has been sent enough to decode
+// without loss, the object holds for their leaves before each round of
+// repair (docs/protocol.md section 9). Active objects take turns (a few
+// packets per turn, so a large file never starves small ones; stride
+// scheduling gives each listening host one share of the rate, split between
+// its groups) under one global token bucket; packets of a turn leave in one
+// system call (UDP GSO).
 // Encoders are loaded when an object starts and freed when it goes idle; a
 // cap on their total memory makes the largest-served objects yield their
 // encoder (keeping their place in the stream) to waiting ones.
@@ -69,6 +73,14 @@ struct ShareStats {
   std::atomic<uint64_t> encoder_loads{0};      // encoders built (re-loads after eviction included)
   std::atomic<uint64_t> encoder_bytes{0};      // memory held by encoders now
   std::atomic<uint64_t> send_errors{0};        // failed sends (socket errors, full buffers)
+  // Every listener known had been sent enough to decode without loss: the
+  // group waited for leaves (a hold), then sent a round of repair symbols.
+  std::atomic<uint64_t> holds{0};
+  std::atomic<uint64_t> round_symbols{0};  // packets of those rounds (lossy or slow listeners)
+  // Per activation, the symbols already sent when its last listener
+  // arrived (which that listener then needs again): the cost of listeners
+  // joining a stream under way rather than together.
+  std::atomic<uint64_t> newcomer_symbols{0};
   // Explicit listener tracking (docs/protocol.md section 8).
   std::atomic<uint64_t> tracked_hosts{0};    // (host, group) pairs tracked now
   std::atomic<uint64_t> fast_leaves{0};      // groups stopped on their last listener's report
@@ -95,6 +107,12 @@ struct ShareOptions {
   bool querier = true;        // also act as MLD querier (needed without a router)
   size_t encoder_memory = kDefaultEncoderMemory;
   std::chrono::milliseconds grace = kDefaultGrace;
+  // When every listener of an object has been sent enough symbols to decode
+  // it without loss, the object waits this long for their leaves before it
+  // sends a round of repair symbols (twice the delay recently seen between
+  // that moment and the leave, within these bounds). Tests lengthen them.
+  std::chrono::milliseconds min_hold{5};
+  std::chrono::milliseconds max_hold{250};
   // Called on the engine thread when an object is found changed (EIO), so the
   // owner can re-index. Must not block or call back into the engine.
   std::function<void(const Hash& object, const Status& why)> on_stale;
