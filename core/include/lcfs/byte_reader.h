@@ -10,6 +10,7 @@
 // Neither class is thread-safe; each is a cursor for one codec call.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -86,33 +87,33 @@ class ByteWriter {
 
   void Uint(uint64_t v, size_t bytes) {
     LCFS_DCHECK(bytes >= 1 && bytes <= 8);
-    uint8_t* p = Take(bytes);
-    for (size_t i = bytes; i-- > 0; v >>= 8) p[i] = static_cast<uint8_t>(v);
+    uint8_t b[8];
+    for (size_t i = bytes; i-- > 0; v >>= 8) b[i] = static_cast<uint8_t>(v);
+    Put(b, bytes);
   }
-  void U8(uint8_t v) { Uint(v, 1); }
+  void U8(uint8_t v) { Put(&v, 1); }
   void U16(uint16_t v) { Uint(v, 2); }
   void U32(uint32_t v) { Uint(v, 4); }
   void U64(uint64_t v) { Uint(v, 8); }
   void Zeros(size_t n) {
-    if (n > 0) std::memset(Take(n), 0, n);
+    static constexpr uint8_t kZeros[16] = {};
+    for (size_t k; n > 0; n -= k) Put(kZeros, k = std::min(n, sizeof kZeros));
   }
-  void Bytes(std::span<const uint8_t> b) {
-    if (!b.empty()) std::memcpy(Take(b.size()), b.data(), b.size());
-  }
-  void String(std::string_view s) { Bytes({reinterpret_cast<const uint8_t*>(s.data()), s.size()}); }
+  void Bytes(std::span<const uint8_t> b) { Put(b.data(), b.size()); }
+  void String(std::string_view s) { Put(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
 
  private:
-  uint8_t* Take(size_t n) {
-    uint8_t* p;
-    if (vec_) {
-      vec_->resize(vec_->size() + n);
-      p = vec_->data() + vec_->size() - n;
+  void Put(const uint8_t* p, size_t n) {
+    if (n == 0) return;
+    if (vec_ && n <= 8) {
+      for (size_t i = 0; i < n; ++i) vec_->push_back(p[i]);  // fields: cheaper than insert
+    } else if (vec_) {
+      vec_->insert(vec_->end(), p, p + n);  // grows geometrically, no zero fill
     } else {
       LCFS_DCHECK(written_ + n <= fixed_.size());
-      p = fixed_.data() + written_;
+      std::memcpy(fixed_.data() + written_, p, n);
     }
     written_ += n;
-    return p;
   }
 
   std::vector<uint8_t>* vec_ = nullptr;

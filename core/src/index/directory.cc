@@ -203,6 +203,7 @@ Result<std::vector<uint8_t>> EncodeDirectory(const Directory& dir) {
     return Status::Error(EINVAL, "encode directory: too many entries");
 
   std::vector<uint8_t> out;
+  out.reserve(kHeaderSize + sorted.size() * 64);  // a typical entry's size
   ByteWriter w(&out);
   w.U8(kDirectoryVersion);
   w.U8(ChunkSizeLog2(dir.chunk_size));

@@ -1,6 +1,7 @@
 #include "index/index_cache.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,7 +63,11 @@ void IndexCache::Sort() {
 Result<std::vector<uint8_t>> EncodeIndexCache(const IndexCache& cache) {
   LCFS_RETURN_IF_ERROR(ValidateChunkSize(cache.chunk_size));
   if (cache.inline_max > kMaxInlineSize) return Bad("inline maximum above 4096");
+  size_t total = kHeaderSize + kTrailerSize;
+  for (const CachedFile& f : cache.files)
+    total += kStampSize + f.data.size() + f.leaves.size() * Hash::kSize;
   std::vector<uint8_t> out;
+  out.reserve(total);
   ByteWriter w(&out);
   w.Bytes(kMagic);
   w.U8(kVersion);
@@ -158,12 +163,21 @@ Result<IndexCache> LoadIndexCache(const std::string& path) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, path);
   if (!S_ISREG(st.st_mode)) return Bad(path + " is not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > kMaxCacheFileSize) return Bad(path + " is too large");
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  auto n = PreadFull(fd.get(), bytes, 0);
-  if (!n.ok()) return n.status().WithContext(path);
-  bytes.resize(*n);
-  auto cache = DecodeIndexCache(bytes);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > kMaxCacheFileSize) return Bad(path + " is too large");
+  if (size == 0) return Bad(path + " is empty");
+  // Mapped rather than read: the decoder copies what it keeps, so the file's
+  // bytes need no buffer of their own (the restart path is all overhead).
+  // Writers replace the file by rename, never truncate it, so the mapping
+  // cannot lose its pages under us.
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd.get(), 0);
+  if (map == MAP_FAILED) return Status::FromErrno(errno, "mmap " + path);
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, size};
+  auto cache = DecodeIndexCache(std::span(static_cast<const uint8_t*>(map), size));
   if (!cache.ok()) return cache.status().WithContext(path);
   return cache;
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lcfs/hash.h"
@@ -60,6 +61,9 @@ struct IndexCache {
 
   // The entry for `stamp`'s file if its stamp is exactly `stamp`, else null.
   const CachedFile* Find(const FileStamp& stamp) const;
+  CachedFile* Find(const FileStamp& stamp) {
+    return const_cast<CachedFile*>(std::as_const(*this).Find(stamp));
+  }
   // Sorts `files` (the encoder and Find need it); drops repeated inodes
   // (hard links indexed twice).
   void Sort();

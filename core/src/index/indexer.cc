@@ -202,8 +202,10 @@ class IndexRun {
   std::vector<DirJob> dirs_;
   std::shared_ptr<Mdex> mdex_ = std::make_shared<Mdex>();
   bool use_cache_ = false;
-  IndexCache cache_;  // what the last run left (empty if unusable)
-  IndexCache next_;   // what this run leaves
+  IndexCache cache_;              // what the last run left (empty if unusable)
+  std::vector<bool> taken_;       // cache_ entries moved into a FileJob
+  bool cache_unchanged_ = false;  // every cached file reused, nothing else: no rewrite
+  IndexCache next_;               // what this run leaves
   // Files with a time at or after this are not cached (cache_min_age).
   std::pair<int64_t, int64_t> racy_after_{0, 0};  // seconds, nanoseconds
 };
@@ -237,9 +239,11 @@ void IndexRun::LoadCache() {
     return;
   }
   cache_ = std::move(loaded).value();
+  taken_.assign(cache_.files.size(), false);
 }
 
 void IndexRun::SaveCache() {
+  if (cache_unchanged_) return;  // the file already says all of it
   next_.Sort();
   Status saved = SaveIndexCache(opt_.cache_path, next_);
   if (!saved.ok()) Note("cannot write the index cache: " + saved.message());
@@ -255,12 +259,15 @@ size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t 
   f->dir = dir;
   f->entry = entry;
   f->is_inline = dir != SIZE_MAX && f->size <= opt_.inline_max;
-  const CachedFile* cached = use_cache_ ? cache_.Find(f->stamp) : nullptr;
-  if (cached) {
+  CachedFile* cached = use_cache_ ? cache_.Find(f->stamp) : nullptr;
+  if (cached && !taken_[cached - cache_.files.data()]) {
     // Same size and parameters: the cache holds the content in the same form.
+    // Moved, not copied: a second path to the same inode (a hard link) is
+    // read as any file.
+    taken_[cached - cache_.files.data()] = true;
     f->reused = true;
-    f->data = cached->data;
-    f->leaves = cached->leaves;
+    f->data = std::move(cached->data);
+    f->leaves = std::move(cached->leaves);
   } else if (f->is_inline) {
     f->data.resize(f->size);
   } else {
@@ -301,6 +308,7 @@ void IndexRun::Walk(size_t d) {
     if (d > 0) Warn("skipping: " + dirs_[d].error.message());
     return;
   }
+  dirs_[d].entries.reserve(names.size());
   for (const std::string& name : names) {
     const std::string path = dir_path == "/" ? "/" + name : dir_path + "/" + name;
     if (!ValidateEntryName(name).ok()) {
@@ -333,8 +341,9 @@ void IndexRun::Walk(size_t d) {
       dirs_.push_back(DirJob{});
       dirs_.back().path = path;
     } else if (S_ISLNK(st.st_mode)) {
-      std::string target(kMaxSymlinkTargetLength + 1, '\0');
-      ssize_t n = ::readlinkat(fd, name.c_str(), target.data(), target.size());
+      // One byte more than the longest target allowed tells a longer one.
+      char buf[kMaxSymlinkTargetLength + 1];
+      ssize_t n = ::readlinkat(fd, name.c_str(), buf, sizeof buf);
       if (n < 0) {
         Warn("skipping symlink " + Status::FromErrno(errno, path).message());
         continue;
@@ -343,7 +352,7 @@ void IndexRun::Walk(size_t d) {
         Warn("skipping symlink " + path + ": target length out of range");
         continue;
       }
-      target.resize(static_cast<size_t>(n));
+      std::string target(buf, static_cast<size_t>(n));
       e.type = EntryType::kSymlink;
       e.size = target.size();
       e.symlink_target = std::move(target);
@@ -416,6 +425,11 @@ void IndexRun::HashAll() {
 // Turns each hashed file into a tree, registers its chunks and nodes in the
 // mdex and completes its directory entry; failed files are dropped.
 void IndexRun::FinishFiles() {
+  if (use_cache_) {
+    size_t reused = 0;
+    for (const auto& f : files_) reused += f->reused && !f->failed.load();
+    cache_unchanged_ = reused == files_.size() && reused == cache_.files.size();
+  }
   size_t objects = dirs_.size();
   for (const auto& f : files_) objects += f->leaves.size() + f->leaves.size() / 64 + 1;
   mdex_->Reserve(objects);
@@ -429,7 +443,7 @@ void IndexRun::FinishFiles() {
     ++stats_.files;
     stats_.bytes += f.size;
     if (f.reused) ++stats_.reused;
-    if (use_cache_ && OldEnough(f.stamp)) {
+    if (use_cache_ && !cache_unchanged_ && OldEnough(f.stamp)) {
       next_.files.push_back({f.stamp, f.is_inline ? std::vector<Hash>{} : f.leaves,
                              f.is_inline ? f.data : std::vector<uint8_t>{}});
     }
