@@ -19,6 +19,8 @@
 #include <thread>
 
 #include "common/random_bytes.h"
+#include "common/testbed_fixture.h"
+#include "common/tool_run.h"
 #include "common/wait.h"
 #include "lcfs/hash.h"
 #include "lcfs/object.h"
@@ -33,8 +35,8 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
-const std::string kCacheTool = std::string(LCFS_TOOLS_DIR) + "/lcfs-cache";
+const std::string kExport = testing::ToolPath("lcfs-export");
+const std::string kCacheTool = testing::ToolPath("lcfs-cache");
 constexpr size_t kChunk = 1u << 20;  // the exporter's default chunk size
 
 std::string Sh(const std::string& script) {
@@ -76,18 +78,11 @@ void DropPageCache(const std::string& path) {
   ASSERT_EQ(::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED), 0);
 }
 
-class OpsCacheTest : public ::testing::Test {
+class OpsCacheTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    LCFS_REQUIRE_TESTBED();
-    for (const auto& tool : {kExport, kCacheTool, kLcfs})
-      if (!stdfs::exists(tool)) GTEST_SKIP() << tool << " not built";
-    auto bed = testbed::Testbed::Create({.hosts = 2});
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(*bed);
-    auto base = bed_->MakeTempDir("ops-cache");
-    ASSERT_TRUE(base.ok());
-    base_ = *base;
+    StartTestbed({kExport, kCacheTool, kLcfs}, 2, "ops-cache");
+    if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_EQ(::chmod(base_.c_str(), 0755), 0);  // other users may walk to the mount
     src_ = base_ + "/src";
     mnt_ = base_ + "/mnt";
@@ -129,9 +124,8 @@ class OpsCacheTest : public ::testing::Test {
   }
   std::string BigSha() const { return Sha256Of(big_).ToHex(); }
 
-  std::unique_ptr<testbed::Testbed> bed_;
   std::optional<testbed::Subprocess> exporter_;
-  std::string base_, src_, mnt_, cache_, root_;
+  std::string src_, mnt_, cache_, root_;
   std::vector<uint8_t> big_;
 };
 

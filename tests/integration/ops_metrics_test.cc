@@ -18,6 +18,8 @@
 #include <random>
 #include <thread>
 
+#include "common/testbed_fixture.h"
+#include "common/tool_run.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/subprocess.h"
 #include "testbed/testbed.h"
@@ -29,8 +31,8 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
-const std::string kSync = std::string(LCFS_TOOLS_DIR) + "/lcfs-sync";
+const std::string kExport = testing::ToolPath("lcfs-export");
+const std::string kSync = testing::ToolPath("lcfs-sync");
 constexpr int kExportPort = 9464, kMountPort = 9465;
 
 // GET /metrics from 127.0.0.1:port inside `host`; the whole response, or "".
@@ -65,18 +67,11 @@ double Value(const std::string& exposition, const std::string& series) {
   return -1;
 }
 
-class OpsMetricsTest : public ::testing::Test {
+class OpsMetricsTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    LCFS_REQUIRE_TESTBED();
-    for (const auto& tool : {kExport, kSync, kLcfs})
-      if (!stdfs::exists(tool)) GTEST_SKIP() << tool << " not built";
-    auto bed = testbed::Testbed::Create({.hosts = 2});
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(*bed);
-    auto base = bed_->MakeTempDir("ops-metrics");
-    ASSERT_TRUE(base.ok());
-    base_ = *base;
+    StartTestbed({kExport, kSync, kLcfs}, 2, "ops-metrics");
+    if (IsSkipped() || HasFatalFailure()) return;
     src_ = base_ + "/src";
     mnt_ = base_ + "/mnt";
     stdfs::create_directories(src_);
@@ -104,9 +99,8 @@ class OpsMetricsTest : public ::testing::Test {
     if (!mnt_.empty()) ::umount2(mnt_.c_str(), MNT_DETACH);
   }
 
-  std::unique_ptr<testbed::Testbed> bed_;
   std::optional<testbed::Subprocess> exporter_;
-  std::string base_, src_, mnt_, root_;
+  std::string src_, mnt_, root_;
 };
 
 TEST_F(OpsMetricsTest, ExporterAndMountCountersMoveAsAReadProceeds) {

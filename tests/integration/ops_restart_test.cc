@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/random_bytes.h"
+#include "common/testbed_fixture.h"
 #include "common/tool_run.h"
 #include "common/wait.h"
 #include "lcfs/index/indexer.h"
@@ -42,19 +43,13 @@ struct ExportRun {
   long files_reused = -1;
 };
 
-class OpsRestartTest : public ::testing::Test {
+class OpsRestartTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    LCFS_REQUIRE_TESTBED();
-    for (const auto& tool : {kExport, kSync})
-      if (!stdfs::exists(tool)) GTEST_SKIP() << tool << " not built";
-    auto bed = testbed::Testbed::Create({.hosts = 2});
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(*bed);
-    auto base = bed_->MakeTempDir("ops-restart");
-    ASSERT_TRUE(base.ok());
-    src_ = *base + "/src";
-    cache_ = *base + "/state/index";
+    StartTestbed({kExport, kSync}, 2, "ops-restart");
+    if (IsSkipped() || HasFatalFailure()) return;
+    src_ = base_ + "/src";
+    cache_ = base_ + "/state/index";
     for (int i = 0; i < kFiles; ++i) {
       const std::string dir = src_ + "/d" + std::to_string(i % 4);
       stdfs::create_directories(dir);
@@ -96,7 +91,6 @@ class OpsRestartTest : public ::testing::Test {
     return run;
   }
 
-  std::unique_ptr<testbed::Testbed> bed_;
   std::optional<testbed::Subprocess> exporter_;
   std::string src_, cache_;
 };

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/tool_run.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/subprocess.h"
 #include "testbed/testbed.h"
@@ -25,7 +26,7 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
+const std::string kExport = testing::ToolPath("lcfs-export");
 const std::string kDocs = std::string(LCFS_SOURCE_DIR) + "/docs";
 
 // The next datagram on `fd` within `timeout`; "" if none came.

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/tool_run.h"
 #include "common/wait.h"
 #include "testbed/subprocess.h"
 #include "testbed/testbed.h"
@@ -23,7 +24,7 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
+const std::string kExport = testing::ToolPath("lcfs-export");
 constexpr uid_t kUser = 65534;  // nobody
 
 // PIDs of processes whose command line mentions `needle`.
