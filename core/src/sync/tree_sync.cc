@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <set>
+#include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "file_engine.h"
 #include "lcfs/index/directory.h"
 #include "lcfs/parallel.h"
+#include "lcfs/sync/directory_cache.h"
 
 namespace lcfs::sync {
 namespace {
@@ -47,27 +49,43 @@ index::EntryType LocalType(mode_t mode, bool* known) {
   return index::EntryType::kFile;
 }
 
-Status SetLinkMtime(const std::string& path, const index::DirEntry& e) {
-  timespec times[2] = {{0, UTIME_OMIT},
-                       {static_cast<time_t>(e.mtime_sec), static_cast<long>(e.mtime_nsec)}};
+Status SetMtime(const std::string& path, int64_t sec, uint32_t nsec) {
+  timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(sec), static_cast<long>(nsec)}};
   if (utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
     return Status::FromErrno(errno, "set mtime of " + path);
   return Status::Ok();
 }
 
-// A directory of the remote tree with its local path.
-struct DirWork {
+// A directory being walked: its local path, its decoded object (shared with
+// every other path naming the same hash) and the next entry to look at.
+struct Frame {
   std::string path;
-  index::Directory dir;
-  const index::DirEntry* entry = nullptr;  // for mode and mtime; null for the root
+  std::shared_ptr<const index::Directory> dir;
+  const index::DirEntry* entry = nullptr;  // in the parent's object; null for the root
+  size_t next = 0;
 };
 
+// Mode and mtime of a directory whose subtree is complete, set once its
+// files are written (a read-only mode would stop us writing).
+struct DirAttributes {
+  std::string path;
+  uint16_t mode;
+  int64_t mtime_sec;
+  uint32_t mtime_nsec;
+};
+
+// Walks the remote tree depth first. Memory is bounded whatever the
+// publisher names: decoded directories are shared by hash in a byte-bounded
+// cache, the walk holds one frame per level, and files are written in
+// batches of at most max_pending_files (with the attributes of the
+// directories completed meanwhile), so a tree whose paths multiply one
+// directory costs memory per distinct object, not per path.
 class TreeSyncer {
  public:
-  TreeSyncer(SyncContext& ctx) : ctx_(ctx) {}
+  TreeSyncer(SyncContext& ctx) : ctx_(ctx), cache_(ctx.options().directory_cache_bytes) {}
 
   Status Run(const Hash& root, const std::string& dest) {
-    auto root_dir = FetchDirectory(root, 0);
+    auto root_dir = GetDirectory(root, 0);
     if (!root_dir.ok()) return root_dir.status().WithContext("root directory");
     // Only now, with something to write, is DEST touched.
     struct stat st;
@@ -77,91 +95,117 @@ class TreeSyncer {
     } else if (errno != ENOENT || mkdir(dest.c_str(), 0755) != 0) {
       return Status::FromErrno(errno, "create " + dest);
     }
-    // Keep every entry alive: DirWork points at entries of its parent.
-    dirs_.push_back(std::make_unique<DirWork>(DirWork{dest, std::move(root_dir).value(), nullptr}));
-    size_t level_begin = 0;
-    while (level_begin < dirs_.size()) {
-      const size_t level_end = dirs_.size();
-      // Fetch the next level's directory objects all at once.
-      std::vector<std::pair<DirWork*, const index::DirEntry*>> subdirs;
-      for (size_t i = level_begin; i < level_end; ++i) {
-        for (const auto& e : dirs_[i]->dir.entries)
-          if (e.type == index::EntryType::kDirectory) subdirs.push_back({dirs_[i].get(), &e});
+    std::vector<Frame> stack;
+    stack.push_back(Frame{dest, std::move(root_dir).value(), nullptr, 0});
+    LCFS_RETURN_IF_ERROR(Enter(stack.back()));
+    while (!stack.empty()) {
+      if (ctx_.cancelled()) return Status::Error(ECANCELED, "sync interrupted");
+      Frame& f = stack.back();
+      const auto& entries = f.dir->entries;
+      while (f.next < entries.size() && entries[f.next].type != index::EntryType::kDirectory)
+        ++f.next;
+      if (f.next == entries.size()) {
+        if (f.entry != nullptr) {
+          attributes_.push_back({f.path, f.entry->mode, f.entry->mtime_sec, f.entry->mtime_nsec});
+        }
+        stack.pop_back();
+        if (attributes_.size() >= ctx_.options().max_pending_files) LCFS_RETURN_IF_ERROR(Flush());
+        continue;
       }
-      std::vector<index::Directory> fetched(subdirs.size());
-      LCFS_RETURN_IF_ERROR(ParallelFor(
-          subdirs.size(), ctx_.options().window,
-          [&](size_t k) {
-            auto d = FetchDirectory(subdirs[k].second->hash, subdirs[k].second->size);
-            if (!d.ok())
-              return d.status().WithContext(Join(subdirs[k].first->path, subdirs[k].second->name));
-            fetched[k] = std::move(d).value();
-            return Status::Ok();
-          },
-          ctx_.options().cancel));
-      for (size_t i = level_begin; i < level_end; ++i) LCFS_RETURN_IF_ERROR(Reconcile(*dirs_[i]));
-      for (size_t k = 0; k < subdirs.size(); ++k) {
-        dirs_.push_back(
-            std::make_unique<DirWork>(DirWork{Join(subdirs[k].first->path, subdirs[k].second->name),
-                                              std::move(fetched[k]), subdirs[k].second}));
-      }
-      level_begin = level_end;
+      const index::DirEntry& e = entries[f.next++];
+      std::string path = Join(f.path, e.name);
+      auto dir = GetDirectory(e.hash, e.size);
+      if (!dir.ok()) return dir.status().WithContext(path);
+      stack.push_back(Frame{std::move(path), std::move(dir).value(), &e, 0});
+      LCFS_RETURN_IF_ERROR(Enter(stack.back()));
     }
-    LCFS_RETURN_IF_ERROR(SyncFiles(ctx_, jobs_));
-    // Directory attributes last, deepest first: writing into a directory
-    // changes its mtime, and a read-only mode would stop us writing.
-    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-      const DirWork& d = **it;
-      if (d.entry == nullptr) continue;
-      if (chmod(d.path.c_str(), d.entry->mode & 07777) != 0)
-        return Status::FromErrno(errno, "chmod " + d.path);
-      LCFS_RETURN_IF_ERROR(SetLinkMtime(d.path, *d.entry));
-    }
-    return Status::Ok();
+    return Flush();
   }
 
  private:
-  Result<index::Directory> FetchDirectory(const Hash& hash, uint64_t size) {
+  // Decoded directory `hash` from the cache, or fetched, decoded and cached.
+  Result<std::shared_ptr<const index::Directory>> GetDirectory(const Hash& hash, uint64_t size) {
+    if (auto hit = cache_.Get(hash)) return hit;
     auto bytes = ctx_.Fetch(hash, ObjectKind::kDirectory, size);
     if (!bytes.ok()) return bytes.status();
     auto dir = index::DecodeDirectory(*bytes);
     if (!dir.ok()) return dir.status().WithContext("directory " + hash.ToHex());
-    return dir;
+    return cache_.Insert(hash, std::move(dir).value());
   }
 
-  // Makes the local directory `d.path` hold the entries of `d.dir` (files
-  // are queued as jobs, the rest is done now).
-  Status Reconcile(const DirWork& d) {
+  // Reconciles a directory just reached, then fetches its subdirectories'
+  // objects in parallel (each distinct hash once, at most a few windows'
+  // worth: the rest are fetched when the walk reaches them).
+  Status Enter(const Frame& f) {
+    LCFS_RETURN_IF_ERROR(Reconcile(f.path, *f.dir));
+    std::vector<const index::DirEntry*> wanted;
+    std::unordered_set<Hash> seen;
+    const size_t limit = 4 * size_t{ctx_.options().window};
+    for (const auto& e : f.dir->entries) {
+      if (wanted.size() >= limit) break;
+      if (e.type == index::EntryType::kDirectory && seen.insert(e.hash).second &&
+          cache_.Get(e.hash) == nullptr)
+        wanted.push_back(&e);
+    }
+    return ParallelFor(
+        wanted.size(), ctx_.options().window,
+        [&](size_t k) {
+          auto d = GetDirectory(wanted[k]->hash, wanted[k]->size);
+          if (!d.ok()) return d.status().WithContext(Join(f.path, wanted[k]->name));
+          return Status::Ok();
+        },
+        ctx_.options().cancel);
+  }
+
+  // Writes the files queued so far, then the attributes of the directories
+  // completed so far (deepest first: the order they completed in).
+  Status Flush() {
+    LCFS_RETURN_IF_ERROR(SyncFiles(ctx_, jobs_));
+    jobs_.clear();
+    for (const DirAttributes& a : attributes_) {
+      if (chmod(a.path.c_str(), a.mode & 07777) != 0)
+        return Status::FromErrno(errno, "chmod " + a.path);
+      LCFS_RETURN_IF_ERROR(SetMtime(a.path, a.mtime_sec, a.mtime_nsec));
+    }
+    attributes_.clear();
+    return Status::Ok();
+  }
+
+  // Makes the local directory `path` hold the entries of `dir` (files are
+  // queued as jobs, written at the next flush; the rest is done now).
+  Status Reconcile(const std::string& path, const index::Directory& dir) {
     ++ctx_.stats().directories;
     struct stat st;
-    if (lstat(d.path.c_str(), &st) != 0) {
-      if (errno != ENOENT || mkdir(d.path.c_str(), 0700) != 0)
-        return Status::FromErrno(errno, "create directory " + d.path);
+    if (lstat(path.c_str(), &st) != 0) {
+      if (errno != ENOENT || mkdir(path.c_str(), 0700) != 0)
+        return Status::FromErrno(errno, "create directory " + path);
     } else if ((st.st_mode & 0700) != 0700 &&
-               chmod(d.path.c_str(), (st.st_mode & 07777) | 0700) != 0) {
-      return Status::FromErrno(errno, "make " + d.path + " writable");
+               chmod(path.c_str(), (st.st_mode & 07777) | 0700) != 0) {
+      return Status::FromErrno(errno, "make " + path + " writable");
     }
-    LCFS_RETURN_IF_ERROR(RemoveUnwanted(d));
-    for (const index::DirEntry& e : d.dir.entries) {
-      const std::string path = Join(d.path, e.name);
+    LCFS_RETURN_IF_ERROR(RemoveUnwanted(path, dir));
+    for (const index::DirEntry& e : dir.entries) {
+      if (ctx_.cancelled()) return Status::Error(ECANCELED, "sync interrupted");
+      const std::string entry_path = Join(path, e.name);
       switch (e.type) {
         case index::EntryType::kDirectory:
           break;  // created when its level is reconciled
         case index::EntryType::kSymlink:
-          LCFS_RETURN_IF_ERROR(SyncSymlink(path, e));
+          LCFS_RETURN_IF_ERROR(SyncSymlink(entry_path, e));
           break;
         case index::EntryType::kFile:
           if (e.is_inline) {
-            LCFS_RETURN_IF_ERROR(SyncInlineFile(path, e));
+            LCFS_RETURN_IF_ERROR(SyncInlineFile(entry_path, e));
           } else {
             auto job = std::make_unique<FileSyncJob>();
-            job->path = path;
-            job->remote = {e.hash, e.size, d.dir.chunk_size};
+            job->path = entry_path;
+            job->remote = {e.hash, e.size, dir.chunk_size};
             job->set_attributes = true;
             job->mode = e.mode;
             job->mtime_sec = e.mtime_sec;
             job->mtime_nsec = e.mtime_nsec;
             jobs_.push_back(std::move(job));
+            if (jobs_.size() >= ctx_.options().max_pending_files) LCFS_RETURN_IF_ERROR(Flush());
           }
           break;
       }
@@ -172,14 +216,14 @@ class TreeSyncer {
   // Removes local entries that are in the way: of another type than the
   // remote entry of that name, stale temporary files of ours, and (with
   // delete_extra) anything the remote directory does not have.
-  Status RemoveUnwanted(const DirWork& d) {
-    DIR* dir = opendir(d.path.c_str());
-    if (dir == nullptr) return Status::FromErrno(errno, "list " + d.path);
+  Status RemoveUnwanted(const std::string& path, const index::Directory& remote_dir) {
+    DIR* dir = opendir(path.c_str());
+    if (dir == nullptr) return Status::FromErrno(errno, "list " + path);
     std::vector<std::string> doomed;
     while (dirent* de = readdir(dir)) {
       const std::string name = de->d_name;
       if (name == "." || name == "..") continue;
-      const index::DirEntry* remote = d.dir.Find(name);
+      const index::DirEntry* remote = remote_dir.Find(name);
       if (remote == nullptr) {
         if (ctx_.options().delete_extra || name.rfind(kTempPrefix, 0) == 0) doomed.push_back(name);
         continue;
@@ -192,7 +236,7 @@ class TreeSyncer {
     }
     closedir(dir);
     for (const auto& name : doomed) {
-      LCFS_RETURN_IF_ERROR(RemoveAll(Join(d.path, name)));
+      LCFS_RETURN_IF_ERROR(RemoveAll(Join(path, name)));
       if (name.rfind(kTempPrefix, 0) != 0) ++ctx_.stats().deleted;
     }
     return Status::Ok();
@@ -218,7 +262,7 @@ class TreeSyncer {
         return s;
       }
     }
-    return SetLinkMtime(path, e);
+    return SetMtime(path, e.mtime_sec, e.mtime_nsec);
   }
 
   Status SyncInlineFile(const std::string& path, const index::DirEntry& e) {
@@ -254,8 +298,9 @@ class TreeSyncer {
   }
 
   SyncContext& ctx_;
-  std::vector<std::unique_ptr<DirWork>> dirs_;
-  std::vector<std::unique_ptr<FileSyncJob>> jobs_;
+  DirectoryCache cache_;
+  std::vector<std::unique_ptr<FileSyncJob>> jobs_;  // written at the next Flush
+  std::vector<DirAttributes> attributes_;           // set at the next Flush
 };
 
 }  // namespace

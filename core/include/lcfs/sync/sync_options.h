@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 
@@ -39,6 +40,11 @@ struct SyncOptions {
   unsigned hash_threads = 0;
   // Tree sync: remove local entries the remote tree does not have.
   bool delete_extra = false;
+  // Tree sync: decoded directory objects kept, shared by hash (an LRU).
+  size_t directory_cache_bytes = size_t{64} << 20;
+  // Tree sync: files queued (and directories awaiting their attributes)
+  // before they are written; bounds memory whatever the tree names.
+  size_t max_pending_files = 4096;
   // Called about every 100 ms from a worker thread; must be thread-safe.
   std::function<void(const SyncProgress&)> progress;
   // Set to true (e.g. from a signal handler) to stop early with ECANCELED.
