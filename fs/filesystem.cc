@@ -19,6 +19,8 @@ namespace {
 constexpr const char* kXattrHash = "user.lcfs.hash";
 constexpr const char* kXattrRoot = "user.lcfs.root";
 constexpr const char* kXattrCached = "user.lcfs.cached";
+constexpr const char* kXattrChannel = "user.lcfs.channel";
+constexpr const char* kXattrRevision = "user.lcfs.revision";
 
 Filesystem& Self(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
@@ -104,8 +106,7 @@ struct Filesystem::OpenFile {
 };
 
 Filesystem::Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptions options)
-    : root_(root),
-      fetcher_(fetcher),
+    : fetcher_(fetcher),
       options_(options),
       inodes_(root, 0),
       directories_(options.directory_cache_bytes),
@@ -121,6 +122,40 @@ Status Filesystem::LoadRoot() {
   Result<std::shared_ptr<const index::Directory>> dir = LoadDirectory(*root);
   if (!dir.ok()) return dir.status().WithContext("root directory");
   return Status::Ok();
+}
+
+Status Filesystem::SwitchRoot(const Hash& root, fuse_session* session) {
+  std::shared_ptr<Inode> old_root = inodes_.Get(kRootInode);
+  if (old_root->entry.hash == root) return Status::Ok();
+  // Fetch and verify the new root before anything changes (a root's length
+  // is not known: 0).
+  Inode probe;
+  probe.entry = old_root->entry;
+  probe.entry.hash = root;
+  Result<std::shared_ptr<const index::Directory>> fresh = LoadDirectory(probe);
+  if (!fresh.ok()) return fresh.status().WithContext("new root directory " + root.ToHex());
+  // The old listing names what the kernel may hold under the root (entries
+  // it looked up, pages of its cached listing); decoded again if evicted.
+  Result<std::shared_ptr<const index::Directory>> old_dir = LoadDirectory(*old_root);
+  inodes_.ReplaceRoot(root, 0);
+  if (session == nullptr) return Status::Ok();
+  if (old_dir.ok()) {
+    for (const index::DirEntry& e : (*old_dir)->entries) {
+      // ENOENT: the kernel did not have it; anything else changes nothing.
+      (void)fuse_lowlevel_notify_inval_entry(session, kRootInode, e.name.data(), e.name.size());
+    }
+  }
+  // The root's attributes and its cached listing (cache_readdir): length
+  // 0 drops every cached page; -1 would keep them.
+  (void)fuse_lowlevel_notify_inval_inode(session, kRootInode, 0, 0);
+  return Status::Ok();
+}
+
+void Filesystem::SetVersion(const std::string& channel, std::optional<uint64_t> revision) {
+  MutexLock lock(&version_mu_);
+  channel_ = channel;
+  revision_ = revision;
+  channel_mount_ = !channel.empty();
 }
 
 namespace {
@@ -523,15 +558,47 @@ struct Filesystem::Ops {
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
     if (inode->entry.type != index::EntryType::kDirectory)
       return (void)fuse_reply_err(req, ENOTDIR);
-    fi->cache_readdir = 1;
-    fi->keep_cache = 1;
-    fuse_reply_open(req, fi);
+    // Immutable listings: the kernel keeps them (cache_readdir) across
+    // opens (keep_cache). Not the root of a channel mount, whose listing
+    // changes with the version: a listing begun before a switch is finished
+    // from the old version and must not stay in the kernel's cache for
+    // later opens.
+    const bool versioned = ino == kRootInode && fs.channel_mount_.load();
+    fi->cache_readdir = !versioned;
+    fi->keep_cache = !versioned;
+    auto dir = std::make_unique<OpenDirectory>();
+    dir->inode = std::move(inode);
+    OpenDirectory* handle = dir.get();
+    fi->fh = reinterpret_cast<uint64_t>(handle);
+    {
+      MutexLock lock(&fs.open_dirs_mu_);
+      fs.open_dirs_.emplace(handle, std::move(dir));
+    }
+    if (fuse_reply_open(req, fi) != 0) {  // the opener is gone: no ReleaseDir will come
+      MutexLock lock(&fs.open_dirs_mu_);
+      fs.open_dirs_.erase(handle);
+    }
   }
 
-  static void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  static void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
     Filesystem& fs = Self(req);
-    auto dir = fs.inodes_.Get(ino);
-    if (!dir) return (void)fuse_reply_err(req, ENOENT);
+    std::unique_ptr<OpenDirectory> dir;  // destroyed outside the lock
+    {
+      MutexLock lock(&fs.open_dirs_mu_);
+      auto it = fs.open_dirs_.find(reinterpret_cast<const OpenDirectory*>(fi->fh));
+      if (it != fs.open_dirs_.end()) {
+        dir = std::move(it->second);
+        fs.open_dirs_.erase(it);
+      }
+    }
+    fuse_reply_err(req, 0);
+  }
+
+  static void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+    Filesystem& fs = Self(req);
+    // The inode the directory was opened on (for the root: the version the
+    // listing began in).
+    const std::shared_ptr<Inode>& dir = reinterpret_cast<OpenDirectory*>(fi->fh)->inode;
     Result<std::shared_ptr<const index::Directory>> decoded = Status::Error(EIO, "not loaded");
     {
       InterruptFlag interrupted(req);
@@ -585,11 +652,11 @@ struct Filesystem::Ops {
       for (InodeNumber ino : counted) fs.inodes_.Forget(ino, 1);
   }
 
-  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-    ReadDirCommon(req, ino, size, off, false);
+  static void ReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    ReadDirCommon(req, size, off, fi, false);
   }
-  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-    ReadDirCommon(req, ino, size, off, true);
+  static void ReadDirPlus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    ReadDirCommon(req, size, off, fi, true);
   }
 
   static void StatFs(fuse_req_t req, fuse_ino_t) {
@@ -615,10 +682,20 @@ struct Filesystem::Ops {
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
     const std::string key = name;
     if (key == kXattrHash) {
-      const Hash h = ino == kRootInode ? fs.root_ : inode->entry.ContentHash();
+      const Hash h = ino == kRootInode ? inode->entry.hash : inode->entry.ContentHash();
       return ReplyXattrValue(req, h.ToHex(), size);
     }
-    if (key == kXattrRoot && ino == kRootInode) return ReplyXattrValue(req, fs.root_.ToHex(), size);
+    if (key == kXattrRoot && ino == kRootInode)
+      return ReplyXattrValue(req, inode->entry.hash.ToHex(), size);
+    if (ino == kRootInode && (key == kXattrChannel || key == kXattrRevision)) {
+      std::string value;
+      {
+        MutexLock lock(&fs.version_mu_);
+        if (key == kXattrChannel) value = fs.channel_;
+        if (key == kXattrRevision && fs.revision_) value = std::to_string(*fs.revision_);
+      }
+      if (!value.empty()) return ReplyXattrValue(req, value, size);
+    }
     if (key == kXattrCached && inode->entry.type == index::EntryType::kFile)
       return ReplyXattrValue(req, std::to_string(fs.CachedBytes(*inode)), size);
     // Only the user namespace exists here. Saying so (rather than "no such
@@ -634,7 +711,12 @@ struct Filesystem::Ops {
     auto inode = fs.inodes_.Get(ino);
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
     std::string names = std::string(kXattrHash) + '\0';
-    if (ino == kRootInode) names += std::string(kXattrRoot) + '\0';
+    if (ino == kRootInode) {
+      names += std::string(kXattrRoot) + '\0';
+      MutexLock lock(&fs.version_mu_);
+      if (!fs.channel_.empty()) names += std::string(kXattrChannel) + '\0';
+      if (fs.revision_) names += std::string(kXattrRevision) + '\0';
+    }
     if (inode->entry.type == index::EntryType::kFile) names += std::string(kXattrCached) + '\0';
     ReplyXattrValue(req, names, size);
   }
@@ -686,6 +768,7 @@ const fuse_lowlevel_ops& Filesystem::Operations() {
     o.release = Ops::Release;
     o.read = Ops::Read;
     o.opendir = Ops::OpenDir;
+    o.releasedir = Ops::ReleaseDir;
     o.readdir = Ops::ReadDir;
     o.readdirplus = Ops::ReadDirPlus;
     o.statfs = Ops::StatFs;

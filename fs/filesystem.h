@@ -40,7 +40,7 @@
 //   2. Inode::mu             (per directory: its block of child numbers)
 //   3. InodeTable::mu_
 // and the leaves, never held while taking another lock or while fetching:
-// open_files_mu_, DirectoryCache::mu_, ChunkLocator::mu_, the
+// open_files_mu_, open_dirs_mu_, version_mu_, DirectoryCache::mu_, ChunkLocator::mu_, the
 // ObjectFetcher's mutexes, ChunkCache::mu_. In practice no path holds two
 // locks but InodeTable::ChildNumber (2 then 3).
 #pragma once
@@ -52,6 +52,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -66,6 +67,7 @@
 #include "object_fetcher.h"
 
 struct fuse_lowlevel_ops;
+struct fuse_session;
 
 namespace lcfs::fs {
 
@@ -105,7 +107,27 @@ class Filesystem {
   // The libfuse operation table; the session's userdata must be this object.
   static const fuse_lowlevel_ops& Operations();
 
-  const Hash& root() const { return root_; }
+  // The root directory object served now (it changes only by SwitchRoot).
+  Hash root() const { return inodes_.Get(kRootInode)->entry.hash; }
+
+  // Channel mounts: serve the tree of the root directory object `root`
+  // from now on. The object is fetched and verified first; on error nothing
+  // changes. New lookups see the new tree; what is already open (files,
+  // directory handles, inodes the kernel holds) keeps the old one to the
+  // end, since every object is immutable; a listing that began before the
+  // switch finishes in the old version. The kernel's cached entries under
+  // the root and its cached listing are invalidated through `session`
+  // (null: no kernel to tell, as in tests that call the operations
+  // directly). Called from one thread at a time (the channel follower),
+  // never from a FUSE request thread: the kernel waits for
+  // invalidations to be answered.
+  Status SwitchRoot(const Hash& root, fuse_session* session) EXCLUDES(version_mu_);
+  // What user.lcfs.channel and user.lcfs.revision report on the root (an
+  // empty channel: not a channel mount, no such attributes). Call before
+  // mounting a channel: a channel mount's root listing is never kept in the
+  // kernel's cache.
+  void SetVersion(const std::string& channel, std::optional<uint64_t> revision)
+      EXCLUDES(version_mu_);
   ObjectFetcher& fetcher() { return fetcher_; }
   // Bytes of the file's content present in the chunk cache. The work is
   // bounded by what is cached (ChunkLocator::CachedBytes), never by the
@@ -125,6 +147,11 @@ class Filesystem {
  private:
   friend struct Ops;
   struct OpenFile;
+  // An open directory: the inode it was opened on, so that a listing of the
+  // root that began before SwitchRoot finishes in the version it began in.
+  struct OpenDirectory {
+    std::shared_ptr<Inode> inode;
+  };
 
   // The decoded directory object of `dir`, from the DirectoryCache or
   // fetched and decoded (which starts metadata prefetch below it).
@@ -159,7 +186,6 @@ class Filesystem {
     if (after_init_) std::call_once(after_init_once_, after_init_);
   }
 
-  const Hash root_;
   ObjectFetcher& fetcher_;
   const FilesystemOptions options_;
   InodeTable inodes_;
@@ -172,6 +198,13 @@ class Filesystem {
   Mutex open_files_mu_;
   std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> open_files_
       GUARDED_BY(open_files_mu_);
+  Mutex open_dirs_mu_;
+  std::unordered_map<const OpenDirectory*, std::unique_ptr<OpenDirectory>> open_dirs_
+      GUARDED_BY(open_dirs_mu_);
+  Mutex version_mu_;
+  std::string channel_ GUARDED_BY(version_mu_);
+  std::optional<uint64_t> revision_ GUARDED_BY(version_mu_);
+  std::atomic<bool> channel_mount_{false};  // SetVersion with a channel: the root may change
   std::function<void()> after_init_;
   std::once_flag after_init_once_;
 };

@@ -2,7 +2,7 @@
 
 namespace lcfs::fs {
 
-InodeTable::InodeTable(const Hash& root_hash, uint64_t root_size) {
+std::shared_ptr<Inode> InodeTable::MakeRoot(const Hash& root_hash, uint64_t root_size) {
   auto root = std::make_shared<Inode>();
   root->ino = kRootInode;
   root->parent = kRootInode;
@@ -10,8 +10,20 @@ InodeTable::InodeTable(const Hash& root_hash, uint64_t root_size) {
   root->entry.mode = 0755;
   root->entry.hash = root_hash;
   root->entry.size = root_size;
+  return root;
+}
+
+InodeTable::InodeTable(const Hash& root_hash, uint64_t root_size) {
+  auto root = MakeRoot(root_hash, root_size);
   MutexLock lock(&mu_);
   inodes_.emplace(kRootInode, Slot{std::move(root), 1});
+}
+
+std::shared_ptr<Inode> InodeTable::ReplaceRoot(const Hash& root_hash, uint64_t root_size) {
+  auto root = MakeRoot(root_hash, root_size);
+  MutexLock lock(&mu_);
+  std::swap(inodes_.at(kRootInode).inode, root);
+  return root;
 }
 
 std::shared_ptr<Inode> InodeTable::Get(InodeNumber ino) const {

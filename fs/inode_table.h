@@ -70,6 +70,11 @@ class InodeTable {
   // to the kernel, or Forget(ino, 1) if the reply fails.
   std::shared_ptr<Inode> LookupChild(Inode& parent, const index::Directory& dir, size_t index)
       EXCLUDES(parent.mu, mu_);
+  // Makes FUSE_ROOT_ID name the directory object `root_hash` (a channel
+  // mount switching versions). The old root Inode lives on in whoever holds
+  // it (an open directory); the new one reserves a new block of child
+  // numbers, so no number ever names two entries. Returns the old root.
+  std::shared_ptr<Inode> ReplaceRoot(const Hash& root_hash, uint64_t root_size) EXCLUDES(mu_);
   // The kernel dropped `count` lookups of `ino`; at zero it is forgotten.
   // The root is never forgotten.
   void Forget(InodeNumber ino, uint64_t count) EXCLUDES(mu_);
@@ -82,6 +87,8 @@ class InodeTable {
     std::shared_ptr<Inode> inode;
     uint64_t lookups = 0;
   };
+
+  static std::shared_ptr<Inode> MakeRoot(const Hash& root_hash, uint64_t root_size);
 
   mutable Mutex mu_;
   std::unordered_map<InodeNumber, Slot> inodes_ GUARDED_BY(mu_);

@@ -1,7 +1,10 @@
 // lcfs: mount a published lcfs tree read-only with FUSE.
 //
-//   lcfs HASH MOUNTPOINT [-f] [-d] [-o OPTIONS]
-//   mount -t fuse.lcfs HASH MOUNTPOINT -o OPTIONS      (via mount.fuse3)
+//   lcfs HASH|CHANNEL MOUNTPOINT [-f] [-d] [-o OPTIONS]
+//   mount -t fuse.lcfs HASH|CHANNEL MOUNTPOINT -o OPTIONS      (via mount.fuse3)
+//
+// A CHANNEL mount waits for the publisher's first valid signed record,
+// mounts the root it names, and follows newer ones (ChannelFollow).
 //
 // Without -f the program daemonizes, but only once the mount is complete:
 // the parent waits for the child to report that the root directory was
@@ -22,9 +25,12 @@
 #include <string>
 #include <vector>
 
+#include "channel_follow.h"
 #include "chunk_cache.h"
 #include "filesystem.h"
 #include "fuse_mount.h"
+#include "lcfs/channel/channel.h"
+#include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
 #include "lcfs/malloc_policy.h"
 #include "lcfs/sync/network_object_source.h"
@@ -113,13 +119,31 @@ int main(int argc, char** argv) {
     std::printf("lcfs %s (libfuse %s)\n", LCFS_VERSION, fuse_pkgversion());
     return 0;
   }
-  auto root = lcfs::Hash::FromHex(cl->hash);
-  if (!root.ok()) {
-    std::fprintf(stderr, "lcfs: bad HASH '%s': %s\n", cl->hash.c_str(),
-                 root.status().message().c_str());
-    return 2;
-  }
   const lcfs::fs::MountOptions& opts = cl->options;
+  // HASH or CHANNEL, told apart by their shape (a CHANNEL is never hex).
+  std::optional<lcfs::channel::ChannelId> channel;
+  lcfs::Result<lcfs::Hash> root = lcfs::Status::Error(EINVAL, "no root yet");
+  if (lcfs::channel::ChannelId::LooksLikeName(cl->hash)) {
+    auto id = lcfs::channel::ChannelId::Parse(cl->hash);
+    if (!id.ok()) {
+      std::fprintf(stderr, "lcfs: bad CHANNEL '%s': %s\n", cl->hash.c_str(),
+                   id.status().message().c_str());
+      return 2;
+    }
+    channel = *id;
+    if (!opts.pin.empty()) root = lcfs::Hash::FromHex(opts.pin);
+  } else {
+    root = lcfs::Hash::FromHex(cl->hash);
+    if (!root.ok()) {
+      std::fprintf(stderr, "lcfs: bad HASH '%s': %s\n", cl->hash.c_str(),
+                   root.status().message().c_str());
+      return 2;
+    }
+    if (!opts.pin.empty()) {
+      std::fprintf(stderr, "lcfs: pin= is for CHANNEL mounts; a HASH mount is pinned already\n");
+      return 2;
+    }
+  }
   // Absolute, since the daemon changes to "/" and unmounts by this path.
   char resolved[PATH_MAX];
   if (!::realpath(cl->mountpoint.c_str(), resolved)) {
@@ -143,6 +167,31 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "lcfs: cache %s was open to other users: tightened %llu paths to 0700/0600\n",
                  cache_dir.c_str(), static_cast<unsigned long long>(n));
+
+  // A channel mount starts at the newest root the publisher announces; the
+  // last accepted record is kept beside the cache, so a remount never
+  // accepts an older one (docs/protocol.md section 11.4).
+  std::unique_ptr<lcfs::channel::Follower> follower;
+  std::optional<uint64_t> revision;
+  if (channel && opts.pin.empty()) {
+    lcfs::channel::FollowerOptions fo;
+    fo.iface = opts.iface;
+    if (opts.port != 0) fo.scheme.port = opts.port;
+    fo.state_dir = cache_dir + "/channels";
+    auto started = lcfs::channel::Follower::Start(*channel, fo);
+    if (!started.ok()) return Fail("channel " + cl->hash + ": " + started.status().message());
+    follower = std::move(*started);
+    auto record =
+        follower->WaitNewer(std::nullopt, std::chrono::steady_clock::now() + opts.timeout);
+    if (!record.ok()) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.1f", opts.timeout.count() / 1000.0);
+      return Fail("channel " + cl->hash + ": no valid announcement within timeout=" + seconds +
+                  " s (" + record.status().message() + ")");
+    }
+    root = record->root;
+    revision = record->sequence;
+  }
 
   lcfs::fs::FetchPolicy policy;
   policy.timeout = opts.timeout;
@@ -170,15 +219,22 @@ int main(int argc, char** argv) {
     return Fail(message);
   }
 
+  if (channel) fs.SetVersion(cl->hash, revision);
   lcfs::fs::FuseMountOptions mopts;
   mopts.mountpoint = mountpoint;
   mopts.fuse_options = opts.fuse_options;
-  mopts.fsname = root->ToHex();
+  mopts.fsname = channel ? cl->hash : root->ToHex();
   mopts.debug = cl->debug;
   auto mount = lcfs::fs::FuseMount::Mount(fs, mopts);
   if (!mount.ok()) return Fail(mount.status().message());
   if (Status st = (*mount)->InstallSignalHandlers(); !st.ok()) return Fail(st.message());
   if (cl->debug) std::fprintf(stderr, "lcfs: serving %s\n", info.description.c_str());
+  // Declared after the mount: stops following before the mount goes.
+  std::unique_ptr<lcfs::fs::ChannelFollow> follow;
+  if (follower)
+    follow = std::make_unique<lcfs::fs::ChannelFollow>(
+        *follower, fs, (*mount)->session(), *revision,
+        [](const std::string& line) { fuse_log(FUSE_LOG_NOTICE, "lcfs: %s\n", line.c_str()); });
 
   if (!opts.metrics.empty()) {
     auto* network = dynamic_cast<lcfs::sync::NetworkObjectSource*>(source->get());

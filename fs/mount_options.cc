@@ -8,6 +8,7 @@
 
 #include "chunk_cache.h"
 #include "lcfs/byte_size.h"
+#include "lcfs/hash.h"
 #include "lcfs/metrics/metrics_server.h"
 
 namespace lcfs::fs {
@@ -123,6 +124,9 @@ Status ParseMountOptionList(const std::string& list, MountOptions* opts) {
         return BadOption(option, "expected a number 0..4096");
       (key == "readahead" ? opts->readahead_chunks : opts->prefetch_files) =
           static_cast<uint32_t>(n);
+    } else if (key == "pin" && has_value) {
+      if (!Hash::FromHex(value).ok()) return BadOption(option, "expected a HASH (64 hex digits)");
+      opts->pin = value;
     } else if (key == "local" && has_value) {
       if (value.empty()) return BadOption(option, "needs a directory");
       opts->local_dir = value;
@@ -173,7 +177,7 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
   }
   if (cl.help || cl.version) return cl;
   if (positional.size() != 2)
-    return Status::Error(EINVAL, "expected HASH and MOUNTPOINT, got " +
+    return Status::Error(EINVAL, "expected HASH (or CHANNEL) and MOUNTPOINT, got " +
                                      std::to_string(positional.size()) +
                                      " argument(s) (see lcfs --help)");
   cl.hash = positional[0];
@@ -182,13 +186,15 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
 }
 
 std::string UsageText(const std::string& program) {
-  return "usage: " + program + R"( HASH MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
-       mount -t fuse.lcfs HASH MOUNTPOINT [-o OPTIONS]
+  return "usage: " + program + R"( HASH|CHANNEL MOUNTPOINT [-f] [-d] [-o OPTION[,OPTION...]]
+       mount -t fuse.lcfs HASH|CHANNEL MOUNTPOINT [-o OPTIONS]
 
 Mounts, read-only, the directory tree whose root directory object has the
 SHA-256 name HASH (64 hex digits), fetching objects lazily from exporters on
 the link (lcfs-export) as they are read, and keeping them in a shared
-on-disk chunk cache.
+on-disk chunk cache. Given a CHANNEL (lcfs-keygen), it waits for the
+publisher's signed announcement, mounts the root it names and follows each
+newer one (lcfs-export --sign).
 
   -f              stay in the foreground
   -d              debug output (implies -f)
@@ -212,6 +218,7 @@ Options (-o):
                       the default)
   readahead=N         largest sequential read-ahead window, in chunks (32)
   prefetch_files=N    small files prefetched per open with prefetch=all (64)
+  pin=HASH            with a CHANNEL: stay on this root, follow no update
   local=DIR           serve from an index of the local directory DIR instead
                       of the network (tests, offline use)
   metrics=ADDR:PORT   serve Prometheus metrics on http://ADDR:PORT/metrics
@@ -222,6 +229,7 @@ Generic mount options (rw, ro, defaults, _netdev, noauto, nofail, user,
 x-*, ...) are accepted and ignored: the filesystem is always read-only.
 
 fstab:  HASH  /mnt  fuse.lcfs  iface=eth0,_netdev  0  0
+        CHANNEL  /mnt  fuse.lcfs  iface=eth0,_netdev  0  0
 
 Exit status: 0 mounted (or unmounted cleanly, with -f), 1 error, 2 usage.
 )";

@@ -34,6 +34,7 @@ struct MountOptions {
   bool hard = false;                           // hard: retry forever instead of EIO
   uint16_t port = 0;                           // port=: 0 = the protocol's default
   std::string local_dir;                       // local=: serve from an index of this directory
+  std::string pin;                             // pin=: a channel mount stays on this root
   std::string metrics;                         // metrics=: ADDR:PORT of a Prometheus endpoint
   PrefetchMode prefetch = PrefetchMode::kAll;  // prefetch=none|meta|all
   uint32_t readahead_chunks = 32;              // readahead=: largest read-ahead window, chunks
@@ -47,7 +48,7 @@ struct CommandLine {
   bool version = false;
   bool foreground = false;  // -f
   bool debug = false;       // -d (implies -f)
-  std::string hash;         // as given; validated by the caller with Hash::FromHex
+  std::string hash;         // HASH or CHANNEL as given; validated by the caller
   std::string mountpoint;
   MountOptions options;
 };

@@ -99,5 +99,16 @@ TEST(ParseCommandLine, IgnoresGenericFstabOptions) {
   EXPECT_EQ(cl->options.local_dir, "/d");
 }
 
+TEST(ParseCommandLine, PinTakesAHashOnly) {
+  const std::string hash(64, 'a');
+  auto cl = ParseCommandLine({"lcfs", "lcfs-channel", "/mnt", "-o", "pin=" + hash});
+  ASSERT_TRUE(cl.ok()) << cl.status().ToString();
+  EXPECT_EQ(cl->options.pin, hash);
+  for (const std::string bad : {"pin=", "pin=abc", "pin=" + std::string(64, 'g'), "pin"}) {
+    auto r = ParseCommandLine({"lcfs", "lcfs-channel", "/mnt", "-o", bad});
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace lcfs::fs
