@@ -104,7 +104,8 @@ TEST(ParseCommandLine, PinTakesAHashOnly) {
   auto cl = ParseCommandLine({"lcfs", "lcfs-channel", "/mnt", "-o", "pin=" + hash});
   ASSERT_TRUE(cl.ok()) << cl.status().ToString();
   EXPECT_EQ(cl->options.pin, hash);
-  for (const std::string bad : {"pin=", "pin=abc", "pin=" + std::string(64, 'g'), "pin"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"pin=", "pin=abc", "pin=" + std::string(64, 'g'), "pin"}) {
     auto r = ParseCommandLine({"lcfs", "lcfs-channel", "/mnt", "-o", bad});
     EXPECT_FALSE(r.ok()) << bad;
   }
