@@ -48,6 +48,7 @@ if [ "${1:-}" = --inside ]; then
   root=$(head -1 "$work/hash")
   [ -n "$root" ] || { echo "exporter printed no HASH" >&2; cat "$work/export.log" >&2; exit 1; }
   echo "== $TREE: $(find "$TREE" | wc -l) entries, exporter rate $RATE, mount -o $opts"
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
   e=(); for _ in 1 2 3 4; do e+=("$(secs ls -lR "$TREE")"); done
   ext4_ls=$(median3 "${e[@]:1}")
@@ -94,7 +95,8 @@ if [ "${1:-}" = --inside ]; then
   printf '%-34s %9s %9s %9s\n' "find new mount, warm cache" "$ext4_find" "$new_find" "$(ratio "$new_find" "$ext4_find")"
   echo "cold tar cf - doc | sha256sum:     $tar_line"
   echo "time to first byte, cold file:     $ttfb ms ($file)"
-  echo "load average during the run:       $(cut -d' ' -f1-3 /proc/loadavg)"
+  # The machine may be shared: the load says how much the figures are worth.
+  echo "load average at start / end:       $load_start / $(cut -d' ' -f1-3 /proc/loadavg)"
   exit 0
 fi
 here=$(cd "$(dirname "$0")/../.." && pwd)

@@ -2,8 +2,10 @@
 // test controls: an exporter that vanishes mid-read gives EIO within the
 // timeout while cached parts stay readable (soft), a hard mount waits for
 // it to come back, and a forced unmount with a read in flight is clean.
-// Also: two hosts of the testbed mounting the same tree at once, sharing one
-// chunk cache.
+// Also: every fetch carries the length its parent gives, and lying lengths
+// are refused; prefetch=none fetches only what is asked and prefetch=all its
+// neighbours; prefetch never delays a blocked read; two hosts of the testbed
+// mounting the same tree at once, sharing one chunk cache.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -28,6 +30,7 @@
 #include "fuse_mount.h"
 #include "lcfs/index/directory.h"
 #include "lcfs/index/indexer.h"
+#include "lcfs/unique_fd.h"
 #include "object_fetcher.h"
 #include "object_source_factory.h"
 #include "testbed/subprocess.h"
@@ -257,6 +260,7 @@ class RecordingSource : public ObjectSource {
 };
 
 TEST_F(FsFaultsTest, EveryFetchButTheRootCarriesTheLengthItsParentGives) {
+  stdfs::create_directories(src_ + "/sub/deeper");
   WriteRandomFile(src_ + "/sub/three.bin", 3 * kChunk + 5, 8);
   WriteRandomFile(src_ + "/sub/deeper/small", 5000, 9);
   auto indexed = index::IndexPath(src_);
@@ -281,6 +285,7 @@ TEST_F(FsFaultsTest, EveryFetchButTheRootCarriesTheLengthItsParentGives) {
       EXPECT_EQ(s.expected, s.actual) << s.hash.ToHex();
     }
   }
+  Stop();  // before `source` goes
 }
 
 // Holds objects in memory and answers whatever length was asked for, like a
@@ -348,6 +353,121 @@ TEST_F(FsFaultsTest, ObjectsOfAnotherLengthThanTheirParentSaysAreRefused) {
   EXPECT_EQ(ec_.value(), EIO);
   EXPECT_EQ(lcfs::testing::Sh("ls -A " + mnt_ + "/subok", &st), "");
   EXPECT_TRUE(st.ok()) << st.ToString();
+  Stop();  // before `source` goes
+}
+
+// A tree with one directory of small files (and a subdirectory) to watch
+// what opening one of them fetches.
+Hash MakeSmallFilesTree(const std::string& src) {
+  stdfs::create_directories(src + "/a/b");
+  for (int i = 0; i < 10; ++i)
+    WriteRandomFile(src + "/a/f" + std::to_string(i), 5000, static_cast<uint64_t>(20 + i));
+  WriteRandomFile(src + "/a/b/deep", 5000, 40);
+  auto indexed = index::IndexPath(src);
+  EXPECT_TRUE(indexed.ok());
+  return indexed.ok() ? indexed->root : Hash();
+}
+
+size_t DistinctObjects(RecordingSource& source) {
+  std::set<Hash> distinct;
+  for (const auto& s : source.seen()) distinct.insert(s.hash);
+  return distinct.size();
+}
+
+TEST_F(FsFaultsTest, PrefetchNoneFetchesOnlyWhatIsAsked) {
+  const Hash root = MakeSmallFilesTree(src_);
+  auto local = MakeLocalObjectSource(src_);
+  ASSERT_TRUE(local.ok());
+  RecordingSource source(**local);
+  StartWith(source, root, FetchPolicy{}, FilesystemOptions{.prefetch = PrefetchMode::kNone});
+  EXPECT_EQ(lcfs::testing::Sh("cat " + mnt_ + "/a/f3 | wc -c"), "5000\n");
+  // The root, a/ and the one chunk of a/f3: nothing else, not even later.
+  Stop();
+  EXPECT_EQ(DistinctObjects(source), 3u);
+  EXPECT_EQ(source.seen().size(), 3u);
+}
+
+TEST_F(FsFaultsTest, PrefetchAllFetchesTheDirectorysOtherSmallFiles) {
+  const Hash root = MakeSmallFilesTree(src_);
+  auto local = MakeLocalObjectSource(src_);
+  ASSERT_TRUE(local.ok());
+  RecordingSource source(**local);
+  StartWith(source, root, FetchPolicy{});  // prefetch=all
+  EXPECT_EQ(lcfs::testing::Sh("cat " + mnt_ + "/a/f3 | wc -c"), "5000\n");
+  // Also (in the background) a/b (metadata, from decoding a/) and the six
+  // files after f3 (f4..f9), and with big.bin's tree node: 3 + 1 + 6 + 1.
+  EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return DistinctObjects(source) >= 11; }, 30s))
+      << DistinctObjects(source);
+  Stop();
+}
+
+// Answers blocking requests at once and holds every background one until it
+// is cancelled: a prefetch that never finishes.
+class StalledPrefetchSource : public ObjectSource {
+ public:
+  explicit StalledPrefetchSource(ObjectSource& inner) : inner_(inner) {}
+  Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
+    return inner_.Fetch(request);
+  }
+  FetchTicket FetchAsync(const FetchRequest& request, FetchCallback done) override {
+    if (request.priority == FetchPriority::kBlocking) {
+      done(inner_.Fetch(request));
+      return 0;
+    }
+    std::lock_guard lock(mu_);
+    held_[++next_] = std::move(done);
+    return next_;
+  }
+  void Cancel(FetchTicket ticket) override {
+    FetchCallback done;
+    {
+      std::lock_guard lock(mu_);
+      auto it = held_.find(ticket);
+      if (it == held_.end()) return;
+      done = std::move(it->second);
+      held_.erase(it);
+    }
+    done(Status::Error(ECANCELED, "cancelled"));
+  }
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+
+ private:
+  ObjectSource& inner_;
+  std::mutex mu_;
+  std::map<FetchTicket, FetchCallback> held_;
+  FetchTicket next_ = 0;
+};
+
+TEST_F(FsFaultsTest, PrefetchNeverDelaysABlockedRead) {
+  auto local = MakeLocalObjectSource(src_);
+  ASSERT_TRUE(local.ok());
+  StalledPrefetchSource source(**local);
+  FetchPolicy policy;
+  policy.timeout = 60s;  // a read stuck behind prefetch would take this long
+  StartWith(source, root_, policy);
+  // A sequential reader (O_DIRECT, one open file) grows its read-ahead
+  // window over the rest of big.bin: those prefetches never finish.
+  UniqueFd fd(::open((mnt_ + "/big.bin").c_str(), O_RDONLY | O_DIRECT));
+  ASSERT_TRUE(fd.valid());
+  void* mem = nullptr;
+  ASSERT_EQ(::posix_memalign(&mem, 4096, kChunk), 0);
+  std::unique_ptr<void, decltype(&std::free)> buf(mem, &std::free);
+  for (int c = 0; c < 4; ++c)
+    ASSERT_EQ(::pread(fd.get(), buf.get(), kChunk, static_cast<off_t>(c * kChunk)),
+              static_cast<ssize_t>(kChunk));
+  ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return source.held() >= 4; }, 30s)) << source.held();
+  // The last chunk, already being prefetched: the read takes it over.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(::pread(fd.get(), buf.get(), kChunk, static_cast<off_t>(15 * kChunk)),
+            static_cast<ssize_t>(kChunk));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_GE(fetcher_->stats().promoted, 1u);
+  EXPECT_GT(source.held(), 0u);  // the prefetches were still stalled
+  fd.reset();
+  Stop();
 }
 
 TEST(FsTwoHosts, TwoHostsMountAndReadAtOnceSharingTheCache) {
