@@ -178,6 +178,7 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uin
     LCFS_RETURN_IF_ERROR(SecurePrivateDir(d, &tightened).WithContext("chunk cache"));
   }
   cache->stats_.tightened = tightened;
+  cache->stamps_ = std::make_unique<VerifiedStamps>(dir + kLayout + "/verified");
   LCFS_RETURN_IF_ERROR(cache->Scan().WithContext("chunk cache " + dir));
   {
     // A previous run may have left more than this run's limit allows.
@@ -270,8 +271,16 @@ std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind
     good = false;
     fd.reset();
   }
-  if (good && need_verify)
-    good = VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
+  bool unchanged = false;
+  if (good && need_verify) {
+    // Unchanged since some process verified or wrote it: not hashed again
+    // (verified_stamps.h says why that is safe).
+    unchanged = stamps_ && stamps_->Unchanged(hash, st);
+    if (!unchanged) {
+      good = VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
+      if (good && stamps_) stamps_->Record(hash, st);
+    }
+  }
 
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);
@@ -300,6 +309,7 @@ std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind
   }
   it->second.verified = true;
   stats_.hits++;
+  if (unchanged) stats_.unchanged++;
   return CachedObject(this, hash, size, std::make_shared<UniqueFd>(std::move(fd)));
 }
 
@@ -360,6 +370,8 @@ Result<CachedObject> ChunkCache::Insert(const Hash& hash, ObjectKind kind,
   if (!fd.ok())
     return Status::Error(
         EIO, "chunk cache: cannot store " + hash.ToHex() + ": " + fd.status().message());
+  // Written from verified bytes: as good as verified.
+  if (struct stat st; stamps_ && ::fstat(fd->get(), &st) == 0) stamps_->Record(hash, st);
 
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);

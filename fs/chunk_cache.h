@@ -17,7 +17,9 @@
 // temporary file renamed into place, so a reader (in this process or another)
 // never sees a partial object. Nothing is fsync'ed: an object torn by a crash
 // is caught instead by the check every process makes the first time it opens
-// an object file (a bad file is removed and counts as a miss).
+// an object file (a bad file is removed and counts as a miss), unless the
+// file is unchanged since it was verified or written (VerifiedStamps, log in
+// DIR/v1/verified): then a new mount over a warm cache does not hash it again.
 //
 // The size limit is enforced by evicting the least recently used objects that
 // no reader holds (a CachedObject pins its object). Pins are visible to other
@@ -43,6 +45,7 @@
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 #include "lcfs/unique_fd.h"
+#include "verified_stamps.h"
 
 namespace lcfs::fs {
 
@@ -90,6 +93,7 @@ struct ChunkCacheStats {
   uint64_t evictions = 0;
   uint64_t rejected = 0;   // objects that failed verification (on insert or first open)
   uint64_t tightened = 0;  // paths whose group/other bits Open() removed
+  uint64_t unchanged = 0;  // first opens not re-hashed: unchanged since verified
 };
 
 class ChunkCache {
@@ -140,6 +144,7 @@ class ChunkCache {
 
   const std::string dir_;
   const uint64_t limit_;
+  std::unique_ptr<VerifiedStamps> stamps_;  // set by Open()
   mutable std::mutex mu_;
   std::unordered_map<Hash, Entry> entries_;
   std::list<Hash> lru_;  // front: least recently used
