@@ -18,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/wait.h"
@@ -901,6 +902,95 @@ TEST_F(LcfsExportTest, SigtermMidTransferExitsZeroAndLeavesNothingBehind) {
   auto mld = net::MldSocket::Open();
   ASSERT_TRUE(mld.ok()) << mld.status().ToString();
   EXPECT_TRUE(mld->receives_mldv1_reports());
+}
+
+// CPU time (user + system) of a process so far, in clock ticks.
+uint64_t CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return utime + stime;
+}
+
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Waits until `rx` receives packets of `hash` again (the stream is back).
+bool StreamComesBack(Receiver& rx, const Hash& hash, std::chrono::seconds timeout) {
+  return WaitUntil([&] { return rx.Count(hash, ObjectKind::kChunk, 200ms).packets > 0; }, timeout);
+}
+
+TEST_F(LcfsExportTest, LinkDownPausesWithoutSpinningAndTheStreamResumesWhenItIsBack) {
+  auto p = Start();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(Line(*p, 1)) << p->Stderr();
+  Receiver rx(bed_->host(1));
+  ASSERT_TRUE(rx.Join(export_.big_chunk1).ok());  // stays: the stream never ends by itself
+  ASSERT_TRUE(StreamComesBack(rx, export_.big_chunk1, 10s)) << p->Stderr();
+
+  ASSERT_TRUE(exporter().Run({"ip", "link", "set", "lan0", "down"}).ok());
+  ASSERT_TRUE(WaitUntil([&] { return p->Stderr().find("lan0 is down") != std::string::npos; }, 10s))
+      << p->Stderr();
+  const uint64_t ticks0 = CpuTicks(p->pid());
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(2s);  // an observation window, not synchronisation
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu = static_cast<double>(CpuTicks(p->pid()) - ticks0) /
+                     static_cast<double>(sysconf(_SC_CLK_TCK)) / seconds;
+  EXPECT_LT(cpu, 0.05) << "share of a core used while the link is down";
+
+  ASSERT_TRUE(exporter().Run({"ip", "link", "set", "lan0", "up"}).ok());
+  rx.Drain();
+  EXPECT_TRUE(StreamComesBack(rx, export_.big_chunk1, 20s)) << p->Stderr();
+  EXPECT_NE(p->Stderr().find("lan0 is up"), std::string::npos) << p->Stderr();
+  // Errors are told once per episode, not per packet.
+  EXPECT_LE(Occurrences(p->Stderr(), "pausing this interface"), 1u) << p->Stderr();
+}
+
+TEST_F(LcfsExportTest, InterfaceDeletedAndRecreatedIsServedAgain) {
+  auto p = Start();
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(Line(*p, 1)) << p->Stderr();
+  Receiver rx(bed_->host(1));
+  ASSERT_TRUE(rx.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(StreamComesBack(rx, export_.big_chunk1, 10s)) << p->Stderr();
+
+  // Deleting lan0 deletes its veth pair: host 0 is off the LAN.
+  ASSERT_TRUE(exporter().Run({"ip", "link", "del", "lan0"}).ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return p->Stderr().find("lan0 went away") != std::string::npos; }, 10s))
+      << p->Stderr();
+  const uint64_t ticks0 = CpuTicks(p->pid());
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(1s);  // an observation window, not synchronisation
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_LT(static_cast<double>(CpuTicks(p->pid()) - ticks0) /
+                static_cast<double>(sysconf(_SC_CLK_TCK)) / seconds,
+            0.05)
+      << "share of a core used without an interface";
+
+  // A new lan0 (another ifindex) on the bridge: served again by name.
+  ASSERT_TRUE(exporter()
+                  .Run({"ip", "link", "add", "name", "lan0", "type", "veth", "peer", "name", "p0",
+                        "netns", bed_->bridge_netns()})
+                  .ok());
+  ASSERT_TRUE(bed_->RunInBridge({"ip", "link", "set", "p0", "master", "br0", "up"}).ok());
+  ASSERT_TRUE(exporter().Run({"ip", "link", "set", "lan0", "up"}).ok());
+  ASSERT_TRUE(
+      WaitUntil([&] { return p->Stderr().find("lan0 appeared") != std::string::npos; }, 20s))
+      << p->Stderr();
+  rx.Drain();
+  EXPECT_TRUE(StreamComesBack(rx, export_.big_chunk1, 20s)) << p->Stderr();
 }
 
 // The uid of a running process, from /proc/PID/status ("Uid: real effective ...").

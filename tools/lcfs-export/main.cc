@@ -206,6 +206,7 @@ int Exporter::Run() {
   };
   if (log_.enabled(LogLevel::kDebug))
     share_options.log = [this](const std::string& line) { log_.Debug(line); };
+  share_options.notice = [this](const std::string& line) { log_.Info(line); };
 
   if (options_.chunk_size) index_options_.chunk_size = options_.chunk_size;
   index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };

@@ -341,6 +341,16 @@ void MembershipTable::LowerTimers(const QueryRequest& q, MldTime now, Millis max
   }
 }
 
+void MembershipTable::DropInterface(int ifindex) {
+  for (auto it = records_.begin(); it != records_.end();) {
+    auto next = std::next(it);
+    if (it->first.ifindex == ifindex) End(it);
+    it = next;
+  }
+  suspended_.erase(ifindex);
+  MaybeCompact();
+}
+
 void MembershipTable::SuspendTracking(int ifindex, MldTime /*now*/) {
   suspended_[ifindex] = Suspension{};
   ++tracking_.querier_changes;

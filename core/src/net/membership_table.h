@@ -127,6 +127,9 @@ class MembershipTable {
     LowerTimers(q, now, timers_.last_listener_query_interval);
   }
 
+  // `ifindex` went away: every record there ends (leave events).
+  void DropInterface(int ifindex);
+
   // The querier of `ifindex` changed (or we started on it): tracking there
   // is suspended until the next General Query has been answered.
   void SuspendTracking(int ifindex, MldTime now);

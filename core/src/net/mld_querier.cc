@@ -15,8 +15,13 @@ MldQuerier::MldQuerier(const MldTimers& timers, SendFunction send)
     : timers_(timers), send_(std::move(send)) {}
 
 void MldQuerier::AddInterface(int ifindex, const Ipv6Address& own, MldTime now) {
-  if (FindInterface(ifindex)) return;
+  RemoveInterface(ifindex);
   interfaces_.push_back({ifindex, own, now, timers_.startup_query_count, MldTime{}, {}});
+}
+
+void MldQuerier::RemoveInterface(int ifindex) {
+  std::erase_if(interfaces_, [&](const Interface& i) { return i.ifindex == ifindex; });
+  std::erase_if(pending_, [&](const Pending& p) { return p.query.ifindex == ifindex; });
 }
 
 MldQuerier::Interface* MldQuerier::FindInterface(int ifindex) {

@@ -43,8 +43,11 @@ class MldQuerier {
   MldQuerier(const MldTimers& timers, SendFunction send);
 
   // Starts querying on `ifindex` from `own_address` (its link-local
-  // address): the start-up General Queries begin at `now`.
+  // address): the start-up General Queries begin at `now`. On an interface
+  // already there (its link came back) it starts over the same way.
   void AddInterface(int ifindex, const Ipv6Address& own_address, MldTime now);
+  // Stops querying on `ifindex` (it went away).
+  void RemoveInterface(int ifindex);
 
   // A query from `from` was heard on `ifindex`: a lower address wins the
   // election and silences us for the Other Querier Present Interval.

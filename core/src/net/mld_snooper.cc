@@ -178,6 +178,18 @@ void MldSnooper::ProcessTimers(MldTime now) {
   table_->ProcessTimers(now);
 }
 
+Status MldSnooper::AddInterface(int ifindex, const Ipv6Address& own, MldTime now) {
+  if (socket_) LCFS_RETURN_IF_ERROR(socket_->AddInterface(ifindex));
+  table_->SuspendTracking(ifindex, now);
+  if (querier_) querier_->AddInterface(ifindex, own, now);
+  return Status::Ok();
+}
+
+void MldSnooper::RemoveInterface(int ifindex) {
+  if (querier_) querier_->RemoveInterface(ifindex);
+  table_->DropInterface(ifindex);
+}
+
 Result<std::unique_ptr<MldSnooperThread>> MldSnooperThread::Start(
     std::unique_ptr<MldSnooper> snooper) {
   std::unique_ptr<MldSnooperThread> t(new MldSnooperThread());

@@ -1,5 +1,6 @@
 #include "lcfs/share/share.h"
 
+#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -18,6 +19,7 @@
 
 #include "lcfs/mutex.h"
 #include "lcfs/net/interfaces.h"
+#include "lcfs/net/link_monitor.h"
 #include "lcfs/net/mld_snooper.h"
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/thread_annotations.h"
@@ -81,10 +83,42 @@ struct Epoch {
   std::unordered_set<Hash> stale;
 };
 
-// The socket sending on one interface.
+// Send errors that say the interface cannot send now (link down, gone,
+// address gone, out of buffers): back off instead of retrying at once.
+bool IsLinkError(int code) {
+  switch (code) {
+    case ENETDOWN:
+    case ENODEV:
+    case ENXIO:
+    case EADDRNOTAVAIL:
+    case ENETUNREACH:
+    case ENOBUFS:
+      return true;
+    default:
+      return false;
+  }
+}
+constexpr auto kFirstBackoff = std::chrono::milliseconds(10);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+
+// The socket sending on one interface. A slot whose interface went away has
+// ifindex 0 and no socket; a new interface may take it.
 struct Sender {
-  int ifindex;
-  net::MulticastSocket socket;
+  int ifindex = 0;
+  std::string name;
+  std::optional<net::MulticastSocket> socket;
+  bool link_up = true;        // up and running, as the kernel last said
+  bool need_address = false;  // up again, waiting for a link-local address to query from
+  // An episode of send errors: no sends before `paused_until`; the back-off
+  // doubles while it lasts. Logged when it starts and when it ends.
+  Clock::time_point paused_until{};
+  Clock::duration backoff{};
+  uint64_t errors = 0;
+  Clock::time_point episode_start{};
+
+  bool Usable(Clock::time_point now) const {
+    return ifindex != 0 && link_up && now >= paused_until;
+  }
 };
 
 // An object being sent, on the interfaces where its group has listeners.
@@ -150,6 +184,11 @@ struct ShareEngine::Loop {
   ShareOptions options;
   std::vector<Sender> senders;
   std::unique_ptr<net::MldSnooper> snooper;
+  // Link and address events; absent if rtnetlink could not be opened (send
+  // errors still back off).
+  std::optional<net::LinkMonitor> links;
+  std::vector<std::string> wanted;  // interface names to serve; empty: any that can
+  bool loopback = false;
   UniqueFd epoll_fd, wake_fd, timer_fd;
   std::optional<TokenBucket> bucket;
   // Tokens to wait for before sending again: 5 ms of the rate, between one
@@ -160,6 +199,7 @@ struct ShareEngine::Loop {
   // Shared with callers of Serve and the destructor.
   Mutex mu;
   std::vector<std::shared_ptr<Epoch>> incoming GUARDED_BY(mu);
+  std::vector<int> served GUARDED_BY(mu);  // ifindexes of `senders`, for interfaces()
   bool stop GUARDED_BY(mu) = false;
   uint64_t next_epoch_id GUARDED_BY(mu) = 1;
 
@@ -180,6 +220,10 @@ struct ShareEngine::Loop {
 
   void Log(const std::string& line) const {
     if (options.log) options.log(line);
+  }
+  void Notice(const std::string& line) const {
+    if (options.notice) options.notice(line);
+    Log(line);
   }
   void Wake() const {
     // An eventfd write fails only when the counter would overflow, and then
@@ -215,10 +259,38 @@ struct ShareEngine::Loop {
   // rate whatever it joins; groups without tracked hosts (MLDv1, over the
   // caps) are one more host between them.
   void UpdateWeights();
+  // Follows the kernel's link and address events: pauses an interface whose
+  // link is down, drops one that went away, (re)starts one that came back
+  // or appeared (sending a General Query to relearn its listeners).
+  void HandleLinkEvents();
+  void LinkChanged(int ifindex, const std::string& name, unsigned flags);
+  void AddressChanged(int ifindex);
+  void Rescan();
+  // Starts serving `ifindex` if it has a link-local address; false if not yet.
+  bool StartInterface(int ifindex, const std::string& name);
+  // Its link is usable again: query from its (possibly new) address.
+  void Resume(Sender& s);
+  void DropInterface(size_t slot);
+  bool Wanted(const std::string& name) const;
+  // A send on `s` failed with a link error: pause it (doubling back-off).
+  void PauseSender(Sender& s, const Status& error, Clock::time_point now);
+  std::optional<Clock::time_point> NextUnpause(Clock::time_point now) const;
+  void PublishServed() EXCLUDES(mu) {
+    MutexLock lock(&mu);
+    served.clear();
+    for (const Sender& s : senders)
+      if (s.ifindex != 0) served.push_back(s.ifindex);
+  }
+  bool HasUsableSender(const Active& a, Clock::time_point now) const {
+    return std::any_of(a.senders.begin(), a.senders.end(),
+                       [&](size_t s) { return senders[s].Usable(now); });
+  }
   // Reads MLD without waiting: leaves must stop groups between turns.
   void PollMld(Clock::time_point now);
   Clock::duration Hold() const;
-  std::optional<Clock::time_point> NextHoldEnd() const;
+  // The earliest hold still running (one that ended but cannot send, its
+  // interfaces paused, must not wake the loop).
+  std::optional<Clock::time_point> NextHoldEnd(Clock::time_point now) const;
   // Builds a's encoder, taking another object's when over the memory cap.
   // EAGAIN while no encoder can be freed; another error when a cannot be
   // loaded (it is then deactivated).
@@ -454,7 +526,7 @@ void ShareEngine::Loop::ArmTimer(Clock::time_point when, Clock::time_point now) 
 std::optional<net::Ipv6Address> ShareEngine::Loop::PickNext(Clock::time_point now) const {
   const std::pair<const net::Ipv6Address, Active>* best = nullptr;
   for (const auto& entry : active) {
-    if (entry.second.held_until > now) continue;
+    if (entry.second.held_until > now || !HasUsableSender(entry.second, now)) continue;
     if (!best || entry.second.pass < best->second.pass) best = &entry;
   }
   if (!best) return std::nullopt;
@@ -465,10 +537,10 @@ Clock::duration ShareEngine::Loop::Hold() const {
   return std::clamp<Clock::duration>(2 * leave_delay, options.min_hold, options.max_hold);
 }
 
-std::optional<Clock::time_point> ShareEngine::Loop::NextHoldEnd() const {
+std::optional<Clock::time_point> ShareEngine::Loop::NextHoldEnd(Clock::time_point now) const {
   std::optional<Clock::time_point> next;
   for (const auto& [group, a] : active) {
-    if (a.held_until != Clock::time_point{} && (!next || a.held_until < *next)) next = a.held_until;
+    if (a.held_until > now && (!next || a.held_until < *next)) next = a.held_until;
   }
   return next;
 }
@@ -505,6 +577,173 @@ void ShareEngine::Loop::RefreshListeners(Clock::time_point now) {
   for (auto& [group, a] : active) {
     if (a.held_until > now) RefreshListeners(group, a, now);
   }
+}
+
+bool ShareEngine::Loop::Wanted(const std::string& name) const {
+  return wanted.empty() || std::find(wanted.begin(), wanted.end(), name) != wanted.end();
+}
+
+void ShareEngine::Loop::PauseSender(Sender& s, const Status& error, Clock::time_point now) {
+  if (s.errors++ == 0) {
+    s.episode_start = now;
+    s.backoff = kFirstBackoff;
+    Notice("send on " + s.name + ": " + error.message() +
+           ": pausing this interface, retrying with back-off (logged again when it works)");
+  } else {
+    s.backoff = std::min<Clock::duration>(2 * s.backoff, kMaxBackoff);
+  }
+  s.paused_until = now + s.backoff;
+}
+
+std::optional<Clock::time_point> ShareEngine::Loop::NextUnpause(Clock::time_point now) const {
+  std::optional<Clock::time_point> next;
+  for (const Sender& s : senders) {
+    if (s.ifindex == 0 || !s.link_up || s.paused_until <= now) continue;
+    if (!next || s.paused_until < *next) next = s.paused_until;
+  }
+  return next;
+}
+
+bool ShareEngine::Loop::StartInterface(int ifindex, const std::string& name) {
+  auto own = net::LinkLocalAddress(ifindex);
+  if (!own.ok()) return false;  // an address event will bring us back
+  net::MulticastSocketOptions so;
+  so.port = 0;
+  so.send_ifindex = ifindex;
+  so.loop = loopback;
+  so.receive_buffer = 0;
+  auto socket = net::MulticastSocket::Open(so);
+  if (!socket.ok()) {
+    Notice("interface " + name + ": cannot open a socket: " + socket.status().ToString());
+    return true;  // do not retry on every event
+  }
+  socket->set_destination_port(options.scheme.port);
+  epoll_event ev{};
+  ev.data.fd = socket->fd();
+  if (epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0) {
+    Notice("interface " + name + ": epoll_ctl: " + Status::FromErrno(errno, "").ToString());
+    return true;
+  }
+  if (Status s = snooper->AddInterface(ifindex, *own); !s.ok()) {
+    Notice("interface " + name + ": MLD: " + s.ToString());
+    return true;
+  }
+  auto slot =
+      std::find_if(senders.begin(), senders.end(), [](const Sender& x) { return x.ifindex == 0; });
+  if (slot == senders.end()) slot = senders.insert(senders.end(), Sender{});
+  *slot = Sender{};
+  slot->ifindex = ifindex;
+  slot->name = name;
+  slot->socket.emplace(std::move(*socket));
+  PublishServed();
+  Notice("interface " + name + " appeared: serving it; a General Query asks who listens");
+  return true;
+}
+
+void ShareEngine::Loop::Resume(Sender& s) {
+  auto own = net::LinkLocalAddress(s.ifindex);
+  if (!own.ok()) {
+    s.need_address = true;  // duplicate address detection still running
+    return;
+  }
+  s.need_address = false;
+  s.paused_until = {};
+  if (Status st = snooper->AddInterface(s.ifindex, *own); !st.ok())
+    Notice("interface " + s.name + ": MLD: " + st.ToString());
+  Notice("link " + s.name + " is up: sending again; a General Query asks who listens");
+}
+
+void ShareEngine::Loop::DropInterface(size_t slot) {
+  Sender& s = senders[slot];
+  Notice("interface " + s.name + " went away: its groups are dropped");
+  snooper->RemoveInterface(s.ifindex);
+  HandleEvents();  // the leaves of its groups, while its slot still names it
+  epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, s.socket->fd(), nullptr);
+  for (auto it = unresolved.begin(); it != unresolved.end();) {
+    it = it->ifindex == s.ifindex ? unresolved.erase(it) : std::next(it);
+  }
+  s = Sender{};
+  PublishServed();
+}
+
+void ShareEngine::Loop::LinkChanged(int ifindex, const std::string& name, unsigned flags) {
+  const bool usable = (flags & (IFF_UP | IFF_RUNNING)) == (IFF_UP | IFF_RUNNING) &&
+                      (flags & IFF_MULTICAST) && !(flags & IFF_LOOPBACK);
+  if (const auto slot = SenderIndex(ifindex)) {
+    Sender& s = senders[*slot];
+    if (!name.empty() && name != s.name) s.name = name;
+    if (usable == s.link_up) return;
+    s.link_up = usable;
+    if (usable) {
+      Resume(s);
+    } else {
+      Notice("link " + s.name + " is down: sending on it paused");
+    }
+    return;
+  }
+  if (usable && !name.empty() && Wanted(name)) StartInterface(ifindex, name);
+}
+
+void ShareEngine::Loop::AddressChanged(int ifindex) {
+  if (const auto slot = SenderIndex(ifindex)) {
+    Sender& s = senders[*slot];
+    if (s.link_up && s.need_address) Resume(s);
+    return;
+  }
+  // A wanted interface that was waiting for its address.
+  char name[IF_NAMESIZE] = {};
+  if (!if_indextoname(static_cast<unsigned>(ifindex), name)) return;
+  auto all = net::MulticastInterfaces();
+  if (!all.ok()) return;
+  for (const auto& i : *all) {
+    if (i.ifindex == ifindex && Wanted(i.name)) StartInterface(ifindex, i.name);
+  }
+}
+
+void ShareEngine::Loop::Rescan() {
+  auto all = net::MulticastInterfaces();
+  if (!all.ok()) return;
+  for (size_t slot = 0; slot < senders.size(); ++slot) {
+    const int ifindex = senders[slot].ifindex;
+    if (ifindex == 0) continue;
+    char name[IF_NAMESIZE] = {};
+    if (!if_indextoname(static_cast<unsigned>(ifindex), name)) {
+      DropInterface(slot);
+      continue;
+    }
+    const bool listed = std::any_of(all->begin(), all->end(), [&](const net::InterfaceInfo& i) {
+      return i.ifindex == ifindex;
+    });
+    LinkChanged(ifindex, name, listed ? IFF_UP | IFF_RUNNING | IFF_MULTICAST : 0);
+  }
+  for (const auto& i : *all) {
+    if (!SenderIndex(i.ifindex) && Wanted(i.name)) StartInterface(i.ifindex, i.name);
+  }
+}
+
+void ShareEngine::Loop::HandleLinkEvents() {
+  std::vector<net::LinkEvent> events;
+  auto lost = links->Read(&events);
+  if (!lost.ok()) {
+    Notice("link events: " + lost.status().ToString());
+    return;
+  }
+  for (const auto& e : events) {
+    switch (e.kind) {
+      case net::LinkEvent::Kind::kLink:
+        LinkChanged(e.ifindex, e.name, e.flags);
+        break;
+      case net::LinkEvent::Kind::kLinkGone:
+        if (const auto slot = SenderIndex(e.ifindex)) DropInterface(*slot);
+        break;
+      case net::LinkEvent::Kind::kAddress:
+        AddressChanged(e.ifindex);
+        break;
+      case net::LinkEvent::Kind::kAddressGone:
+        break;  // the link going down says more; a querier send fails meanwhile
+    }
+  }
+  if (*lost) Rescan();
 }
 
 void ShareEngine::Loop::PollMld(Clock::time_point now) {
@@ -556,14 +795,25 @@ Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
 
   const std::span<const uint8_t> data(batch.data(), count * packet);
   for (size_t s : a.senders) {
-    auto sent = senders[s].socket.SendSegments(group, data, packet);
+    Sender& sender = senders[s];
+    if (!sender.Usable(now)) continue;
+    auto sent = sender.socket->SendSegments(group, data, packet);
     const size_t packets = sent.ok() ? *sent / packet : 0;
-    if (!sent.ok() || packets < count) {
+    if (!sent.ok() && IsLinkError(sent.status().code())) {
+      stats->send_errors.fetch_add(1, std::memory_order_relaxed);
+      PauseSender(sender, sent.status(), now);
+    } else if (!sent.ok() || packets < count) {
       stats->send_errors.fetch_add(1, std::memory_order_relaxed);
       blocked_until = now + kBlockedRetry;
-      WatchWritable(senders[s].socket.fd());
-      if (!sent.ok())
-        Log("send on " + std::to_string(senders[s].ifindex) + ": " + sent.status().ToString());
+      WatchWritable(sender.socket->fd());
+      if (!sent.ok()) Log("send on " + sender.name + ": " + sent.status().ToString());
+    } else if (sender.errors != 0) {
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - sender.episode_start);
+      Notice("sending on " + sender.name + " again after " + std::to_string(sender.errors) +
+             " failed sends in " + std::to_string(ms.count()) + " ms");
+      sender.errors = 0;
+      sender.backoff = {};
     }
     bucket->Spend(packets * (packet + kPacketOverhead));
     stats->symbols_sent.fetch_add(packets, std::memory_order_relaxed);
@@ -631,8 +881,9 @@ void ShareEngine::Loop::Run() {
       if (epochs.size() > 1 && epochs.back()->expires) earliest(*epochs.back()->expires);
       if (Sendable(now)) {
         earliest(std::max(bucket->NextAvailable(now, wake_bytes), blocked_until));
-      } else if (auto hold_end = NextHoldEnd()) {
-        earliest(*hold_end);
+      } else {
+        if (auto hold_end = NextHoldEnd(now)) earliest(*hold_end);
+        if (auto unpause = NextUnpause(now)) earliest(*unpause);
       }
       if (next && *next != armed) {
         ArmTimer(*next, now);
@@ -644,6 +895,8 @@ void ShareEngine::Loop::Run() {
       const int fd = ready[i].data.fd;
       if (fd == snooper->fd()) {
         PollMld(Clock::now());
+      } else if (links && fd == links->fd()) {
+        HandleLinkEvents();
       } else if (ready[i].events & EPOLLOUT) {
         blocked_until = {};  // a full socket buffer has room again
       } else {
@@ -732,16 +985,31 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   if (!snooper.ok()) return MapOpenError(snooper.status());
   l.snooper = std::move(*snooper);
 
+  l.loopback = (flags & kShareLoopback) != 0;
   for (int i : ifindexes) {
     net::MulticastSocketOptions so;
     so.port = 0;
     so.send_ifindex = i;
-    so.loop = (flags & kShareLoopback) != 0;
+    so.loop = l.loopback;
     so.receive_buffer = 0;
     auto socket = net::MulticastSocket::Open(so);
     if (!socket.ok()) return MapOpenError(socket.status());
     socket->set_destination_port(l.options.scheme.port);
-    l.senders.push_back({i, std::move(*socket)});
+    Sender sender;
+    sender.ifindex = i;
+    char name[IF_NAMESIZE] = {};
+    sender.name = if_indextoname(static_cast<unsigned>(i), name) ? name : std::to_string(i);
+    sender.socket.emplace(std::move(*socket));
+    // Interfaces asked for by name come back by name (a re-created one has
+    // another ifindex); without any, every one that can serves.
+    if (!wanted.empty()) l.wanted.push_back(sender.name);
+    l.senders.push_back(std::move(sender));
+  }
+  l.PublishServed();
+  if (auto links = net::LinkMonitor::Open(); links.ok()) {
+    l.links.emplace(std::move(*links));
+  } else {
+    l.Notice("not following interface changes: " + links.status().ToString());
   }
 
   // Burst: 100 ms of sending, so a loop thread descheduled that long (a busy
@@ -759,7 +1027,9 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   l.timer_fd.reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!l.epoll_fd || !l.wake_fd || !l.timer_fd)
     return Status::FromErrno(errno, "share: epoll/eventfd/timerfd");
-  for (int fd : {l.snooper->fd(), l.wake_fd.get(), l.timer_fd.get()}) {
+  for (int fd :
+       {l.snooper->fd(), l.wake_fd.get(), l.timer_fd.get(), l.links ? l.links->fd() : -1}) {
+    if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -768,7 +1038,7 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   }
   for (const Sender& sender : l.senders) {  // armed for EPOLLOUT when a send blocks
     epoll_event ev{};
-    ev.data.fd = sender.socket.fd();
+    ev.data.fd = sender.socket->fd();
     if (epoll_ctl(l.epoll_fd.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
       return Status::FromErrno(errno, "share: epoll_ctl");
   }
@@ -816,7 +1086,8 @@ Status ShareEngine::Serve(const index::IndexResult& index) try {
 
 std::vector<int> ShareEngine::interfaces() const {
   std::vector<int> out;
-  for (const auto& s : loop_->senders) out.push_back(s.ifindex);
+  MutexLock lock(&loop_->mu);
+  out = loop_->served;
   return out;
 }
 

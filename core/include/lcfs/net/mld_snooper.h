@@ -87,6 +87,14 @@ class MldSnooper {
   std::optional<MldTime> NextDeadline() const;
   void ProcessTimers(MldTime now = MldClock::now());
 
+  // An interface appeared, or its link came back (possibly with a new
+  // link-local address `own`): listens there and, as querier, starts over
+  // with start-up General Queries to relearn its listeners; tracking there
+  // waits for their answers.
+  Status AddInterface(int ifindex, const Ipv6Address& own, MldTime now = MldClock::now());
+  // `ifindex` went away: its groups leave (events) and its querier stops.
+  void RemoveInterface(int ifindex);
+
   // True while `group` has listeners on `ifindex` (between its join and
   // leave events).
   bool HasListeners(int ifindex, const Ipv6Address& group) const;

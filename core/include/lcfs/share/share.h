@@ -6,7 +6,11 @@
 //   share::Unshare(std::move(*handle));
 //
 // A thread runs one epoll loop over the MLD snooper (join and leave events,
-// querier timers) and the senders. A join of a group that maps to an object
+// querier timers), the senders and the kernel's link events: a link that
+// goes down pauses its interface (send errors back off, never spin), one
+// that goes away is dropped with its groups, and one that comes back or
+// appears (matching the interfaces asked for by name, or any) is served
+// again after a General Query. A join of a group that maps to an object
 // of the index (GroupMap) activates that object on that interface: its
 // packets go out on its group, source symbols first, then repair symbols,
 // until the MLD leave. Once every listener has been sent enough to decode
@@ -118,6 +122,9 @@ struct ShareOptions {
   std::function<void(const Hash& object, const Status& why)> on_stale;
   // Diagnostic lines (joins, leaves, epochs), on the engine thread; may be empty.
   std::function<void(const std::string& line)> log;
+  // Lines an operator should see (a link down or back, an interface gone
+  // or new, send errors: once per episode), on the engine thread; may be empty.
+  std::function<void(const std::string& line)> notice;
 };
 
 class ShareEngine;
