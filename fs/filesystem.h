@@ -57,12 +57,12 @@
 #include <unordered_map>
 
 #include "chunk_locator.h"
-#include "directory_cache.h"
 #include "inode_table.h"
 #include "lcfs/hash.h"
 #include "lcfs/index/directory.h"
 #include "lcfs/mutex.h"
 #include "lcfs/status.h"
+#include "lcfs/sync/directory_cache.h"
 #include "mount_options.h"
 #include "object_fetcher.h"
 
@@ -135,7 +135,7 @@ class Filesystem {
   uint64_t CachedBytes(const Inode& file);
   // Inodes the kernel holds now.
   size_t inode_count() const { return inodes_.size(); }
-  DirectoryCacheStats directory_stats() const { return directories_.stats(); }
+  sync::DirectoryCacheStats directory_stats() const { return directories_.stats(); }
 
   // Runs `hook` once, at the first request after the kernel accepted the
   // session's INIT reply (when per-mount kernel settings can be tuned).
@@ -189,7 +189,7 @@ class Filesystem {
   ObjectFetcher& fetcher_;
   const FilesystemOptions options_;
   InodeTable inodes_;
-  DirectoryCache directories_;
+  sync::DirectoryCache directories_;
   ChunkLocator locator_;
   uid_t uid_;
   gid_t gid_;

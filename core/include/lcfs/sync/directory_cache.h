@@ -7,8 +7,7 @@
 // the byte bound caps what all distinct directories together may hold; an
 // evicted directory is fetched (or read from a cache) and decoded again when
 // next needed. Callers keep the shared_ptr only while they use it. Used by
-// lcfs-sync's tree walk; the mount's fs/directory_cache.h has the same
-// contract and can become this one.
+// lcfs-sync's tree walk and by the mount (fs/filesystem.h).
 //
 // Thread safety: all methods may be called from any thread; one leaf mutex.
 #pragma once

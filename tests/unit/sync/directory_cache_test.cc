@@ -1,8 +1,8 @@
-#include "directory_cache.h"
+#include "lcfs/sync/directory_cache.h"
 
 #include <gtest/gtest.h>
 
-namespace lcfs::fs {
+namespace lcfs::sync {
 namespace {
 
 index::Directory MakeDirectory(int entries, const std::string& prefix) {
@@ -56,4 +56,4 @@ TEST(DirectoryCacheTest, ADirectoryLargerThanTheLimitIsUsedButNotKept) {
 }
 
 }  // namespace
-}  // namespace lcfs::fs
+}  // namespace lcfs::sync
