@@ -57,9 +57,10 @@ class ChannelToolTest : public ::testing::Test {
   }
 
   // Starts lcfs-export --sign on host 0; returns the first root HASH it prints.
-  std::string StartExporter(const std::string& dir) {
+  std::string StartExporter(const std::string& dir, const std::string& announce_interval = "2s") {
     auto p = bed_->host(0).Spawn({kExport, "--iface", "lan0", "--sign", key_path_, "--settle",
-                                  "100ms", "--mld-query-interval", "1s", "--quiet", dir});
+                                  "100ms", "--mld-query-interval", "1s", "--announce-interval",
+                                  announce_interval, "--quiet", dir});
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     exporter_.emplace(std::move(p).value());
     std::string hash;
@@ -128,6 +129,19 @@ TEST_F(ChannelToolTest, SyncReachesTheLatestVersion) {
   EXPECT_EQ(ReadAll(dst / "a"), "version 2\n");
   EXPECT_EQ(TreeListing(src.path()), TreeListing(dst.path()));
   EXPECT_EQ(out.find("root " + v1), std::string::npos) << out;
+}
+
+// The exporter repeats its record only every hour here: a reader that
+// joins later learns the root because its join is answered at once.
+TEST_F(ChannelToolTest, AReaderJoiningTheChannelIsAnsweredAtOnce) {
+  ScratchDir src, dst;
+  WriteAll(src / "a", "version 1\n");
+  const std::string v1 = StartExporter(src.path(), "1h");
+  ASSERT_EQ(v1.size(), 64u);
+  std::string out;
+  ASSERT_EQ(RunSync({"--wait", "20", channel_.ToString(), dst.path()}, &out), 0) << out;
+  EXPECT_NE(out.find("root " + v1), std::string::npos) << out;
+  EXPECT_EQ(ReadAll(dst / "a"), "version 1\n");
 }
 
 TEST_F(ChannelToolTest, FollowSyncsEachNewVersion) {

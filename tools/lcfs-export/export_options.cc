@@ -13,6 +13,7 @@ namespace {
 enum LongOnly {
   kGrace = 256,
   kSettle,
+  kAnnounceInterval,
   kNoWatch,
   kPort,
   kMldQueryInterval,
@@ -34,6 +35,7 @@ const option kOptions[] = {
     {"verbose", no_argument, nullptr, 'v'},
     {"grace", required_argument, nullptr, kGrace},
     {"settle", required_argument, nullptr, kSettle},
+    {"announce-interval", required_argument, nullptr, kAnnounceInterval},
     {"no-watch", no_argument, nullptr, kNoWatch},
     {"port", required_argument, nullptr, kPort},
     {"mld-query-interval", required_argument, nullptr, kMldQueryInterval},
@@ -74,6 +76,9 @@ std::string ExportUsage() {
          "      --port P            UDP port of the groups (default 7707)\n"
          "      --sign KEYFILE      announce each root, signed with KEYFILE (lcfs-keygen), on\n"
          "                          its CHANNEL: readers follow it with lcfs-sync CHANNEL\n"
+         "      --announce-interval D\n"
+         "                          repeat the announcement every D (default 2s); a reader\n"
+         "                          joining the channel is answered at once anyway\n"
          "      --mld-query-interval D\n"
          "                          MLD Query Interval, other MLD timers scaled from it\n"
          "                          (tests; default: RFC 3810's 125s)\n"
@@ -131,16 +136,21 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
         break;
       case kGrace:
       case kSettle:
+      case kAnnounceInterval:
       case kMldQueryInterval: {
         auto d = share::ParseDuration(arg);
-        const char* name = c == kGrace    ? "--grace"
-                           : c == kSettle ? "--settle"
-                                          : "--mld-query-interval";
+        const char* name = c == kGrace              ? "--grace"
+                           : c == kSettle           ? "--settle"
+                           : c == kAnnounceInterval ? "--announce-interval"
+                                                    : "--mld-query-interval";
         if (!d.ok()) return Bad(name, d.status());
         if (c == kGrace) {
           out->grace = *d;
         } else if (c == kSettle) {
           out->settle = *d;
+        } else if (c == kAnnounceInterval) {
+          if (d->count() < 100) return Status::Error(EINVAL, "--announce-interval: at least 100ms");
+          out->announce_interval = *d;
         } else {
           if (d->count() < 100)
             return Status::Error(EINVAL, "--mld-query-interval: at least 100ms");

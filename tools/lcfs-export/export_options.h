@@ -25,6 +25,7 @@ struct ExportOptions {
   bool watch = true;
   uint16_t port = 0;     // 0: the protocol default
   std::string sign_key;  // --sign: also announce signed records on this key's channel
+  std::chrono::milliseconds announce_interval{2'000};  // --announce-interval
   // Tests: MLD Query Interval, the other MLD timers scaled from it.
   std::optional<std::chrono::milliseconds> mld_query_interval;
   std::string metrics;          // --metrics ADDR:PORT: Prometheus endpoint; empty = none

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -23,6 +24,7 @@
 
 #include "export_options.h"
 #include "lcfs/channel/announcer.h"
+#include "lcfs/channel/channel.h"
 #include "lcfs/index/indexer.h"
 #include "lcfs/malloc_policy.h"
 #include "lcfs/metrics/engine_metrics.h"
@@ -85,8 +87,12 @@ class Exporter {
   index::IndexOptions index_options_;
   share::ShareStats stats_;
   std::optional<metrics::MetricsServer> metrics_;  // reads stats_: declared after it
+  // With --sign. Declared before engine_, so that the engine (whose thread
+  // calls on_unknown_join) stops before the announcer goes.
+  std::unique_ptr<channel::Announcer> announcer_;
+  std::atomic<channel::Announcer*> announce_on_join_{nullptr};
+  net::Ipv6Address channel_group_;  // written before announce_on_join_ is set
   share::ShareHandle engine_;
-  std::unique_ptr<channel::Announcer> announcer_;  // with --sign
   Hash root_;
   UniqueFd stale_fd_;         // eventfd: the engine found a changed file
   ServiceNotifier notifier_;  // systemd: READY=1, STATUS=, WATCHDOG=1
@@ -207,6 +213,11 @@ int Exporter::Run() {
   if (log_.enabled(LogLevel::kDebug))
     share_options.log = [this](const std::string& line) { log_.Debug(line); };
   share_options.notice = [this](const std::string& line) { log_.Info(line); };
+  // A reader joining the channel's group gets the current record at once.
+  share_options.on_unknown_join = [this](const net::Ipv6Address& group, int) {
+    channel::Announcer* a = announce_on_join_.load(std::memory_order_acquire);
+    if (a != nullptr && group == channel_group_) a->AnnounceNow();
+  };
 
   if (options_.chunk_size) index_options_.chunk_size = options_.chunk_size;
   index_options_.warn = [this](const std::string& line) { log_.Error("warning: " + line); };
@@ -245,12 +256,15 @@ int Exporter::Run() {
     a.interfaces = engine_->interfaces();
     a.scheme = share_options.scheme;
     a.loopback = options_.loopback;
+    a.interval = options_.announce_interval;
     auto announcer = channel::StartAnnouncer(options_.sign_key, root_, std::move(a));
     if (!announcer.ok()) {
       log_.Error("--sign: " + announcer.status().ToString());
       return kExitError;
     }
     announcer_ = std::move(*announcer);
+    channel_group_ = channel::ChannelGroup(announcer_->channel(), share_options.scheme);
+    announce_on_join_.store(announcer_.get(), std::memory_order_release);
     log_.Info("announcing on channel " + announcer_->channel().ToString());
   }
 

@@ -384,7 +384,10 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
     }
   }
   if (!from) {
-    if (!known) stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
+    if (!known) {
+      stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
+      if (options.on_unknown_join) options.on_unknown_join(group, ifindex);
+    }
     if (unresolved.size() < kMaxUnresolved) unresolved.insert({ifindex, group});
     return;
   }

@@ -120,6 +120,11 @@ struct ShareOptions {
   // Called on the engine thread when an object is found changed (EIO), so the
   // owner can re-index. Must not block or call back into the engine.
   std::function<void(const Hash& object, const Status& why)> on_stale;
+  // Called on the engine thread when a listener joins a group that names no
+  // published object: a channel's group (lcfs-export --sign announces at
+  // once, so a new reader need not wait for the periodic announcement).
+  // Must not block or call back into the engine.
+  std::function<void(const net::Ipv6Address& group, int ifindex)> on_unknown_join;
   // Diagnostic lines (joins, leaves, epochs), on the engine thread; may be empty.
   std::function<void(const std::string& line)> log;
   // Lines an operator should see (a link down or back, an interface gone
