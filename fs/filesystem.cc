@@ -503,29 +503,13 @@ struct Filesystem::Ops {
     }
     fi->keep_cache = 1;  // immutable content: the page cache stays valid
     if (fs.options_.prefetch == PrefetchMode::kAll) fs.PrefetchSiblings(*inode);
-    OpenFile* handle = file.get();
-    fi->fh = reinterpret_cast<uint64_t>(handle);
-    {
-      MutexLock lock(&fs.open_files_mu_);
-      fs.open_files_.emplace(handle, std::move(file));
-    }
-    if (fuse_reply_open(req, fi) != 0) {  // the opener is gone: no Release will come
-      MutexLock lock(&fs.open_files_mu_);
-      fs.open_files_.erase(handle);
-    }
+    fi->fh = fs.open_files_.Add(std::move(file));
+    // The opener is gone: no Release will come.
+    if (fuse_reply_open(req, fi) != 0) fs.open_files_.Take(fi->fh);
   }
 
   static void Release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    Filesystem& fs = Self(req);
-    std::unique_ptr<OpenFile> file;  // destroyed outside the lock
-    {
-      MutexLock lock(&fs.open_files_mu_);
-      auto it = fs.open_files_.find(reinterpret_cast<const OpenFile*>(fi->fh));
-      if (it != fs.open_files_.end()) {
-        file = std::move(it->second);
-        fs.open_files_.erase(it);
-      }
-    }
+    std::unique_ptr<OpenFile> file = Self(req).open_files_.Take(fi->fh);
     fuse_reply_err(req, 0);
   }
 
@@ -568,29 +552,13 @@ struct Filesystem::Ops {
     fi->keep_cache = !versioned;
     auto dir = std::make_unique<OpenDirectory>();
     dir->inode = std::move(inode);
-    OpenDirectory* handle = dir.get();
-    fi->fh = reinterpret_cast<uint64_t>(handle);
-    {
-      MutexLock lock(&fs.open_dirs_mu_);
-      fs.open_dirs_.emplace(handle, std::move(dir));
-    }
-    if (fuse_reply_open(req, fi) != 0) {  // the opener is gone: no ReleaseDir will come
-      MutexLock lock(&fs.open_dirs_mu_);
-      fs.open_dirs_.erase(handle);
-    }
+    fi->fh = fs.open_dirs_.Add(std::move(dir));
+    // The opener is gone: no ReleaseDir will come.
+    if (fuse_reply_open(req, fi) != 0) fs.open_dirs_.Take(fi->fh);
   }
 
   static void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    Filesystem& fs = Self(req);
-    std::unique_ptr<OpenDirectory> dir;  // destroyed outside the lock
-    {
-      MutexLock lock(&fs.open_dirs_mu_);
-      auto it = fs.open_dirs_.find(reinterpret_cast<const OpenDirectory*>(fi->fh));
-      if (it != fs.open_dirs_.end()) {
-        dir = std::move(it->second);
-        fs.open_dirs_.erase(it);
-      }
-    }
+    std::unique_ptr<OpenDirectory> dir = Self(req).open_dirs_.Take(fi->fh);
     fuse_reply_err(req, 0);
   }
 

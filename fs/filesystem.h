@@ -40,8 +40,8 @@
 //   2. Inode::mu             (per directory: its block of child numbers)
 //   3. InodeTable::mu_
 // and the leaves, never held while taking another lock or while fetching:
-// open_files_mu_, open_dirs_mu_, version_mu_, DirectoryCache::mu_, ChunkLocator::mu_, the
-// ObjectFetcher's mutexes, ChunkCache::mu_. In practice no path holds two
+// OpenHandles::mu_ (open files, open directories), version_mu_, DirectoryCache::mu_,
+// ChunkLocator::mu_, the ObjectFetcher's mutexes, ChunkCache::mu_. In practice no path holds two
 // locks but InodeTable::ChildNumber (2 then 3).
 #pragma once
 
@@ -65,6 +65,7 @@
 #include "lcfs/sync/directory_cache.h"
 #include "mount_options.h"
 #include "object_fetcher.h"
+#include "open_handles.h"
 
 struct fuse_lowlevel_ops;
 struct fuse_session;
@@ -195,12 +196,8 @@ class Filesystem {
   gid_t gid_;
   // Open files, owned here so that those the kernel never releases (the
   // connection aborted) are freed with the filesystem.
-  Mutex open_files_mu_;
-  std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> open_files_
-      GUARDED_BY(open_files_mu_);
-  Mutex open_dirs_mu_;
-  std::unordered_map<const OpenDirectory*, std::unique_ptr<OpenDirectory>> open_dirs_
-      GUARDED_BY(open_dirs_mu_);
+  OpenHandles<OpenFile> open_files_;
+  OpenHandles<OpenDirectory> open_dirs_;
   Mutex version_mu_;
   std::string channel_ GUARDED_BY(version_mu_);
   std::optional<uint64_t> revision_ GUARDED_BY(version_mu_);
