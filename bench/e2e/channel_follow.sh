@@ -26,17 +26,9 @@ if [[ "${1:-}" != --inside ]]; then
 fi
 build=$2 rounds=$3 kib=$4
 tools=$build/tools
-ns0=/run/netns/$LCFS_TB_NS_0 ns1=/run/netns/$LCFS_TB_NS_1
-in0() { nsenter --net="$ns0" -- "$@"; }
-in1() { nsenter --net="$ns1" -- "$@"; }
-work=$(mktemp -d /tmp/lcfs-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+in1() { in_host 1 "$@"; }
+bench_setup lcfs-bench
 mkdir -p "$work/src" "$work/d1" "$work/d2" "$work/state"
 write_f() { { head -c "$((kib << 10))" /dev/urandom; echo "$1"; } >"$work/src/f.tmp"; mv "$work/src/f.tmp" "$work/src/f"; }
 write_f token-0
@@ -67,23 +59,22 @@ while (left := start + seconds - time.monotonic()) > 0:
 with open(out, "w") as f:
     f.write(f"{n} {size} {seconds}\n")
 PY
-in1 python3 "$work/listen.py" "$channel" "$listen_secs" "$work/listen.out" &
+nsenter --net="$(host_ns 1)" -- python3 "$work/listen.py" "$channel" "$listen_secs" "$work/listen.out" &
 listener=$!
 
-in0 "$tools/lcfs-export" --iface lan0 --sign "$work/key" --quiet "$work/src" >"$work/hashes" \
+nsenter --net="$(host_ns 0)" -- "$tools/lcfs-export" --iface lan0 --no-index-cache --sign "$work/key" --quiet "$work/src" >"$work/hashes" \
   2>"$work/export.log" &
-pids+=($!)
-in1 "$tools/lcfs-sync" --iface lan0 --state "$work/state" --follow -q "$channel" "$work/d1" \
+bench_pids+=($!)
+nsenter --net="$(host_ns 1)" -- "$tools/lcfs-sync" --iface lan0 --state "$work/state" --follow -q "$channel" "$work/d1" \
   >/dev/null 2>"$work/sync1.log" &
-pids+=($!)
+bench_pids+=($!)
 # The reference: sync each HASH as soon as the exporter prints it.
 (tail -n +1 -F "$work/hashes" 2>/dev/null | while read -r h; do
   in1 "$tools/lcfs-sync" --iface lan0 -q "$h" "$work/d2" >/dev/null 2>>"$work/sync2.log" || true
 done) &
-pids+=($!)
+bench_pids+=($!)
 
 has() { [[ -f $1 ]] && [[ "$(tail -c 20 "$1" 2>/dev/null)" == *"$2"* ]]; }
-now() { date +%s.%N; }
 for _ in $(seq 3000); do has "$work/d1/f" token-0 && has "$work/d2/f" token-0 && break; sleep 0.01; done
 has "$work/d1/f" token-0 || { echo "channel follower never synced" >&2; cat "$work"/*.log >&2; exit 1; }
 
@@ -103,7 +94,6 @@ for r in $(seq "$rounds"); do
   t1+=("${d1:-999}") t2+=("${d2:-999}")
   sleep 1
 done
-median() { printf "%s\n" "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 m1=$(median "${t1[@]}") m2=$(median "${t2[@]}")
 printf "change -> readable, median of %d (settle 1 s): channel %.2f s, hash handed over %.2f s, ratio %.2f\n" \
   "$rounds" "$m1" "$m2" "$(echo "$m1 / $m2" | bc -l)"

@@ -24,33 +24,13 @@ if [[ "${1:-}" != --inside ]]; then
     "${2:-256}" "${3:-8}"
 fi
 build=$2 size_mib=$3 seconds=$4
-ns0=/run/netns/$LCFS_TB_NS_0 ns1=/run/netns/$LCFS_TB_NS_1
-in0() { nsenter --net="$ns0" -- "$@"; }
-in1() { nsenter --net="$ns1" -- "$@"; }
-work=$(mktemp -d /tmp/lcfs-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+in0() { in_host 0 "$@"; }
+in1() { in_host 1 "$@"; }
+bench_setup lcfs-bench
 mkdir -p "$work/export" "$work/recv"
 head -c "$((size_mib << 20))" /dev/urandom >"$work/export/data"
 
-# Bytes lcfs-export sent as Ethernet frames, from its SIGUSR1 statistics
-# (tx_bytes of a veth counts the headers of a GSO batch only once).
-lcfs_wire_bytes() {
-  local n
-  n=$(grep -c statistics: "$work/export.log" || true)
-  kill -USR1 "$1"
-  for _ in $(seq 100); do
-    (($(grep -c statistics: "$work/export.log" || true) > n)) && break
-    sleep 0.01
-  done
-  grep statistics: "$work/export.log" | tail -n1 |
-    sed -E 's/.*symbols sent ([0-9]+), bytes sent ([0-9]+).*/\2 + \1 * 62/' | bc
-}
 tx_bytes() { in0 awk '$1 == "lan0:" { print $10 }' /proc/net/dev; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
@@ -93,19 +73,19 @@ printf "%-22s %13s %10s %16s %14s %17s\n" sender "sent" "time" "rate" "CPU" "CPU
 
 run_lcfs() {  # rate label
   # nsenter execs the exporter: $! is the exporter's pid.
-  nsenter --net="$ns0" -- "$build/tools/lcfs-export" --iface lan0 --rate "$1" --quiet --mld-query-interval 2s \
+  nsenter --net="$(host_ns 0)" -- "$build/tools/lcfs-export" --iface lan0 --rate "$1" --quiet --mld-query-interval 2s \
     "$work/export" >"$work/hash" 2>"$work/export.log" &
   local pid=$!
-  pids+=("$pid")
+  bench_pids+=("$pid")
   for _ in $(seq 600); do [[ -s "$work/hash" ]] && break; sleep 0.1; done
   [[ -s "$work/hash" ]] || { cat "$work/export.log"; exit 1; }
   in1 python3 "$work/rx.py" "$work/export/data" "$((seconds + 2))" >"$work/rx.out" &
   local rx=$!
   sleep 1  # joins reach the exporter, the fountains start
   local b0 c0 t0 b1 c1 t1
-  b0=$(lcfs_wire_bytes "$pid") c0=$(cpu_ticks "$pid") t0=$(date +%s.%N)
+  b0=$(exporter_wire_bytes "$pid" "$work/export.log") c0=$(cpu_ticks "$pid") t0=$(date +%s.%N)
   sleep "$seconds"
-  b1=$(lcfs_wire_bytes "$pid") c1=$(cpu_ticks "$pid") t1=$(date +%s.%N)
+  b1=$(exporter_wire_bytes "$pid" "$work/export.log") c1=$(cpu_ticks "$pid") t1=$(date +%s.%N)
   wait "$rx"
   kill -TERM "$pid"
   wait "$pid" || true
@@ -114,9 +94,9 @@ run_lcfs() {  # rate label
 
 run_uftp() {  # rate_kbps label
   rm -rf "$work/recv"/*
-  nsenter --net="$ns1" -- uftpd -d -q -x 0 -I "$LCFS_TB_LL_1" -M ff1e::4:4:1 -D "$work/recv" 2>"$work/uftpd.log" &
+  nsenter --net="$(host_ns 1)" -- uftpd -d -q -x 0 -I "$LCFS_TB_LL_1" -M ff1e::4:4:1 -D "$work/recv" 2>"$work/uftpd.log" &
   local d=$!
-  pids+=("$d")
+  bench_pids+=("$d")
   sleep 0.5
   local b0 b1
   b0=$(tx_bytes)

@@ -10,35 +10,23 @@
 set -euo pipefail
 if [ "${1:-}" = --inside ]; then
   b=$LCFS_BENCH_BUILD
-  h0() { nsenter --net="/run/netns/$LCFS_TB_NS_0" "$@"; }
-  h1() { nsenter --net="/run/netns/$LCFS_TB_NS_1" "$@"; }
-  now() { date +%s.%N; }
-  work=$(mktemp -d /tmp/lcfs-coldbench-XXXXXX)
-  exp_pid=""
-  cleanup() {
-    mountpoint -q "$work/mnt" && umount -l "$work/mnt"
-    [ -n "$exp_pid" ] && kill "$exp_pid" 2>/dev/null
-    rm -rf "$work"
-  }
-  trap cleanup EXIT
+  . "$(dirname "$0")/lib.sh"
+  LCFS_BENCH_TOOLS=$b/tools
+  bench_setup lcfs-coldbench
+  bench_mounts+=("$work/mnt")
   mkdir -p "$work/src" "$work/mnt" "$work/sync"
   head -c "${SIZE_MB}M" /dev/urandom > "$work/src/big.bin"
-  # nsenter execs the exporter, so $! is the exporter itself (killed on exit).
-  nsenter --net="/run/netns/$LCFS_TB_NS_0" "$b/tools/lcfs-export" -q -i lan0 -r "$RATE" \
-    "$work/src" > "$work/hash" 2> /dev/null &
-  exp_pid=$!
-  for _ in $(seq 600); do [ -s "$work/hash" ] && break; sleep 0.1; done
-  root=$(head -1 "$work/hash")
+  bench_start_exporter 0 "$work/src" -q -r "$RATE"
   echo "== $SIZE_MB MiB file, exporter rate $RATE"
-  h1 "$b/fs/lcfs" "$root" "$work/mnt" -o "iface=lan0,cache=$work/cache"
+  in_host 1 "$b/fs/lcfs" "$root" "$work/mnt" -o "iface=lan0,cache=$work/cache"
   t0=$(now); head -c 1 "$work/mnt/big.bin" > /dev/null; t1=$(now)
   echo "lcfs time to first byte:   $(echo "($t1 - $t0) * 1000 / 1" | bc) ms"
   umount "$work/mnt"; rm -rf "$work/cache"
-  h1 "$b/fs/lcfs" "$root" "$work/mnt" -o "iface=lan0,cache=$work/cache"
+  in_host 1 "$b/fs/lcfs" "$root" "$work/mnt" -o "iface=lan0,cache=$work/cache"
   t0=$(now); dd if="$work/mnt/big.bin" of=/dev/null bs=1M status=none; t1=$(now)
   echo "lcfs cold read:            $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MB/s"
   umount "$work/mnt"
-  t0=$(now); h1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/sync"; t1=$(now)
+  t0=$(now); in_host 1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/sync"; t1=$(now)
   echo "lcfs-sync:                 $(echo "$SIZE_MB / ($t1 - $t0)" | bc) MB/s"
   echo "(uftp: not measured yet; it needs IPv6 multicast options on this link-local-only LAN)"
   exit 0

@@ -15,16 +15,11 @@
 set -euo pipefail
 if [ "${1:-}" = --inside ]; then
   b=$LCFS_BENCH_BUILD
-  h1() { nsenter --net="/run/netns/$LCFS_TB_NS_1" "$@"; }
-  work=$(mktemp -d /tmp/lcfs-metabench-XXXXXX)
+  . "$(dirname "$0")/lib.sh"
+  LCFS_BENCH_TOOLS=$b/tools
+  bench_setup lcfs-metabench
   mnt=$work/mnt
-  exp_pid=""
-  cleanup() {
-    mountpoint -q "$mnt" && umount -l "$mnt"
-    [ -n "$exp_pid" ] && kill "$exp_pid" 2>/dev/null
-    rm -rf "$work"
-  }
-  trap cleanup EXIT
+  bench_mounts+=("$mnt")
   mkdir -p "$mnt"
   # Seconds (3 decimals) that "$@" takes, output discarded.
   secs() {
@@ -37,16 +32,11 @@ if [ "${1:-}" = --inside ]; then
   median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
   ratio() { echo "$1 / $2" | bc -l | awk '{printf "%.2fx", $1}'; }
   opts="iface=lan0,cache=$work/cache,timeout=30${LCFS_MOUNT_EXTRA:+,$LCFS_MOUNT_EXTRA}"
-  mount_lcfs() { h1 "$b/fs/lcfs" "$root" "$mnt" -o "$opts"; }
+  mount_lcfs() { in_host 1 "$b/fs/lcfs" "$root" "$mnt" -o "$opts"; }
   umount_lcfs() { umount "$mnt"; }
   fresh_mount() { umount_lcfs 2> /dev/null || true; rm -rf "$work/cache"; mount_lcfs; }
 
-  nsenter --net="/run/netns/$LCFS_TB_NS_0" "$b/tools/lcfs-export" -q -i lan0 -r "$RATE" \
-    "$TREE" > "$work/hash" 2> "$work/export.log" &
-  exp_pid=$!
-  for _ in $(seq 1200); do [ -s "$work/hash" ] && break; sleep 0.1; done
-  root=$(head -1 "$work/hash")
-  [ -n "$root" ] || { echo "exporter printed no HASH" >&2; cat "$work/export.log" >&2; exit 1; }
+  bench_start_exporter 0 "$TREE" -q -r "$RATE"
   echo "== $TREE: $(find "$TREE" | wc -l) entries, exporter rate $RATE, mount -o $opts"
   load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 

@@ -26,46 +26,23 @@ if [[ "${1:-}" != --inside ]]; then
 fi
 b=$2
 cases=${CASES:-"1 4 16 1g1 1g4 1g16 stagger loss resync"}
-ns() { local v="LCFS_TB_NS_$1"; echo "/run/netns/${!v}"; }
-in_host() { local h=$1; shift; nsenter --net="$(ns "$h")" -- "$@"; }
-now() { date +%s.%N; }
-work=$(mktemp -d /tmp/lcfs-onestream-XXXXXX)
-exp_pid="" mounts=()
-cleanup() {
-  for m in "${mounts[@]}"; do mountpoint -q "$m" && umount -l "$m"; done
-  [[ -n "$exp_pid" ]] && kill "$exp_pid" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+LCFS_BENCH_TOOLS=$b/tools
+bench_setup lcfs-onestream
 mkdir -p "$work/src"
 for f in one:50 four:100 sixteen:30 stagger:30 loss:50; do
   head -c "${f#*:}M" /dev/urandom >"$work/src/${f%:*}.bin"
 done
 
 start_exporter() {  # DIR [options...]: sets exp_pid and root
-  local dir=$1; shift
-  [[ -n "$exp_pid" ]] && { kill "$exp_pid"; wait "$exp_pid" 2>/dev/null || true; }
-  : >"$work/export.log"
-  # nsenter execs the exporter, so $! is the exporter itself.
-  nsenter --net="$(ns 0)" -- "$b/tools/lcfs-export" "$@" "$dir" >"$work/hash" 2>>"$work/export.log" &
-  exp_pid=$!
-  for _ in $(seq 600); do [[ -s "$work/hash" ]] && break; sleep 0.1; done
-  root=$(head -1 "$work/hash")
+  bench_start_exporter 0 "$@"
   # Listeners are tracked once the start-up General Query has been answered
   # (query response interval, 10 s): before that leaves use the RFC timers.
   sleep 11
 }
 stats() {  # prints "wire_bytes active_objects round_packets newcomer_packets activations"
-  local n
-  n=$(grep -c statistics: "$work/export.log" || true)
-  kill -USR1 "$exp_pid"
-  for _ in $(seq 200); do
-    (($(grep -c statistics: "$work/export.log" || true) > n)) && break
-    sleep 0.01
-  done
-  grep statistics: "$work/export.log" | tail -n1 | awk -F', ' '{
-    for (i = 1; i <= NF; i++) { v = $i; sub(/.* /, "", v); k = $i; sub(/ [^ ]*$/, "", k); f[k] = v }
+  exporter_statistics "$exp_pid" "$work/export.log" | awk '{
+    v = $NF; k = $0; sub(/ [^ ]*$/, "", k); f[k] = v } END {
     print f["bytes sent"] + f["symbols sent"] * 62, f["active objects"],
           f["repair round symbols"], f["newcomer symbols"], f["objects served"] }'
 }
@@ -81,7 +58,7 @@ mount_reader() {  # HOST -> prints the mount point
   local m="$work/mnt$1-$RANDOM"
   mkdir -p "$m"
   in_host "$1" "$b/fs/lcfs" "$root" "$m" -o "iface=lan0,cache=$m.cache"
-  mounts+=("$m")
+  bench_mounts+=("$m")
   echo "$m"
 }
 rcvbuf_errors() {  # HOSTS... -> datagrams the readers' kernels dropped (full socket buffers)

@@ -1,0 +1,99 @@
+# Shared by the end-to-end benchmarks that run inside lcfs-testbed
+# (bench/e2e/*.sh). Source it once the script runs inside the testbed
+# (LCFS_TB_NS_<n> set), then:
+#
+#   bench_setup lcfs-onestream           # $work, cleaned up on exit
+#   bench_start_exporter 0 "$work/src" --rate 1G   # sets exp_pid, root
+#   in_host 1 "$build/fs/lcfs" "$root" "$work/mnt" -o iface=lan0
+#   bench_mounts+=("$work/mnt")
+#
+# Everything started in the background that is not the exporter goes into
+# bench_pids, by its own PID: start it as `nsenter --net="$(host_ns N)" --
+# prog &` (nsenter execs prog, so `$!` is prog). `in_host N prog &` would give
+# the PID of a subshell, since in_host is a shell function.
+
+# The network namespace of testbed host N, as a path for nsenter --net.
+host_ns() {
+  local v="LCFS_TB_NS_$1"
+  echo "/run/netns/${!v}"
+}
+
+# Runs "$@" in host N's network namespace, in the foreground. nsenter, not
+# `ip netns exec`: the latter gives each command a private mount namespace,
+# hiding FUSE mounts from the commands after it.
+in_host() {
+  local ns
+  ns=$(host_ns "$1")
+  shift
+  nsenter --net="$ns" -- "$@"
+}
+
+now() { date +%s.%N; }
+
+# Median of the numbers given as arguments (the mean of the middle two when
+# there is an even number of them).
+median() {
+  printf '%s\n' "$@" | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
+# Makes $work (/tmp/NAME-XXXXXX) and, on exit, unmounts bench_mounts, kills
+# exp_pid and bench_pids, waits for them and removes $work.
+bench_mounts=()
+bench_pids=()
+exp_pid=""
+bench_cleanup() {
+  local m p
+  for m in "${bench_mounts[@]}"; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
+  for p in $exp_pid "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [[ -n "${work:-}" ]] && rm -rf "$work"
+  return 0
+}
+bench_setup() {
+  work=$(mktemp -d "/tmp/$1-XXXXXX")
+  trap bench_cleanup EXIT
+}
+
+# bench_start_exporter HOST DIR [OPTIONS...]: (re)starts lcfs-export on host
+# HOST's lan0 serving DIR, its HASH lines in $work/hash and its log in
+# $work/export.log; waits (60 s at most) for the first HASH and sets exp_pid
+# and root. Fails with the log when no HASH comes.
+bench_start_exporter() {
+  local host=$1 dir=$2
+  shift 2
+  if [[ -n "$exp_pid" ]]; then
+    kill "$exp_pid" 2>/dev/null || true
+    wait "$exp_pid" 2>/dev/null || true
+  fi
+  : >"$work/export.log"
+  nsenter --net="$(host_ns "$host")" -- "$LCFS_BENCH_TOOLS/lcfs-export" -i lan0 --no-index-cache "$@" "$dir" \
+    >"$work/hash" 2>>"$work/export.log" &
+  exp_pid=$!
+  local _
+  for _ in $(seq 1200); do [[ -s "$work/hash" ]] && break; sleep 0.1; done
+  root=$(head -1 "$work/hash")
+  [[ ${#root} == 64 ]] || { echo "lcfs-export printed no HASH:" >&2; cat "$work/export.log" >&2; return 1; }
+}
+
+# exporter_statistics PID LOG: asks lcfs-export PID for its statistics
+# (SIGUSR1) and prints the line it writes to LOG, as "key value" pairs one
+# per line ("bytes sent 1234"), waiting 2 s at most for the new line.
+exporter_statistics() {
+  local pid=$1 log=$2 n _
+  n=$(grep -c statistics: "$log" || true)
+  kill -USR1 "$pid"
+  for _ in $(seq 200); do
+    (($(grep -c statistics: "$log" || true) > n)) && break
+    sleep 0.01
+  done
+  grep statistics: "$log" | tail -n1 | sed -E 's/.*statistics: //' | tr ',' '\n' | sed -E 's/^ +//'
+}
+
+# exporter_wire_bytes PID LOG: what lcfs-export PID has sent, as Ethernet
+# frames: UDP payload plus 62 bytes of IPv6, UDP and Ethernet headers per
+# packet. (A veth's tx_bytes counts the headers of a GSO batch only once.)
+exporter_wire_bytes() {
+  exporter_statistics "$1" "$2" |
+    awk '/^bytes sent / { b = $3 } /^symbols sent / { s = $3 } END { printf "%d\n", b + s * 62 }'
+}
