@@ -19,6 +19,11 @@ inline std::string ToolPath(const std::string& name) {
   return std::string(LCFS_TOOLS_DIR) + "/" + name;
 }
 
+// The shipped programs of this build (the mount, `lcfs`, is in mount_fixture.h).
+inline const std::string kExportProgram = ToolPath("lcfs-export");
+inline const std::string kSyncProgram = ToolPath("lcfs-sync");
+inline const std::string kCacheProgram = ToolPath("lcfs-cache");
+
 // Runs `tool` with `args` (shell words): stdout captured, stderr dropped.
 inline ToolRun RunTool(const std::string& tool, const std::string& args) {
   ToolRun r;

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/mount_fixture.h"
 #include "common/random_bytes.h"
 #include "common/testbed_fixture.h"
 #include "common/tool_run.h"
@@ -34,26 +35,14 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-const std::string kExport = testing::ToolPath("lcfs-export");
-const std::string kCacheTool = testing::ToolPath("lcfs-cache");
 constexpr size_t kChunk = 1u << 20;  // the exporter's default chunk size
 
-std::string Sh(const std::string& script) {
-  std::string out;
-  Status st = testbed::RunCommand({"sh", "-c", script}, &out, {}, 120s);
-  EXPECT_TRUE(st.ok()) << script << ": " << st.ToString();
-  return out;
-}
-
-struct ToolRun {
-  int exit_code = -1;
-  std::string out;
-};
+using testing::Sh;
+using testing::ToolRun;
 
 // Runs lcfs-cache to completion; its exit code and stdout.
 ToolRun CacheTool(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{kCacheTool};
+  std::vector<std::string> argv{testing::kCacheProgram};
   argv.insert(argv.end(), args.begin(), args.end());
   auto p = testbed::Subprocess::Spawn(argv);
   EXPECT_TRUE(p.ok()) << p.status().ToString();
@@ -81,7 +70,8 @@ void DropPageCache(const std::string& path) {
 class OpsCacheTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport, kCacheTool, kLcfs}, 2, "ops-cache");
+    StartTestbed({testing::kExportProgram, testing::kCacheProgram, testing::kLcfsProgram}, 2,
+                 "ops-cache");
     if (IsSkipped() || HasFatalFailure()) return;
     ASSERT_EQ(::chmod(base_.c_str(), 0755), 0);  // other users may walk to the mount
     src_ = base_ + "/src";
@@ -96,8 +86,8 @@ class OpsCacheTest : public testing::ProgramsTestbedTest {
                static_cast<std::streamsize>(big_.size()));
     std::ofstream(src_ + "/secret") << "root's eyes only\n";
     ASSERT_EQ(::chmod((src_ + "/secret").c_str(), 0600), 0);
-    auto exporter =
-        bed_->host(0).Spawn({kExport, "-q", "-i", "lan0", "--mld-query-interval", "2s", src_});
+    auto exporter = bed_->host(0).Spawn(
+        {testing::kExportProgram, "-q", "-i", "lan0", "--mld-query-interval", "2s", src_});
     ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
     exporter_.emplace(std::move(*exporter));
     testing::WaitUntil(
@@ -113,7 +103,8 @@ class OpsCacheTest : public testing::ProgramsTestbedTest {
   }
 
   Status Mount() {
-    return bed_->host(1).Run({kLcfs, root_, mnt_, "-o", "iface=lan0,timeout=10,cache=" + cache_});
+    return bed_->host(1).Run(
+        {testing::kLcfsProgram, root_, mnt_, "-o", "iface=lan0,timeout=10,cache=" + cache_});
   }
   // The cache file of chunk `i` of big.bin.
   std::string ChunkPath(size_t i) const {

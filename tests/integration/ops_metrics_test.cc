@@ -18,6 +18,8 @@
 #include <random>
 #include <thread>
 
+#include "common/http_get.h"
+#include "common/mount_fixture.h"
 #include "common/testbed_fixture.h"
 #include "common/tool_run.h"
 #include "lcfs/unique_fd.h"
@@ -30,31 +32,13 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-const std::string kExport = testing::ToolPath("lcfs-export");
-const std::string kSync = testing::ToolPath("lcfs-sync");
 constexpr int kExportPort = 9464, kMountPort = 9465;
 
 // GET /metrics from 127.0.0.1:port inside `host`; the whole response, or "".
 std::string Scrape(testbed::Host& host, int port) {
   auto in_host = host.Enter();
   if (!in_host.ok()) return "";
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};  // a stuck server fails the test instead of hanging it
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return "";
-  std::string response;
-  char buf[16384];
-  ssize_t n;
-  while ((n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0)
-    response.append(buf, static_cast<size_t>(n));
-  return response;
+  return testing::HttpGetLoopback(port);
 }
 
 // The value of the sample `series` (a name, or name{labels}); -1 if absent.
@@ -70,7 +54,8 @@ double Value(const std::string& exposition, const std::string& series) {
 class OpsMetricsTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport, kSync, kLcfs}, 2, "ops-metrics");
+    StartTestbed({testing::kExportProgram, testing::kSyncProgram, testing::kLcfsProgram}, 2,
+                 "ops-metrics");
     if (IsSkipped() || HasFatalFailure()) return;
     src_ = base_ + "/src";
     mnt_ = base_ + "/mnt";
@@ -84,8 +69,8 @@ class OpsMetricsTest : public testing::ProgramsTestbedTest {
         .write(reinterpret_cast<const char*>(words.data()),
                static_cast<std::streamsize>(words.size() * 8));
     auto exporter =
-        bed_->host(0).Spawn({kExport, "-q", "-i", "lan0", "--mld-query-interval", "2s", "--metrics",
-                             "127.0.0.1:" + std::to_string(kExportPort), src_});
+        bed_->host(0).Spawn({testing::kExportProgram, "-q", "-i", "lan0", "--mld-query-interval",
+                             "2s", "--metrics", "127.0.0.1:" + std::to_string(kExportPort), src_});
     ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
     exporter_.emplace(std::move(*exporter));
     // The HASH is printed once the exporter serves, metrics included.
@@ -105,7 +90,7 @@ class OpsMetricsTest : public testing::ProgramsTestbedTest {
 
 TEST_F(OpsMetricsTest, ExporterAndMountCountersMoveAsAReadProceeds) {
   ASSERT_TRUE(bed_->host(1)
-                  .Run({kLcfs, root_, mnt_, "-o",
+                  .Run({testing::kLcfsProgram, root_, mnt_, "-o",
                         "iface=lan0,timeout=10,cache=" + base_ +
                             "/cache,metrics=127.0.0.1:" + std::to_string(kMountPort)})
                   .ok());
@@ -157,23 +142,26 @@ TEST_F(OpsMetricsTest, ExporterAndMountCountersMoveAsAReadProceeds) {
 
 TEST_F(OpsMetricsTest, SyncSummaryPrintsTheSameFigures) {
   std::string out;
-  ASSERT_TRUE(bed_->host(1).Run({kSync, "-i", "lan0", root_, base_ + "/copy"}, &out).ok());
+  ASSERT_TRUE(
+      bed_->host(1).Run({testing::kSyncProgram, "-i", "lan0", root_, base_ + "/copy"}, &out).ok());
   EXPECT_GE(Value("\n" + out, "lcfs_sync_network_bytes_total"), 4 << 20) << out;
   EXPECT_GE(Value("\n" + out, "lcfs_sync_received_packets_total"), 1000) << out;
 }
 
 TEST_F(OpsMetricsTest, BadOrBusyAddressesAreRefusedWithAMessage) {
   std::string out;
-  Status st = bed_->host(0).Run({kExport, "--metrics", "9464", src_}, &out);
+  Status st = bed_->host(0).Run({testing::kExportProgram, "--metrics", "9464", src_}, &out);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("--metrics"), std::string::npos) << st.message();
   // The exporter of SetUp holds the port already.
-  st = bed_->host(0).Run(
-      {kExport, "-q", "--metrics", "127.0.0.1:" + std::to_string(kExportPort), src_}, &out);
+  st = bed_->host(0).Run({testing::kExportProgram, "-q", "--metrics",
+                          "127.0.0.1:" + std::to_string(kExportPort), src_},
+                         &out);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("cannot listen on 127.0.0.1:9464"), std::string::npos)
       << st.message();
-  st = bed_->host(1).Run({kLcfs, root_, mnt_, "-o", "iface=lan0,metrics=localhost:1"}, &out);
+  st = bed_->host(1).Run(
+      {testing::kLcfsProgram, root_, mnt_, "-o", "iface=lan0,metrics=localhost:1"}, &out);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("metrics"), std::string::npos) << st.message();
 }

@@ -29,8 +29,6 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr int kFiles = 40;
-const std::string kExport = testing::ToolPath("lcfs-export"),
-                  kSync = testing::ToolPath("lcfs-sync");
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -46,7 +44,7 @@ struct ExportRun {
 class OpsRestartTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport, kSync}, 2, "ops-restart");
+    StartTestbed({testing::kExportProgram, testing::kSyncProgram}, 2, "ops-restart");
     if (IsSkipped() || HasFatalFailure()) return;
     src_ = base_ + "/src";
     cache_ = base_ + "/state/index";
@@ -66,8 +64,8 @@ class OpsRestartTest : public testing::ProgramsTestbedTest {
 
   // Runs lcfs-export on host 0 until it prints its HASH, then stops it.
   ExportRun RunExporter() {
-    auto p = bed_->host(0).Spawn({kExport, "--iface", "lan0", "--no-watch", "--mld-query-interval",
-                                  "1s", "--index-cache", cache_, src_});
+    auto p = bed_->host(0).Spawn({testing::kExportProgram, "--iface", "lan0", "--no-watch",
+                                  "--mld-query-interval", "1s", "--index-cache", cache_, src_});
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     if (!p.ok()) return {};
     exporter_.emplace(std::move(*p));
@@ -139,8 +137,8 @@ TEST_F(OpsRestartTest, RestartReadsNothingUnchangedAndReadsAgainWhatChangedBehin
   // And the changed bytes are what a receiver gets.
   auto dst = bed_->MakeTempDir("ops-restart-dst");
   ASSERT_TRUE(dst.ok());
-  auto sync = bed_->host(1).Spawn(
-      {kSync, "--iface", "lan0", "--quiet", "--timeout", "30", changed.hash, *dst + "/copy"});
+  auto sync = bed_->host(1).Spawn({testing::kSyncProgram, "--iface", "lan0", "--quiet", "--timeout",
+                                   "30", changed.hash, *dst + "/copy"});
   ASSERT_TRUE(sync.ok());
   auto status = sync->Wait(120s);
   ASSERT_TRUE(status.has_value()) << "lcfs-sync did not exit";

@@ -26,7 +26,6 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kExport = testing::ToolPath("lcfs-export");
 const std::string kDocs = std::string(LCFS_SOURCE_DIR) + "/docs";
 
 // The next datagram on `fd` within `timeout`; "" if none came.
@@ -40,7 +39,7 @@ std::string Receive(int fd, std::chrono::milliseconds timeout) {
 
 TEST(OpsSystemdTest, ExporterNotifiesReadyStatusWatchdogAndStopping) {
   LCFS_REQUIRE_TESTBED();
-  if (!stdfs::exists(kExport)) GTEST_SKIP() << "lcfs-export not built";
+  if (!stdfs::exists(testing::kExportProgram)) GTEST_SKIP() << "lcfs-export not built";
   auto bed = testbed::Testbed::Create({.hosts = 1});
   ASSERT_TRUE(bed.ok()) << bed.status().ToString();
   auto base = (*bed)->MakeTempDir("ops-systemd");
@@ -59,7 +58,8 @@ TEST(OpsSystemdTest, ExporterNotifiesReadyStatusWatchdogAndStopping) {
 
   testbed::SpawnOptions opts;
   opts.env = {"NOTIFY_SOCKET=" + socket_path, "WATCHDOG_USEC=400000"};
-  auto exporter = (*bed)->host(0).Spawn({kExport, "-q", "-i", "lan0", *base + "/src"}, opts);
+  auto exporter =
+      (*bed)->host(0).Spawn({testing::kExportProgram, "-q", "-i", "lan0", *base + "/src"}, opts);
   ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
 
   // READY=1 comes once it serves, with the root HASH in its status line.
@@ -96,8 +96,8 @@ TEST(OpsSystemdTest, UnitsInDocsPassSystemdAnalyzeVerify) {
   std::ifstream in(kDocs + "/lcfs-export.service");
   std::stringstream unit;
   unit << in.rdbuf();
-  const std::string text =
-      std::regex_replace(unit.str(), std::regex("/usr/local/bin/lcfs-export"), kExport);
+  const std::string text = std::regex_replace(unit.str(), std::regex("/usr/local/bin/lcfs-export"),
+                                              testing::kExportProgram);
   ASSERT_NE(text, unit.str()) << "the unit no longer runs /usr/local/bin/lcfs-export";
   EXPECT_NE(text.find("Type=notify"), std::string::npos);
   std::ofstream(dir + "/lcfs-export.service") << text;

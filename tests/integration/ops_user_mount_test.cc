@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/mount_fixture.h"
 #include "common/tool_run.h"
 #include "common/wait.h"
 #include "testbed/subprocess.h"
@@ -23,8 +24,6 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kLcfs = std::string(LCFS_FS_DIR) + "/lcfs";
-const std::string kExport = testing::ToolPath("lcfs-export");
 constexpr uid_t kUser = 65534;  // nobody
 
 // PIDs of processes whose command line mentions `needle`.
@@ -43,7 +42,7 @@ std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
 
 TEST(OpsUserMountTest, NonRootUserMountsReadsAndUnmounts) {
   LCFS_REQUIRE_TESTBED();
-  if (!stdfs::exists(kExport)) GTEST_SKIP() << "lcfs-export not built";
+  if (!stdfs::exists(testing::kExportProgram)) GTEST_SKIP() << "lcfs-export not built";
   if (::access("/usr/bin/fusermount3", X_OK) != 0) GTEST_SKIP() << "no fusermount3";
   auto bed = testbed::Testbed::Create({.hosts = 2});
   ASSERT_TRUE(bed.ok()) << bed.status().ToString();
@@ -56,9 +55,9 @@ TEST(OpsUserMountTest, NonRootUserMountsReadsAndUnmounts) {
   std::ofstream(src + "/note") << "mounted by a user\n";
   stdfs::create_directories(mnt);
   for (const std::string& d : {home, mnt}) ASSERT_EQ(::chown(d.c_str(), kUser, kUser), 0);
-  stdfs::copy_file(kLcfs, bin);
+  stdfs::copy_file(testing::kLcfsProgram, bin);
 
-  auto exporter = (*bed)->host(0).Spawn({kExport, "-q", "-i", "lan0", src});
+  auto exporter = (*bed)->host(0).Spawn({testing::kExportProgram, "-q", "-i", "lan0", src});
   ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
   std::string root;
   testing::WaitUntil(

@@ -1,35 +1,17 @@
 #include "lcfs/metrics/metrics_server.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <atomic>
 
+#include "common/http_get.h"
 #include "lcfs/metrics/engine_metrics.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::metrics {
 namespace {
 
-std::string Get(int port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
-  const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return "";
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
+std::string Get(int port) { return testing::HttpGetLoopback(port); }
 
 TEST(ValidateMetricsAddress, NeedsAnAddressAndAPort) {
   for (const char* good : {"127.0.0.1:9464", "[::1]:9464", "0.0.0.0:0", "[fe80::1]:1"})
