@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -67,6 +68,16 @@ struct DirJob {
   Status error;  // why it failed, for the root
   Hash hash;
   uint64_t encoded_size = 0;
+  std::vector<uint8_t> encoded;  // the directory object, until it goes into the mdex
+  Status build_error;            // why its object could not be encoded
+
+  // What walking (or building) it found, kept here by the worker thread that
+  // did it and merged by the calling thread in directory order, so that the
+  // result and the warnings do not depend on the threads.
+  std::vector<std::unique_ptr<FileJob>> found_files;
+  std::vector<std::pair<size_t, std::string>> found_subdirs;  // entry, path
+  std::vector<std::string> warnings;
+  uint64_t symlinks = 0;
 };
 
 struct DirCloser {
@@ -182,16 +193,22 @@ class IndexRun {
       std::fprintf(stderr, "lcfs: note: %s\n", msg.c_str());
     }
   }
+  // On a thread of its own: touches only the cache members and cache_note_.
   void LoadCache();
   void SaveCache();
   bool OldEnough(const FileStamp& s) const {
     return std::pair<int64_t, int64_t>(s.mtime_sec, s.mtime_nsec) < racy_after_ &&
            std::pair<int64_t, int64_t>(s.ctime_sec, s.ctime_nsec) < racy_after_;
   }
-  size_t AddFile(const std::string& path, const struct stat& st, size_t dir, size_t entry);
+  std::unique_ptr<FileJob> NewFile(const std::string& path, const struct stat& st, size_t dir,
+                                   size_t entry) const;
+  void TakeFromCache(FileJob& f);
   void Walk(size_t dir);
+  Status WalkTree();
+  void MergeWalked(size_t dir);
   void HashAll();
   void FinishFiles();
+  void BuildDirectory(size_t dir);
   Status BuildDirectories();
 
   const IndexOptions& opt_;
@@ -202,8 +219,12 @@ class IndexRun {
   std::vector<DirJob> dirs_;
   std::shared_ptr<Mdex> mdex_ = std::make_shared<Mdex>();
   bool use_cache_ = false;
-  IndexCache cache_;              // what the last run left (empty if unusable)
-  std::vector<bool> taken_;       // cache_ entries moved into a FileJob
+  IndexCache cache_;         // what the last run left (empty if unusable)
+  std::vector<bool> taken_;  // cache_ entries moved into a FileJob
+  // dirs_[levels_[i]..levels_[i+1]) are the directories i levels below the
+  // root: walked, then built, one level at a time in parallel.
+  std::vector<size_t> levels_;
+  std::string cache_note_;        // LoadCache's notice, given once the walk is done
   bool cache_unchanged_ = false;  // every cached file reused, nothing else: no rewrite
   IndexCache next_;               // what this run leaves
   // Files with a time at or after this are not cached (cache_min_age).
@@ -226,16 +247,16 @@ void IndexRun::LoadCache() {
   auto loaded = LoadIndexCache(opt_.cache_path);
   if (!loaded.ok()) {
     if (loaded.status().code() == ENOENT) {
-      Note("no index cache at " + opt_.cache_path + " yet: reading every file");
+      cache_note_ = "no index cache at " + opt_.cache_path + " yet: reading every file";
     } else {
-      Note("ignoring the index cache: " + loaded.status().message());
+      cache_note_ = "ignoring the index cache: " + loaded.status().message();
     }
     return;
   }
   if (loaded->chunk_size != next_.chunk_size || loaded->inline_max != next_.inline_max) {
-    Note("ignoring the index cache " + opt_.cache_path + ": made for chunk size " +
-         std::to_string(loaded->chunk_size) + " and inline maximum " +
-         std::to_string(loaded->inline_max));
+    cache_note_ = "ignoring the index cache " + opt_.cache_path + ": made for chunk size " +
+                  std::to_string(loaded->chunk_size) + " and inline maximum " +
+                  std::to_string(loaded->inline_max);
     return;
   }
   cache_ = std::move(loaded).value();
@@ -249,7 +270,9 @@ void IndexRun::SaveCache() {
   if (!saved.ok()) Note("cannot write the index cache: " + saved.message());
 }
 
-size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t dir, size_t entry) {
+// A regular file found by the walk; safe on any thread (reads only opt_).
+std::unique_ptr<FileJob> IndexRun::NewFile(const std::string& path, const struct stat& st,
+                                           size_t dir, size_t entry) const {
   auto f = std::make_unique<FileJob>();
   f->path = path;
   f->size = static_cast<uint64_t>(st.st_size);
@@ -259,36 +282,41 @@ size_t IndexRun::AddFile(const std::string& path, const struct stat& st, size_t 
   f->dir = dir;
   f->entry = entry;
   f->is_inline = dir != SIZE_MAX && f->size <= opt_.inline_max;
-  CachedFile* cached = use_cache_ ? cache_.Find(f->stamp) : nullptr;
+  return f;
+}
+
+// Gives `f` its hashes from the cache when its stamp is there, else room for
+// the hasher to fill.
+void IndexRun::TakeFromCache(FileJob& f) {
+  CachedFile* cached = use_cache_ ? cache_.Find(f.stamp) : nullptr;
   if (cached && !taken_[cached - cache_.files.data()]) {
     // Same size and parameters: the cache holds the content in the same form.
     // Moved, not copied: a second path to the same inode (a hard link) is
     // read as any file.
     taken_[cached - cache_.files.data()] = true;
-    f->reused = true;
-    f->data = std::move(cached->data);
-    f->leaves = std::move(cached->leaves);
-  } else if (f->is_inline) {
-    f->data.resize(f->size);
+    f.reused = true;
+    f.data = std::move(cached->data);
+    f.leaves = std::move(cached->leaves);
+  } else if (f.is_inline) {
+    f.data.resize(f.size);
   } else {
-    f->leaves.resize(ChunkCount(f->size, opt_.chunk_size));
+    f.leaves.resize(ChunkCount(f.size, opt_.chunk_size));
   }
-  walked_bytes_ += f->size;
-  files_.push_back(std::move(f));
-  return files_.size() - 1;
 }
 
+// Reads directory d: its entries, and the files and subdirectories found in
+// it, into dirs_[d] only (so directories of one level can be walked at once).
 void IndexRun::Walk(size_t d) {
-  // dirs_ grows while we walk: take what we need by value or re-index.
-  const std::string dir_path = dirs_[d].path;
+  DirJob& dir = dirs_[d];
+  const std::string& dir_path = dir.path;
   // The root itself may be a symlink the user named; nothing below it is followed.
   const int nofollow = d == 0 ? 0 : O_NOFOLLOW;
   UniqueFd dfd(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC));
   DirStream dp(dfd ? ::fdopendir(dfd.get()) : nullptr);
   if (!dp) {
-    dirs_[d].failed = true;
-    dirs_[d].error = Status::FromErrno(errno, "open directory " + dir_path);
-    if (d > 0) Warn("skipping: " + dirs_[d].error.message());
+    dir.failed = true;
+    dir.error = Status::FromErrno(errno, "open directory " + dir_path);
+    if (d > 0) dir.warnings.push_back("skipping: " + dir.error.message());
     return;
   }
   dfd.release();  // now owned by dp
@@ -303,21 +331,21 @@ void IndexRun::Walk(size_t d) {
   // Sort so that the file order (and warnings) do not depend on read order.
   std::sort(names.begin(), names.end());
   if (read_errno != 0) {
-    dirs_[d].failed = true;
-    dirs_[d].error = Status::FromErrno(read_errno, "read directory " + dir_path);
-    if (d > 0) Warn("skipping: " + dirs_[d].error.message());
+    dir.failed = true;
+    dir.error = Status::FromErrno(read_errno, "read directory " + dir_path);
+    if (d > 0) dir.warnings.push_back("skipping: " + dir.error.message());
     return;
   }
-  dirs_[d].entries.reserve(names.size());
+  dir.entries.reserve(names.size());
   for (const std::string& name : names) {
     const std::string path = dir_path == "/" ? "/" + name : dir_path + "/" + name;
     if (!ValidateEntryName(name).ok()) {
-      Warn("skipping " + path + ": " + ValidateEntryName(name).message());
+      dir.warnings.push_back("skipping " + path + ": " + ValidateEntryName(name).message());
       continue;
     }
     struct stat st;
     if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      Warn("skipping " + Status::FromErrno(errno, path + ": stat").message());
+      dir.warnings.push_back("skipping " + Status::FromErrno(errno, path + ": stat").message());
       continue;
     }
     DirEntry e;
@@ -325,45 +353,99 @@ void IndexRun::Walk(size_t d) {
     e.mode = static_cast<uint16_t>(st.st_mode & 07777);
     e.mtime_sec = st.st_mtim.tv_sec;
     e.mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-    const size_t entry = dirs_[d].entries.size();
+    const size_t entry = dir.entries.size();
     if (S_ISREG(st.st_mode)) {
       e.type = EntryType::kFile;
       e.size = static_cast<uint64_t>(st.st_size);
-      AddFile(path, st, d, entry);
-      e.is_inline = files_.back()->is_inline;
+      dir.found_files.push_back(NewFile(path, st, d, entry));
+      e.is_inline = dir.found_files.back()->is_inline;
     } else if (S_ISDIR(st.st_mode)) {
       if (st.st_dev != root_dev_) {
-        Warn("skipping " + path + ": a mount point (not crossing file systems)");
+        dir.warnings.push_back("skipping " + path + ": a mount point (not crossing file systems)");
         continue;
       }
       e.type = EntryType::kDirectory;
-      dirs_[d].subdirs.push_back({entry, dirs_.size()});
-      dirs_.push_back(DirJob{});
-      dirs_.back().path = path;
+      dir.found_subdirs.emplace_back(entry, path);
     } else if (S_ISLNK(st.st_mode)) {
       // One byte more than the longest target allowed tells a longer one.
       char buf[kMaxSymlinkTargetLength + 1];
       ssize_t n = ::readlinkat(fd, name.c_str(), buf, sizeof buf);
       if (n < 0) {
-        Warn("skipping symlink " + Status::FromErrno(errno, path).message());
+        dir.warnings.push_back("skipping symlink " + Status::FromErrno(errno, path).message());
         continue;
       }
       if (n == 0 || static_cast<size_t>(n) > kMaxSymlinkTargetLength) {
-        Warn("skipping symlink " + path + ": target length out of range");
+        dir.warnings.push_back("skipping symlink " + path + ": target length out of range");
         continue;
       }
       std::string target(buf, static_cast<size_t>(n));
       e.type = EntryType::kSymlink;
       e.size = target.size();
       e.symlink_target = std::move(target);
-      ++stats_.symlinks;
+      ++dir.symlinks;
     } else {
-      Warn("skipping special file " + path);
+      dir.warnings.push_back("skipping special file " + path);
       continue;
     }
-    dirs_[d].entries.push_back(std::move(e));
+    dir.entries.push_back(std::move(e));
   }
-  dirs_[d].drop.assign(dirs_[d].entries.size(), false);
+  dir.drop.assign(dir.entries.size(), false);
+}
+
+// Moves what walking directory d found into the run, in directory order:
+// its files, its subdirectories (the next level), its warnings.
+void IndexRun::MergeWalked(size_t d) {
+  for (std::string& w : dirs_[d].warnings) Warn(w);
+  dirs_[d].warnings.clear();
+  stats_.symlinks += dirs_[d].symlinks;
+  for (auto& f : dirs_[d].found_files) {
+    walked_bytes_ += f->size;
+    files_.push_back(std::move(f));
+  }
+  dirs_[d].found_files.clear();
+  auto subdirs = std::move(dirs_[d].found_subdirs);
+  for (auto& [entry, path] : subdirs) {
+    dirs_[d].subdirs.push_back({entry, dirs_.size()});
+    dirs_.push_back(DirJob{});
+    dirs_.back().path = std::move(path);
+  }
+}
+
+// Walks the tree breadth-first, the directories of each level in parallel,
+// while the index cache loads on a thread of its own; then gives each file
+// its cached hashes, if any.
+Status IndexRun::WalkTree() {
+  std::thread loader;
+  if (!opt_.cache_path.empty()) loader = std::thread([this] { LoadCache(); });
+  const unsigned threads = opt_.threads ? opt_.threads : DefaultThreads();
+  auto last_report = std::chrono::steady_clock::now();
+  Status root_error;
+  levels_ = {0};
+  for (size_t begin = 0, end = dirs_.size(); begin < end; begin = end, end = dirs_.size()) {
+    (void)ParallelFor(end - begin, threads, [&](size_t i) {
+      Walk(begin + i);
+      return Status::Ok();
+    });
+    if (begin == 0 && dirs_[0].failed) {
+      root_error = dirs_[0].error.WithContext("index");
+      break;
+    }
+    for (size_t d = begin; d < end; ++d) MergeWalked(d);
+    levels_.push_back(end);
+    // While walking, the totals grow and nothing is hashed yet.
+    if (opt_.progress && std::chrono::steady_clock::now() - last_report > kProgressPeriod) {
+      last_report = std::chrono::steady_clock::now();
+      IndexProgress p;
+      p.files_total = files_.size();
+      p.bytes_total = walked_bytes_;
+      opt_.progress(p);
+    }
+  }
+  if (loader.joinable()) loader.join();
+  if (!cache_note_.empty()) Note(cache_note_);
+  LCFS_RETURN_IF_ERROR(root_error);
+  for (auto& f : files_) TakeFromCache(*f);
+  return Status::Ok();
 }
 
 void IndexRun::HashAll() {
@@ -468,38 +550,57 @@ void IndexRun::FinishFiles() {
   }
 }
 
-// Children come after their parent in dirs_, so walking it backwards builds
-// every directory after all of its subdirectories.
+// Builds directory d's object from its entries and its children's results;
+// touches only dirs_[d] (and reads its children, built one level before).
+void IndexRun::BuildDirectory(size_t d) {
+  DirJob& dir = dirs_[d];
+  if (dir.failed) return;
+  for (const DirJob::Child& c : dir.subdirs) {
+    const DirJob& child = dirs_[c.dir];
+    if (child.failed) {
+      dir.drop[c.entry] = true;
+    } else {
+      dir.entries[c.entry].hash = child.hash;
+      dir.entries[c.entry].size = child.encoded_size;
+    }
+  }
+  Directory obj;
+  obj.chunk_size = opt_.chunk_size;
+  for (size_t i = 0; i < dir.entries.size(); ++i) {
+    if (!dir.drop[i]) obj.entries.push_back(std::move(dir.entries[i]));
+  }
+  dir.entries.clear();
+  auto bytes = EncodeDirectory(obj);
+  if (!bytes.ok()) {
+    dir.build_error = bytes.status().WithContext(dir.path);
+    dir.failed = true;
+    return;
+  }
+  dir.encoded_size = bytes->size();
+  dir.hash = DirectoryHash(*bytes);
+  dir.encoded = std::move(bytes).value();
+}
+
+// The deepest level first, so every directory is built after all of its
+// subdirectories; the directories of one level in parallel.
 Status IndexRun::BuildDirectories() {
-  for (size_t d = dirs_.size(); d-- > 0;) {
-    DirJob& dir = dirs_[d];
-    if (dir.failed) continue;
-    for (const DirJob::Child& c : dir.subdirs) {
-      const DirJob& child = dirs_[c.dir];
-      if (child.failed) {
-        dir.drop[c.entry] = true;
-      } else {
-        dir.entries[c.entry].hash = child.hash;
-        dir.entries[c.entry].size = child.encoded_size;
+  const unsigned threads = opt_.threads ? opt_.threads : DefaultThreads();
+  for (size_t level = levels_.size() - 1; level-- > 0;) {
+    const size_t begin = levels_[level], end = levels_[level + 1];
+    (void)ParallelFor(end - begin, threads, [&](size_t i) {
+      BuildDirectory(begin + i);
+      return Status::Ok();
+    });
+    for (size_t d = begin; d < end; ++d) {
+      DirJob& dir = dirs_[d];
+      if (!dir.build_error.ok()) {
+        if (d == 0) return dir.build_error;
+        Warn("skipping directory " + dir.build_error.message());
       }
+      if (dir.failed) continue;
+      ++stats_.dirs;
+      mdex_->Put(dir.hash, ObjectKind::kDirectory, std::move(dir.encoded));
     }
-    Directory obj;
-    obj.chunk_size = opt_.chunk_size;
-    for (size_t i = 0; i < dir.entries.size(); ++i) {
-      if (!dir.drop[i]) obj.entries.push_back(std::move(dir.entries[i]));
-    }
-    dir.entries.clear();
-    auto bytes = EncodeDirectory(obj);
-    if (!bytes.ok()) {
-      if (d == 0) return bytes.status().WithContext(dir.path);
-      Warn("skipping directory " + dir.path + ": " + bytes.status().message());
-      dir.failed = true;
-      continue;
-    }
-    ++stats_.dirs;
-    dir.encoded_size = bytes->size();
-    dir.hash = DirectoryHash(*bytes);
-    mdex_->Put(dir.hash, ObjectKind::kDirectory, std::move(bytes).value());
   }
   return Status::Ok();
 }
@@ -516,7 +617,9 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
   IndexResult result;
   result.chunk_size = opt_.chunk_size;
   if (S_ISREG(st.st_mode)) {
-    AddFile(path, st, SIZE_MAX, 0);
+    files_.push_back(NewFile(path, st, SIZE_MAX, 0));
+    TakeFromCache(*files_[0]);
+    walked_bytes_ = files_[0]->size;
     HashAll();
     if (files_[0]->failed.load()) {
       return ErrorOf(*files_[0]).WithContext("index " + path);
@@ -526,22 +629,9 @@ Result<IndexResult> IndexRun::Run(const std::string& path) {
     result.root_is_directory = false;
     result.root_size = files_[0]->size;
   } else if (S_ISDIR(st.st_mode)) {
-    if (!opt_.cache_path.empty()) LoadCache();
     dirs_.push_back(DirJob{});
     dirs_[0].path = path.size() > 1 && path.back() == '/' ? path.substr(0, path.size() - 1) : path;
-    auto last_report = std::chrono::steady_clock::now();
-    for (size_t d = 0; d < dirs_.size(); ++d) {
-      Walk(d);
-      // While walking, the totals grow and nothing is hashed yet.
-      if (opt_.progress && std::chrono::steady_clock::now() - last_report > kProgressPeriod) {
-        last_report = std::chrono::steady_clock::now();
-        IndexProgress p;
-        p.files_total = files_.size();
-        p.bytes_total = walked_bytes_;
-        opt_.progress(p);
-      }
-      if (d == 0 && dirs_[0].failed) return dirs_[0].error.WithContext("index");
-    }
+    LCFS_RETURN_IF_ERROR(WalkTree());
     HashAll();
     FinishFiles();
     LCFS_RETURN_IF_ERROR(BuildDirectories());
