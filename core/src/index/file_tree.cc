@@ -191,30 +191,6 @@ std::vector<uint64_t> DiffChunks(std::span<const Hash> have_leaves, const FileTr
 
 // ---- receiver walk ----
 
-Result<Hash> FetchChunkHash(ObjectSource& source, const Hash& file_hash, const FileShape& shape,
-                            uint64_t chunk, std::chrono::milliseconds timeout) {
-  if (chunk >= shape.chunk_count()) {
-    return Status::Error(EINVAL, "chunk " + std::to_string(chunk) + " is past the end of a " +
-                                     std::to_string(shape.chunk_count()) + "-chunk file");
-  }
-  Hash current = file_hash;
-  for (const FileShape::Step& step : shape.PathToChunk(chunk)) {
-    const uint32_t children_count = shape.ChildCount(step.level, step.node);
-    auto bytes = source.Fetch({.hash = current,
-                               .kind = ObjectKind::kTreeNode,
-                               .expected_size = uint64_t{children_count} * Hash::kSize,
-                               .timeout = timeout});
-    if (!bytes.ok()) {
-      return bytes.status().WithContext("tree node " + current.ToHex() + " (level " +
-                                        std::to_string(step.level) + ")");
-    }
-    auto children = DecodeTreeNode(*bytes, children_count);
-    if (!children.ok()) return children.status().WithContext("tree node " + current.ToHex());
-    current = (*children)[step.child];
-  }
-  return current;
-}
-
 namespace {
 
 // A remote node's children, checked against the shape.
@@ -235,6 +211,21 @@ Result<std::vector<Hash>> FetchNode(ObjectSource& source, const Hash& hash, cons
 }
 
 }  // namespace
+
+Result<Hash> FetchChunkHash(ObjectSource& source, const Hash& file_hash, const FileShape& shape,
+                            uint64_t chunk, std::chrono::milliseconds timeout) {
+  if (chunk >= shape.chunk_count()) {
+    return Status::Error(EINVAL, "chunk " + std::to_string(chunk) + " is past the end of a " +
+                                     std::to_string(shape.chunk_count()) + "-chunk file");
+  }
+  Hash current = file_hash;
+  for (const FileShape::Step& step : shape.PathToChunk(chunk)) {
+    auto children = FetchNode(source, current, shape, step.level, step.node, timeout);
+    if (!children.ok()) return children.status();
+    current = (*children)[step.child];
+  }
+  return current;
+}
 
 Result<FileTree> FetchFileTree(ObjectSource& source, const Hash& file_hash, const FileShape& shape,
                                std::chrono::milliseconds timeout) {
