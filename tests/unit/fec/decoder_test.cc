@@ -16,57 +16,46 @@
 namespace lcfs::fec {
 namespace {
 
+using testing::Codec;
 using testing::RandomBytes;
 using testing::RoundTrip;
 
 TEST(DecoderTest, CompletesExactlyWhenSourceSymbolsArrive) {
-  auto oti = Oti::ForObject(1000, 100);
-  ASSERT_TRUE(oti.ok());
-  auto data = RandomBytes(1000, 7);
-  auto enc = ObjectEncoder::Create(*oti, data);
-  auto dec = ObjectDecoder::Create(*oti);
-  ASSERT_TRUE(enc.ok() && dec.ok());
-  std::vector<uint8_t> sym(100);
+  Codec c(1000, 100, 7);
+  ASSERT_TRUE(c.enc && c.dec);
   for (uint32_t esi = 0; esi < 10; ++esi) {
-    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
-    auto p = dec->Add(0, esi, sym);
+    ASSERT_TRUE(c.enc->Symbol(0, esi, c.symbol).ok());
+    auto p = c.dec->Add(0, esi, c.symbol);
     ASSERT_TRUE(p.ok());
     // Duplicates change nothing.
-    auto again = dec->Add(0, esi, sym);
+    auto again = c.dec->Add(0, esi, c.symbol);
     ASSERT_TRUE(again.ok());
     EXPECT_EQ(*p, esi == 9 ? DecodeProgress::kComplete : DecodeProgress::kNeedMore);
     EXPECT_EQ(*again, *p);
   }
-  EXPECT_TRUE(dec->complete());
-  EXPECT_TRUE(std::equal(data.begin(), data.end(), dec->object().begin()));
+  EXPECT_TRUE(c.Decoded());
 }
 
 TEST(DecoderTest, TooFewSymbolsNeedMore) {
-  auto oti = Oti::ForObject(100000, 1000);
-  ASSERT_TRUE(oti.ok());
-  auto data = RandomBytes(100000, 8);
-  auto enc = ObjectEncoder::Create(*oti, data);
-  auto dec = ObjectDecoder::Create(*oti);
-  ASSERT_TRUE(enc.ok() && dec.ok());
-  std::vector<uint8_t> sym(1000);
+  Codec c(100000, 1000, 8);
+  ASSERT_TRUE(c.enc && c.dec);
   // 99 distinct repair symbols for K = 100, plus each one again.
   for (uint32_t esi = 100; esi < 199; ++esi) {
-    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
+    ASSERT_TRUE(c.enc->Symbol(0, esi, c.symbol).ok());
     for (int twice = 0; twice < 2; ++twice) {
-      auto p = dec->Add(0, esi, sym);
+      auto p = c.dec->Add(0, esi, c.symbol);
       ASSERT_TRUE(p.ok());
       EXPECT_EQ(*p, DecodeProgress::kNeedMore);
     }
   }
-  EXPECT_FALSE(dec->complete());
-  EXPECT_EQ(dec->PendingSymbols(0), 99u);
+  EXPECT_FALSE(c.dec->complete());
+  EXPECT_EQ(c.dec->PendingSymbols(0), 99u);
   // Repair ESIs near the top of the 24-bit range work too.
-  for (uint32_t esi = kMaxEsi; esi > kMaxEsi - 5 && !dec->complete(); --esi) {
-    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
-    ASSERT_TRUE(dec->Add(0, esi, sym).ok());
+  for (uint32_t esi = kMaxEsi; esi > kMaxEsi - 5 && !c.dec->complete(); --esi) {
+    ASSERT_TRUE(c.enc->Symbol(0, esi, c.symbol).ok());
+    ASSERT_TRUE(c.dec->Add(0, esi, c.symbol).ok());
   }
-  ASSERT_TRUE(dec->complete());
-  EXPECT_TRUE(std::equal(data.begin(), data.end(), dec->object().begin()));
+  EXPECT_TRUE(c.Decoded());
 }
 
 TEST(DecoderTest, RejectsBadInputWithoutChangingState) {
@@ -90,20 +79,15 @@ TEST(DecoderTest, RejectsBadInputWithoutChangingState) {
 }
 
 TEST(DecoderTest, CorruptSymbolsGiveWrongBytesNotCrashes) {
-  auto oti = Oti::ForObject(20000, 200);
-  ASSERT_TRUE(oti.ok());
-  auto data = RandomBytes(20000, 9);
-  auto enc = ObjectEncoder::Create(*oti, data);
-  auto dec = ObjectDecoder::Create(*oti);
-  ASSERT_TRUE(enc.ok() && dec.ok());
-  std::vector<uint8_t> sym(200);
-  for (uint32_t esi = 100; !dec->complete() && esi < 300; ++esi) {
-    ASSERT_TRUE(enc->Symbol(0, esi, sym).ok());
-    sym[esi % 200] ^= 0x5a;
-    ASSERT_TRUE(dec->Add(0, esi, sym).ok());
+  Codec c(20000, 200, 9);
+  ASSERT_TRUE(c.enc && c.dec);
+  for (uint32_t esi = 100; !c.dec->complete() && esi < 300; ++esi) {
+    ASSERT_TRUE(c.enc->Symbol(0, esi, c.symbol).ok());
+    c.symbol[esi % 200] ^= 0x5a;
+    ASSERT_TRUE(c.dec->Add(0, esi, c.symbol).ok());
   }
-  ASSERT_TRUE(dec->complete());
-  EXPECT_FALSE(std::equal(data.begin(), data.end(), dec->object().begin()));
+  ASSERT_TRUE(c.dec->complete());
+  EXPECT_FALSE(c.Decoded());
 }
 
 TEST(EncoderTest, RejectsBadRequests) {

@@ -1,8 +1,11 @@
 // Helpers shared by the fec unit tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -14,6 +17,34 @@
 namespace lcfs::fec::testing {
 
 using lcfs::testing::RandomBytes;
+
+// `size` random bytes (from `seed`) in symbols of `symbol_size` bytes: the
+// bytes, their OTI, an encoder of them and an empty decoder. A step that
+// fails fails the test and leaves its member empty (check enc and dec).
+struct Codec {
+  Oti oti;
+  std::vector<uint8_t> data;
+  std::optional<ObjectEncoder> enc;
+  std::optional<ObjectDecoder> dec;
+  std::vector<uint8_t> symbol;  // a buffer of one symbol
+
+  Codec(uint64_t size, uint16_t symbol_size, uint64_t seed) : symbol(symbol_size) {
+    auto o = Oti::ForObject(size, symbol_size);
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
+    if (!o.ok()) return;
+    oti = *o;
+    data = RandomBytes(size, seed);
+    auto e = ObjectEncoder::Create(oti, data);
+    auto d = ObjectDecoder::Create(oti);
+    EXPECT_TRUE(e.ok() && d.ok());
+    if (e.ok()) enc.emplace(std::move(*e));
+    if (d.ok()) dec.emplace(std::move(*d));
+  }
+  // Whether the decoder holds exactly the original bytes.
+  bool Decoded() const {
+    return dec && dec->complete() && std::equal(data.begin(), data.end(), dec->object().begin());
+  }
+};
 
 struct Sym {
   uint8_t sbn;

@@ -20,6 +20,19 @@ Hash RandomHash(std::mt19937_64& rng) {
   return h;
 }
 
+// `n` random hashes (from `seed`) added to `m` as one-byte chunks of a file
+// that does not exist, hash i at offset i.
+std::vector<Hash> AddRandomChunks(Mdex& m, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  const Mdex::FileId file = m.AddFile("/nonexistent");
+  std::vector<Hash> hashes;
+  for (int i = 0; i < n; ++i) {
+    hashes.push_back(RandomHash(rng));
+    EXPECT_TRUE(m.Add(hashes.back(), ObjectKind::kChunk, file, static_cast<uint64_t>(i), 1));
+  }
+  return hashes;
+}
+
 TEST(Mdex, PutGetReadDel) {
   Mdex m;
   const auto bytes = Vec("a directory object");
@@ -82,14 +95,8 @@ TEST(Mdex, AliasNamesTheSameBytes) {
 }
 
 TEST(Mdex, ManyEntriesSurviveGrowthAndDeletion) {
-  std::mt19937_64 rng(7);
   Mdex m;
-  m.AddFile("/nonexistent");
-  std::vector<Hash> hashes;
-  for (int i = 0; i < 50000; ++i) {
-    hashes.push_back(RandomHash(rng));
-    ASSERT_TRUE(m.Add(hashes.back(), ObjectKind::kChunk, 0, static_cast<uint64_t>(i), 1));
-  }
+  const std::vector<Hash> hashes = AddRandomChunks(m, 50000, 7);
   EXPECT_EQ(m.size(), hashes.size());
   // Memory per entry as stated in mdex.h: 64..128 bytes of table per entry.
   const double per_entry = static_cast<double>(m.MemoryUsage()) / static_cast<double>(m.size());
@@ -108,14 +115,8 @@ TEST(Mdex, ManyEntriesSurviveGrowthAndDeletion) {
 }
 
 TEST(Mdex, ReserveKeepsEntries) {
-  std::mt19937_64 rng(1);
   Mdex m;
-  m.AddFile("/nonexistent");
-  std::vector<Hash> hashes;
-  for (int i = 0; i < 100; ++i) {
-    hashes.push_back(RandomHash(rng));
-    m.Add(hashes.back(), ObjectKind::kChunk, 0, static_cast<uint64_t>(i), 1);
-  }
+  const std::vector<Hash> hashes = AddRandomChunks(m, 100, 1);
   const size_t before = m.MemoryUsage();
   m.Reserve(100000);
   EXPECT_GT(m.MemoryUsage(), before);
