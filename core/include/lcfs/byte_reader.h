@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "lcfs/check.h"
@@ -62,6 +63,17 @@ class ByteReader {
     return true;
   }
   bool Skip(size_t n) { return Bytes(n).has_value(); }
+  // An unsigned integer of sizeof(T) bytes into *out; false (nothing
+  // consumed, *out unchanged) if fewer remain. For decoders that fill a
+  // struct field by field.
+  template <typename T>
+  requires std::is_unsigned_v<T>
+  bool Read(T* out) {
+    auto v = Uint(sizeof(T));
+    if (!v) return false;
+    *out = static_cast<T>(*v);
+    return true;
+  }
 
  private:
   template <typename T>

@@ -110,21 +110,15 @@ Result<DirEntry> DecodeEntry(ByteReader& r, size_t index) {
   auto name = r.Bytes(*name_length);
   if (!name) return Truncated(index, "", "name");
   e.name.assign(name->begin(), name->end());
-  auto type = r.U8();
-  if (!type) return Truncated(index, e.name, "type");
-  e.type = static_cast<EntryType>(*type);
-  auto mode = r.U16();
-  if (!mode) return Truncated(index, e.name, "mode");
-  e.mode = *mode;
-  auto mtime = r.U64();
-  if (!mtime) return Truncated(index, e.name, "mtime");
-  e.mtime_sec = static_cast<int64_t>(*mtime);
-  auto mtime_nsec = r.U32();
-  if (!mtime_nsec) return Truncated(index, e.name, "mtime nanoseconds");
-  e.mtime_nsec = *mtime_nsec;
-  auto size = r.U64();
-  if (!size) return Truncated(index, e.name, "size");
-  e.size = *size;
+  uint8_t type = 0;
+  if (!r.Read(&type)) return Truncated(index, e.name, "type");
+  e.type = static_cast<EntryType>(type);
+  if (!r.Read(&e.mode)) return Truncated(index, e.name, "mode");
+  uint64_t mtime = 0;
+  if (!r.Read(&mtime)) return Truncated(index, e.name, "mtime");
+  e.mtime_sec = static_cast<int64_t>(mtime);
+  if (!r.Read(&e.mtime_nsec)) return Truncated(index, e.name, "mtime nanoseconds");
+  if (!r.Read(&e.size)) return Truncated(index, e.name, "size");
   switch (e.type) {
     case EntryType::kFile: {
       auto storage = r.U8();

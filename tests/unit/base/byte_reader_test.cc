@@ -37,6 +37,21 @@ TEST(ByteReader, ReadPastTheEndFailsAndConsumesNothing) {
   EXPECT_FALSE(r.U8().has_value());
 }
 
+TEST(ByteReader, ReadFillsAFieldOfItsOwnWidthOrLeavesItAlone) {
+  const std::vector<uint8_t> in = {0x12, 0x34, 0x56, 0x78, 0x9a};
+  ByteReader r(in);
+  uint16_t mode = 0;
+  uint32_t nsec = 7;
+  ASSERT_TRUE(r.Read(&mode));
+  EXPECT_EQ(mode, 0x1234);
+  EXPECT_FALSE(r.Read(&nsec));  // three bytes left
+  EXPECT_EQ(nsec, 7u);
+  EXPECT_EQ(r.pos(), 2u);
+  uint8_t b = 0;
+  ASSERT_TRUE(r.Read(&b));
+  EXPECT_EQ(b, 0x56);
+}
+
 TEST(ByteReader, BytesPointIntoTheInput) {
   const std::vector<uint8_t> in = {1, 2, 3, 4, 5};
   ByteReader r(in);
