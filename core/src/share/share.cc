@@ -201,10 +201,12 @@ struct ShareEngine::Loop {
   std::vector<std::shared_ptr<Epoch>> incoming GUARDED_BY(mu);
   std::vector<int> served GUARDED_BY(mu);  // ifindexes of `senders`, for interfaces()
   bool stop GUARDED_BY(mu) = false;
+  bool standby_wanted GUARDED_BY(mu) = false;  // SetStandby
   uint64_t next_epoch_id GUARDED_BY(mu) = 1;
 
   // Engine thread only.
   std::deque<std::shared_ptr<Epoch>> epochs;  // front: the current index
+  bool standby = false;  // sends nothing (PickNext); standby_wanted as last taken
   std::unordered_map<net::Ipv6Address, Active> active;
   double vtime = 0;             // the pass of the last group that sent (stride scheduling)
   uint64_t listeners_seen = 0;  // snooper->listeners_generation() last looked at
@@ -238,6 +240,9 @@ struct ShareEngine::Loop {
 
   void Run();
   void TakeIncoming(Clock::time_point now);
+  // Enters or leaves standby as SetStandby asked; leaving it, every group
+  // with listeners owes them a whole set.
+  void TakeStandby() EXCLUDES(mu);
   void ExpireEpochs(Clock::time_point now);
   void HandleEvents();
   void OnJoin(int ifindex, const net::Ipv6Address& group);
@@ -340,6 +345,26 @@ void ShareEngine::Loop::TakeIncoming(Clock::time_point now) {
       if (snooper->HasListeners(key.ifindex, key.group)) OnJoin(key.ifindex, key.group);
     }
   }
+}
+
+void ShareEngine::Loop::TakeStandby() {
+  bool wanted;
+  {
+    MutexLock lock(&mu);
+    wanted = standby_wanted;
+  }
+  if (wanted == standby) return;
+  standby = wanted;
+  if (!standby) {
+    for (auto& [group, a] : active) {
+      a.renew = true;
+      a.held_until = {};
+      a.pass = vtime;
+    }
+  }
+  Notice(standby ? "standby: sending nothing while a replica serves"
+                 : "active: sending the " + std::to_string(active.size()) +
+                       " objects that have listeners");
 }
 
 void ShareEngine::Loop::ExpireEpochs(Clock::time_point now) {
@@ -527,6 +552,7 @@ void ShareEngine::Loop::ArmTimer(Clock::time_point when, Clock::time_point now) 
 }
 
 std::optional<net::Ipv6Address> ShareEngine::Loop::PickNext(Clock::time_point now) const {
+  if (standby) return std::nullopt;
   const std::pair<const net::Ipv6Address, Active>* best = nullptr;
   for (const auto& entry : active) {
     if (entry.second.held_until > now || !HasUsableSender(entry.second, now)) continue;
@@ -849,6 +875,7 @@ void ShareEngine::Loop::Run() {
     Clock::time_point now = Clock::now();
     if (Stopping()) break;
     TakeIncoming(now);
+    TakeStandby();
     ExpireEpochs(now);
     snooper->ProcessTimers(now);
     HandleEvents();
@@ -969,6 +996,7 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   l.stats->published_objects.store(epoch->map.size(), std::memory_order_relaxed);
   {
     MutexLock lock(&l.mu);  // no other thread yet: for the analysis
+    l.standby_wanted = l.options.standby;
     epoch->id = l.next_epoch_id++;
     l.incoming.push_back(std::move(epoch));
   }
@@ -1085,6 +1113,14 @@ Status ShareEngine::Serve(const index::IndexResult& index) try {
   return Status::Ok();
 } catch (const std::bad_alloc&) {
   return Status::Error(ENOMEM, "serve: out of memory");
+}
+
+void ShareEngine::SetStandby(bool standby) {
+  {
+    MutexLock lock(&loop_->mu);
+    loop_->standby_wanted = standby;
+  }
+  loop_->Wake();
 }
 
 std::vector<int> ShareEngine::interfaces() const {

@@ -30,7 +30,7 @@
 // back) is never sent: it is dropped, counted, and reported to on_stale.
 //
 // Threads: Share, Unshare and the ShareEngine destructor are called from the
-// owning thread; Serve, interfaces() and stats() from any thread (Serve hands
+// owning thread; Serve, SetStandby, interfaces() and stats() from any thread (Serve hands
 // the index to the engine thread under a lock). Everything else, and the
 // on_stale and log callbacks, runs on the engine's own thread.
 #pragma once
@@ -125,6 +125,8 @@ struct ShareOptions {
   // once, so a new reader need not wait for the periodic announcement).
   // Must not block or call back into the engine.
   std::function<void(const net::Ipv6Address& group, int ifindex)> on_unknown_join;
+  // Start in standby (ShareEngine::SetStandby).
+  bool standby = false;
   // Diagnostic lines (joins, leaves, epochs), on the engine thread; may be empty.
   std::function<void(const std::string& line)> log;
   // Lines an operator should see (a link down or back, an interface gone
@@ -155,6 +157,12 @@ class ShareEngine {
   // Serves `index` from now on; the previous index stays served for the
   // grace period (objects in both keep sending without a break).
   Status Serve(const index::IndexResult& index);
+
+  // Replicas (docs/protocol.md section 14): in standby the engine keeps
+  // snooping MLD, querying and tracking listeners, but sends no packet of
+  // any object. Leaving standby sends every group that has listeners a whole
+  // set from where its stream is, as to a newcomer. Any thread.
+  void SetStandby(bool standby);
 
   // The interfaces served (ifindex).
   std::vector<int> interfaces() const;
