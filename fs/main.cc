@@ -250,6 +250,8 @@ int main(int argc, char** argv) {
     DetachStdio();
   }
   ReportToParent(true);
+  // After the fork into the background (a thread would not survive it).
+  lcfs::HeapTrimmer heap_trimmer;
   Status st = (*mount)->Run();
   metrics.Stop();  // no scrape may read the parts while they go
   if (!st.ok()) {

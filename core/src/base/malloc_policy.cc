@@ -25,4 +25,28 @@ void ApplyMallocPolicy() {
 #endif
 }
 
+void HeapTrimmer::TrimNow() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+HeapTrimmer::HeapTrimmer(std::chrono::milliseconds period) {
+  thread_ = std::thread([this, period] {
+    MutexLock lock(&mu_);
+    while (!stop_) {
+      if (!stop_cv_.WaitFor(&mu_, period)) TrimNow();  // a timeout: the period is up
+    }
+  });
+}
+
+HeapTrimmer::~HeapTrimmer() {
+  {
+    MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  stop_cv_.SignalAll();
+  thread_.join();
+}
+
 }  // namespace lcfs
