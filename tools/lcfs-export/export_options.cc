@@ -22,6 +22,9 @@ enum LongOnly {
   kMetrics,
   kIndexCache,
   kNoIndexCache,
+  kPeer,
+  kReplicaInterval,
+  kNoReplicas,
 };
 
 const option kOptions[] = {
@@ -43,6 +46,9 @@ const option kOptions[] = {
     {"metrics", required_argument, nullptr, kMetrics},
     {"index-cache", required_argument, nullptr, kIndexCache},
     {"no-index-cache", no_argument, nullptr, kNoIndexCache},
+    {"peer", required_argument, nullptr, kPeer},
+    {"replica-interval", required_argument, nullptr, kReplicaInterval},
+    {"no-replicas", no_argument, nullptr, kNoReplicas},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, 'V'},
     {nullptr, 0, nullptr, 0},
@@ -88,6 +94,12 @@ std::string ExportUsage() {
          "                          files that changed (default: one file per DIR under\n"
          "                          /var/cache/lcfs-export, or ~/.cache/lcfs-export)\n"
          "      --no-index-cache    read every file at every index\n"
+         "      --peer ADDR         replicas: only the exporter at ADDR (link-local) may make\n"
+         "                          this one stand by (repeatable; default: any on the link)\n"
+         "      --replica-interval D\n"
+         "                          say hello to replicas every D (default 200ms); a standby\n"
+         "                          takes over 3.5 D after the active one's last hello\n"
+         "      --no-replicas       always send, even while a replica of DIR serves the link\n"
          "  -h, --help              this help\n"
          "  -V, --version           version\n"
          "\n"
@@ -134,20 +146,37 @@ Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* ou
       case 'v':
         out->verbosity = 2;
         break;
+      case kPeer: {
+        auto a = net::Ipv6Address::Parse(arg);
+        if (!a.ok()) return Bad("--peer", a.status());
+        if (a->IsMulticast() || a->IsUnspecified())
+          return Status::Error(EINVAL, "--peer: " + arg + " is not a unicast address");
+        out->peers.push_back(*a);
+        break;
+      }
+      case kNoReplicas:
+        out->replicas = false;
+        break;
       case kGrace:
       case kSettle:
       case kAnnounceInterval:
+      case kReplicaInterval:
       case kMldQueryInterval: {
         auto d = share::ParseDuration(arg);
         const char* name = c == kGrace              ? "--grace"
                            : c == kSettle           ? "--settle"
                            : c == kAnnounceInterval ? "--announce-interval"
+                           : c == kReplicaInterval  ? "--replica-interval"
                                                     : "--mld-query-interval";
         if (!d.ok()) return Bad(name, d.status());
         if (c == kGrace) {
           out->grace = *d;
         } else if (c == kSettle) {
           out->settle = *d;
+        } else if (c == kReplicaInterval) {
+          if (d->count() < 10 || d->count() > 10'000)
+            return Status::Error(EINVAL, "--replica-interval: from 10ms to 10s");
+          out->replica_interval = *d;
         } else if (c == kAnnounceInterval) {
           if (d->count() < 100) return Status::Error(EINVAL, "--announce-interval: at least 100ms");
           out->announce_interval = *d;

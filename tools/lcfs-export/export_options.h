@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "lcfs/net/address.h"
 #include "lcfs/status.h"
 
 namespace lcfs::exporter {
@@ -31,6 +32,11 @@ struct ExportOptions {
   std::string metrics;          // --metrics ADDR:PORT: Prometheus endpoint; empty = none
   std::string index_cache;      // --index-cache FILE; empty: index::DefaultIndexCachePath
   bool use_index_cache = true;  // --no-index-cache: false
+  // Replicas (docs/protocol.md section 14): hellos every replica_interval;
+  // with peers, only those sources' hellos count. --no-replicas: false.
+  bool replicas = true;
+  std::chrono::milliseconds replica_interval{200};
+  std::vector<net::Ipv6Address> peers;  // --peer ADDR (unicast)
 };
 
 enum class ParseOutcome { kRun, kHelp, kVersion };

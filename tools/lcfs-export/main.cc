@@ -29,6 +29,7 @@
 #include "lcfs/malloc_policy.h"
 #include "lcfs/metrics/engine_metrics.h"
 #include "lcfs/metrics/metrics_server.h"
+#include "lcfs/replica/replicator.h"
 #include "lcfs/share/share.h"
 #include "lcfs/share/units.h"
 #include "lcfs/unique_fd.h"
@@ -93,6 +94,9 @@ class Exporter {
   std::atomic<channel::Announcer*> announce_on_join_{nullptr};
   net::Ipv6Address channel_group_;  // written before announce_on_join_ is set
   share::ShareHandle engine_;
+  // Declared after engine_: stopped first (its goodbye lets a standby replica
+  // take over at once) and never calls into a stopped engine.
+  std::unique_ptr<replica::Replicator> replicator_;
   Hash root_;
   UniqueFd stale_fd_;         // eventfd: the engine found a changed file
   ServiceNotifier notifier_;  // systemd: READY=1, STATUS=, WATCHDOG=1
@@ -131,6 +135,7 @@ void Exporter::Reindex(bool force_publish) {
   }
   if (result->root != root_) {
     root_ = result->root;
+    if (replicator_) replicator_->SetRoot(root_);
     if (announcer_) {  // signed before it is printed: whoever reads the HASH can follow it
       Status a = announcer_->Publish(root_);
       if (!a.ok()) log_.Error("--sign: cannot sign the new root: " + a.ToString());
@@ -158,6 +163,14 @@ void Exporter::PrintStats() const {
       g(stats_.refused_leaves) + ", listeners over the caps " + g(stats_.hosts_refused) +
       ", groups on RFC timers " + g(stats_.rfc_fallbacks) + ", reports for unserved groups " +
       g(stats_.ignored_records) + ", groups refused " + g(stats_.records_refused));
+  if (replicator_) {
+    const replica::ReplicaStats& r = replicator_->stats();
+    log_.Error(std::string("replicas: ") + (replicator_->active() ? "active" : "standby") +
+               ", live replicas " + g(r.live_peers) + ", hellos sent " + g(r.hellos_sent) +
+               ", hellos received " + g(r.hellos_received) + ", malformed " + g(r.malformed) +
+               ", refused (not a --peer) " + g(r.refused) + ", took over " + g(r.takeovers) +
+               ", stood by " + g(r.standbys));
+  }
 }
 
 int Exporter::Run() {
@@ -213,6 +226,8 @@ int Exporter::Run() {
   if (log_.enabled(LogLevel::kDebug))
     share_options.log = [this](const std::string& line) { log_.Debug(line); };
   share_options.notice = [this](const std::string& line) { log_.Info(line); };
+  // With replicas, nothing is sent before the election says so.
+  share_options.standby = options_.replicas;
   // A reader joining the channel's group gets the current record at once.
   share_options.on_unknown_join = [this](const net::Ipv6Address& group, int) {
     channel::Announcer* a = announce_on_join_.load(std::memory_order_acquire);
@@ -251,6 +266,22 @@ int Exporter::Run() {
     return kExitError;
   }
   engine_ = std::move(*engine);
+  if (options_.replicas) {
+    replica::ReplicaOptions r;
+    r.interval = options_.replica_interval;
+    r.peers = options_.peers;
+    r.port = share_options.scheme.port;
+    r.loopback = options_.loopback;
+    r.interfaces = [this] { return engine_->interfaces(); };
+    r.on_change = [this](bool active) { engine_->SetStandby(!active); };
+    r.log = [this](const std::string& line) { log_.Info("replicas: " + line); };
+    auto replicator = replica::Replicator::Start(root_, std::move(r));
+    if (!replicator.ok()) {
+      log_.Error(replicator.status().message());
+      return kExitError;
+    }
+    replicator_ = std::move(*replicator);
+  }
   if (!options_.sign_key.empty()) {  // before dropping privileges: the key is private
     channel::AnnouncerOptions a;
     a.interfaces = engine_->interfaces();
@@ -344,6 +375,7 @@ int Exporter::Run() {
             case SIGINT:
               log_.Info(std::string("stopping on ") + strsignal(static_cast<int>(info.ssi_signo)));
               notifier_.Stopping();
+              replicator_.reset();  // goodbye first: a standby replica takes over now
               share::Unshare(std::move(engine_));
               return kExitOk;
             case SIGHUP:
