@@ -151,22 +151,22 @@ class ProgressSampler {
   void Run() {
     const auto start = host_.InterfaceCounter("rx_bytes");
     if (!start.ok()) return;
-    uint64_t last = *start;
+    uint64_t previous = *start;
     std::optional<Clock::time_point> since;
     while (!stop_) {
       std::this_thread::sleep_for(10ms);  // the sampling period, not a synchronisation
       const auto now = Clock::now();
       const auto rx = host_.InterfaceCounter("rx_bytes");
       if (!rx.ok()) continue;
-      if (*rx - last >= 1000) {
+      if (*rx - previous >= 1000) {
         if (since) {
           const auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(now - *since);
           gap_ms_ = std::max<int64_t>(gap_ms_.load(), gap.count());
         }
         since = now;
-        last = *rx;
-        received_ = *rx - *start;
       }
+      previous = *rx;
+      received_ = *rx - *start;
     }
   }
   const testbed::Host& host_;

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Replicas (docs/protocol.md section 14): what two replicas of one tree send
+# for one read, against one exporter alone, and how long a reader stalls
+# when the active replica is killed (SIGKILL) mid-read.
+#
+#   bench/e2e/replicas.sh [BUILD_DIR] [RUNS] [FILE_MIB]
+#
+# A 3-host virtual LAN (build/tests/lcfs-testbed): exporters on hosts 0 and
+# 1 serve one DIR holding a FILE_MIB (default 64) MiB random file; host 2
+# reads it with lcfs-sync into a fresh directory. Per run, three reads:
+#   one      lcfs-export on host 0 alone;
+#   two      replicas on hosts 0 (active) and 1 (standby);
+#   kill     the same, host 0 killed once the reader has a quarter of the file.
+# Wire bytes are what the exporters say they sent (SIGUSR1: UDP payload plus
+# 62 bytes of headers per packet), summed over the exporters alive. The
+# stall is the longest time without data arriving at the reader (lan0
+# rx_bytes sampled every 10 ms; a sample under 1000 bytes, a hello or an MLD
+# report, is no data); "extra" is the kill read's time minus the two read's.
+# Medians over RUNS (default 3). Targets: two/one <= 1.3, stall <= 2 s.
+# A report, not a test. Needs root and python3.
+set -euo pipefail
+if [[ "${1:-}" != --inside ]]; then
+  build=$(realpath "${1:-build}")
+  for f in tools/lcfs-export tools/lcfs-sync tests/lcfs-testbed; do
+    [[ -x "$build/$f" ]] || { echo "no $build/$f: build it first" >&2; exit 2; }
+  done
+  exec "$build/tests/lcfs-testbed" --hosts 3 -- bash "$(realpath "$0")" --inside "$build" \
+    "${2:-3}" "${3:-64}"
+fi
+build=$2 runs=$3 mib=$4
+LCFS_BENCH_TOOLS=$build/tools
+tools=$build/tools
+. "$(dirname "$0")/lib.sh"
+bench_setup lcfs-replicas
+mkdir -p "$work/src"
+head -c "$((mib << 20))" /dev/urandom >"$work/src/file"
+
+# The sampler, run in the reader's host: rx bytes of lan0 every 10 ms until
+# $work/stop appears; prints the longest gap between data in ms and the
+# bytes received.
+cat >"$work/sample.py" <<'PY'
+import os, sys, time
+stop = sys.argv[1]
+def rx():
+    with open("/proc/self/net/dev") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.strip() == "lan0":
+                return int(rest.split()[0])
+    return 0
+start = prev = rx()
+since, gap = None, 0.0
+while not os.path.exists(stop):
+    time.sleep(0.01)
+    now, v = time.monotonic(), rx()
+    if v - prev >= 1000:
+        if since is not None:
+            gap = max(gap, now - since)
+        since = now
+    prev = v
+print(f"{gap * 1000:.0f} {prev - start}")
+PY
+
+# start_replica HOST LOGNAME EXPECT: lcfs-export on HOST, waits until its log
+# says "replicas: EXPECT"; sets pid.
+start_replica() {
+  local host=$1 log=$work/$2.log expect=$3 _
+  nsenter --net="$(host_ns "$host")" -- "$tools/lcfs-export" -i lan0 --no-index-cache \
+    --no-watch --mld-query-interval 1s "$work/src" >"$work/$2.hash" 2>"$log" &
+  pid=$!
+  bench_pids+=("$pid")
+  for _ in $(seq 600); do grep -aq "replicas: $expect" "$log" && break; sleep 0.05; done
+  grep -aq "replicas: $expect" "$log" || { echo "exporter on host $host not $expect:" >&2; cat "$log" >&2; exit 1; }
+}
+stop_all() {
+  local p
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  bench_pids=()
+}
+sent() { exporter_wire_bytes "$1" "$2"; }
+rx_bytes() { in_host "$1" awk -F: '/lan0:/ { split($2, v, " "); print v[1] }' /proc/net/dev; }
+
+# read_file [KILL_PID]: lcfs-sync on host 2 into a fresh directory, with the
+# sampler; kills KILL_PID (SIGKILL) once a quarter of the file has arrived.
+# Sets read_s, gap_ms.
+read_file() {
+  local kill_pid=${1:-} root t0 t1 spid rpid _
+  root=$(head -1 "$work/a.hash")
+  rm -rf "$work/dest" "$work/stop"
+  nsenter --net="$(host_ns 2)" -- python3 "$work/sample.py" "$work/stop" >"$work/sample" &
+  spid=$!
+  t0=$(now)
+  nsenter --net="$(host_ns 2)" -- "$tools/lcfs-sync" -q -i lan0 "$root" "$work/dest" &
+  rpid=$!
+  if [[ -n "$kill_pid" ]]; then
+    local rx0
+    rx0=$(rx_bytes 2)
+    for _ in $(seq 6000); do
+      (($(rx_bytes 2) - rx0 > (mib << 20) / 4)) && break
+      sleep 0.01
+    done
+    kill -9 "$kill_pid"
+  fi
+  wait "$rpid" || { echo "lcfs-sync failed" >&2; exit 1; }
+  t1=$(now)
+  touch "$work/stop"
+  wait "$spid"
+  cmp -s "$work/src/file" "$work/dest/file" || { echo "copy differs" >&2; exit 1; }
+  read_s=$(echo "$t1 - $t0" | bc -l)
+  gap_ms=$(cut -d' ' -f1 "$work/sample")
+}
+
+echo "replicas: ${mib} MiB file, $runs runs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+ones=() twos=() ratios=() stalls=() extras=() one_t=() two_t=() kill_t=()
+for run in $(seq "$runs"); do
+  # One exporter.
+  start_replica 0 a active
+  a=$pid
+  s0=$(sent "$a" "$work/a.log")
+  read_file
+  one=$(($(sent "$a" "$work/a.log") - s0))
+  one_t+=("$read_s")
+  stop_all
+
+  # Two replicas, both alive.
+  start_replica 0 a active
+  a=$pid
+  start_replica 1 b standby
+  b=$pid
+  s0=$(($(sent "$a" "$work/a.log") + $(sent "$b" "$work/b.log")))
+  read_file
+  two=$(($(sent "$a" "$work/a.log") + $(sent "$b" "$work/b.log") - s0))
+  two_t+=("$read_s")
+  stop_all
+
+  # Two replicas, the active one killed mid-read.
+  start_replica 0 a active
+  a=$pid
+  start_replica 1 b standby
+  b=$pid
+  read_file "$a"
+  kill_t+=("$read_s")
+  stalls+=("$gap_ms")
+  grep -aq "replicas: active" "$work/b.log" || { echo "the standby never took over" >&2; exit 1; }
+  stop_all
+
+  ones+=("$one")
+  twos+=("$two")
+  ratios+=("$(echo "$two / $one" | bc -l)")
+  extras+=("$(echo "${kill_t[-1]} - ${two_t[-1]}" | bc -l)")
+  printf 'run %d: one %d B in %.2f s; two %d B (%.3fx) in %.2f s; kill: stall %d ms, read %.2f s\n' \
+    "$run" "$one" "${one_t[-1]}" "$two" "${ratios[-1]}" "${two_t[-1]}" "$gap_ms" "${kill_t[-1]}"
+done
+printf '\nmedians of %d runs (load now %s):\n' "$runs" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  wire bytes, one exporter      %12.0f\n' "$(median "${ones[@]}")"
+printf '  wire bytes, two replicas      %12.0f   %.3fx one (target <= 1.3x)\n' \
+  "$(median "${twos[@]}")" "$(median "${ratios[@]}")"
+printf '  read time one / two / kill    %.2f / %.2f / %.2f s\n' \
+  "$(median "${one_t[@]}")" "$(median "${two_t[@]}")" "$(median "${kill_t[@]}")"
+printf '  stall after killing active    %.0f ms (target <= 2000 ms)\n' "$(median "${stalls[@]}")"
+printf '  extra read time from the kill %.2f s (objects in flight sent again)\n' \
+  "$(median "${extras[@]}")"
