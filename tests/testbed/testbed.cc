@@ -76,26 +76,26 @@ void SweepStaleNamespaces() {
   for (const auto& n : stale) (void)Ip({"netns", "del", n});
 }
 
-Status WaitForLinkLocal(const std::string& netns, in6_addr* addr) {
+Status WaitForLinkLocal(const std::string& netns, const std::string& iface, in6_addr* addr) {
   // DAD takes about a second (one probe, RetransTimer 1 s); poll for the
   // address to lose its tentative flag, bounded.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   for (;;) {
     std::string out;
-    (void)RunCommand(
-        {"ip", "-n", netns, "-6", "-o", "addr", "show", "dev", kHostInterface, "scope", "link"},
-        &out);
+    (void)RunCommand({"ip", "-n", netns, "-6", "-o", "addr", "show", "dev", iface, "scope", "link"},
+                     &out);
     if (out.find("fe80::") != std::string::npos && out.find("tentative") == std::string::npos) {
       std::string a = out.substr(out.find("fe80::"));
       a = a.substr(0, a.find('/'));
       if (inet_pton(AF_INET6, a.c_str(), addr) != 1)
         return Status::Error(EINVAL, "cannot parse link-local address '" + a + "'");
       if (out.find("dadfailed") != std::string::npos)
-        return Status::Error(EADDRINUSE, netns + ": duplicate address detected");
+        return Status::Error(EADDRINUSE, netns + " " + iface + ": duplicate address detected");
       return Status::Ok();
     }
     if (std::chrono::steady_clock::now() > deadline)
-      return Status::Error(ETIMEDOUT, netns + ": link-local address still tentative: " + out);
+      return Status::Error(ETIMEDOUT,
+                           netns + " " + iface + ": link-local address still tentative: " + out);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -108,10 +108,22 @@ NetnsGuard::~NetnsGuard() {
   if (previous_) setns(previous_.get(), CLONE_NEWNET);
 }
 
+std::string HostInterface::link_local_str() const {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &link_local, buf, sizeof buf);
+  return buf;
+}
+
 std::string Host::link_local_str() const {
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(AF_INET6, &link_local_, buf, sizeof buf);
   return buf;
+}
+
+const HostInterface* Host::interface(const std::string& name) const {
+  for (const auto& i : interfaces_)
+    if (i.name == name) return &i;
+  return nullptr;
 }
 
 Status Host::Run(const std::vector<std::string>& argv, std::string* output,
@@ -191,7 +203,7 @@ Status Host::SetMldVersion(int version) {
                   std::to_string(version));
 }
 
-Result<uint64_t> Host::InterfaceCounter(const std::string& name) const {
+Result<uint64_t> Host::InterfaceCounter(const std::string& name, const std::string& iface) const {
   // /proc/thread-self/net follows this thread's namespace, which Enter() sets.
   auto guard = Enter();
   if (!guard.ok()) return guard.status();
@@ -211,18 +223,26 @@ Result<uint64_t> Host::InterfaceCounter(const std::string& name) const {
     if (colon == std::string::npos) continue;
     std::string ifname = line.substr(0, colon);
     ifname.erase(0, ifname.find_first_not_of(' '));
-    if (ifname != kHostInterface) continue;
+    if (ifname != iface) continue;
     std::istringstream fields(line.substr(colon + 1));
     uint64_t v = 0;
     for (int i = 0; i <= field; ++i) fields >> v;
     return v;
   }
-  return Status::Error(ENOENT, std::string("no interface ") + kHostInterface + " in " + netns_);
+  return Status::Error(ENOENT, "no interface " + iface + " in " + netns_);
 }
 
 Result<std::unique_ptr<Testbed>> Testbed::Create(const TestbedOptions& opts) {
   if (!HaveTestbedPrivileges()) return Status::Error(EPERM, "testbed needs root");
   if (opts.hosts < 1 || opts.hosts > 64) return Status::Error(EINVAL, "testbed: 1..64 hosts");
+  if (opts.lans < 1 || opts.lans > 16) return Status::Error(EINVAL, "testbed: 1..16 LANs");
+  if (opts.host_lans.size() > static_cast<size_t>(opts.hosts))
+    return Status::Error(EINVAL, "testbed: host_lans names more hosts than there are");
+  for (int lan : opts.host_lans)
+    if (lan < 0 || lan >= opts.lans) return Status::Error(EINVAL, "testbed: no such LAN");
+  for (const auto& x : opts.extra_links)
+    if (x.host < 0 || x.host >= opts.hosts || x.lan < 0 || x.lan >= opts.lans)
+      return Status::Error(EINVAL, "testbed: extra link to no such host or LAN");
   SweepStaleNamespaces();
   std::unique_ptr<Testbed> bed(new Testbed());  // private constructor
   Status s = bed->Setup(opts);
@@ -262,10 +282,31 @@ Status Testbed::Setup(const TestbedOptions& opts) {
   Record("netns", bridge_netns_);
   LCFS_RETURN_IF_ERROR(Ip({"netns", "add", bridge_netns_}));
   LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "set", "lo", "up"}));
-  LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "add", "br0", "type", "bridge",
-                           "mcast_snooping", opts.snooping ? "1" : "0", "stp_state", "0"}));
-  // The bridge is a switch, not a host: no addresses, no MLD of its own.
-  LCFS_RETURN_IF_ERROR(SysctlIn(bridge_netns_, "net.ipv6.conf.br0.disable_ipv6", "1"));
+  // Every bridge lives in the bridge namespace, so deleting that namespace
+  // (destructor or reaper) removes all of them.
+  lans_ = opts.lans;
+  for (int lan = 0; lan < lans_; ++lan) {
+    const std::string br = bridge_name(lan);
+    LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "add", br, "type", "bridge",
+                             "mcast_snooping", opts.snooping ? "1" : "0", "stp_state", "0"}));
+    // The bridge is a switch, not a host: no addresses, no MLD of its own.
+    LCFS_RETURN_IF_ERROR(SysctlIn(bridge_netns_, "net.ipv6.conf." + br + ".disable_ipv6", "1"));
+  }
+
+  // A veth pair: `name` in the host, `port` on the bridge of `lan`.
+  auto attach = [&](Host& h, const std::string& name, const std::string& port, int lan) -> Status {
+    LCFS_RETURN_IF_ERROR(Ip({"link", "add", "name", name, "netns", h.netns_, "type", "veth", "peer",
+                             "name", port, "netns", bridge_netns_}));
+    LCFS_RETURN_IF_ERROR(
+        Ip({"-n", bridge_netns_, "link", "set", port, "master", bridge_name(lan), "up"}));
+    LCFS_RETURN_IF_ERROR(Ip({"-n", h.netns_, "link", "set", name, "up"}));
+    HostInterface hi;
+    hi.name = name;
+    hi.lan = lan;
+    hi.port = port;
+    h.interfaces_.push_back(hi);
+    return Status::Ok();
+  };
 
   std::string interval = std::to_string(opts.unsolicited_report_interval.count());
   for (int i = 0; i < opts.hosts; ++i) {
@@ -282,28 +323,36 @@ Status Testbed::Setup(const TestbedOptions& opts) {
         SysctlIn(h.netns_, "net.ipv6.conf.default.mldv2_unsolicited_report_interval", interval));
     LCFS_RETURN_IF_ERROR(
         SysctlIn(h.netns_, "net.ipv6.conf.default.mldv1_unsolicited_report_interval", interval));
-    std::string port = "p" + std::to_string(i);
-    LCFS_RETURN_IF_ERROR(Ip({"link", "add", "name", kHostInterface, "netns", h.netns_, "type",
-                             "veth", "peer", "name", port, "netns", bridge_netns_}));
-    LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "set", port, "master", "br0", "up"}));
-    LCFS_RETURN_IF_ERROR(Ip({"-n", h.netns_, "link", "set", kHostInterface, "up"}));
+    const int lan = static_cast<size_t>(i) < opts.host_lans.size() ? opts.host_lans[i] : 0;
+    LCFS_RETURN_IF_ERROR(attach(hosts_.back(), kHostInterface, "p" + std::to_string(i), lan));
   }
-  LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "set", "br0", "up"}));
+  for (const auto& x : opts.extra_links) {
+    Host& h = hosts_[x.host];
+    const std::string n = std::to_string(h.interfaces_.size());
+    LCFS_RETURN_IF_ERROR(attach(h, "lan" + n, "p" + std::to_string(x.host) + "l" + n, x.lan));
+  }
+  for (int lan = 0; lan < lans_; ++lan)
+    LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "set", bridge_name(lan), "up"}));
 
   for (auto& h : hosts_) {
-    LCFS_RETURN_IF_ERROR(WaitForLinkLocal(h.netns_, &h.link_local_));
-    std::string out;
-    LCFS_RETURN_IF_ERROR(
-        RunCommand({"ip", "-n", h.netns_, "-o", "link", "show", kHostInterface}, &out));
-    h.ifindex_ = std::atoi(out.c_str());
-    if (h.ifindex_ <= 0) return Status::Error(EINVAL, "cannot read ifindex: " + out);
+    for (auto& hi : h.interfaces_) {
+      LCFS_RETURN_IF_ERROR(WaitForLinkLocal(h.netns_, hi.name, &hi.link_local));
+      std::string out;
+      LCFS_RETURN_IF_ERROR(RunCommand({"ip", "-n", h.netns_, "-o", "link", "show", hi.name}, &out));
+      hi.ifindex = std::atoi(out.c_str());
+      if (hi.ifindex <= 0) return Status::Error(EINVAL, "cannot read ifindex: " + out);
+    }
+    h.link_local_ = h.interfaces_[0].link_local;
+    h.ifindex_ = h.interfaces_[0].ifindex;
   }
   return Status::Ok();
 }
 
 Status Testbed::SetSnooping(bool on) {
-  return Ip({"-n", bridge_netns_, "link", "set", "br0", "type", "bridge", "mcast_snooping",
-             on ? "1" : "0"});
+  for (int lan = 0; lan < lans_; ++lan)
+    LCFS_RETURN_IF_ERROR(Ip({"-n", bridge_netns_, "link", "set", bridge_name(lan), "type", "bridge",
+                             "mcast_snooping", on ? "1" : "0"}));
+  return Status::Ok();
 }
 
 Status Testbed::RunInBridge(const std::vector<std::string>& argv, std::string* output) const {

@@ -2,7 +2,10 @@
 // benchmarks.
 //
 // Each host is a network namespace with one interface, `lan0`, whose veth peer
-// is a port of a Linux bridge living in a namespace of its own. Links come up
+// is a port of a Linux bridge living in a namespace of its own. Several LANs
+// (bridges br0, br1, ... in that namespace) may be asked for: each host's lan0
+// is on one of them, and a host may get more interfaces (lan1, lan2, ...) on
+// others, as a relay or router between LANs has. Links come up
 // with IPv6 link-local addresses only, and Create() returns once duplicate
 // address detection has finished. Per-link packet loss (nftables numgen in a
 // netdev ingress chain: this kernel has no netem) and rate (tc tbf), bridge
@@ -37,6 +40,28 @@ struct TestbedOptions {
   // Delay of the kernel's unsolicited MLD reports after a join/leave. The
   // kernel default (1 s for MLDv2) only slows tests; reports stay real.
   std::chrono::milliseconds unsolicited_report_interval{10};
+  // Number of LANs (bridges br0 .. br<lans-1>, separate broadcast domains).
+  int lans = 1;
+  // The LAN of host i's lan0 is host_lans[i]; hosts past the end are on LAN 0.
+  std::vector<int> host_lans{};
+  // Extra interfaces: each gives `host` its next interface (lan1, lan2, ...,
+  // in the order listed) on the bridge of `lan`. A host's namespaces never
+  // forward between its interfaces (IPv6 forwarding stays off).
+  struct ExtraLink {
+    int host = 0;
+    int lan = 0;
+  };
+  std::vector<ExtraLink> extra_links{};
+};
+
+// One interface of a host: lan0, or an extra one (TestbedOptions::extra_links).
+struct HostInterface {
+  std::string name;  // "lan0", "lan1", ...
+  int lan = 0;       // the LAN (bridge br<lan>) it is attached to
+  std::string port;  // its veth peer, a port of that bridge ("p3", "p3l1")
+  int ifindex = 0;   // in the host
+  in6_addr link_local{};
+  std::string link_local_str() const;
 };
 
 class Testbed;
@@ -62,7 +87,12 @@ class Host {
   const char* iface() const { return kHostInterface; }
   int ifindex() const { return ifindex_; }  // of lan0, in the host
   const in6_addr& link_local() const { return link_local_; }
-  std::string link_local_str() const;  // "fe80::..."
+  std::string link_local_str() const;                // "fe80::..."
+  int lan() const { return interfaces_.at(0).lan; }  // the LAN of lan0
+  // lan0 first, then the extra interfaces in order.
+  const std::vector<HostInterface>& interfaces() const { return interfaces_; }
+  // The interface called `name`; nullptr if the host has none.
+  const HostInterface* interface(const std::string& name) const;
 
   // Runs a command in this host to completion; fails if it exits non-zero.
   Status Run(const std::vector<std::string>& argv, std::string* output = nullptr,
@@ -82,8 +112,10 @@ class Host {
   Status SetIngressRate(uint64_t bits_per_second);
   // 0 = kernel default (MLDv2 with fallback), 1 or 2 forces that version.
   Status SetMldVersion(int version);
-  // Counters of lan0 from /sys/class/net (rx_bytes, tx_bytes, tx_packets...).
-  Result<uint64_t> InterfaceCounter(const std::string& name) const;
+  // Counters of lan0 (or of `iface`) from /proc/net/dev (rx_bytes, tx_bytes,
+  // tx_packets...).
+  Result<uint64_t> InterfaceCounter(const std::string& name,
+                                    const std::string& iface = kHostInterface) const;
 
  private:
   friend class Testbed;
@@ -92,6 +124,7 @@ class Host {
   std::string netns_;
   int ifindex_ = 0;
   in6_addr link_local_{};
+  std::vector<HostInterface> interfaces_;
 };
 
 class Testbed {
@@ -107,8 +140,13 @@ class Testbed {
   std::string bridge_netns_path() const { return "/run/netns/" + bridge_netns_; }
   const std::string& name() const { return name_; }
 
+  int lans() const { return lans_; }
+  // The bridge device of `lan` in the bridge namespace: "br0", "br1", ...
+  static std::string bridge_name(int lan) { return "br" + std::to_string(lan); }
+
+  // Snooping on or off on every LAN's bridge.
   Status SetSnooping(bool on);
-  // Runs a command in the bridge's namespace (e.g. `bridge mdb show`).
+  // Runs a command in the bridges' namespace (e.g. `bridge mdb show`).
   Status RunInBridge(const std::vector<std::string>& argv, std::string* output = nullptr) const;
 
   // A fresh empty directory, removed at teardown (after unmounting, if it was
@@ -132,6 +170,7 @@ class Testbed {
 
   std::string name_;
   std::string bridge_netns_;
+  int lans_ = 1;
   std::vector<Host> hosts_;
   std::vector<std::string> mounts_, dirs_;
   std::vector<pid_t> pids_;
