@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +17,7 @@
 #include "fetch_window.h"
 #include "lcfs/mutex.h"
 #include "lcfs/net/multicast_socket.h"
+#include "lcfs/net/prompt_reporter.h"
 #include "lcfs/unique_fd.h"
 #include "object_assembler.h"
 
@@ -65,9 +67,11 @@ constexpr int kMaxTimeoutFactor = 10;
 // mutexes are never held together.
 class Fetcher::Loop {
  public:
-  Loop(FetcherOptions options, net::MulticastSocket socket, UniqueFd wake)
+  Loop(FetcherOptions options, net::MulticastSocket socket, UniqueFd wake,
+       std::optional<net::PromptReporter> reporter)
       : options_(Defaults(std::move(options))),
         socket_(std::move(socket)),
+        reporter_(std::move(reporter)),
         wake_(std::move(wake)),
         budget_(options_.decoder_budget),
         window_(options_.window, options_.blocking_reserve, options_.metadata_reserve) {
@@ -288,6 +292,7 @@ class Fetcher::Loop {
     }
     net::SourceFilter filter;
     if (!options_.sources.empty()) filter = net::SourceFilter::Include(options_.sources);
+    std::vector<net::Ipv6Address> joined;
     for (const net::ObjectId& id : join) {
       auto it = pending_.find(id);
       Pending& p = *it->second;
@@ -298,6 +303,12 @@ class Fetcher::Loop {
       }
       p.joined = true;
       p.active = Clock::now();
+      joined.push_back(p.group);
+    }
+    if (reporter_ && !joined.empty()) {
+      // A failure (link down) costs only the shortcut: the kernel reports too.
+      (void)reporter_->ReportJoins(options_.ifindex, joined, filter);
+      stats_.prompt_reports = reporter_->reports_sent();
     }
   }
 
@@ -512,6 +523,7 @@ class Fetcher::Loop {
 
   FetcherOptions options_;
   net::MulticastSocket socket_;
+  std::optional<net::PromptReporter> reporter_;  // empty without CAP_NET_RAW
   UniqueFd wake_;
   std::thread thread_;
 
@@ -555,7 +567,13 @@ Result<std::unique_ptr<Fetcher>> Fetcher::Start(const FetcherOptions& options) {
   setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off);
   UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return Status::FromErrno(errno, "fetcher: eventfd");
-  auto loop = std::make_unique<Loop>(options, std::move(socket).value(), std::move(wake));
+  std::optional<net::PromptReporter> reporter;
+  if (options.prompt_reports) {
+    auto opened = net::PromptReporter::Open();  // EPERM without CAP_NET_RAW: go without
+    if (opened.ok()) reporter.emplace(std::move(*opened));
+  }
+  auto loop = std::make_unique<Loop>(options, std::move(socket).value(), std::move(wake),
+                                     std::move(reporter));
   loop->StartThread();
   return std::unique_ptr<Fetcher>(new Fetcher(std::move(loop)));
 }

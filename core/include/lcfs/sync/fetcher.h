@@ -62,6 +62,9 @@ struct FetcherOptions {
   // sources. The first decoder of an object of known size is not counted:
   // the window and the sizes requested bound those.
   uint64_t decoder_budget = uint64_t{128} << 20;
+  // Report each join to the link at once (net/prompt_reporter.h) instead of
+  // waiting for the kernel's report, when CAP_NET_RAW allows.
+  bool prompt_reports = true;
 };
 
 // Statistics since Start(), readable while fetches run.
@@ -89,6 +92,7 @@ struct FetcherStats {
   uint64_t recovered_decodes = 0;    // of which verified
   uint64_t decoder_memory_peak = 0;  // high-water mark of decoder_budget use
   uint64_t foreign_packets = 0;      // for objects we are not fetching
+  uint64_t prompt_reports = 0;       // MLD reports of joins sent ahead of the kernel's
   net::PacketCounters packets;       // parse outcomes of every datagram (drops by reason)
   size_t joined = 0;                 // groups joined now
   size_t queued = 0;                 // fetches waiting for a window slot
