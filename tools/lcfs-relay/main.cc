@@ -1,0 +1,139 @@
+// lcfs-relay: serves the lcfs groups of an upstream link to readers on other
+// links (docs/lcfs-relay.8, docs/protocol.md "Relays").
+#include <net/if.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "lcfs/share/units.h"
+#include "lcfs/unique_fd.h"
+#include "relay.h"
+
+namespace {
+
+using namespace lcfs;
+constexpr int kExitError = 1;
+
+constexpr char kUsage[] =
+    "Usage: lcfs-relay --upstream IF --downstream IF [--downstream IF]... [OPTION]...\n"
+    "Relay lcfs between links: on each downstream link, snoop MLD and act as MLD\n"
+    "querier as lcfs-export does; join upstream each lcfs group that has listeners\n"
+    "downstream, and pass every lcfs packet received upstream on it to the\n"
+    "downstream links that want it, at once, with hop limit 1 from this host's\n"
+    "link-local address. Readers behind a relay that filter sources must name the\n"
+    "relay's downstream address, not the exporter's.\n"
+    "\n"
+    "  -u, --upstream IF          the link towards the exporter (name or index)\n"
+    "  -d, --downstream IF        a link with readers (repeatable)\n"
+    "  -r, --rate R               cap on what is sent on each downstream link, in\n"
+    "                             bits/s of frames (100M, 1G; default: no cap)\n"
+    "  -p, --port PORT            UDP port of the lcfs groups (default 7707)\n"
+    "      --mld-query-interval D MLD Query Interval downstream, other MLD timers\n"
+    "                             scaled from it (default 125s)\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit\n"
+    "\n"
+    "Runs until SIGINT or SIGTERM, then prints its counters on stderr.\n"
+    "\n"
+    "Exit status: 0 stopped by a signal, 1 error, 2 usage error.\n";
+
+Result<int> InterfaceIndex(const char* text) {
+  if (unsigned i = if_nametoindex(text); i != 0) return static_cast<int>(i);
+  auto n = cli::ParseUnsigned(text, 1, 1u << 30, "interface");
+  char name[IF_NAMESIZE] = {};
+  if (n.ok() && if_indextoname(static_cast<unsigned>(*n), name)) return static_cast<int>(*n);
+  return Status::Error(ENODEV, std::string("no interface '") + text + "'");
+}
+
+void Log(const std::string& line) { std::fprintf(stderr, "lcfs-relay: %s\n", line.c_str()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  relay::RelayOptions options;
+  std::vector<std::string> names;
+  cli::Parser p("lcfs-relay", kUsage);
+  p.Value('u', "upstream", [&](const char* v) -> Status {
+    auto i = InterfaceIndex(v);
+    if (!i.ok()) return i.status();
+    options.upstream = *i;
+    return Status::Ok();
+  });
+  p.Value('d', "downstream", [&](const char* v) -> Status {
+    auto i = InterfaceIndex(v);
+    if (!i.ok()) return i.status();
+    options.downstream.push_back(*i);
+    names.push_back(v);
+    return Status::Ok();
+  });
+  p.Value('r', "rate", [&](const char* v) -> Status {
+    auto r = share::ParseRate(v);
+    if (!r.ok()) return r.status();
+    options.rate = *r;
+    return Status::Ok();
+  });
+  p.Value('p', "port", [&](const char* v) -> Status {
+    auto port = cli::ParseUnsigned(v, 1, 65535, "--port");
+    if (!port.ok()) return port.status();
+    options.scheme.port = static_cast<uint16_t>(*port);
+    return Status::Ok();
+  });
+  p.Value(0, "mld-query-interval", [&](const char* v) -> Status {
+    auto d = share::ParseDuration(v);
+    if (!d.ok()) return d.status();
+    if (*d < std::chrono::milliseconds(100))
+      return Status::Error(EINVAL, "--mld-query-interval: at least 100ms");
+    options.timers = net::MldTimers::Fast(*d);
+    return Status::Ok();
+  });
+  if (auto exit = p.Parse(argc, argv)) return *exit;
+  if (!p.positional().empty())
+    return p.UsageError("unexpected argument '" + p.positional()[0] + "'");
+  if (options.upstream == 0) return p.UsageError("--upstream is required");
+  if (options.downstream.empty()) return p.UsageError("at least one --downstream is required");
+
+  // Signals through a signalfd, blocked before anything else runs.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGTERM, SIGINT}) sigaddset(&signals, sig);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  UniqueFd signal_fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd) {
+    Log(std::string("signalfd: ") + std::strerror(errno));
+    return kExitError;
+  }
+
+  auto r = relay::Relay::Open(options, Log);
+  if (!r.ok()) {
+    Log(r.status().ToString());
+    return kExitError;
+  }
+  std::string down;
+  for (const auto& n : names) down += (down.empty() ? "" : ", ") + n;
+  char up[IF_NAMESIZE] = {};
+  if_indextoname(static_cast<unsigned>(options.upstream), up);
+  Log(std::string("relaying ") + up + " -> " + down +
+      (options.rate ? " at most " + share::FormatRate(options.rate) + " per link" : ""));
+
+  Status s = (*r)->Run(signal_fd.get());
+  const relay::RelayCounters& c = (*r)->counters();
+  std::fprintf(
+      stderr,
+      "lcfs-relay: received %" PRIu64 " forwarded %" PRIu64 " malformed %" PRIu64
+      " records %" PRIu64 " truncated %" PRIu64 " wrong-interface %" PRIu64 " unwanted %" PRIu64
+      " over-rate %" PRIu64 " send-dropped %" PRIu64 " upstream-joins %" PRIu64
+      " upstream-leaves %" PRIu64 " join-failures %" PRIu64 "\n",
+      c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface, c.unwanted,
+      c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves, c.join_failures);
+  if (!s.ok()) {
+    Log(s.ToString());
+    return kExitError;
+  }
+  return 0;
+}

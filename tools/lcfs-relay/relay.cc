@@ -1,0 +1,282 @@
+#include "relay.h"
+
+#include <net/if.h>
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <utility>
+
+#include "lcfs/channel/record.h"
+#include "lcfs/net/interfaces.h"
+#include "lcfs/unique_fd.h"
+
+namespace lcfs::relay {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Room for any lcfs packet (and a little more, so a larger datagram shows
+// as truncated rather than fitting by accident).
+constexpr size_t kDatagramBuffer = 2048;
+constexpr size_t kBatch = 64;
+// Ethernet frame bytes a UDP payload costs: IPv6 40 + UDP 8 + Ethernet 14
+// (as the exporter counts its rate).
+constexpr uint64_t kFrameOverhead = 62;
+
+std::string InterfaceName(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  return if_indextoname(static_cast<unsigned>(ifindex), name) ? name : std::to_string(ifindex);
+}
+
+}  // namespace
+
+// One downstream link: its send socket (hop limit 1, the link's own
+// link-local source chosen by the kernel) and its rate policer.
+struct Relay::Downstream {
+  int ifindex = 0;
+  std::string name;
+  std::optional<net::MulticastSocket> socket;
+  std::vector<net::OutgoingDatagram> batch;  // of the datagrams being handled
+  // Token bucket in frame bytes; unused when the rate is 0.
+  double tokens = 0;
+  double burst = 0;
+  Clock::time_point refilled{};
+
+  bool Admit(uint64_t rate, size_t payload, Clock::time_point now) {
+    if (rate == 0) return true;
+    const double bytes_per_s = static_cast<double>(rate) / 8;
+    tokens = std::min(burst,
+                      tokens + bytes_per_s * std::chrono::duration<double>(now - refilled).count());
+    refilled = now;
+    const double cost = static_cast<double>(payload + kFrameOverhead);
+    if (tokens < cost) return false;
+    tokens -= cost;
+    return true;
+  }
+};
+
+Relay::~Relay() = default;
+
+Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
+                                           std::function<void(const std::string&)> log) {
+  LCFS_RETURN_IF_ERROR(options.scheme.Validate());
+  LCFS_RETURN_IF_ERROR(options.timers.Validate());
+  if (options.upstream <= 0 || options.downstream.empty())
+    return Status::Error(EINVAL, "relay: one upstream and at least one downstream interface");
+  for (int d : options.downstream) {
+    if (d == options.upstream)
+      return Status::Error(EINVAL,
+                           "relay: " + InterfaceName(d) + " is both upstream and downstream");
+    if (std::count(options.downstream.begin(), options.downstream.end(), d) != 1)
+      return Status::Error(EINVAL, "relay: " + InterfaceName(d) + " given twice downstream");
+  }
+  auto all = net::MulticastInterfaces();
+  if (!all.ok()) return all.status();
+  std::vector<int> every = options.downstream;
+  every.push_back(options.upstream);
+  for (int i : every) {
+    if (std::none_of(all->begin(), all->end(), [&](const auto& x) { return x.ifindex == i; }))
+      return Status::Error(
+          ENODEV, "relay: interface " + InterfaceName(i) + " is not up and multicast-capable");
+    if (auto ll = net::LinkLocalAddress(i); !ll.ok())
+      return ll.status().WithContext("relay: " + InterfaceName(i));
+  }
+
+  std::unique_ptr<Relay> r(new Relay());
+  r->options_ = options;
+  r->log_ = std::move(log);
+
+  net::MldSnooperOptions mld;
+  mld.interfaces = options.downstream;
+  mld.timers = options.timers;
+  mld.querier = true;
+  // As the exporter: only lcfs groups cost state.
+  mld.group_filter = [scheme = options.scheme](const net::Ipv6Address& g) {
+    return net::HasGroupPrefix(g, scheme);
+  };
+  Relay* self = r.get();
+  auto snooper = net::MldSnooper::Open(
+      mld, [self](const net::MembershipEvent& e) { self->events_.push_back(e); });
+  if (!snooper.ok()) return snooper.status().WithContext("relay: MLD (needs CAP_NET_RAW)");
+  r->snooper_ = std::move(*snooper);
+
+  net::MulticastSocketOptions up;
+  up.port = options.scheme.port;
+  up.hop_limit = 1;
+  up.loop = false;
+  up.send_ifindex = options.upstream;
+  auto upstream = net::MulticastSocket::Open(up);
+  if (!upstream.ok()) return upstream.status().WithContext("relay: upstream socket");
+  r->upstream_.emplace(std::move(*upstream));
+
+  for (int i : options.downstream) {
+    net::MulticastSocketOptions so;
+    so.port = 0;
+    so.hop_limit = 1;
+    so.loop = false;
+    so.send_ifindex = i;
+    so.receive_buffer = 0;
+    auto socket = net::MulticastSocket::Open(so);
+    if (!socket.ok()) return socket.status().WithContext("relay: " + InterfaceName(i));
+    socket->set_destination_port(options.scheme.port);
+    auto d = std::make_unique<Downstream>();
+    d->ifindex = i;
+    d->name = InterfaceName(i);
+    d->socket.emplace(std::move(*socket));
+    d->burst = std::max(64.0 * 1024, static_cast<double>(options.rate) / 8 / 100);  // >= 10 ms
+    d->tokens = d->burst;
+    d->refilled = Clock::now();
+    r->downstream_.push_back(std::move(d));
+  }
+  return r;
+}
+
+Relay::Downstream* Relay::FindDownstream(int ifindex) {
+  for (auto& d : downstream_)
+    if (d->ifindex == ifindex) return d.get();
+  return nullptr;
+}
+
+void Relay::DrainEvents() {
+  // The sink may not re-enter the snooper, and OnEvent does not: still, take
+  // the queue first so events queued meanwhile are not lost.
+  while (!events_.empty()) {
+    std::vector<net::MembershipEvent> events;
+    events.swap(events_);
+    for (const auto& e : events) OnEvent(e);
+  }
+}
+
+void Relay::OnEvent(const net::MembershipEvent& e) {
+  if (!FindDownstream(e.ifindex)) return;
+  auto it = wanted_.find(e.group);
+  if (e.kind == net::MembershipEvent::Kind::kJoin) {
+    if (it == wanted_.end()) {
+      // First listener on any downstream link: join upstream. A refused join
+      // is logged and counted; the group stays wanted, so its leave is clean.
+      it = wanted_.emplace(e.group, std::vector<int>{}).first;
+      if (Status s = upstream_->Join(e.group, options_.upstream); !s.ok()) {
+        ++counters_.join_failures;
+        if (log_) log_("join " + e.group.ToString() + " upstream: " + s.ToString());
+      } else {
+        ++counters_.upstream_joins;
+      }
+    }
+    if (std::find(it->second.begin(), it->second.end(), e.ifindex) == it->second.end())
+      it->second.push_back(e.ifindex);
+    return;
+  }
+  if (it == wanted_.end()) return;
+  std::erase(it->second, e.ifindex);
+  if (!it->second.empty()) return;
+  wanted_.erase(it);
+  (void)upstream_->Leave(e.group, options_.upstream);  // not joined if the join failed
+  ++counters_.upstream_leaves;
+}
+
+Status Relay::HandleUpstream() {
+  std::array<std::array<uint8_t, kDatagramBuffer>, kBatch> buffers;
+  std::array<net::IncomingDatagram, kBatch> in;
+  for (;;) {
+    for (size_t i = 0; i < kBatch; ++i) in[i] = net::IncomingDatagram{.buffer = buffers[i]};
+    auto n = upstream_->Receive(in);
+    if (!n.ok()) return n.status().WithContext("relay: upstream receive");
+    if (*n == 0) return Status::Ok();
+    const Clock::time_point now = Clock::now();
+    for (auto& d : downstream_) d->batch.clear();
+    for (size_t i = 0; i < *n; ++i) {
+      const net::IncomingDatagram& dg = in[i];
+      ++counters_.received;
+      if (dg.truncated) {
+        ++counters_.truncated;
+        continue;
+      }
+      if (dg.ifindex != options_.upstream) {
+        ++counters_.wrong_interface;
+        continue;
+      }
+      const std::span<const uint8_t> bytes(dg.buffer.data(), dg.length);
+      net::PacketView view;
+      const net::PacketDrop drop = net::ParsePacket(bytes, &view);
+      packets_.Count(drop);
+      if (drop != net::PacketDrop::kNone) {
+        // Channel records (type 2) travel on lcfs groups too; their
+        // signatures are for the readers to check.
+        channel::Record record;
+        if (drop != net::PacketDrop::kBadType ||
+            channel::ParseRecord(bytes, &record) != channel::RecordDrop::kNone) {
+          ++counters_.malformed;
+          continue;
+        }
+        ++counters_.records;
+      }
+      auto it = wanted_.find(dg.destination);
+      if (it == wanted_.end()) {
+        ++counters_.unwanted;
+        continue;
+      }
+      for (int ifindex : it->second) {
+        Downstream* d = FindDownstream(ifindex);
+        if (!d) continue;
+        if (!d->Admit(options_.rate, dg.length, now)) {
+          ++counters_.over_rate;
+          continue;
+        }
+        d->batch.push_back({.group = dg.destination, .data = bytes});
+      }
+    }
+    for (auto& d : downstream_) {
+      if (d->batch.empty()) continue;
+      auto sent = d->socket->Send(d->batch);
+      // Forwarding never blocks: what the socket does not take now is lost,
+      // as it would be on a congested link; readers recover with repair.
+      const size_t ok = sent.ok() ? *sent : 0;
+      counters_.forwarded += ok;
+      counters_.send_dropped += d->batch.size() - ok;
+    }
+    if (*n < kBatch) return Status::Ok();
+  }
+}
+
+Status Relay::Run(int stop_fd) {
+  UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll) return Status::FromErrno(errno, "epoll_create1");
+  for (int fd : {stop_fd, snooper_->fd(), upstream_->fd()}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+      return Status::FromErrno(errno, "epoll_ctl");
+  }
+  for (;;) {
+    Clock::time_point now = Clock::now();
+    snooper_->ProcessTimers(now);
+    DrainEvents();
+    int timeout_ms = -1;
+    if (auto next = snooper_->NextDeadline()) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
+    }
+    std::array<epoll_event, 4> ready;
+    int n = epoll_wait(epoll.get(), ready.data(), static_cast<int>(ready.size()), timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "epoll_wait");
+    }
+    for (int i = 0; i < n; ++i) {
+      const int fd = ready[static_cast<size_t>(i)].data.fd;
+      if (fd == stop_fd) return Status::Ok();
+      if (fd == snooper_->fd()) {
+        if (Status s = snooper_->HandleReadable(); !s.ok() && log_)
+          log_("MLD socket: " + s.ToString());
+        DrainEvents();
+      } else if (fd == upstream_->fd()) {
+        LCFS_RETURN_IF_ERROR(HandleUpstream());
+      }
+    }
+  }
+}
+
+}  // namespace lcfs::relay
