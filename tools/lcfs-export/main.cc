@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -22,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "cache_pruner.h"
 #include "export_options.h"
 #include "lcfs/channel/announcer.h"
 #include "lcfs/channel/channel.h"
@@ -78,6 +80,9 @@ class Exporter {
   Result<index::IndexResult> Index();
   void Reindex(bool force_publish);
   void PrintStats() const;
+  // Default index cache only: records DIR beside it and removes the caches
+  // of directories gone or unused for long (cache_pruner.h).
+  void PruneIndexCaches();
   void PrintHash(const Hash& root) const {
     std::printf("%s\n", root.ToHex().c_str());
     std::fflush(stdout);
@@ -144,6 +149,20 @@ void Exporter::Reindex(bool force_publish) {
     notifier_.Status("serving " + root_.ToHex());
     log_.Info("new root " + root_.ToHex() + "; the previous one stays served for " +
               std::to_string(options_.grace.count()) + " ms");
+  }
+}
+
+void Exporter::PruneIndexCaches() {
+  if (!options_.use_index_cache || !options_.index_cache.empty()) return;
+  if (Status s = RecordIndexCacheOwner(index_options_.cache_path, options_.dir); !s.ok())
+    log_.Info("index cache: " + s.ToString());
+  auto pruned = exporter::PruneIndexCaches(index_options_.cache_path);
+  if (!pruned.ok()) {
+    log_.Info("index caches: " + pruned.status().ToString());
+  } else if (pruned->removed > 0) {
+    log_.Info("index caches: removed " + std::to_string(pruned->removed) +
+              " of directories gone or unused for 30 days, " + std::to_string(pruned->kept) +
+              " kept");
   }
 }
 
@@ -258,6 +277,7 @@ int Exporter::Run() {
   }
   index_options_.progress = nullptr;  // re-indexing runs quietly
   root_ = index->root;
+  PruneIndexCaches();
 
   auto engine = share::Share(
       *index, 0, &stats_, options_.loopback ? unsigned{share::kShareLoopback} : 0u, share_options);
@@ -354,10 +374,11 @@ int Exporter::Run() {
 
   constexpr Clock::time_point kNever = Clock::time_point::max();
   Clock::time_point reindex_at = kNever;
+  Clock::time_point prune_at = Clock::now() + kPruneInterval;
   bool force_publish = false;
   for (;;) {
     // The watchdog is pinged from this loop, so a stuck loop stops the pings.
-    const Clock::time_point wake = std::min(reindex_at, notifier_.watchdog_due());
+    const Clock::time_point wake = std::min({reindex_at, prune_at, notifier_.watchdog_due()});
     int timeout_ms = -1;
     if (wake != kNever) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now());
@@ -400,6 +421,10 @@ int Exporter::Run() {
       }
     }
     notifier_.PingWatchdogIfDue();
+    if (Clock::now() >= prune_at) {
+      prune_at = Clock::now() + kPruneInterval;
+      PruneIndexCaches();
+    }
     if (reindex_at != kNever && Clock::now() >= reindex_at) {
       reindex_at = kNever;
       Reindex(force_publish);
