@@ -53,6 +53,9 @@ void ReplyXattrValue(fuse_req_t req, const std::string& value, size_t size) {
 // pass on (out of range) become EIO.
 int ErrnoOf(const Status& st) {
   const int code = st.code();
+  // A fetch abandoned because the kernel interrupted the request: the
+  // signalled caller gets EINTR, as for any interrupted system call.
+  if (code == ECANCELED) return EINTR;
   return code > 0 && code < 4096 ? code : EIO;
 }
 
@@ -196,17 +199,25 @@ Result<std::shared_ptr<const index::Directory>> Filesystem::LoadDirectory(
 
 void Filesystem::PrefetchBelow(const index::Directory& dir, bool urgent) {
   if (options_.prefetch == PrefetchMode::kNone) return;
+  // Subdirectories first, in listing order, then the tree nodes: a listing
+  // needs the former, only a read the latter. Urgent ones go to the front
+  // of the queue one by one, hence in reverse.
+  std::vector<ObjectId> ids;
+  for (const index::DirEntry& e : dir.entries)
+    if (e.type == index::EntryType::kDirectory) ids.push_back(DirectoryId(e));
+  const size_t directories = ids.size();
   for (const index::DirEntry& e : dir.entries) {
-    if (e.type == index::EntryType::kDirectory) {
-      const ObjectId id = DirectoryId(e);
-      fetcher_.Prefetch(
-          id, FetchPriority::kMetadata, [this, id] { ExpandDirectory(id); }, urgent);
-    } else if (e.type == index::EntryType::kFile && !e.is_inline) {
-      auto shape = index::FileShape::Make(e.size, dir.chunk_size);
-      if (!shape.ok()) continue;  // refused with EIO when opened
-      if (auto node = ChunkLocator::RootNode(e.hash, *shape))
-        fetcher_.Prefetch(*node, FetchPriority::kMetadata, {}, urgent);
-    }
+    if (e.type != index::EntryType::kFile || e.is_inline) continue;
+    auto shape = index::FileShape::Make(e.size, dir.chunk_size);
+    if (!shape.ok()) continue;  // refused with EIO when opened
+    if (auto node = ChunkLocator::RootNode(e.hash, *shape)) ids.push_back(*node);
+  }
+  for (size_t n = 0; n < ids.size(); ++n) {
+    const size_t i = urgent ? ids.size() - 1 - n : n;
+    const ObjectId& id = ids[i];
+    std::function<void()> then;
+    if (i < directories) then = [this, id] { ExpandDirectory(id); };
+    fetcher_.Prefetch(id, FetchPriority::kMetadata, std::move(then), urgent);
   }
 }
 
@@ -215,7 +226,10 @@ void Filesystem::ExpandDirectory(const ObjectId& id) {
   if (!object) return;  // evicted meanwhile: a lookup will fetch it
   Result<index::Directory> decoded = DecodeDirectoryObject(id.hash, *object);
   // A bad object is refused with EIO (and logged) when a request needs it.
-  if (decoded.ok()) PrefetchBelow(*decoded, /*urgent=*/false);
+  if (!decoded.ok()) return;
+  // Kept decoded: the listing that follows the crawl then costs no read of
+  // the object file and no second decode (the cache's byte bound holds).
+  PrefetchBelow(*directories_.Insert(id.hash, std::move(*decoded)), /*urgent=*/false);
 }
 
 void Filesystem::PrefetchChunks(const Hash& file, const index::FileShape& shape, uint64_t begin,
@@ -410,7 +424,7 @@ void Filesystem::ReplyChunks(OpenFile& file, uint64_t offset, uint64_t size,
 // --- the operations ----------------------------------------------------------
 
 struct Filesystem::Ops {
-  static void Init(void*, fuse_conn_info* conn) {
+  static void Init(void* userdata, fuse_conn_info* conn) {
     // Large requests and generous readahead: FUSE's own per-request cost is
     // what bounds warm throughput.
     conn->max_readahead = UINT_MAX;
@@ -423,6 +437,13 @@ struct Filesystem::Ops {
                             FUSE_CAP_EXPORT_SUPPORT;
     conn->want |= wanted & conn->capable;
     conn->want &= ~static_cast<unsigned>(FUSE_CAP_ATOMIC_O_TRUNC);
+    // A channel mount's open directories keep the version they began in
+    // (OpenDirectory): only a mount of one root can do without OPENDIR.
+    Filesystem& fs = *static_cast<Filesystem*>(userdata);
+    if ((conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) && !fs.channel_mount_.load()) {
+      conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+      fs.no_opendir_ = true;
+    }
   }
 
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -538,6 +559,12 @@ struct Filesystem::Ops {
 
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Filesystem& fs = Self(req);
+    // A mount whose root never changes keeps no state per open directory:
+    // ENOSYS tells the kernel (FUSE_CAP_NO_OPENDIR_SUPPORT) to stop sending
+    // OPENDIR and RELEASEDIR for good, and to keep every listing cached (its
+    // default then: keep_cache and cache_readdir). That halves the requests
+    // of a listing of many small directories on a new mount.
+    if (fs.no_opendir_) return (void)fuse_reply_err(req, ENOSYS);
     auto inode = fs.inodes_.Get(ino);
     if (!inode) return (void)fuse_reply_err(req, ENOENT);
     if (inode->entry.type != index::EntryType::kDirectory)
@@ -562,11 +589,15 @@ struct Filesystem::Ops {
     fuse_reply_err(req, 0);
   }
 
-  static void ReadDirCommon(fuse_req_t req, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  static void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                            fuse_file_info* fi, bool plus) {
     Filesystem& fs = Self(req);
     // The inode the directory was opened on (for the root: the version the
-    // listing began in).
-    const std::shared_ptr<Inode>& dir = reinterpret_cast<OpenDirectory*>(fi->fh)->inode;
+    // listing began in); without OPENDIR (fh 0), the inode itself.
+    const std::shared_ptr<Inode> dir =
+        fi->fh != 0 ? reinterpret_cast<OpenDirectory*>(fi->fh)->inode : fs.inodes_.Get(ino);
+    if (!dir) return (void)fuse_reply_err(req, ENOENT);
+    if (dir->entry.type != index::EntryType::kDirectory) return (void)fuse_reply_err(req, ENOTDIR);
     Result<std::shared_ptr<const index::Directory>> decoded = Status::Error(EIO, "not loaded");
     {
       InterruptFlag interrupted(req);
@@ -574,14 +605,27 @@ struct Filesystem::Ops {
     }
     if (!decoded.ok()) return ReplyError(req, "readdir", decoded.status());
     const auto& entries = (*decoded)->entries;
-    // Not zeroed: only the `used` bytes the direntry helpers wrote are sent.
-    auto buf = std::make_unique_for_overwrite<char[]>(size);
-    size_t used = 0;
     // Offsets: 0 ".", 1 "..", 2 + i entry i; each entry carries the next one.
+    const uint64_t start = static_cast<uint64_t>(std::max<off_t>(off, 0));
+    // Newer kernels ask for up to max_pages (1 MiB) per request, whatever
+    // the directory holds. A buffer of that size is an mmap and a munmap
+    // (with its TLB shootdown) per request, which made a listing of many
+    // small directories cost more here than in the kernel: size it to what
+    // this reply can hold instead.
+    size_t want = 0;
+    for (uint64_t i = start; i < 2 + entries.size() && want < size; ++i) {
+      const char* name = i < 2 ? (i == 0 ? "." : "..") : entries[i - 2].name.c_str();
+      want += plus ? fuse_add_direntry_plus(req, nullptr, 0, name, nullptr, 0)
+                   : fuse_add_direntry(req, nullptr, 0, name, nullptr, 0);
+    }
+    size = std::min(size, want);
+    // Not zeroed: only the `used` bytes the direntry helpers wrote are sent.
+    auto buf = std::make_unique_for_overwrite<char[]>(std::max<size_t>(size, 1));
+    size_t used = 0;
     // Inodes handed to the kernel by this READDIRPLUS reply (each counts a
     // lookup), given back if the reply does not reach it.
     std::vector<InodeNumber> counted;
-    for (uint64_t i = static_cast<uint64_t>(std::max<off_t>(off, 0)); i < 2 + entries.size(); ++i) {
+    for (uint64_t i = start; i < 2 + entries.size(); ++i) {
       fuse_entry_param e{};
       const char* name;
       if (i < 2) {
@@ -620,11 +664,12 @@ struct Filesystem::Ops {
       for (InodeNumber ino : counted) fs.inodes_.Forget(ino, 1);
   }
 
-  static void ReadDir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    ReadDirCommon(req, size, off, fi, false);
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    ReadDirCommon(req, ino, size, off, fi, false);
   }
-  static void ReadDirPlus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    ReadDirCommon(req, size, off, fi, true);
+  static void ReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          fuse_file_info* fi) {
+    ReadDirCommon(req, ino, size, off, fi, true);
   }
 
   static void StatFs(fuse_req_t req, fuse_ino_t) {

@@ -13,8 +13,9 @@
 //   meta: decoding a directory object (first lookup/readdir in it, and the
 //         root at mount) queues kMetadata fetches of its subdirectories'
 //         objects and of its large files' root tree nodes; each directory
-//         object so fetched is decoded in turn and does the same, so after
-//         mounting the tree follows breadth-first. Objects already cached
+//         object so fetched is decoded (and kept in the DirectoryCache for
+//         the listing that follows) and does the same, so after mounting
+//         the tree follows breadth-first. Objects already cached
 //         are not expanded (on-demand decoding covers what is below them),
 //         so a tree that names one directory many times costs one fetch.
 //   all:  meta, plus opening a file queues kPrefetch fetches of the small
@@ -162,8 +163,8 @@ class Filesystem {
   // root tree nodes of `dir`; each directory object fetched is expanded in
   // turn. `urgent`: ahead of the breadth-first crawl (a lookup or readdir).
   void PrefetchBelow(const index::Directory& dir, bool urgent);
-  // Pipeline thread: decodes the freshly fetched directory object and
-  // prefetches below it.
+  // Pipeline thread: decodes the freshly fetched directory object, keeps it
+  // in the DirectoryCache and prefetches below it.
   void ExpandDirectory(const ObjectId& id);
   // Queues kPrefetch fetches of chunks [begin, end) of a file, fetching a
   // missing tree node first (kMetadata) and continuing once it is stored.
@@ -202,6 +203,9 @@ class Filesystem {
   std::string channel_ GUARDED_BY(version_mu_);
   std::optional<uint64_t> revision_ GUARDED_BY(version_mu_);
   std::atomic<bool> channel_mount_{false};  // SetVersion with a channel: the root may change
+  // The kernel sends no OPENDIR/RELEASEDIR (set at INIT, not for a channel
+  // mount): directory requests carry fh 0 and name their inode.
+  std::atomic<bool> no_opendir_{false};
   std::function<void()> after_init_;
   std::once_flag after_init_once_;
 };

@@ -77,7 +77,11 @@ Status FuseMount::Run() {
   fuse_loop_config* config = fuse_loop_cfg_create();
   if (!config) return Status::Error(ENOMEM, "fuse_loop_cfg_create");
   fuse_loop_cfg_set_max_threads(config, opts_.max_threads);
-  fuse_loop_cfg_set_idle_threads(config, 4);
+  // The pool never shrinks: a thread that libfuse lets go when more than
+  // the idle bound are waiting is recreated at the next burst (a stack and
+  // a 1 MiB request buffer mapped and unmapped each time), and a listing
+  // whose requests come one after another was paying for that churn.
+  fuse_loop_cfg_set_idle_threads(config, opts_.max_threads);
   fuse_loop_cfg_set_clone_fd(config, 0);
   const int rc = fuse_session_loop_mt(session_, config);
   fuse_loop_cfg_destroy(config);

@@ -11,16 +11,39 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "common/tool_run.h"
 #include "common/wait.h"
 #include "lcfs/status.h"
 #include "testbed/subprocess.h"
+#include "testbed/testbed.h"
 
 namespace lcfs::testing {
 
 // The `lcfs` program of this build (LCFS_FS_DIR comes from tests/CMakeLists.txt).
 inline const std::string kLcfsProgram = std::string(LCFS_FS_DIR) + "/lcfs";
+
+// lcfs-export of this build.
+inline const std::string kExportProgram = ToolPath("lcfs-export");
+
+// Starts lcfs-export with `args` on `host` into *exporter and waits (at most
+// `limit`) for the 64 characters it prints first: the root HASH, or the
+// CHANNEL of `--sign`. Returns them; an error carries the exporter's stderr.
+inline Result<std::string> StartExporter(testbed::Host& host, const std::vector<std::string>& args,
+                                         std::optional<testbed::Subprocess>* exporter,
+                                         std::chrono::seconds limit = std::chrono::seconds(20)) {
+  std::vector<std::string> argv = {kExportProgram};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto spawned = host.Spawn(argv);
+  if (!spawned.ok()) return spawned.status();
+  exporter->emplace(std::move(*spawned));
+  if (!WaitUntil([&] { return (*exporter)->Stdout().size() >= 64; }, limit))
+    return Status::Error(ETIMEDOUT, "lcfs-export printed nothing: " + (*exporter)->Stderr());
+  return (*exporter)->Stdout().substr(0, 64);
+}
 
 // Runs `script` with sh and returns its stdout. A failure (or a run longer
 // than `limit`) goes to *status when given, else fails the test.

@@ -33,8 +33,8 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string& kLcfs = lcfs::testing::kLcfsProgram;
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
-const std::string kKeygen = std::string(LCFS_TOOLS_DIR) + "/lcfs-keygen";
+const std::string& kExport = lcfs::testing::kExportProgram;
+const std::string kKeygen = lcfs::testing::ToolPath("lcfs-keygen");
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -84,12 +84,10 @@ class FsChannelTest : public ::testing::Test {
 
   void StartExporter() {
     // --settle 200ms: the publisher's change is announced soon after it.
-    auto exporter = bed_->host(0).Spawn(
-        {kExport, "-q", "-i", "lan0", "--settle", "200ms", "--sign", base_ + "/key", src_});
-    ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
-    exporter_.emplace(std::move(*exporter));
-    ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return exporter_->Stdout().size() >= 64; }, 20s))
-        << exporter_->Stderr();
+    auto printed = lcfs::testing::StartExporter(
+        bed_->host(0), {"-q", "-i", "lan0", "--settle", "200ms", "--sign", base_ + "/key", src_},
+        &exporter_);
+    ASSERT_TRUE(printed.ok()) << printed.status().ToString();
   }
 
   // Mounts `source` (CHANNEL or HASH) on host 1 at base_/NAME with its own

@@ -4,18 +4,24 @@
 // it to come back, and a forced unmount with a read in flight is clean.
 // Also: every fetch carries the length its parent gives, and lying lengths
 // are refused; prefetch=none fetches only what is asked and prefetch=all its
-// neighbours; prefetch never delays a blocked read; two hosts of the testbed
+// neighbours; prefetch never delays a blocked read; a reader blocked on a
+// fetch that never comes dies of a signal at once and leaves the mount
+// usable; two hosts of the testbed
 // mounting the same tree at once, sharing one chunk cache.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -401,22 +407,26 @@ TEST_F(FsFaultsTest, PrefetchAllFetchesTheDirectorysOtherSmallFiles) {
   Stop();
 }
 
-// Answers blocking requests at once and holds every background one until it
-// is cancelled: a prefetch that never finishes.
-class StalledPrefetchSource : public ObjectSource {
+// Holds the requests `hold` picks until they are cancelled (a fetch that
+// never comes) and answers the others at once; after StopHolding() it
+// answers every new request.
+class HoldingSource : public ObjectSource {
  public:
-  explicit StalledPrefetchSource(ObjectSource& inner) : inner_(inner) {}
+  HoldingSource(ObjectSource& inner, std::function<bool(const FetchRequest&)> hold)
+      : inner_(inner), hold_(std::move(hold)) {}
   Result<std::vector<uint8_t>> Fetch(const FetchRequest& request) override {
     return inner_.Fetch(request);
   }
   FetchTicket FetchAsync(const FetchRequest& request, FetchCallback done) override {
-    if (request.priority == FetchPriority::kBlocking) {
-      done(inner_.Fetch(request));
-      return 0;
+    {
+      std::lock_guard lock(mu_);
+      if (holding_ && hold_(request)) {
+        held_[++next_] = std::move(done);
+        return next_;
+      }
     }
-    std::lock_guard lock(mu_);
-    held_[++next_] = std::move(done);
-    return next_;
+    done(inner_.Fetch(request));
+    return 0;
   }
   void Cancel(FetchTicket ticket) override {
     FetchCallback done;
@@ -429,6 +439,10 @@ class StalledPrefetchSource : public ObjectSource {
     }
     done(Status::Error(ECANCELED, "cancelled"));
   }
+  void StopHolding() {
+    std::lock_guard lock(mu_);
+    holding_ = false;
+  }
   size_t held() {
     std::lock_guard lock(mu_);
     return held_.size();
@@ -436,15 +450,21 @@ class StalledPrefetchSource : public ObjectSource {
 
  private:
   ObjectSource& inner_;
+  const std::function<bool(const FetchRequest&)> hold_;
   std::mutex mu_;
   std::map<FetchTicket, FetchCallback> held_;
   FetchTicket next_ = 0;
+  bool holding_ = true;
 };
 
 TEST_F(FsFaultsTest, PrefetchNeverDelaysABlockedRead) {
   auto local = MakeLocalObjectSource(src_);
   ASSERT_TRUE(local.ok());
-  StalledPrefetchSource source(**local);
+  // Blocking requests are answered at once, every background one is held:
+  // a prefetch that never finishes.
+  HoldingSource source(**local, [](const FetchRequest& r) {
+    return r.priority != FetchPriority::kBlocking;
+  });
   FetchPolicy policy;
   policy.timeout = 60s;  // a read stuck behind prefetch would take this long
   StartWith(source, root_, policy);
@@ -467,6 +487,56 @@ TEST_F(FsFaultsTest, PrefetchNeverDelaysABlockedRead) {
   EXPECT_GE(fetcher_->stats().promoted, 1u);
   EXPECT_GT(source.held(), 0u);  // the prefetches were still stalled
   fd.reset();
+  Stop();
+}
+
+TEST_F(FsFaultsTest, ASignalledReaderBlockedOnAFetchGoesAwayAndTheMountStaysUsable) {
+  auto local = MakeLocalObjectSource(src_);
+  ASSERT_TRUE(local.ok());
+  // Every fetch but the root directory's never comes.
+  HoldingSource source(**local, [root = root_](const FetchRequest& r) { return r.hash != root; });
+  FetchPolicy policy;
+  policy.timeout = 600s;  // only the signal can end the read in time
+  FilesystemOptions options;
+  options.prefetch = PrefetchMode::kNone;  // the reader's fetch is the only one
+  StartWith(source, root_, policy, options);
+  const std::string file = mnt_ + "/big.bin";
+  for (int sig : {SIGINT, SIGKILL}) {
+    SCOPED_TRACE(strsignal(sig));
+    const uint64_t cancelled = fetcher_->stats().cancelled;
+    auto reader = testbed::Subprocess::Spawn(
+        {"dd", "if=" + file, "of=/dev/null", "bs=1M", "skip=9", "count=1", "iflag=direct"});
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    // Blocked in the kernel on our read, which waits for a held fetch.
+    ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return source.held() > 0; }, 30s));
+    ASSERT_FALSE(reader->Wait(200ms).has_value());
+    ASSERT_TRUE(reader->Signal(sig).ok());
+    // The kernel turns the signal into FUSE_INTERRUPT, the request abandons
+    // its fetch (within about 50 ms) and the reader dies: long before the
+    // fetch's own timeout.
+    const std::optional<int> status = reader->Wait(20s);
+    ASSERT_TRUE(status.has_value()) << "the reader is stuck";
+    // dd catches SIGINT: it may die of it after seeing EINTR, or exit with
+    // an error; SIGKILL is SIGKILL.
+    if (sig == SIGKILL) {
+      EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
+          << testbed::DescribeWaitStatus(*status);
+    } else {
+      EXPECT_FALSE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << testbed::DescribeWaitStatus(*status);
+    }
+    EXPECT_GT(fetcher_->stats().cancelled, cancelled);
+    // Nothing else waits for the object: its request left the source too.
+    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return source.held() == 0; }, 10s))
+        << source.held();
+    // The mount still answers.
+    EXPECT_TRUE(stdfs::exists(file));
+  }
+  // Once the objects come, the same read completes.
+  source.StopHolding();
+  int err = 0;
+  EXPECT_EQ(DirectRead(file, 9 * kChunk, kChunk, &err), static_cast<ssize_t>(kChunk))
+      << strerror(err);
   Stop();
 }
 

@@ -30,7 +30,7 @@ namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string& kLcfs = lcfs::testing::kLcfsProgram;
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
+const std::string& kExport = lcfs::testing::kExportProgram;
 
 using lcfs::testing::Sh;
 using lcfs::testing::WriteRandomFile;
@@ -54,17 +54,10 @@ class FsNetworkTest : public ::testing::Test {
     std::ofstream(src_ + "/sub/note") << "over the wire\n";
     WriteRandomFile(src_ + "/big.bin", 32u << 20, 5);
     // The exporter prints the root HASH on stdout once indexed.
-    auto exporter =
-        bed_->host(0).Spawn({kExport, "-q", "-i", "lan0", "--mld-query-interval", "2s", src_});
-    ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
-    exporter_.emplace(std::move(*exporter));
-    lcfs::testing::WaitUntil(
-        [&] {
-          root_ = exporter_->Stdout().substr(0, 64);
-          return root_.size() == 64;
-        },
-        10s);
-    ASSERT_EQ(root_.size(), 64u) << exporter_->Stderr();
+    auto root = lcfs::testing::StartExporter(
+        bed_->host(0), {"-q", "-i", "lan0", "--mld-query-interval", "2s", src_}, &exporter_);
+    ASSERT_TRUE(root.ok()) << root.status().ToString();
+    root_ = *root;
   }
 
   // Mounts on host 1 (the daemon returns once the root directory arrived).

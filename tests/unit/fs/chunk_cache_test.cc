@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/random_bytes.h"
+#include "common/temp_dir.h"
 
 namespace lcfs::fs {
 namespace {
@@ -18,16 +19,25 @@ using lcfs::testing::RandomBytes;
 
 class ChunkCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/lcfs-cache-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
+  // Before the directory goes (tmp_'s destructor).
   void TearDown() override {
     if (tmpfs_) ::umount2(dir_.c_str(), MNT_DETACH);
-    std::filesystem::remove_all(dir_);
   }
-  std::string dir_;
+  // Stores `bytes` as a chunk through a cache that is closed again, as an
+  // earlier process leaves it, and returns the object file's path (empty
+  // on failure, which fails the test).
+  std::string StoreAndClose(const std::vector<uint8_t>& bytes) {
+    const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+    auto cache = ChunkCache::Open(dir_, 0);
+    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+    if (!cache.ok() || !(*cache)->Insert(h, ObjectKind::kChunk, bytes).ok()) {
+      ADD_FAILURE() << "cannot store " << h.ToHex();
+      return "";
+    }
+    return (*cache)->ObjectPath(h, ObjectKind::kChunk);
+  }
+  lcfs::testing::TempDir tmp_{"lcfs-cache-test"};
+  std::string dir_ = tmp_.path();
   bool tmpfs_ = false;
 };
 
@@ -87,13 +97,8 @@ TEST_F(ChunkCacheTest, RestartReusesObjects) {
 TEST_F(ChunkCacheTest, CorruptFileIsDroppedOnFirstOpen) {
   const auto bytes = RandomBytes(5000, 4);
   const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
-  std::string path;
-  {
-    auto cache = ChunkCache::Open(dir_, 0);
-    ASSERT_TRUE(cache.ok());
-    ASSERT_TRUE((*cache)->Insert(h, ObjectKind::kChunk, bytes).ok());
-    path = (*cache)->ObjectPath(h, ObjectKind::kChunk);
-  }
+  const std::string path = StoreAndClose(bytes);
+  ASSERT_FALSE(path.empty());
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(100);
@@ -259,13 +264,8 @@ TEST_F(ChunkCacheTest, NewCacheIsPrivateWhateverTheUmask) {
 TEST_F(ChunkCacheTest, LooserExistingCacheIsTightenedAndKept) {
   const auto bytes = RandomBytes(3000, 21);
   const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
-  std::string object;
-  {
-    auto cache = ChunkCache::Open(dir_, 0);
-    ASSERT_TRUE(cache.ok());
-    ASSERT_TRUE((*cache)->Insert(h, ObjectKind::kChunk, bytes).ok());
-    object = (*cache)->ObjectPath(h, ObjectKind::kChunk);
-  }
+  const std::string object = StoreAndClose(bytes);
+  ASSERT_FALSE(object.empty());
   // What caches made before this change look like.
   const std::string fanout = object.substr(0, object.rfind('/'));
   for (const std::string& d : {dir_, dir_ + "/v1", dir_ + "/v1/objects", fanout})

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "common/wait.h"
 
 namespace lcfs::fs {
@@ -88,16 +89,22 @@ class FakeSource : public ObjectSource {
 class ObjectFetcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lcfs-fetcher-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     auto cache = ChunkCache::Open(dir_, 0);
     ASSERT_TRUE(cache.ok());
     cache_ = std::move(*cache);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string dir_;
+  // A hard-mount fetcher (50 ms per attempt) whose source is offline.
+  std::unique_ptr<ObjectFetcher> OfflineHardFetcher() {
+    source_.SetOffline(true);
+    FetchPolicy policy;
+    policy.timeout = 50ms;
+    policy.hard = true;
+    return std::make_unique<ObjectFetcher>(source_, *cache_, policy);
+  }
+
+  lcfs::testing::TempDir tmp_{"lcfs-fetcher-test"};
+  std::string dir_ = tmp_.path();
   std::unique_ptr<ChunkCache> cache_;
   FakeSource source_;
 };
@@ -150,13 +157,9 @@ TEST_F(ObjectFetcherTest, SoftTimeoutGivesEio) {
 
 TEST_F(ObjectFetcherTest, HardMountRetriesUntilTheSourceIsBack) {
   const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(10, 2));
-  source_.SetOffline(true);
-  FetchPolicy policy;
-  policy.timeout = 50ms;
-  policy.hard = true;
-  ObjectFetcher fetcher(source_, *cache_, policy);
+  auto fetcher = OfflineHardFetcher();
   Result<ObjectRef> r = Status::Error(EIO, "not run");
-  std::thread reader([&] { r = fetcher.Get({h, ObjectKind::kChunk}); });
+  std::thread reader([&] { r = fetcher->Get({h, ObjectKind::kChunk}); });
   ASSERT_TRUE(source_.WaitForCalls(3));  // several timed-out attempts
   source_.SetOffline(false);
   reader.join();
@@ -165,15 +168,11 @@ TEST_F(ObjectFetcherTest, HardMountRetriesUntilTheSourceIsBack) {
 
 TEST_F(ObjectFetcherTest, HardMountGivesUpOnShutdown) {
   const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(10, 3));
-  source_.SetOffline(true);
-  FetchPolicy policy;
-  policy.timeout = 50ms;
-  policy.hard = true;
-  ObjectFetcher fetcher(source_, *cache_, policy);
+  auto fetcher = OfflineHardFetcher();
   Result<ObjectRef> r = Status::Error(0, "");
-  std::thread reader([&] { r = fetcher.Get({h, ObjectKind::kChunk}); });
+  std::thread reader([&] { r = fetcher->Get({h, ObjectKind::kChunk}); });
   ASSERT_TRUE(source_.WaitForCalls(2));
-  fetcher.Shutdown();
+  fetcher->Shutdown();
   reader.join();
   EXPECT_FALSE(r.ok());
 }

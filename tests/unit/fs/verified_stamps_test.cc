@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/temp_dir.h"
+
 namespace lcfs::fs {
 namespace {
 
@@ -16,22 +18,17 @@ using namespace std::chrono_literals;
 class VerifiedStampsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/lcfs-stamps-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    log_ = dir_ + "/verified";
-    file_ = dir_ + "/object";
     std::ofstream(file_) << "the bytes of an object";
     hash_ = Sha256Of(std::string_view("stands for the object's hash"));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   struct stat Stat() const {
     struct stat st {};
     EXPECT_EQ(::stat(file_.c_str(), &st), 0);
     return st;
   }
 
-  std::string dir_, log_, file_;
+  lcfs::testing::TempDir tmp_{"lcfs-stamps-test"};
+  std::string dir_ = tmp_.path(), log_ = tmp_.Path("verified"), file_ = tmp_.Path("object");
   Hash hash_;
 };
 
