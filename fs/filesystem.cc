@@ -437,6 +437,12 @@ struct Filesystem::Ops {
                             FUSE_CAP_EXPORT_SUPPORT;
     conn->want |= wanted & conn->capable;
     conn->want &= ~static_cast<unsigned>(FUSE_CAP_ATOMIC_O_TRUNC);
+    // Without async DIO an O_DIRECT read is a request its caller waits for
+    // interruptibly: a signal reaches us as FUSE_INTERRUPT and the read's
+    // fetch is abandoned. With it (libfuse's default) the kernel sends
+    // direct reads in the background and waits for them uninterruptibly, so
+    // a reader stuck on an object that never comes could not be killed.
+    conn->want &= ~static_cast<unsigned>(FUSE_CAP_ASYNC_DIO);
     // A channel mount's open directories keep the version they began in
     // (OpenDirectory): only a mount of one root can do without OPENDIR.
     Filesystem& fs = *static_cast<Filesystem*>(userdata);

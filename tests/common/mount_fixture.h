@@ -26,9 +26,6 @@ namespace lcfs::testing {
 // The `lcfs` program of this build (LCFS_FS_DIR comes from tests/CMakeLists.txt).
 inline const std::string kLcfsProgram = std::string(LCFS_FS_DIR) + "/lcfs";
 
-// lcfs-export of this build.
-inline const std::string kExportProgram = ToolPath("lcfs-export");
-
 // Starts lcfs-export with `args` on `host` into *exporter and waits (at most
 // `limit`) for the 64 characters it prints first: the root HASH, or the
 // CHANNEL of `--sign`. Returns them; an error carries the exporter's stderr.

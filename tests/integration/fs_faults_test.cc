@@ -462,9 +462,8 @@ TEST_F(FsFaultsTest, PrefetchNeverDelaysABlockedRead) {
   ASSERT_TRUE(local.ok());
   // Blocking requests are answered at once, every background one is held:
   // a prefetch that never finishes.
-  HoldingSource source(**local, [](const FetchRequest& r) {
-    return r.priority != FetchPriority::kBlocking;
-  });
+  HoldingSource source(
+      **local, [](const FetchRequest& r) { return r.priority != FetchPriority::kBlocking; });
   FetchPolicy policy;
   policy.timeout = 60s;  // a read stuck behind prefetch would take this long
   StartWith(source, root_, policy);
@@ -496,7 +495,7 @@ TEST_F(FsFaultsTest, ASignalledReaderBlockedOnAFetchGoesAwayAndTheMountStaysUsab
   // Every fetch but the root directory's never comes.
   HoldingSource source(**local, [root = root_](const FetchRequest& r) { return r.hash != root; });
   FetchPolicy policy;
-  policy.timeout = 600s;  // only the signal can end the read in time
+  policy.timeout = 60s;  // only the signal can end the read within the bound below
   FilesystemOptions options;
   options.prefetch = PrefetchMode::kNone;  // the reader's fetch is the only one
   StartWith(source, root_, policy, options);
@@ -527,8 +526,7 @@ TEST_F(FsFaultsTest, ASignalledReaderBlockedOnAFetchGoesAwayAndTheMountStaysUsab
     }
     EXPECT_GT(fetcher_->stats().cancelled, cancelled);
     // Nothing else waits for the object: its request left the source too.
-    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return source.held() == 0; }, 10s))
-        << source.held();
+    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return source.held() == 0; }, 10s)) << source.held();
     // The mount still answers.
     EXPECT_TRUE(stdfs::exists(file));
   }
