@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 
 #include "common/wait.h"
 #include "lcfs/index/indexer.h"
+#include "lcfs/net/multicast_socket.h"
 #include "lcfs/sync/fetcher.h"
 #include "lcfs/sync/network_object_source.h"
 #include "lcfs/sync/tree_sync.h"
@@ -363,6 +365,51 @@ TEST_F(SyncNetworkTest, ABlockedFetchTakesTheSlotOfAPrefetch) {
   });
   t.join();
   EXPECT_TRUE(sender.error().ok()) << sender.error().ToString();
+}
+
+// A channel record (docs/protocol.md section 11) reaching a fetcher's group
+// is another reader's datagram, not a malformed one: counted as foreign.
+TEST_F(SyncNetworkTest, AChannelRecordIsCountedAsForeignNotMalformed) {
+  const Hash absent = Sha256Of("an object nobody sends");
+  const net::Ipv6Address group = net::GroupAddress(absent, net::GroupScheme{});
+  std::atomic<bool> stop{false};
+  std::thread announcer([&] {  // sends record-shaped datagrams until told to stop
+    auto guard = exporter().Enter();
+    ASSERT_TRUE(guard.ok());
+    net::MulticastSocketOptions so;
+    so.send_ifindex = exporter().ifindex();
+    so.receive_buffer = 0;
+    auto socket = net::MulticastSocket::Open(so);
+    ASSERT_TRUE(socket.ok()) << socket.status().ToString();
+    socket->set_destination_port(net::kDefaultPort);
+    std::vector<uint8_t> record(156, 0);
+    record[0] = 0x4c, record[1] = 0x43, record[2] = 1, record[3] = 2;  // "LC", v1, type 2
+    const net::OutgoingDatagram d{group, record};
+    while (!stop) {
+      (void)socket->Send(std::span(&d, 1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a pace, not synchronisation
+    }
+  });
+  std::thread t([&] {
+    auto guard = receiver().Enter();
+    ASSERT_TRUE(guard.ok());
+    FetcherOptions o;
+    o.ifindex = receiver().ifindex();
+    auto fetcher = Fetcher::Start(o);
+    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+    const FetchTicket ticket = (*fetcher)->FetchAsync(
+        {.hash = absent, .kind = ObjectKind::kChunk, .timeout = std::chrono::seconds(60)},
+        [](Result<std::vector<uint8_t>>) {});
+    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return (*fetcher)->stats().foreign_packets >= 3; },
+                                         std::chrono::seconds(20)));
+    const FetcherStats s = (*fetcher)->stats();
+    EXPECT_EQ(s.packets[net::PacketDrop::kBadType], 0u);
+    EXPECT_EQ(s.packets[net::PacketDrop::kForeignObject], s.foreign_packets);
+    (*fetcher)->Cancel(ticket);
+  });
+  t.join();
+  stop = true;
+  announcer.join();
 }
 
 }  // namespace

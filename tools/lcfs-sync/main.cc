@@ -279,6 +279,7 @@ int main(int argc, char** argv) {
   const std::string dest = argv[optind + 1];
   if (dest.empty()) return UsageError("DEST is empty");
 
+  net_options.notice = [](const std::string& m) { fprintf(stderr, "lcfs-sync: %s\n", m.c_str()); };
   auto source = sync::NetworkObjectSource::Create(net_options);
   if (!source.ok()) {
     fprintf(stderr, "lcfs-sync: %s\n", source.status().ToString().c_str());

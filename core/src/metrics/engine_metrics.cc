@@ -59,6 +59,29 @@ void AddReceiverMetrics(const std::string& prefix, const sync::FetcherStats& s, 
               d(s.bytes));
   out.Counter(prefix + "_timeouts_total", "Requests that timed out", d(s.timed_out));
   out.Gauge(prefix + "_joined_groups", "Multicast groups joined now", d(s.joined));
+  // What hostile hosts cost (docs/security.md): each bound at work.
+  out.Counter(prefix + "_wrong_oti_packets_total",
+              "Packets refused because their OTI is not the one the known size gives",
+              d(s.wrong_oti_packets));
+  out.Counter(prefix + "_no_decoder_packets_total",
+              "Packets refused because every decoder slot or the decoder budget was taken",
+              d(s.no_decoder_packets));
+  out.Counter(prefix + "_evicted_decoders_total", "Decoders given up for another sender's",
+              d(s.evicted_decoders));
+  out.Counter(prefix + "_conflicting_symbols_total",
+              "Symbols whose position already held another payload (forgery)",
+              d(s.conflicting_symbols));
+  out.Counter(prefix + "_retried_decodes_total", "Decodes retried from a subset of kept symbols",
+              d(s.retried_decodes));
+  out.Counter(prefix + "_recovered_decodes_total", "Retried decodes that verified",
+              d(s.recovered_decodes));
+  out.Gauge(prefix + "_decoder_memory_peak_bytes",
+            "High-water mark of the decoder budget in use (bytes)", d(s.decoder_memory_peak));
+  out.Counter(prefix + "_interface_changes_total",
+              "Interfaces that went down, went away, came up or appeared", d(s.interface_changes));
+  out.Counter(prefix + "_receive_errors_total", "Failed receive calls (each backs off)",
+              d(s.receive_errors));
+  out.Gauge(prefix + "_interfaces", "Interfaces the groups are joined on now", d(s.interfaces));
 }
 
 }  // namespace lcfs::metrics

@@ -1,11 +1,14 @@
 #include "lcfs/sync/fetcher.h"
 
+#include <net/if.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -16,6 +19,8 @@
 #include "decoder_budget.h"
 #include "fetch_window.h"
 #include "lcfs/mutex.h"
+#include "lcfs/net/interfaces.h"
+#include "lcfs/net/link_monitor.h"
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/net/prompt_reporter.h"
 #include "lcfs/unique_fd.h"
@@ -53,6 +58,19 @@ constexpr int kBatchesPerTurn = 32;
 constexpr size_t kDatagramBuffer = 2048;  // > the largest valid datagram (1452 bytes)
 constexpr size_t kRecentlyCompleted = 1024;
 constexpr int kMaxTimeoutFactor = 10;
+// Back-off after a failed receive call: doubles from the first to the last.
+constexpr auto kFirstBackoff = std::chrono::milliseconds(10);
+constexpr auto kLastBackoff = std::chrono::milliseconds(1000);
+// Type byte of a channel record (docs/protocol.md section 11): same magic and
+// version as symbols, sent to the channel's group on the same port.
+constexpr size_t kTypeOffset = 3;
+constexpr uint8_t kChannelRecordType = 2;
+
+std::string InterfaceName(int ifindex) {
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(static_cast<unsigned>(ifindex), name) == nullptr) return "";
+  return name;
+}
 
 }  // namespace
 
@@ -68,23 +86,29 @@ constexpr int kMaxTimeoutFactor = 10;
 class Fetcher::Loop {
  public:
   Loop(FetcherOptions options, net::MulticastSocket socket, UniqueFd wake,
-       std::optional<net::PromptReporter> reporter)
+       std::optional<net::PromptReporter> reporter, std::optional<net::LinkMonitor> links)
       : options_(Defaults(std::move(options))),
         socket_(std::move(socket)),
         reporter_(std::move(reporter)),
         wake_(std::move(wake)),
+        links_(std::move(links)),
         budget_(options_.decoder_budget),
         window_(options_.window, options_.blocking_reserve, options_.metadata_reserve) {
     buffers_.resize(kBatch * kDatagramBuffer);
     datagrams_.resize(kBatch);
     for (size_t i = 0; i < kBatch; ++i)
       datagrams_[i].buffer = std::span(buffers_.data() + i * kDatagramBuffer, kDatagramBuffer);
+    if (!links_) Notice("not following interface changes (rtnetlink unavailable)");
+    Rescan(/*quiet=*/true);
   }
 
   static FetcherOptions Defaults(FetcherOptions o) {
     if (o.window == 0) o.window = 1;
     if (o.blocking_reserve == SIZE_MAX) o.blocking_reserve = o.window / 4;
     if (o.metadata_reserve == SIZE_MAX) o.metadata_reserve = o.window / 8;
+    if (o.iface.empty() && o.ifindex != 0) o.iface = InterfaceName(o.ifindex);
+    if (!o.notice)
+      o.notice = [](const std::string& m) { fprintf(stderr, "lcfs: %s\n", m.c_str()); };
     return o;
   }
 
@@ -197,7 +221,7 @@ class Fetcher::Loop {
     for (auto& r : requests)
       r.done(Status::Error(ECANCELED, "fetch " + r.request.hash.ToHex() + ": fetcher stopped"));
     for (auto& [id, p] : pending_) {
-      if (p->joined) (void)socket_.Leave(p->group, options_.ifindex);
+      if (p->joined) LeaveEverywhere(*p);
       for (auto& w : p->waiters)
         w.done(Status::Error(ECANCELED, "fetch " + p->hash.ToHex() + ": fetcher stopped"));
     }
@@ -286,17 +310,15 @@ class Fetcher::Loop {
     window_.Schedule(&leave, &join);
     for (const net::ObjectId& id : leave) {
       Pending& p = *pending_.at(id);
-      (void)socket_.Leave(p.group, options_.ifindex);
+      LeaveEverywhere(p);
       p.joined = false;
       ++stats_.preempted;
     }
-    net::SourceFilter filter;
-    if (!options_.sources.empty()) filter = net::SourceFilter::Include(options_.sources);
     std::vector<net::Ipv6Address> joined;
     for (const net::ObjectId& id : join) {
       auto it = pending_.find(id);
       Pending& p = *it->second;
-      Status s = socket_.Join(p.group, options_.ifindex, filter);
+      Status s = JoinEverywhere(p);
       if (!s.ok()) {
         Fail(it, s.WithContext("fetch " + p.hash.ToHex()));
         continue;
@@ -305,12 +327,172 @@ class Fetcher::Loop {
       p.active = Clock::now();
       joined.push_back(p.group);
     }
-    if (reporter_ && !joined.empty()) {
-      // A failure (link down) costs only the shortcut: the kernel reports too.
-      (void)reporter_->ReportJoins(options_.ifindex, joined, filter);
-      stats_.prompt_reports = reporter_->reports_sent();
+    for (const Interface& i : ifaces_) ReportJoins(i.ifindex, joined);
+  }
+
+  // Tells the link at once of joins on `ifindex` (net/prompt_reporter.h). A
+  // failure (link down) costs only the shortcut: the kernel reports too.
+  void ReportJoins(int ifindex, const std::vector<net::Ipv6Address>& groups) {
+    if (!reporter_ || groups.empty()) return;
+    (void)reporter_->ReportJoins(ifindex, groups, Filter());
+    stats_.prompt_reports = reporter_->reports_sent();
+  }
+
+  // Interfaces. A joined fetch is joined on every interface of ifaces_;
+  // with none (the configured one is down or gone), it waits for one.
+
+  // Joins p's group on every interface. Fails only if no interface took it
+  // (the socket's limits: a fetch that cannot be joined anywhere); none at
+  // all is not an error: the group is joined when an interface comes.
+  Status JoinEverywhere(const Pending& p) {
+    if (ifaces_.empty()) {
+      if (!told_no_interface_) {
+        told_no_interface_ = true;
+        Notice(options_.iface.empty()
+                   ? "no usable interface: fetches wait for one to come up"
+                   : "interface " + options_.iface + " is not usable: fetches wait for it");
+      }
+      return Status::Ok();
+    }
+    Status first_error;
+    bool any = false;
+    for (const Interface& i : ifaces_) {
+      Status s = socket_.Join(p.group, i.ifindex, Filter());
+      if (s.ok()) {
+        any = true;
+      } else if (first_error.ok()) {
+        first_error = s;
+      }
+    }
+    return any ? Status::Ok() : first_error;
+  }
+
+  // Leaves p's group on every interface; one whose link went away has lost
+  // the membership already (the kernel frees it all the same).
+  void LeaveEverywhere(const Pending& p) {
+    for (const Interface& i : ifaces_) (void)socket_.Leave(p.group, i.ifindex);
+  }
+
+  net::SourceFilter Filter() const {
+    return options_.sources.empty() ? net::SourceFilter{}
+                                    : net::SourceFilter::Include(options_.sources);
+  }
+
+  // Whether groups belong on an interface with these flags and name: up
+  // with a carrier, and the one named (even loopback, if that was asked),
+  // or, none named, any multicast-capable one but loopback.
+  bool Usable(const std::string& name, unsigned flags) const {
+    if ((flags & (IFF_UP | IFF_RUNNING)) != (IFF_UP | IFF_RUNNING)) return false;
+    if (!options_.iface.empty()) return name == options_.iface;
+    return (flags & IFF_MULTICAST) && !(flags & IFF_LOOPBACK);
+  }
+
+  void AddInterface(int ifindex, const std::string& name, bool quiet = false) {
+    ifaces_.push_back({ifindex, name});
+    told_no_interface_ = false;
+    if (quiet) return;
+    std::vector<net::Ipv6Address> joined;
+    for (auto& [id, p] : pending_) {
+      if (!p->joined) continue;
+      if (socket_.Join(p->group, ifindex, Filter()).ok()) joined.push_back(p->group);
+      p->active = Clock::now();  // the wait starts again from here
+    }
+    ReportJoins(ifindex, joined);
+    ++stats_.interface_changes;
+    Notice("interface " + name + " is up: " + std::to_string(joined.size()) +
+           " group(s) still waited for joined on it");
+  }
+
+  void RemoveInterface(size_t slot, const char* why) {
+    const Interface gone = ifaces_[slot];
+    size_t left = 0;
+    for (auto& [id, p] : pending_) {
+      if (p->joined && socket_.Leave(p->group, gone.ifindex).ok()) ++left;
+    }
+    ifaces_.erase(ifaces_.begin() + static_cast<ptrdiff_t>(slot));
+    ++stats_.interface_changes;
+    Notice("interface " + gone.name + " " + why + ": " + std::to_string(left) +
+           " membership(s) dropped" + (ifaces_.empty() ? "; fetches wait for an interface" : ""));
+    if (ifaces_.empty()) told_no_interface_ = true;
+  }
+
+  std::optional<size_t> Slot(int ifindex) const {
+    for (size_t i = 0; i < ifaces_.size(); ++i)
+      if (ifaces_[i].ifindex == ifindex) return i;
+    return std::nullopt;
+  }
+
+  void LinkChanged(int ifindex, std::string name, unsigned flags) {
+    if (name.empty()) name = InterfaceName(ifindex);
+    const auto slot = Slot(ifindex);
+    const bool usable = Usable(name, flags);
+    if (slot && !usable) {
+      RemoveInterface(*slot, "is down");
+    } else if (!slot && usable) {
+      AddInterface(ifindex, name);
     }
   }
+
+  void LinkGone(int ifindex) {
+    if (const auto slot = Slot(ifindex)) RemoveInterface(*slot, "went away");
+  }
+
+  // The link flags of interface `name`, if it exists.
+  std::optional<unsigned> LinkFlags(const std::string& name) const {
+    ifreq r{};
+    if (name.size() >= sizeof r.ifr_name) return std::nullopt;
+    std::memcpy(r.ifr_name, name.data(), name.size());
+    if (ioctl(socket_.fd(), SIOCGIFFLAGS, &r) != 0) return std::nullopt;
+    return static_cast<unsigned short>(r.ifr_flags);
+  }
+
+  // The interfaces as they are now: at start, and when events were lost.
+  void Rescan(bool quiet = false) {
+    std::vector<Interface> candidates, now;
+    if (!options_.iface.empty()) {
+      if (const unsigned index = if_nametoindex(options_.iface.c_str()))
+        candidates.push_back({static_cast<int>(index), options_.iface});
+    } else if (auto all = net::MulticastInterfaces(); all.ok()) {
+      for (const auto& i : *all) candidates.push_back({i.ifindex, i.name});
+    }
+    for (const Interface& c : candidates) {
+      const auto flags = LinkFlags(c.name);
+      if (flags && Usable(c.name, *flags)) now.push_back(c);
+    }
+    for (size_t i = ifaces_.size(); i > 0; --i) {
+      const bool still = std::any_of(now.begin(), now.end(), [&](const Interface& x) {
+        return x.ifindex == ifaces_[i - 1].ifindex;
+      });
+      if (!still) RemoveInterface(i - 1, "went away");
+    }
+    for (const Interface& x : now)
+      if (!Slot(x.ifindex)) AddInterface(x.ifindex, x.name, quiet);
+  }
+
+  void HandleLinkEvents() {
+    std::vector<net::LinkEvent> events;
+    auto lost = links_->Read(&events);
+    if (!lost.ok()) {
+      Notice("interface events: " + lost.status().ToString());
+      return;
+    }
+    for (const auto& e : events) {
+      switch (e.kind) {
+        case net::LinkEvent::Kind::kLink:
+          LinkChanged(e.ifindex, e.name, e.flags);
+          break;
+        case net::LinkEvent::Kind::kLinkGone:
+          LinkGone(e.ifindex);
+          break;
+        case net::LinkEvent::Kind::kAddress:
+        case net::LinkEvent::Kind::kAddressGone:
+          break;  // memberships do not depend on addresses; the kernel re-reports after DAD
+      }
+    }
+    if (*lost) Rescan();
+  }
+
+  void Notice(const std::string& message) { options_.notice(message); }
 
   void WaitAndReceive() {
     // Sleep until a packet, a request or the nearest deadline (at most 100 ms).
@@ -322,22 +504,53 @@ class Fetcher::Loop {
         wait = std::clamp(left, std::chrono::milliseconds(0), wait);
       }
     }
-    pollfd fds[2] = {{socket_.fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-    int n = poll(fds, 2, static_cast<int>(wait.count()));
+    // A socket in back-off after an error is not polled (an error
+    // condition would wake poll at once, again and again).
+    const bool backing_off = now < receive_backoff_until_;
+    if (backing_off) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(receive_backoff_until_ - now);
+      wait = std::min(wait, left);
+    }
+    pollfd fds[3] = {{backing_off ? -1 : socket_.fd(), POLLIN, 0},
+                     {wake_.get(), POLLIN, 0},
+                     {links_ ? links_->fd() : -1, POLLIN, 0}};
+    int n = poll(fds, 3, static_cast<int>(wait.count()));
     if (n <= 0) return;
     if (fds[1].revents & POLLIN) {
       uint64_t v;
       [[maybe_unused]] ssize_t r = read(wake_.get(), &v, sizeof v);
     }
-    if (fds[0].revents & POLLIN) {
+    if (fds[2].revents & POLLIN) HandleLinkEvents();
+    if (fds[0].revents & (POLLIN | POLLERR)) {
       for (int b = 0; b < kBatchesPerTurn; ++b) {
         auto got = socket_.Receive(datagrams_);
-        if (!got.ok() || *got == 0) break;
+        if (!got.ok()) {
+          ReceiveFailed(got.status());
+          break;
+        }
+        if (receive_backoff_ != std::chrono::milliseconds(0)) {
+          receive_backoff_ = std::chrono::milliseconds(0);
+          Notice("receiving again");
+        }
+        if (*got == 0) break;
         batch_time_ = Clock::now();
         for (size_t i = 0; i < *got; ++i) HandleDatagram(datagrams_[i]);
         if (*got < kBatch) break;
       }
     }
+  }
+
+  // A receive call failed (not "nothing waiting"): wait before the next,
+  // longer each time, and say so once until a receive succeeds.
+  void ReceiveFailed(const Status& status) {
+    ++stats_.receive_errors;
+    if (receive_backoff_ == std::chrono::milliseconds(0)) {
+      Notice("receive: " + status.ToString() + "; backing off until it works again");
+      receive_backoff_ = kFirstBackoff;
+    } else {
+      receive_backoff_ = std::min(2 * receive_backoff_, std::chrono::milliseconds(kLastBackoff));
+    }
+    receive_backoff_until_ = Clock::now() + receive_backoff_;
   }
 
   void HandleDatagram(const net::IncomingDatagram& d) {
@@ -347,6 +560,13 @@ class Fetcher::Loop {
       return;
     }
     net::PacketDrop drop = net::ParsePacket(d.buffer.first(d.length), &view);
+    if (drop == net::PacketDrop::kBadType && d.length > kTypeOffset &&
+        d.buffer[kTypeOffset] == kChannelRecordType) {
+      // A channel record (a channel's group shares the port): well formed
+      // for its reader, just not for us.
+      ++stats_.foreign_packets;
+      drop = net::PacketDrop::kForeignObject;
+    }
     if (drop != net::PacketDrop::kNone) {
       stats_.packets.Count(drop);
       return;
@@ -407,7 +627,7 @@ class Fetcher::Loop {
   void Release(PendingMap::iterator it) {
     Pending& p = *it->second;
     // A failed join is counted as joined but has no membership to drop.
-    if (p.joined) (void)socket_.Leave(p.group, options_.ifindex);
+    if (p.joined) LeaveEverywhere(p);
     window_.Remove(it->first);
     for (const Waiter& w : p.waiters) tickets_.erase(w.ticket);
     MergeCounters(p);
@@ -519,12 +739,19 @@ class Fetcher::Loop {
     published_.joined = window_.joined_count();
     published_.decoder_memory_peak = budget_.peak();
     published_.queued = pending_.size() - window_.joined_count();
+    published_.interfaces = ifaces_.size();
   }
+
+  struct Interface {
+    int ifindex;
+    std::string name;
+  };
 
   FetcherOptions options_;
   net::MulticastSocket socket_;
   std::optional<net::PromptReporter> reporter_;  // empty without CAP_NET_RAW
   UniqueFd wake_;
+  std::optional<net::LinkMonitor> links_;  // none: the interfaces found at start stay
   std::thread thread_;
 
   Mutex inbox_mu_;
@@ -543,6 +770,10 @@ class Fetcher::Loop {
   std::unordered_set<net::ObjectId, ObjectIdHash> recent_set_;
   std::vector<uint8_t> buffers_;
   std::vector<net::IncomingDatagram> datagrams_;
+  std::vector<Interface> ifaces_;  // where joined groups are joined
+  bool told_no_interface_ = false;
+  std::chrono::milliseconds receive_backoff_{0};  // 0: the last receive worked
+  Clock::time_point receive_backoff_until_;
   FetcherStats stats_;
 
   mutable Mutex stats_mu_;
@@ -572,8 +803,10 @@ Result<std::unique_ptr<Fetcher>> Fetcher::Start(const FetcherOptions& options) {
     auto opened = net::PromptReporter::Open();  // EPERM without CAP_NET_RAW: go without
     if (opened.ok()) reporter.emplace(std::move(*opened));
   }
+  std::optional<net::LinkMonitor> links;
+  if (auto l = net::LinkMonitor::Open(); l.ok()) links.emplace(std::move(*l));
   auto loop = std::make_unique<Loop>(options, std::move(socket).value(), std::move(wake),
-                                     std::move(reporter));
+                                     std::move(reporter), std::move(links));
   loop->StartThread();
   return std::unique_ptr<Fetcher>(new Fetcher(std::move(loop)));
 }

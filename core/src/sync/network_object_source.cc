@@ -30,6 +30,7 @@ Result<std::unique_ptr<NetworkObjectSource>> NetworkObjectSource::Create(
   fo.sources = options.sources;
   fo.scheme.port = options.port;
   fo.window = options.window;
+  fo.notice = options.notice;
   auto fetcher = Fetcher::Start(fo);
   if (!fetcher.ok()) return fetcher.status();
   return std::make_unique<NetworkObjectSource>(std::move(fetcher).value());

@@ -84,5 +84,29 @@ TEST(EngineMetrics, DropReasonsAreLabelsOfOneFamily) {
   EXPECT_EQ(DropReasonLabel(net::PacketDrop::kReservedNotZero), "reserved_bytes_not_zero");
 }
 
+TEST(EngineMetrics, HostileHostCountersAreExported) {
+  sync::FetcherStats stats;
+  stats.wrong_oti_packets = 11;
+  stats.no_decoder_packets = 12;
+  stats.evicted_decoders = 13;
+  stats.conflicting_symbols = 14;
+  stats.retried_decodes = 15;
+  stats.recovered_decodes = 16;
+  stats.decoder_memory_peak = 17;
+  stats.interface_changes = 18;
+  stats.receive_errors = 19;
+  stats.interfaces = 2;
+  Scrape s;
+  AddReceiverMetrics("lcfs_sync", stats, s);
+  const std::string text = s.ToText();
+  for (const char* line :
+       {"lcfs_sync_wrong_oti_packets_total 11\n", "lcfs_sync_no_decoder_packets_total 12\n",
+        "lcfs_sync_evicted_decoders_total 13\n", "lcfs_sync_conflicting_symbols_total 14\n",
+        "lcfs_sync_retried_decodes_total 15\n", "lcfs_sync_recovered_decodes_total 16\n",
+        "lcfs_sync_decoder_memory_peak_bytes 17\n", "lcfs_sync_interface_changes_total 18\n",
+        "lcfs_sync_receive_errors_total 19\n", "lcfs_sync_interfaces 2\n"})
+    EXPECT_NE(text.find(line), std::string::npos) << line << " in\n" << text;
+}
+
 }  // namespace
 }  // namespace lcfs::metrics

@@ -20,6 +20,15 @@
 // whichever is later); any request ends at 10 x `timeout` after it was made,
 // joined or not: never an endless wait.
 //
+// Interfaces come and go (rtnetlink, net::LinkMonitor). Groups are joined
+// on the configured interface, found by name (a re-created one has another
+// ifindex), or on every usable one when none was named. When an interface
+// goes down or away, its memberships are dropped; when it (or a new one that
+// matches) is up again, every group still waited for is joined on it. A
+// fetch whose interface is gone waits, and its deadline runs as usual.
+// Receive errors back off (10 ms to 1 s) instead of spinning; each episode is
+// told once through `notice`.
+//
 // Threads: every public method may be called from any thread. Callbacks run
 // on the receive thread with no lock held: keep them short (hand the bytes
 // off); they may call FetchAsync and Cancel.
@@ -30,6 +39,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "lcfs/hash.h"
@@ -42,7 +52,10 @@
 namespace lcfs::sync {
 
 struct FetcherOptions {
-  // Interface to join on; 0 = every multicast-capable interface.
+  // Interface to join on, by name ("eth0"), or by index when `iface` is
+  // empty; neither = every interface that is up, multicast-capable and not
+  // loopback, as they come and go.
+  std::string iface;
   int ifindex = 0;
   // Exporters to accept (INCLUDE filter, enforced by the kernel and checked
   // again here); empty = any source.
@@ -65,6 +78,9 @@ struct FetcherOptions {
   // Report each join to the link at once (net/prompt_reporter.h) instead of
   // waiting for the kernel's report, when CAP_NET_RAW allows.
   bool prompt_reports = true;
+  // Where interface changes and receive errors are told, one line each
+  // (once per episode); empty = stderr, as "lcfs: MESSAGE".
+  std::function<void(const std::string&)> notice;
 };
 
 // Statistics since Start(), readable while fetches run.
@@ -94,7 +110,10 @@ struct FetcherStats {
   uint64_t foreign_packets = 0;      // for objects we are not fetching
   uint64_t prompt_reports = 0;       // MLD reports of joins sent ahead of the kernel's
   net::PacketCounters packets;       // parse outcomes of every datagram (drops by reason)
+  uint64_t interface_changes = 0;    // interfaces that went down, away, up or appeared
+  uint64_t receive_errors = 0;       // failed receive calls (each backs off)
   size_t joined = 0;                 // groups joined now
+  size_t interfaces = 0;             // interfaces the groups are joined on now
   size_t queued = 0;                 // fetches waiting for a window slot
 };
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ struct NetworkSourceOptions {
   uint16_t port = net::kDefaultPort;
   // Objects fetched at once (groups joined).
   size_t window = 64;
+  // Interface changes and receive errors, one line each (FetcherOptions).
+  std::function<void(const std::string&)> notice;
 };
 
 // The ifindex for an interface name or number; 0 for "". ENODEV if unknown.
