@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -107,32 +108,41 @@ class SyncNetworkTest : public ::testing::Test {
   testbed::Host& receiver() { return bed_->host(1); }
   testbed::Host& other() { return bed_->host(2); }
 
+  // Runs `body` with a fetcher started with `o` on the receiver's interface,
+  // in its namespace (which is per thread: a thread of its own).
+  void InReceiver(FetcherOptions o, const std::function<void(Fetcher&)>& body) {
+    std::thread t([&] {
+      auto guard = receiver().Enter();
+      ASSERT_TRUE(guard.ok());
+      o.ifindex = receiver().ifindex();
+      auto fetcher = Fetcher::Start(o);
+      ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+      body(**fetcher);
+    });
+    t.join();
+  }
+
   std::unique_ptr<testbed::Testbed> bed_;
 };
 
 TEST_F(SyncNetworkTest, FetcherVerifiesAndSharesDuplicateRequests) {
   auto ex = MakeExport();
   SymbolSender sender(exporter(), ex->objects, {});
-  std::thread t([&] {
-    auto guard = receiver().Enter();
-    ASSERT_TRUE(guard.ok());
-    FetcherOptions o;
-    o.ifindex = receiver().ifindex();
-    auto fetcher = Fetcher::Start(o);
-    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+  FetcherOptions o;
+  InReceiver(o, [&](Fetcher& fetcher) {
     const Object* chunk = nullptr;
     for (const auto& obj : ex->objects)
       if (obj.kind == ObjectKind::kChunk && obj.bytes.size() == kChunk) chunk = &obj;
     ASSERT_NE(chunk, nullptr);
-    auto a = (*fetcher)->FetchFuture({.hash = chunk->hash, .kind = chunk->kind});
-    auto b = (*fetcher)->FetchFuture(
-        {.hash = chunk->hash, .kind = chunk->kind, .expected_size = kChunk});
+    auto a = fetcher.FetchFuture({.hash = chunk->hash, .kind = chunk->kind});
+    auto b =
+        fetcher.FetchFuture({.hash = chunk->hash, .kind = chunk->kind, .expected_size = kChunk});
     auto ra = a.get(), rb = b.get();
     ASSERT_TRUE(ra.ok()) << ra.status().ToString();
     ASSERT_TRUE(rb.ok()) << rb.status().ToString();
     EXPECT_EQ(*ra, chunk->bytes);
     EXPECT_EQ(*rb, chunk->bytes);
-    FetcherStats s = (*fetcher)->stats();
+    FetcherStats s = fetcher.stats();
     EXPECT_EQ(s.requests, 2u);
     EXPECT_EQ(s.shared, 1u);
     EXPECT_EQ(s.completed, 1u);
@@ -140,15 +150,14 @@ TEST_F(SyncNetworkTest, FetcherVerifiesAndSharesDuplicateRequests) {
     EXPECT_EQ(s.joined, 0u);  // left once done
     // Asked as the wrong kind: the same packets never verify; it times out
     // with a message naming the cause.
-    auto wrong = (*fetcher)->Fetch({.hash = chunk->hash,
-                                    .kind = ObjectKind::kDirectory,
-                                    .timeout = std::chrono::milliseconds(500)});
+    auto wrong = fetcher.Fetch({.hash = chunk->hash,
+                                .kind = ObjectKind::kDirectory,
+                                .timeout = std::chrono::milliseconds(500)});
     ASSERT_FALSE(wrong.ok());
     EXPECT_EQ(wrong.status().code(), ETIMEDOUT);
     EXPECT_NE(wrong.status().message().find("another kind"), std::string::npos)
         << wrong.status().ToString();
   });
-  t.join();
   EXPECT_TRUE(sender.error().ok()) << sender.error().ToString();
 }
 
@@ -292,22 +301,17 @@ bool KernelJoined(const net::Ipv6Address& group) {
 }
 
 TEST_F(SyncNetworkTest, CancelAnswersAtOnceAndLeavesTheGroup) {
-  std::thread t([&] {
-    auto guard = receiver().Enter();
-    ASSERT_TRUE(guard.ok());
-    FetcherOptions o;
-    o.ifindex = receiver().ifindex();
-    auto fetcher = Fetcher::Start(o);
-    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+  FetcherOptions o;
+  InReceiver(o, [&](Fetcher& fetcher) {
     const Hash absent = Sha256Of("an object nobody sends");
     const net::Ipv6Address group = net::GroupAddress(absent, o.scheme);
     std::promise<Result<std::vector<uint8_t>>> answer;
-    const FetchTicket ticket = (*fetcher)->FetchAsync(
+    const FetchTicket ticket = fetcher.FetchAsync(
         {.hash = absent, .kind = ObjectKind::kChunk, .timeout = std::chrono::seconds(60)},
         [&](Result<std::vector<uint8_t>> r) { answer.set_value(std::move(r)); });
     ASSERT_TRUE(
         lcfs::testing::WaitUntil([&] { return KernelJoined(group); }, std::chrono::seconds(10)));
-    (*fetcher)->Cancel(ticket);
+    fetcher.Cancel(ticket);
     auto future = answer.get_future();
     ASSERT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     auto r = future.get();
@@ -315,55 +319,48 @@ TEST_F(SyncNetworkTest, CancelAnswersAtOnceAndLeavesTheGroup) {
     EXPECT_EQ(r.status().code(), ECANCELED);
     // The group is left before the callback runs.
     EXPECT_FALSE(KernelJoined(group));
-    FetcherStats s = (*fetcher)->stats();
+    FetcherStats s = fetcher.stats();
     EXPECT_EQ(s.cancelled, 1u);
     EXPECT_EQ(s.abandoned, 1u);
     EXPECT_EQ(s.joined, 0u);
-    (*fetcher)->Cancel(ticket);  // a finished ticket is ignored
+    fetcher.Cancel(ticket);  // a finished ticket is ignored
   });
-  t.join();
 }
 
 TEST_F(SyncNetworkTest, ABlockedFetchTakesTheSlotOfAPrefetch) {
   auto ex = MakeExport();
   SymbolSender sender(exporter(), ex->objects, {});
-  std::thread t([&] {
-    auto guard = receiver().Enter();
-    ASSERT_TRUE(guard.ok());
-    FetcherOptions o;
-    o.ifindex = receiver().ifindex();
-    o.window = 2;
-    o.blocking_reserve = 0;
-    o.metadata_reserve = 0;
-    auto fetcher = Fetcher::Start(o);
-    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
+  FetcherOptions o;
+  o.window = 2;
+  o.blocking_reserve = 0;
+  o.metadata_reserve = 0;
+  InReceiver(o, [&](Fetcher& fetcher) {
     // Two prefetches that never complete fill the window.
     std::vector<std::future<Result<std::vector<uint8_t>>>> prefetches;
     for (const char* name : {"absent 1", "absent 2"}) {
-      prefetches.push_back((*fetcher)->FetchFuture({.hash = Sha256Of(name),
-                                                    .kind = ObjectKind::kChunk,
-                                                    .timeout = std::chrono::seconds(60),
-                                                    .priority = FetchPriority::kPrefetch}));
+      prefetches.push_back(fetcher.FetchFuture({.hash = Sha256Of(name),
+                                                .kind = ObjectKind::kChunk,
+                                                .timeout = std::chrono::seconds(60),
+                                                .priority = FetchPriority::kPrefetch}));
     }
-    ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return (*fetcher)->stats().joined == 2; },
+    ASSERT_TRUE(lcfs::testing::WaitUntil([&] { return fetcher.stats().joined == 2; },
                                          std::chrono::seconds(10)));
     const Object* chunk = nullptr;
     for (const auto& obj : ex->objects)
       if (obj.kind == ObjectKind::kChunk && obj.bytes.size() == kChunk) chunk = &obj;
     ASSERT_NE(chunk, nullptr);
-    auto got = (*fetcher)->Fetch({.hash = chunk->hash,
-                                  .kind = chunk->kind,
-                                  .expected_size = kChunk,
-                                  .timeout = std::chrono::seconds(10)});
+    auto got = fetcher.Fetch({.hash = chunk->hash,
+                              .kind = chunk->kind,
+                              .expected_size = kChunk,
+                              .timeout = std::chrono::seconds(10)});
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_EQ(*got, chunk->bytes);
-    FetcherStats s = (*fetcher)->stats();
+    FetcherStats s = fetcher.stats();
     EXPECT_EQ(s.preempted, 1u);
     // The preempted prefetch is joined again once the slot is free.
-    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return (*fetcher)->stats().joined == 2; },
+    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return fetcher.stats().joined == 2; },
                                          std::chrono::seconds(10)));
   });
-  t.join();
   EXPECT_TRUE(sender.error().ok()) << sender.error().ToString();
 }
 
@@ -390,24 +387,18 @@ TEST_F(SyncNetworkTest, AChannelRecordIsCountedAsForeignNotMalformed) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a pace, not synchronisation
     }
   });
-  std::thread t([&] {
-    auto guard = receiver().Enter();
-    ASSERT_TRUE(guard.ok());
-    FetcherOptions o;
-    o.ifindex = receiver().ifindex();
-    auto fetcher = Fetcher::Start(o);
-    ASSERT_TRUE(fetcher.ok()) << fetcher.status().ToString();
-    const FetchTicket ticket = (*fetcher)->FetchAsync(
+  FetcherOptions o;
+  InReceiver(o, [&](Fetcher& fetcher) {
+    const FetchTicket ticket = fetcher.FetchAsync(
         {.hash = absent, .kind = ObjectKind::kChunk, .timeout = std::chrono::seconds(60)},
         [](Result<std::vector<uint8_t>>) {});
-    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return (*fetcher)->stats().foreign_packets >= 3; },
+    EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return fetcher.stats().foreign_packets >= 3; },
                                          std::chrono::seconds(20)));
-    const FetcherStats s = (*fetcher)->stats();
+    const FetcherStats s = fetcher.stats();
     EXPECT_EQ(s.packets[net::PacketDrop::kBadType], 0u);
     EXPECT_EQ(s.packets[net::PacketDrop::kForeignObject], s.foreign_packets);
-    (*fetcher)->Cancel(ticket);
+    fetcher.Cancel(ticket);
   });
-  t.join();
   stop = true;
   announcer.join();
 }

@@ -600,7 +600,7 @@ class Fetcher::Loop {
     }
     if (p.senders.size() < 2 * ObjectAssembler::kMaxCandidates) p.senders.insert(d.source);
     const uint64_t before = p.assembler->counters().symbols;
-    if (p.assembler->Add(view, d.source)) {
+    if (p.assembler->Add(view, d.source, batch_time_)) {
       Complete(it);
     } else if (p.assembler->counters().symbols != before) {
       p.active = batch_time_;

@@ -16,12 +16,31 @@
 // the first of an object whose size is known is charged to the fetcher's
 // DecoderBudget (F bytes) and refused when it is spent.
 //
+// Replicas (docs/protocol.md section 9). When the exporter sending an
+// object goes silent (killed) and another source starts sending the same
+// object under the same OTI, that source's symbols are its own decoder's, as
+// any sender's, and are also given to the silent sender's decoder (its
+// heir), which needs only what it still lacks: a standby carrying on from
+// where the active one stopped completes the object after the symbols the
+// active one did not send. A decode of the two together that fails
+// verification ends the pairing (the heir's own decoder goes on). A sender
+// is silent after kHandover without a packet. A newcomer is never locked
+// out: the decoder the request needs is not charged to the budget, and when
+// the sender holding it is evicted, the next decoder takes it over.
+//
 // Forged sources. A host forging the exporter's address feeds the same
 // decoder. When a decode fails verification, or two payloads arrive for one
-// position, the decoder starts keeping payloads in a SymbolPool (charged to
-// the budget, at most kPoolFactor times the symbols the object needs), and
-// each later failure retries from the pool's subsets (SymbolPool::Subset)
-// before starting afresh. Bytes that do not verify are never returned.
+// position, forgery is suspected and payloads are kept in a SymbolPool
+// (charged to the budget, at most kPoolFactor times the symbols the object
+// needs). Once a decode has failed, the decoder fed with every symbol is
+// dropped (the forger's symbols come in at its rate, so it would only fail
+// again, each failure a whole decode): subsets of the pool
+// (SymbolPool::Subset) are decoded instead, at once and then every
+// sixteenth of the object's symbols, doubling the wait after each try that
+// failed: first the run (the exporter's stream as arrival order and
+// positions show it), then one other subset in turn. Past the budget the pool lets go of its
+// payloads and a fresh decoder takes every symbol again. Bytes that do not
+// verify are never returned.
 //
 // Memory per object: at most kMaxCandidates decoders of F bytes each plus
 // their pools (kPoolFactor * (ceil(F / T) + 40 Z) symbols each at most);
@@ -30,6 +49,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -68,6 +88,10 @@ class ObjectAssembler {
   static constexpr uint64_t kProbationPackets = 64;
   // A pool holds at most this many times ceil(F / T) + 40 Z symbols.
   static constexpr uint64_t kPoolFactor = 3;
+  // Silence after which another source's symbols also go to a sender's
+  // decoder: longer than the exporter's holds between rounds (250 ms at most).
+  static constexpr std::chrono::milliseconds kHandover{500};
+  using Clock = std::chrono::steady_clock;
 
   // `expected_size`: the object's length when the caller knows it (0: any
   // length up to `max_size`). Packets announcing another length, or with a
@@ -80,9 +104,11 @@ class ObjectAssembler {
   ObjectAssembler(const ObjectAssembler&) = delete;
   ObjectAssembler& operator=(const ObjectAssembler&) = delete;
 
-  // Feeds one packet already matched to this object (ParsePacketFor). Returns
-  // true once the object is complete and verified (further calls do nothing).
-  bool Add(const net::PacketView& packet, const net::Ipv6Address& source);
+  // Feeds one packet already matched to this object (ParsePacketFor), which
+  // arrived at `now`. Returns true once the object is complete and verified
+  // (further calls do nothing).
+  bool Add(const net::PacketView& packet, const net::Ipv6Address& source,
+           Clock::time_point now = Clock::now());
 
   bool complete() const { return verified_.has_value(); }
   // The verified bytes; only when complete().
@@ -96,12 +122,19 @@ class ObjectAssembler {
 
  private:
   struct Candidate;
-  Candidate* FindOrCreate(const net::PacketView& packet, const net::Ipv6Address& source);
+  Candidate* Find(const net::PacketView& packet, const net::Ipv6Address& source);
+  Candidate* Create(const net::PacketView& packet, const net::Ipv6Address& source,
+                    Clock::time_point now);
+  Candidate* Heir(const net::PacketView& packet, const net::Ipv6Address& source,
+                  Clock::time_point now, bool new_sender);
+  bool FeedHeir(Candidate& h, uint8_t sbn, uint32_t esi, std::span<const uint8_t> symbol);
   bool MakeRoom();
   void Drop(size_t index);
   bool Verified(Candidate& c, std::vector<uint8_t> bytes);
-  bool Retry(Candidate& c);
+  bool TryRun(Candidate& c, bool now = false);
+  bool DecodeSubset(Candidate& c, SymbolPool::Subset subset);
   void Suspect(Candidate& c);
+  void Distrust(Candidate& c);
 
   Hash hash_;
   ObjectKind kind_;

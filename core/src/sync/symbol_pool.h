@@ -63,9 +63,12 @@ class SymbolPool {
       {false, Subset::kFirst, false},        {false, Subset::kLatest, false},
       {false, Subset::kSecondLatest, false},
   };
+  static constexpr Subset kRun = {true, Subset::kFirst, true};
   // Feeds the chosen subset to `decoder` (in arrival order); false if the
   // decoder refused a symbol (cannot happen for symbols it accepted before).
   bool Feed(Subset subset, fec::ObjectDecoder& decoder) const;
+  // Symbols with payloads in the run (Subset kRun): whether it may decode yet.
+  size_t RunLength() const { return Choose(kRun).size(); }
 
   size_t payloads() const { return payloads_; }
   uint64_t payload_bytes() const { return payload_bytes_; }
