@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/random_bytes.h"
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/channel/follower.h"
 #include "lcfs/channel/record.h"
@@ -37,17 +38,11 @@ bool WaitFor(F done) {
   return lcfs::testing::WaitUntil(done, kPatience, std::chrono::milliseconds(10));
 }
 
-class ChannelToolTest : public ::testing::Test {
+class ChannelToolTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    if (!testbed::HaveTestbedPrivileges()) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(std::filesystem::exists(kExport)) << kExport << " not built";
-    ASSERT_TRUE(std::filesystem::exists(kSync)) << kSync << " not built";
-    testbed::TestbedOptions o;
-    o.hosts = 3;
-    auto bed = testbed::Testbed::Create(o);
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(bed).value();
+    StartTestbed({kExport, kSync}, 3, "channel-tool");
+    if (IsSkipped() || HasFatalFailure()) return;
     auto key = SigningKey::Generate();
     ASSERT_TRUE(key.ok());
     key_path_ = keys_ / "site.key";
@@ -58,20 +53,9 @@ class ChannelToolTest : public ::testing::Test {
 
   // Starts lcfs-export --sign on host 0; returns the first root HASH it prints.
   std::string StartExporter(const std::string& dir, const std::string& announce_interval = "2s") {
-    auto p = bed_->host(0).Spawn({kExport, "--iface", "lan0", "--sign", key_path_, "--settle",
-                                  "100ms", "--mld-query-interval", "1s", "--announce-interval",
-                                  announce_interval, "--quiet", dir});
-    EXPECT_TRUE(p.ok()) << p.status().ToString();
-    exporter_.emplace(std::move(p).value());
-    std::string hash;
-    if (!WaitFor([&] {
-          const std::string out = exporter_->Stdout();
-          if (auto nl = out.find('\n'); nl != std::string::npos) hash = out.substr(0, nl);
-          return !hash.empty() || !exporter_->running();
-        }) ||
-        hash.empty())
-      ADD_FAILURE() << "lcfs-export printed no HASH: " << exporter_->Stderr();
-    return hash;
+    return ProgramsTestbedTest::StartExporter(
+        {kExport, "--iface", "lan0", "--sign", key_path_, "--settle", "100ms", "--no-index-cache",
+         "--mld-query-interval", "1s", "--announce-interval", announce_interval, "--quiet", dir});
   }
   // The number of root HASH lines the exporter printed so far.
   size_t ExporterRoots() const {
@@ -83,13 +67,9 @@ class ChannelToolTest : public ::testing::Test {
   int RunSync(const std::vector<std::string>& args, std::string* out, int host = 1) {
     std::vector<std::string> argv = {kSync, "--iface", "lan0", "--state", state_.path()};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto p = bed_->host(host).Spawn(argv);
-    EXPECT_TRUE(p.ok());
-    auto status = p->Wait(std::chrono::seconds(120));
-    EXPECT_TRUE(status.has_value()) << "lcfs-sync did not exit";
-    if (!status) return -1;
-    *out = p->Stdout() + p->Stderr();
-    return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+    const Run run = RunOn(host, argv);
+    *out = run.out + run.err;
+    return run.code;
   }
 
   // A Follower running in `host`'s namespace.
@@ -107,8 +87,6 @@ class ChannelToolTest : public ::testing::Test {
   std::string key_path_;
   ChannelId channel_;
   std::optional<SigningKey> key_;
-  std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_;
 };
 
 TEST_F(ChannelToolTest, SyncReachesTheLatestVersion) {

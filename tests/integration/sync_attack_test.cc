@@ -22,6 +22,7 @@
 #include <regex>
 #include <thread>
 
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/fec/payload_id.h"
 #include "lcfs/index/indexer.h"
@@ -40,6 +41,7 @@ using lcfs::testing::RandomString;
 using testing::ScratchDir;
 using testing::TreeListing;
 using testing::WriteAll;
+using namespace std::chrono_literals;
 
 const std::string kExport = LCFS_TOOLS_DIR "/lcfs-export";
 const std::string kSync = LCFS_TOOLS_DIR "/lcfs-sync";
@@ -64,14 +66,10 @@ class Forger {
 
  private:
   void Run() {
-    auto guard = host_.Enter();
-    if (!guard.ok()) {
-      error_ = guard.status();
-      return;
-    }
     net::MulticastSocketOptions ro;
     ro.port = net::kDefaultPort;
-    auto in = net::MulticastSocket::Open(ro);
+    std::optional<testbed::NetnsGuard> guard;
+    auto in = testing::SocketInHost(host_, ro, &guard);
     if (!in.ok()) {
       error_ = in.status();
       return;
@@ -153,23 +151,11 @@ class Forger {
   std::thread thread_;
 };
 
-struct SyncRun {
-  int code = -1;
-  double seconds = 0;
-  std::string out, err;
-};
-
-class SyncAttackTest : public ::testing::Test {
+class SyncAttackTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    if (!testbed::HaveTestbedPrivileges()) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(std::filesystem::exists(kExport)) << kExport << " not built";
-    ASSERT_TRUE(std::filesystem::exists(kSync)) << kSync << " not built";
-    testbed::TestbedOptions o;
-    o.hosts = 3;
-    auto bed = testbed::Testbed::Create(o);
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(bed).value();
+    StartTestbed({kExport, kSync}, 3, "sync-attack");
+    if (IsSkipped() || HasFatalFailure()) return;
     for (int i = 0; i < 12; ++i)
       WriteAll(src_ / ("f" + std::to_string(i)), RandomString(3000 + 7 * i, i));
     WriteAll(src_ / "sub/big", RandomString(6 * kChunk + 5, 42));
@@ -183,34 +169,15 @@ class SyncAttackTest : public ::testing::Test {
   }
 
   void StartExporter() {
-    auto p = bed_->host(0).Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", "200M",
-                                  "--mld-query-interval", "1s", "--quiet", src_.path()});
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    exporter_.emplace(std::move(p).value());
-    std::string out;
-    lcfs::testing::WaitUntil(
-        [&] {
-          out = exporter_->Stdout();
-          return out.find('\n') != std::string::npos || !exporter_->running();
-        },
-        std::chrono::seconds(30));
-    ASSERT_EQ(out.substr(0, out.find('\n')), root_) << exporter_->Stderr();
+    ASSERT_EQ(ProgramsTestbedTest::StartExporter(
+                  {kExport, "--iface", "lan0", "--no-watch", "--no-index-cache", "--rate", "200M",
+                   "--mld-query-interval", "1s", "--quiet", src_.path()}),
+              root_)
+        << exporter_->Stderr();
   }
 
-  SyncRun Sync(const std::string& dest) {
-    SyncRun r;
-    const auto start = std::chrono::steady_clock::now();
-    auto p = bed_->host(1).Spawn({kSync, "--iface", "lan0", "--timeout", "30", root_, dest});
-    EXPECT_TRUE(p.ok());
-    if (!p.ok()) return r;
-    auto status = p->Wait(std::chrono::seconds(300));
-    EXPECT_TRUE(status.has_value()) << "lcfs-sync did not exit";
-    if (!status) return r;
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.out = p->Stdout();
-    r.err = p->Stderr();
-    r.code = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
-    return r;
+  Run Sync(const std::string& dest) {
+    return RunOn(1, {kSync, "--iface", "lan0", "--timeout", "30", root_, dest}, 300s);
   }
 
   // A figure of lcfs-sync's "hostile:" summary line.
@@ -228,8 +195,6 @@ class SyncAttackTest : public ::testing::Test {
   ScratchDir src_;
   std::vector<testing::Object> objects_;
   std::string root_;
-  std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_;
 };
 
 TEST_F(SyncAttackTest, BogusOtisFromAThirdHostCostNeitherTimeNorMemory) {
@@ -244,9 +209,9 @@ TEST_F(SyncAttackTest, BogusOtisFromAThirdHostCostNeitherTimeNorMemory) {
                            std::chrono::seconds(30));
   ASSERT_TRUE(sender->error().ok()) << sender->error().ToString();
   StartExporter();
-  const SyncRun under = Sync(attacked.path());
+  const Run under = Sync(attacked.path());
   sender.reset();
-  const SyncRun alone = Sync(quiet.path());
+  const Run alone = Sync(quiet.path());
 
   ASSERT_EQ(under.code, 0) << under.out << under.err;
   ASSERT_EQ(alone.code, 0) << alone.out << alone.err;
@@ -262,7 +227,7 @@ TEST_F(SyncAttackTest, BogusOtisFromAThirdHostCostNeitherTimeNorMemory) {
 TEST_F(SyncAttackTest, ForgedSourceAndBogusOtisTogetherOnlyDelayTheRead) {
   ScratchDir quiet, attacked;
   StartExporter();
-  SyncRun alone, under;
+  Run alone, under;
   {
     Forger silent(bed_->host(2), bed_->host(0).link_local(), objects_, /*forge=*/false);
     alone = Sync(quiet.path());

@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/index/indexer.h"
 #include "testbed/testbed.h"
@@ -28,36 +29,16 @@ const std::string kExport = LCFS_TOOLS_DIR "/lcfs-export";
 const std::string kSync = LCFS_TOOLS_DIR "/lcfs-sync";
 constexpr uint64_t kChunk = 1 << 20;  // the exporter's default
 
-class SyncToolTest : public ::testing::Test {
+class SyncToolTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
-  void SetUp() override {
-    if (!testbed::HaveTestbedPrivileges()) GTEST_SKIP() << "needs root";
-    ASSERT_TRUE(std::filesystem::exists(kExport)) << kExport << " not built";
-    ASSERT_TRUE(std::filesystem::exists(kSync)) << kSync << " not built";
-    testbed::TestbedOptions o;
-    o.hosts = 3;
-    auto bed = testbed::Testbed::Create(o);
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(bed).value();
-  }
+  void SetUp() override { StartTestbed({kExport, kSync}, 3, "sync-tool"); }
 
   // Starts lcfs-export on `host` (0 by default); returns the root HASH it prints.
   std::string StartExporter(const std::string& dir, const std::string& rate = "1G", int host = 0) {
-    auto p = bed_->host(host).Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
-                                     "--mld-query-interval", "1s", "--quiet", dir});
-    EXPECT_TRUE(p.ok()) << p.status().ToString();
-    exporter_.emplace(std::move(p).value());
-    // The first line (after indexing) is the root HASH.
-    std::string out;
-    lcfs::testing::WaitUntil(
-        [&] {
-          out = exporter_->Stdout();
-          return out.find('\n') != std::string::npos || !exporter_->running();
-        },
-        std::chrono::seconds(30));
-    if (auto nl = out.find('\n'); nl != std::string::npos) return out.substr(0, nl);
-    ADD_FAILURE() << "lcfs-export printed no HASH: " << exporter_->Stderr();
-    return "";
+    return ProgramsTestbedTest::StartExporter(
+        {kExport, "--iface", "lan0", "--no-watch", "--no-index-cache", "--rate", rate,
+         "--mld-query-interval", "1s", "--quiet", dir},
+        host);
   }
 
   // Runs lcfs-sync on `host` (1 by default); returns its exit code, output in *out.
@@ -65,14 +46,10 @@ class SyncToolTest : public ::testing::Test {
               int host = 1) {
     std::vector<std::string> argv = {kSync, "--iface", "lan0"};
     argv.insert(argv.end(), args.begin(), args.end());
-    auto p = bed_->host(host).Spawn(argv);
-    EXPECT_TRUE(p.ok());
-    auto status = p->Wait(std::chrono::seconds(120));
-    EXPECT_TRUE(status.has_value()) << "lcfs-sync did not exit";
-    if (!status) return -1;
-    *out = p->Stdout();
-    if (err != nullptr) *err = p->Stderr();
-    return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+    const Run run = RunOn(host, argv);
+    *out = run.out;
+    if (err != nullptr) *err = run.err;
+    return run.code;
   }
 
   // The byte count of a summary line: "<what> ... (N bytes)".
@@ -82,9 +59,6 @@ class SyncToolTest : public ::testing::Test {
     return std::stoull(m[1]);
   }
   static uint64_t BytesReceived(const std::string& s) { return SummaryBytes(s, "received"); }
-
-  std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_;
 };
 
 TEST_F(SyncToolTest, SyncsATreeThenOnlyTheChangedChunk) {

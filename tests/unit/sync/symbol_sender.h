@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -68,6 +69,18 @@ inline Status CollectObjects(const index::Mdex& mdex, const Hash& dir_hash, cons
   return Status::Ok();
 }
 
+// What a test's sending or listening thread does first: enters `host`'s
+// network namespace for good (*guard keeps it entered) and opens a
+// multicast socket there with `options`.
+inline Result<net::MulticastSocket> SocketInHost(const testbed::Host& host,
+                                                 const net::MulticastSocketOptions& options,
+                                                 std::optional<testbed::NetnsGuard>* guard) {
+  auto entered = host.Enter();
+  if (!entered.ok()) return entered.status();
+  guard->emplace(std::move(*entered));
+  return net::MulticastSocket::Open(options);
+}
+
 class SymbolSender {
  public:
   struct Options {
@@ -102,14 +115,10 @@ class SymbolSender {
   };
 
   void Run() {
-    auto guard = host_.Enter();
-    if (!guard.ok()) {
-      error_ = guard.status();
-      return;
-    }
     net::MulticastSocketOptions so;
     so.send_ifindex = host_.ifindex();
-    auto socket = net::MulticastSocket::Open(so);
+    std::optional<testbed::NetnsGuard> guard;
+    auto socket = SocketInHost(host_, so, &guard);
     if (!socket.ok()) {
       error_ = socket.status();
       return;
