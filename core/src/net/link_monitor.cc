@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 
 namespace lcfs::net {
 
@@ -16,6 +17,13 @@ T Load(std::span<const uint8_t> bytes) {
   T v;
   std::memcpy(&v, bytes.data(), sizeof v);
   return v;
+}
+
+// The fixed header T at the start of a message body, if the body holds one.
+template <typename T>
+std::optional<T> LoadHeader(std::span<const uint8_t> body) {
+  if (body.size() < sizeof(T)) return std::nullopt;
+  return Load<T>(body);
 }
 
 constexpr size_t Align(size_t n) { return (n + 3) & ~size_t{3}; }  // NLMSG_ALIGN, RTA_ALIGN
@@ -49,31 +57,31 @@ void ParseLinkMessages(std::span<const uint8_t> bytes, std::vector<LinkEvent>* o
     switch (h.nlmsg_type) {
       case RTM_NEWLINK:
       case RTM_DELLINK: {
-        if (body.size() < sizeof(ifinfomsg)) {
+        const auto info = LoadHeader<ifinfomsg>(body);
+        if (!info) {
           ++*malformed;
           return;
         }
-        const auto info = Load<ifinfomsg>(body);
         LinkEvent e;
         e.kind = h.nlmsg_type == RTM_NEWLINK ? LinkEvent::Kind::kLink : LinkEvent::Kind::kLinkGone;
-        e.ifindex = info.ifi_index;
-        e.flags = info.ifi_flags;
+        e.ifindex = info->ifi_index;
+        e.flags = info->ifi_flags;
         e.name = LinkName(body.subspan(std::min(Align(sizeof(ifinfomsg)), body.size())));
         out->push_back(std::move(e));
         break;
       }
       case RTM_NEWADDR:
       case RTM_DELADDR: {
-        if (body.size() < sizeof(ifaddrmsg)) {
+        const auto addr = LoadHeader<ifaddrmsg>(body);
+        if (!addr) {
           ++*malformed;
           return;
         }
-        const auto addr = Load<ifaddrmsg>(body);
-        if (addr.ifa_family != AF_INET6) break;
+        if (addr->ifa_family != AF_INET6) break;
         LinkEvent e;
         e.kind =
             h.nlmsg_type == RTM_NEWADDR ? LinkEvent::Kind::kAddress : LinkEvent::Kind::kAddressGone;
-        e.ifindex = static_cast<int>(addr.ifa_index);
+        e.ifindex = static_cast<int>(addr->ifa_index);
         out->push_back(std::move(e));
         break;
       }

@@ -25,39 +25,47 @@ const char* RecordTypeName(RecordType t) {
   return i < std::size(kNames) ? kNames[i] : "?";
 }
 
-uint16_t EncodeMaxResponseCode(Millis delay) {
-  const int64_t ms = delay.count();
-  if (ms <= 0) return 0;
-  if (ms < 32768) return static_cast<uint16_t>(ms);
-  // 1 | exp (3) | mant (12): delay = (mant | 0x1000) << (exp + 3).
+namespace {
+
+// The floating-point codes of RFC 3810 5.1.3 (Maximum Response Code, 16
+// bits) and 5.1.9 (QQIC, 8 bits): values below 2^(bits-1) as they are,
+// others as 1 | exp (3) | mant (bits - 4), value = (mant | 1 << (bits - 4))
+// << (exp + 3), rounded down; the largest code beyond.
+uint32_t EncodeFloatCode(int64_t value, int bits) {
+  if (value <= 0) return 0;
+  if (value < int64_t{1} << (bits - 1)) return static_cast<uint32_t>(value);
+  const int mant_bits = bits - 4;
   for (int exp = 0; exp < 8; ++exp) {
-    const int64_t mant = ms >> (exp + 3);
-    if (mant <= 0x1fff) return static_cast<uint16_t>(0x8000 | exp << 12 | (mant & 0x0fff));
+    const int64_t mant = value >> (exp + 3);
+    if (mant < int64_t{2} << mant_bits)
+      return 1u << (bits - 1) | static_cast<uint32_t>(exp) << mant_bits |
+             static_cast<uint32_t>(mant & ((1 << mant_bits) - 1));
   }
-  return 0xffff;
+  return (1u << bits) - 1;
 }
 
-Millis DecodeMaxResponseCode(uint16_t code) {
-  if (code < 0x8000) return Millis(code);
-  const int exp = (code >> 12) & 0x7, mant = code & 0x0fff;
-  return Millis(static_cast<int64_t>(mant | 0x1000) << (exp + 3));
+int64_t DecodeFloatCode(uint32_t code, int bits) {
+  if (code < 1u << (bits - 1)) return code;
+  const int mant_bits = bits - 4;
+  const int exp = static_cast<int>(code >> mant_bits) & 0x7;
+  const int64_t mant = code & ((1u << mant_bits) - 1);
+  return (mant | int64_t{1} << mant_bits) << (exp + 3);
 }
+
+}  // namespace
+
+uint16_t EncodeMaxResponseCode(Millis delay) {
+  return static_cast<uint16_t>(EncodeFloatCode(delay.count(), 16));
+}
+
+Millis DecodeMaxResponseCode(uint16_t code) { return Millis(DecodeFloatCode(code, 16)); }
 
 uint8_t EncodeQqic(std::chrono::seconds interval) {
-  const int64_t s = interval.count();
-  if (s <= 0) return 0;
-  if (s < 128) return static_cast<uint8_t>(s);
-  for (int exp = 0; exp < 8; ++exp) {
-    const int64_t mant = s >> (exp + 3);
-    if (mant <= 0x1f) return static_cast<uint8_t>(0x80 | exp << 4 | (mant & 0x0f));
-  }
-  return 0xff;
+  return static_cast<uint8_t>(EncodeFloatCode(interval.count(), 8));
 }
 
 std::chrono::seconds DecodeQqic(uint8_t code) {
-  if (code < 0x80) return std::chrono::seconds(code);
-  const int exp = (code >> 4) & 0x7, mant = code & 0x0f;
-  return std::chrono::seconds((mant | 0x10) << (exp + 3));
+  return std::chrono::seconds(DecodeFloatCode(code, 8));
 }
 
 Result<MldMessage> ParseMldMessage(std::span<const uint8_t> m) {

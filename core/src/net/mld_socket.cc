@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 
+#include "net/message_header.h"
+
 namespace lcfs::net {
 
 namespace {
@@ -81,13 +83,7 @@ Result<bool> MldSocket::Receive(std::span<uint8_t> buffer, Received* out) {
   sockaddr_in6 from{};
   iovec iov{buffer.data(), buffer.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
-  msghdr m{};
-  m.msg_name = &from;
-  m.msg_namelen = sizeof from;
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
+  msghdr m = MessageHeader(&from, &iov, control);
   ssize_t n;
   do {
     n = recvmsg(fd_.get(), &m, MSG_DONTWAIT);
@@ -123,30 +119,16 @@ Status MldSocket::Send(int ifindex, const Ipv6Address& source, const Ipv6Address
   to.sin6_scope_id = static_cast<uint32_t>(ifindex);
   iovec iov{const_cast<uint8_t*>(message.data()), message.size()};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo)) + CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_name = &to;
-  m.msg_namelen = sizeof to;
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
+  msghdr m = MessageHeader(&to, &iov, control);
   // Source and interface per message: a group of global scope would
   // otherwise get a global source address, and queries must come from
   // the link-local one (RFC 3810 5.1.14).
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
   in6_pktinfo pi{};
   pi.ipi6_addr = source.ToIn6();
   pi.ipi6_ifindex = static_cast<unsigned>(ifindex);
-  std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
-  c = CMSG_NXTHDR(&m, c);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_HOPLIMIT;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  const int hops = 1;
-  std::memcpy(CMSG_DATA(c), &hops, sizeof hops);
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  PutControl(c, IPPROTO_IPV6, IPV6_PKTINFO, pi);
+  PutControl(CMSG_NXTHDR(&m, c), IPPROTO_IPV6, IPV6_HOPLIMIT, int{1});
   ssize_t n;
   do {
     n = sendmsg(fd_.get(), &m, MSG_DONTWAIT);

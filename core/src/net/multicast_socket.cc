@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lcfs/net/interfaces.h"
+#include "net/message_header.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -25,6 +26,15 @@ sockaddr_in6 SockAddr(const Ipv6Address& a, uint16_t port, int ifindex = 0) {
   sa.sin6_addr = a.ToIn6();
   sa.sin6_scope_id = static_cast<uint32_t>(ifindex);
   return sa;
+}
+
+// RFC 3678 any-source membership of `group` on `ifindex`.
+group_req GroupRequest(const Ipv6Address& group, int ifindex) {
+  group_req r{};
+  r.gr_interface = static_cast<uint32_t>(ifindex);
+  const sockaddr_in6 g = SockAddr(group, 0);
+  std::memcpy(&r.gr_group, &g, sizeof g);
+  return r;
 }
 
 // The kernel's errno for a membership call, said in terms of what went wrong
@@ -152,10 +162,7 @@ Status MulticastSocket::JoinOne(const Ipv6Address& group, int ifindex, const Sou
         return MembershipError(
             errno, "join " + Describe(group, ifindex) + " from source " + f.sources[0].ToString());
     } else {
-      group_req r{};
-      r.gr_interface = static_cast<uint32_t>(ifindex);
-      sockaddr_in6 g = SockAddr(group, 0);
-      std::memcpy(&r.gr_group, &g, sizeof g);
+      const group_req r = GroupRequest(group, ifindex);
       if (setsockopt(fd_.get(), IPPROTO_IPV6, MCAST_JOIN_GROUP, &r, sizeof r) != 0)
         return MembershipError(errno, "join " + Describe(group, ifindex));
     }
@@ -180,10 +187,7 @@ Status MulticastSocket::Leave(const Ipv6Address& group, int ifindex) {
 }
 
 Status MulticastSocket::LeaveOne(const Ipv6Address& group, int ifindex) {
-  group_req r{};
-  r.gr_interface = static_cast<uint32_t>(ifindex);
-  sockaddr_in6 g = SockAddr(group, 0);
-  std::memcpy(&r.gr_group, &g, sizeof g);
+  const group_req r = GroupRequest(group, ifindex);
   if (setsockopt(fd_.get(), IPPROTO_IPV6, MCAST_LEAVE_GROUP, &r, sizeof r) != 0)
     return MembershipError(errno, "leave " + Describe(group, ifindex));
   std::erase_if(joined_,
@@ -285,21 +289,11 @@ Result<size_t> MulticastSocket::SendSegments(const Ipv6Address& group,
     const size_t len = std::min(data.size() - done, per_call * segment_size);
     iovec iov{const_cast<uint8_t*>(data.data() + done), len};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
-    msghdr m{};
-    m.msg_name = &dst;
-    m.msg_namelen = sizeof dst;
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (len > segment_size) {  // a single datagram needs no GSO
-      m.msg_control = control;
-      m.msg_controllen = sizeof control;
-      cmsghdr* c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      const uint16_t gso = static_cast<uint16_t>(segment_size);
-      std::memcpy(CMSG_DATA(c), &gso, sizeof gso);
-    }
+    // A single datagram needs no GSO.
+    msghdr m = MessageHeader(&dst, &iov,
+                             len > segment_size ? std::span<char>(control) : std::span<char>());
+    if (len > segment_size)
+      PutControl(CMSG_FIRSTHDR(&m), SOL_UDP, UDP_SEGMENT, static_cast<uint16_t>(segment_size));
     const ssize_t r = sendmsg(fd_.get(), &m, MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return done;
