@@ -6,11 +6,14 @@
 # before the first read until it falls silent (no active object).
 #
 #   bench/e2e/one_stream.sh [BUILD_DIR]        CASES="1 4 16 1g4 ..." to pick
+#   EXPORT_FLAGS=-v ONESTREAM_LOG=FILE ...     keep the exporter's log (per-object
+#                                              leaves, newcomers) in FILE
 #
 # Cases: 1, 4 and 16 readers at once at the default rate (100 Mbit/s) and at
 # --rate 1G; 4 readers starting 1 s apart; one reader behind 5% loss among 3
-# without; lcfs-sync of a 200 MB file after a 7-byte change (bytes on the
-# wire). Frames alone cost 1514/1412 = 1.07x the file bytes, so 1.07x is one
+# without; a 20 MB read alone and while another host joins every chunk's
+# group (bench/e2e/join_all.py); lcfs-sync of a 200 MB file after a 7-byte
+# change (bytes on the wire). Frames alone cost 1514/1412 = 1.07x the file bytes, so 1.07x is one
 # stream exactly. "rate ratio" is the lone reader's file bytes, in frames,
 # per second over the configured rate. Not a test: prints figures. Needs root.
 set -euo pipefail
@@ -25,7 +28,7 @@ if [[ "${1:-}" != --inside ]]; then
     bash "$here/bench/e2e/one_stream.sh" --inside "$build"
 fi
 b=$2
-cases=${CASES:-"1 4 16 1g1 1g4 1g16 stagger loss resync"}
+cases=${CASES:-"1 4 16 1g1 1g4 1g16 stagger loss flood resync"}
 . "$(dirname "$0")/lib.sh"
 LCFS_BENCH_TOOLS=$b/tools
 bench_setup lcfs-onestream
@@ -35,10 +38,10 @@ for f in one:50 four:100 sixteen:30 stagger:30 loss:50; do
 done
 
 start_exporter() {  # DIR [options...]: sets exp_pid and root
-  bench_start_exporter 0 "$@"
+  bench_start_exporter 0 "$@" ${EXPORT_FLAGS:-}
   # Listeners are tracked once the start-up General Query has been answered
-  # (query response interval, 10 s): before that leaves use the RFC timers.
-  sleep 11
+  # (its response delay, 1 s): before that leaves use the RFC timers.
+  sleep 2
 }
 stats() {  # prints "wire_bytes active_objects round_packets newcomer_packets activations"
   exporter_statistics "$exp_pid" "$work/export.log" | awk '{
@@ -71,9 +74,9 @@ rcvbuf_errors() {  # HOSTS... -> datagrams the readers' kernels dropped (full so
 report() {  # label file_bytes wire_bytes seconds rate_bps round_packets dropped newcomer activations
   awk -v l="$1" -v f="$2" -v w="$3" -v s="$4" -v r="$5" -v p="$6" -v d="$7" -v c="$8" -v a="$9" \
     -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
-    printf "%-44s %8.2fx  (%.1f MB sent for %.1f MB, last read done in %.2f s",
-           l, w / f, w / 1e6, f / 1e6, s
-    if (r > 0) printf ", rate ratio %.2f at load %s", f * 1514 / 1412 * 8 / s / r, load
+    printf "%-44s %8.2fx  (load %s; %.1f MB sent for %.1f MB, last read done in %.2f s",
+           l, w / f, load, w / 1e6, f / 1e6, s
+    if (r > 0) printf ", rate ratio %.2f", f * 1514 / 1412 * 8 / s / r
     printf "; repair rounds %.1f MB, newcomers %.1f MB, %d activations, %d datagrams dropped by readers)\n",
       p * 1514 / 1e6, c * 1514 / 1e6, a, d }'
 }
@@ -121,6 +124,44 @@ if want 1g1 || want 1g4 || want 1g16; then
   want 1g4 && readers "4 readers at once, 100 MB" four.bin 4 0 0
   want 1g16 && readers "16 readers at once, 30 MB" sixteen.bin 16 0 0
 fi
+if want flood; then
+  # Issue 18 point 5: host 1 reads a 20 MB file alone, then while host 2
+  # joins the group of every chunk of the export (300 files beside it) and
+  # stays: fair shares per host should leave the reader half the rate.
+  mkdir -p "$work/flood/many"
+  head -c 20M /dev/urandom >"$work/flood/wanted.bin"
+  for i in $(seq 300); do head -c 64K /dev/urandom >"$work/flood/many/$i"; done
+  start_exporter "$work/flood"
+  echo "== lcfs-export DIR (default rate), 20 MB read alone and under a join-all flood"
+  timed_read() {  # -> seconds for host 1 to read wanted.bin through a fresh mount
+    local m t0 t1
+    m=$(mount_reader 1)
+    t0=$(now)
+    cat "$m/wanted.bin" >/dev/null
+    t1=$(now)
+    umount "$m"
+    echo "$t1 - $t0" | bc -l
+  }
+  alone=$(timed_read)
+  wait_silent
+  nsenter --net="$(host_ns 2)" -- python3 "$(dirname "$0")/join_all.py" "$work/flood" lan0 \
+    >"$work/joined" &
+  flooder=$!
+  bench_pids+=("$flooder")
+  for _ in $(seq 300); do [[ -s "$work/joined" ]] && break; sleep 0.1; done
+  joined=$(cat "$work/joined")
+  for _ in $(seq 300); do
+    read -r _ active _ < <(stats)
+    ((active >= joined)) && break
+    sleep 0.1
+  done
+  flooded=$(timed_read)
+  kill "$flooder"
+  wait "$flooder" 2>/dev/null || true
+  awk -v a="$alone" -v f="$flooded" -v n="$joined" -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+    printf "%-44s %8.2f  (load %s; %.2f s alone, %.2f s while another host joins all %d chunks; target >= 0.40)\n",
+      "join-all flood: rate under flood / alone", a / f, load, a, f, n }'
+fi
 if want resync; then
   mkdir -p "$work/tree"
   head -c 200M /dev/urandom >"$work/tree/big.bin"
@@ -140,7 +181,9 @@ if want resync; then
   wait_silent
   read -r b1 _ p1 _ < <(stats)
   cmp -s "$work/tree/big.bin" "$work/copy/big.bin" || echo "  re-synced copy differs!"
-  awk -v w="$((b1 - b0))" -v s="$(echo "$t1 - $t0" | bc -l)" \
-    -v p="$((p1 - p0))" 'BEGIN { printf "%-44s %8.2f MB on the wire in %.2f s (repair rounds %.2f MB)\n",
-      "re-sync after a 7-byte change", w / 1e6, s, p * 1514 / 1e6 }'
+  awk -v w="$((b1 - b0))" -v s="$(echo "$t1 - $t0" | bc -l)" -v load="$(cut -d' ' -f1 /proc/loadavg)" \
+    -v p="$((p1 - p0))" 'BEGIN { printf "%-44s %8.2f MB on the wire in %.2f s (load %s; repair rounds %.2f MB)\n",
+      "re-sync after a 7-byte change", w / 1e6, s, load, p * 1514 / 1e6 }'
 fi
+[[ -n "${ONESTREAM_LOG:-}" ]] && cp "$work/export.log" "$ONESTREAM_LOG"
+exit 0

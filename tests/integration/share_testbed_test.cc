@@ -17,6 +17,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -33,6 +35,7 @@
 #include "lcfs/share/share.h"
 #include "net/mld_message.h"
 #include "net/mld_socket.h"
+#include "share/group_map.h"
 #include "share/object_stream.h"
 #include "testbed/testbed.h"
 #include "unit/share/share_test_util.h"
@@ -202,6 +205,62 @@ class Receiver {
       }
     }
     return t;
+  }
+
+  // Fetches `hashes` (all of `kind`) as the mount's fetcher does: up to
+  // `window` groups joined at once, each left as soon as it decodes to its
+  // hash. Counts in *packets those received for them.
+  Status FetchMany(const std::vector<Hash>& hashes, ObjectKind kind, size_t window,
+                   std::chrono::milliseconds timeout, uint64_t* packets) {
+    const auto deadline = Clock::now() + timeout;
+    std::map<net::ObjectId, size_t> joined;  // object id -> index in `hashes`
+    std::vector<std::optional<fec::ObjectDecoder>> decoders(hashes.size());
+    size_t next = 0, done = 0;
+    std::vector<std::array<uint8_t, 2048>> bufs(64);
+    std::vector<net::IncomingDatagram> in(bufs.size());
+    while (done < hashes.size()) {
+      for (; next < hashes.size() && joined.size() < window; ++next) {
+        LCFS_RETURN_IF_ERROR(Join(hashes[next]));
+        joined[net::ObjectIdOf(hashes[next])] = next;
+      }
+      if (Clock::now() > deadline)
+        return Status::Error(ETIMEDOUT, std::to_string(done) + " objects of " +
+                                            std::to_string(hashes.size()) + " received");
+      pollfd p{socket_->fd(), POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
+      auto n = socket_->Receive(in);
+      if (!n.ok()) return n.status();
+      for (size_t i = 0; i < *n; ++i) {
+        net::PacketView v;
+        if (net::ParsePacket(std::span(in[i].buffer.data(), in[i].length), &v) !=
+                net::PacketDrop::kNone ||
+            v.header.kind != kind)
+          continue;
+        auto it = joined.find(v.header.object_id);
+        if (it == joined.end()) continue;
+        ++*packets;
+        auto& decoder = decoders[it->second];
+        if (!decoder) {
+          auto oti = fec::Oti::Decode(v.header.oti);
+          if (!oti.ok()) continue;
+          auto d = fec::ObjectDecoder::Create(*oti);
+          if (!d.ok()) continue;
+          decoder.emplace(std::move(*d));
+        }
+        auto id = fec::PayloadId::Decode(v.header.payload_id);
+        auto r = decoder->Add(id->sbn, id->esi, v.symbol);
+        if (!r.ok() || *r != fec::DecodeProgress::kComplete) continue;
+        const Hash& hash = hashes[it->second];
+        if (ObjectHash(kind, decoder->TakeObject()) != hash)
+          return Status::Error(EIO, "object " + hash.ToHex() + " decoded to other bytes");
+        decoder.reset();
+        LCFS_RETURN_IF_ERROR(Leave(hash));
+        joined.erase(it);
+        ++done;
+      }
+    }
+    return Status::Ok();
   }
 
   const net::PacketCounters& counters() const { return counters_; }
@@ -436,6 +495,52 @@ TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
   // They stop once their receiver left; the fountain goes on.
   EXPECT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 1; }, 2s));
   EXPECT_GT(big.Count(export_.big_chunk1, ObjectKind::kChunk, 200ms).packets, 10u);
+  Unshare(std::move(*engine));
+}
+
+TEST_F(ShareEngineTest, JoinAllFloodLeavesAReaderAtLeast40PercentOfTheRate) {
+  // 300 small files, and the 20 MB file a legitimate reader wants.
+  const std::string dir = *bed_->MakeTempDir("flood");
+  for (int i = 0; i < 300; ++i)
+    WriteFile(dir + "/many/" + std::to_string(i), RandomBytes(32 << 10, 1000 + i));
+  const auto wanted = RandomBytes(20 << 20, 99);
+  WriteFile(dir + "/wanted", wanted);
+  index::IndexOptions io;
+  io.chunk_size = kChunk;
+  auto index = index::IndexPath(dir, io);
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  const auto tree = index::FileTree::FromData(wanted, kChunk);
+  ASSERT_TRUE(tree.ok());
+  const std::vector<Hash> chunks(tree->leaves().begin(), tree->leaves().end());
+  auto engine = ShareIn(exporter(), *index, &stats_, FastOptions(50'000'000));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+
+  // Host 2 joins every group of the export and stays (its kernel answers
+  // every query), 200 groups a socket.
+  auto map = GroupMap::Build(*index, net::GroupScheme{});
+  ASSERT_TRUE(map.ok());
+  std::vector<std::unique_ptr<Receiver>> flood;
+  for (size_t i = 0; i < map->size(); ++i) {
+    if (i % 200 == 0) flood.push_back(std::make_unique<Receiver>(bed_->host(2)));
+    ASSERT_TRUE(flood.back()->Join(map->hashes()[i]).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == map->size(); }, 20s))
+      << stats_.active_objects.load() << " of " << map->size() << " objects active";
+
+  // Host 1 reads the file, 8 chunks joined at a time. Both hosts listen
+  // throughout, so each should get half of what is sent.
+  Receiver reader(bed_->host(1));
+  uint64_t mine = 0;
+  const uint64_t before = stats_.symbols_sent.load();
+  const auto start = Clock::now();
+  ASSERT_TRUE(reader.FetchMany(chunks, ObjectKind::kChunk, 8, 120s, &mine).ok());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  const uint64_t all = stats_.symbols_sent.load() - before;
+  ASSERT_GT(all, 0u);
+  const double share = static_cast<double>(mine) / static_cast<double>(all);
+  std::cout << "reader got " << mine << " of " << all << " packets sent during its read (" << share
+            << "), " << took.count() << " ms for 20 MB at 50 Mbit/s\n";
+  EXPECT_GE(share, 0.40);
   Unshare(std::move(*engine));
 }
 
@@ -723,6 +828,102 @@ TEST_P(ListenerTrackingTest, ForgedLeavesFromAThirdHostDoNotStopALegitimateStrea
   Unshare(std::move(*engine));
 }
 
+// Maximum Response Code 0xffff: the longest delay MLDv2 can ask for (2.3 h).
+constexpr net::Millis kLongestResponseDelay{8'387'584};
+
+// Sends MLD messages from `host` with any link-local source address
+// (net.ipv6.ip_nonlocal_bind in its namespace), as a forger on the link would.
+class MldForger {
+ public:
+  explicit MldForger(const Host& host) : host_(host) {
+    EXPECT_TRUE(host.Run({"sysctl", "-qw", "net.ipv6.ip_nonlocal_bind=1"}).ok());
+    auto guard = host.Enter();
+    EXPECT_TRUE(guard.ok()) << guard.status().ToString();
+    auto raw = net::MldSocket::Open();
+    EXPECT_TRUE(raw.ok()) << raw.status().ToString();
+    if (raw.ok()) raw_.emplace(std::move(*raw));
+  }
+  Status Send(const net::Ipv6Address& from, const net::Ipv6Address& to,
+              std::span<const uint8_t> message) {
+    if (!raw_) return Status::Error(EBADF, "no raw MLD socket");
+    return raw_->Send(host_.ifindex(), from, to, message);
+  }
+
+ private:
+  const Host& host_;
+  std::optional<net::MldSocket> raw_;
+};
+
+TEST_P(ListenerTrackingTest, SpecificQueryWithTheLongestDelayNeitherStopsNorProlongsAStream) {
+  auto engine = Start();
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
+
+  // Host 3, from an address above the exporter's (so it does not take over
+  // as querier), asks the group's listeners to answer within 2.3 hours. The
+  // reader's kernel may take that long: the group must not end by the
+  // timers meanwhile.
+  MldForger forger(bed_->host(3));
+  const net::Ipv6Address group = net::GroupAddress(export_.big_chunk1);
+  net::MldQuery q;
+  q.group = group;
+  q.max_response_delay = kLongestResponseDelay;
+  const auto from = *net::Ipv6Address::Parse("fe80::ffff:ffff:ffff:fffe");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(forger.Send(from, group, net::EncodeMldv2Query(q)).ok());
+
+  // The stream goes on past the Last Listener Query Time (2 s) ...
+  EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 2500ms).packets, 1000u);
+  EXPECT_EQ(stats_.leaves.load(), 0u);
+  // ... and the listener's own leave still ends it at once.
+  const auto stopped_after = LeaveAndTimeTheStop(a, export_.big_chunk1);
+  ASSERT_TRUE(stopped_after) << "the stream did not stop";
+  EXPECT_LE(stopped_after->count(), 50) << "ms from the leave to the stop";
+  EXPECT_EQ(stats_.fast_leaves.load(), 1u);
+  Unshare(std::move(*engine));
+}
+
+TEST_P(ListenerTrackingTest, RogueQuerierSendingOnlyGeneralQueriesCannotKeepAStreamGoing) {
+  auto engine = Start();
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Receiver a(bed_->host(1));
+  ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
+  ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
+  const uint64_t changes = stats_.querier_changes.load();
+
+  // Host 3 takes over as querier from the lowest address there is and sends
+  // General Queries only (never a specific one after a leave), asking for
+  // answers within 2.3 hours: a router relying on the querier's timers
+  // would keep the group for the listener interval after the leave.
+  MldForger rogue(bed_->host(3));
+  const auto from = *net::Ipv6Address::Parse("fe80::1");
+  const auto all_nodes = *net::Ipv6Address::Parse(net::kAllNodes);
+  net::MldQuery q;
+  q.max_response_delay = kLongestResponseDelay;
+  const auto query = net::EncodeMldv2Query(q);
+  ASSERT_TRUE(rogue.Send(from, all_nodes, query).ok());
+  std::atomic<bool> done{false};
+  std::thread querier([&] {
+    while (!done) {  // the rogue's query interval, not synchronisation
+      (void)rogue.Send(from, all_nodes, query);
+      std::this_thread::sleep_for(200ms);
+    }
+  });
+  ASSERT_TRUE(WaitUntil([&] { return stats_.querier_changes.load() > changes; }, 5s));
+  EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 500ms).packets, 50u);
+
+  // Tracking resumes within our own query response interval (250 ms) of the
+  // rogue's first query, so the leave ends the group long before the
+  // listener interval (2.25 s here, 260 s by default).
+  const auto stopped_after = LeaveAndTimeTheStop(a, export_.big_chunk1);
+  done = true;
+  querier.join();
+  ASSERT_TRUE(stopped_after) << "the stream did not stop";
+  EXPECT_LE(stopped_after->count(), 1000) << "ms from the leave to the stop";
+  Unshare(std::move(*engine));
+}
+
 TEST_P(ListenerTrackingTest, MldV1HostGetsItsObjectAndTheRfcTimersEndTheGroup) {
   ASSERT_TRUE(bed_->host(1).SetMldVersion(1).ok());
   auto engine = Start();
@@ -1005,6 +1206,136 @@ std::optional<uid_t> EffectiveUid(pid_t pid) {
     }
   }
   return std::nullopt;
+}
+
+// The value of `name` in the last statistics line of lcfs-export's stderr.
+std::optional<uint64_t> LastStat(const std::string& err, const std::string& name) {
+  const size_t line = err.rfind("statistics:");
+  if (line == std::string::npos) return std::nullopt;
+  const size_t at = err.find(", " + name + " ", line);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoull(err.substr(at + name.size() + 3));
+}
+
+// Asks `p` for its statistics (SIGUSR1) and returns the value of `name`.
+std::optional<uint64_t> Stat(testbed::Subprocess& p, const std::string& name) {
+  const size_t before = Occurrences(p.Stderr(), "statistics:");
+  if (!p.Signal(SIGUSR1).ok()) return std::nullopt;
+  if (!WaitUntil([&] { return Occurrences(p.Stderr(), "statistics:") > before; }, 5s))
+    return std::nullopt;
+  return LastStat(p.Stderr(), name);
+}
+
+// Resident memory of a process, in KiB (0 if unknown).
+uint64_t RssKiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+TEST_F(LcfsExportTest, ReportFloodForUnservedGroupsCostsNoMemoryAndReadsGoOn) {
+  auto p = Start({"--no-index-cache"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_TRUE(Line(*p, 1)) << p->Stderr();
+  Receiver a(bed_->host(1));
+  // One read first, so the baseline has had an encoder's buffers.
+  ASSERT_TRUE(a.Fetch(export_.big_chunk1, ObjectKind::kChunk).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Stat(*p, "active objects") == 0u; }, 10s));
+  const uint64_t baseline = RssKiB(p->pid());
+  ASSERT_GT(baseline, 0u);
+
+  // Host 3 reports joins of random groups with the lcfs prefix, 64 a
+  // report, each report from another forged address: 192,000 records.
+  MldForger forger(bed_->host(3));
+  const auto routers = *net::Ipv6Address::Parse(net::kAllMldv2Routers);
+  std::mt19937_64 rng(18);
+  uint64_t sent = 0;
+  std::thread flood([&] {
+    for (int m = 0; m < 3000; ++m) {
+      auto from = *net::Ipv6Address::Parse("fe80::");
+      for (int i = 8; i < 16; ++i) from.bytes[i] = static_cast<uint8_t>(rng());
+      std::vector<net::MldRecord> records;
+      for (int r = 0; r < 64; ++r) {
+        Hash h;
+        for (auto& b : h.bytes) b = static_cast<uint8_t>(rng());
+        records.push_back({net::RecordType::kChangeToExclude, net::GroupAddress(h), {}});
+      }
+      if (forger.Send(from, routers, net::EncodeMldv2Report(records)).ok()) sent += records.size();
+    }
+  });
+  // A legitimate read during the flood.
+  const Hash chunk2 = index::FileTree::FromData(export_.big, kChunk)->leaves()[2];
+  auto got = a.Fetch(chunk2, ObjectKind::kChunk, 30s);
+  flood.join();
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_GT(sent, 0u);
+
+  // Counted, refused, and no memory kept for them.
+  const auto ignored = Stat(*p, "reports for unserved groups");
+  ASSERT_TRUE(ignored);
+  EXPECT_GE(*ignored, 1000u) << sent << " records sent";
+  EXPECT_LE(*ignored, sent + 1000) << "records of other hosts aside";
+  EXPECT_EQ(Stat(*p, "tracked listeners"), 0u);
+  const uint64_t after = RssKiB(p->pid());
+  std::cout << "exporter RSS " << baseline << " KiB before, " << after << " KiB after " << sent
+            << " records (" << *ignored << " counted as unserved)\n";
+  EXPECT_LE(after, baseline + 4096) << "KiB";
+  EXPECT_EQ(p->Stop(SIGTERM, 5s), 0);
+}
+
+TEST_F(LcfsExportTest, KilledAndRestartedMidReadTheReadResumesWithinAboutASecond) {
+  // Default MLD timers: the start-up queries' response delay sets the stall.
+  const std::vector<std::string> argv = {kExport, "--iface",          "lan0",     "--chunk-size",
+                                         "256K",  "--rate",           "1M",       "--settle",
+                                         "200ms", "--no-index-cache", export_.dir};
+  auto first = exporter().Spawn(argv);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(Line(*first, 1)) << first->Stderr();
+  Receiver a(bed_->host(1));
+  const Hash& chunk = export_.big_chunk1;
+  ASSERT_TRUE(a.Join(chunk).ok());
+
+  std::optional<fec::ObjectDecoder> decoder;
+  std::optional<testbed::Subprocess> second;
+  Status restart;
+  size_t packets = 0;
+  Clock::time_point restarted{}, resumed{};
+  const bool done = a.Receive(chunk, ObjectKind::kChunk, 60s, [&](const net::PacketView& v) {
+    if (!decoder) {
+      auto d = fec::ObjectDecoder::Create(*fec::Oti::Decode(v.header.oti));
+      if (!d.ok()) return false;
+      decoder.emplace(std::move(*d));
+    }
+    if (++packets == 30) {  // mid-object: SIGKILL, start again, wait for it to serve
+      (void)first->Signal(SIGKILL);
+      first->Wait(5s);
+      auto p = exporter().Spawn(argv);
+      if (!p.ok() || !Line(*p, 1)) {
+        restart = p.ok() ? Status::Error(ETIMEDOUT, p->Stderr()) : p.status();
+        return true;
+      }
+      second.emplace(std::move(*p));
+      a.Drain();  // what the first one sent
+      restarted = Clock::now();
+      return false;
+    }
+    if (restarted != Clock::time_point{} && resumed == Clock::time_point{}) resumed = Clock::now();
+    auto id = fec::PayloadId::Decode(v.header.payload_id);
+    auto r = decoder->Add(id->sbn, id->esi, v.symbol);
+    return r.ok() && *r == fec::DecodeProgress::kComplete;
+  });
+  ASSERT_TRUE(restart.ok()) << restart.ToString();
+  ASSERT_TRUE(done) << packets << " packets";
+  ASSERT_NE(resumed, Clock::time_point{});
+  EXPECT_EQ(ObjectHash(ObjectKind::kChunk, decoder->TakeObject()), chunk);
+  const auto stall = std::chrono::duration_cast<std::chrono::milliseconds>(resumed - restarted);
+  std::cout << "stream resumed " << stall.count() << " ms after the restarted exporter served\n";
+  // The listener answers the start-up query within its 1 s delay (the
+  // 10 s query response interval would allow up to 10 s).
+  EXPECT_LE(stall.count(), 4000);
+  EXPECT_EQ(second->Stop(SIGTERM, 5s), 0);
 }
 
 TEST_F(LcfsExportTest, UserOptionDropsRootAfterOpeningTheRawSocket) {

@@ -32,6 +32,14 @@ void SetSource(std::vector<Source>& v, const Ipv6Address& a, MldTime t) {
 void AddIfAbsent(std::vector<Source>& v, const Ipv6Address& a, MldTime t) {
   if (!FindSource(v, a) && v.size() < kMaxSourcesPerRecord) v.push_back({a, t});
 }
+// The addresses of the sources in `v` that `pred` holds for.
+template <typename Pred>
+std::vector<Ipv6Address> SourcesWhere(const std::vector<Source>& v, Pred pred) {
+  std::vector<Ipv6Address> out;
+  for (const auto& s : v)
+    if (pred(s)) out.push_back(s.address);
+  return out;
+}
 // Keeps only the sources listed in `keep`.
 void KeepListed(std::vector<Source>& v, std::span<const Ipv6Address> keep) {
   std::erase_if(v, [&](const Source& s) { return !Listed(keep, s.address); });
@@ -91,7 +99,8 @@ bool MembershipTable::Track(int ifindex, Record& r, const MldRecord& rec, const 
                         [&](const Host& x) { return x.address == from.address; });
   // The host's own filter after this record (RFC 3810 6.1 from the host's
   // side); an unknown host starts as INCLUDE {}, not listening.
-  Host next = h != r.hosts.end() ? *h : Host{from.address, {}, Mode::kInclude, false, {}};
+  Host next =
+      h != r.hosts.end() ? *h : Host{from.address, {}, Mode::kInclude, false, from.report, {}};
   const size_t cap = limits_.sources_per_host;
   auto add = [cap](std::vector<Ipv6Address>& v, const Ipv6Address& a) {
     if (Listed(v, a)) return true;
@@ -179,6 +188,8 @@ void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now
   // (filter mode and source list changes). In EXCLUDE mode, a source whose
   // timer is past is in the exclude list Y, otherwise in the requested list X.
   auto in_x = [now](const Source& s) { return s.timer > now; };
+  auto in_b = [b](const Source& s) { return Listed(b, s.address); };
+  auto not_in_b = [b](const Source& s) { return !Listed(b, s.address); };
   std::vector<QueryRequest> asked;
   if (r.mode == Mode::kInclude) {  // INCLUDE (A)
     switch (rec.type) {
@@ -187,26 +198,18 @@ void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now
         for (const auto& s : b) SetSource(r.sources, s, mali);
         break;
       case RecordType::kChangeToInclude: {
-        std::vector<Ipv6Address> a_minus_b;
-        for (const auto& s : r.sources)
-          if (!Listed(b, s.address)) a_minus_b.push_back(s.address);
+        std::vector<Ipv6Address> a_minus_b = SourcesWhere(r.sources, not_in_b);
         for (const auto& s : b) SetSource(r.sources, s, mali);
         AddQuery(&asked, key, std::move(a_minus_b), false);
         break;
       }
-      case RecordType::kBlockOldSources: {
-        std::vector<Ipv6Address> a_and_b;
-        for (const auto& s : r.sources)
-          if (Listed(b, s.address)) a_and_b.push_back(s.address);
-        AddQuery(&asked, key, std::move(a_and_b), false);
+      case RecordType::kBlockOldSources:
+        AddQuery(&asked, key, SourcesWhere(r.sources, in_b), false);
         break;
-      }
       case RecordType::kModeIsExclude:
       case RecordType::kChangeToExclude: {
         // EXCLUDE (A*B, B-A): A*B keep their timers, B-A excluded, A-B gone.
-        std::vector<Ipv6Address> a_and_b;
-        for (const auto& s : r.sources)
-          if (Listed(b, s.address)) a_and_b.push_back(s.address);
+        std::vector<Ipv6Address> a_and_b = SourcesWhere(r.sources, in_b);
         KeepListed(r.sources, b);
         for (const auto& s : b) AddIfAbsent(r.sources, s, MldTime{});
         r.mode = Mode::kExclude;
@@ -223,9 +226,8 @@ void MembershipTable::ApplyRecord(int ifindex, const MldRecord& rec, MldTime now
         for (const auto& s : b) SetSource(r.sources, s, mali);
         break;
       case RecordType::kChangeToInclude: {
-        std::vector<Ipv6Address> x_minus_a;
-        for (const auto& s : r.sources)
-          if (in_x(s) && !Listed(b, s.address)) x_minus_a.push_back(s.address);
+        std::vector<Ipv6Address> x_minus_a =
+            SourcesWhere(r.sources, [&](const Source& s) { return in_x(s) && not_in_b(s); });
         for (const auto& s : b) SetSource(r.sources, s, mali);
         AddQuery(&asked, key, std::move(x_minus_a), false);
         AddQuery(&asked, key, {}, true);

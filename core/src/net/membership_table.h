@@ -72,6 +72,9 @@ struct QueryRequest {
 struct Reporter {
   Ipv6Address address;
   bool v1 = false;
+  // The report's place among those heard (grows with each message): a host
+  // that starts listening in an earlier report asked for that group first.
+  uint64_t report = 0;
 };
 
 class MembershipTable {
@@ -83,6 +86,7 @@ class MembershipTable {
     MldTime expires;  // its last report + MALI
     FilterMode mode = FilterMode::kExclude;
     bool pinned = false;  // INCLUDE with more sources than tracked: listening until it leaves
+    uint64_t since = 0;   // Reporter::report of the report in which it began listening
     std::vector<Ipv6Address> sources;
   };
   struct Source {

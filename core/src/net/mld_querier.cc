@@ -66,9 +66,10 @@ bool MldQuerier::StartSpecificQuery(const QueryRequest& q, MldTime now) {
   return true;
 }
 
-void MldQuerier::SendGeneral(Interface& i, MldTime now) {
+Millis MldQuerier::SendGeneral(Interface& i, MldTime now) {
   MldQuery q;
-  q.max_response_delay = timers_.query_response_interval;
+  q.max_response_delay = i.startup_left > 0 ? timers_.startup_query_response_interval
+                                            : timers_.query_response_interval;
   q.robustness = timers_.robustness;
   q.query_interval = timers_.query_interval;
   const auto msg = EncodeMldv2Query(q);
@@ -82,6 +83,7 @@ void MldQuerier::SendGeneral(Interface& i, MldTime now) {
   if (i.startup_left > 0) --i.startup_left;
   i.next_general =
       now + (i.startup_left > 0 ? timers_.startup_query_interval : timers_.query_interval);
+  return q.max_response_delay;
 }
 
 void MldQuerier::SendSpecific(const QueryRequest& r, const Interface& i) {
@@ -112,7 +114,8 @@ std::optional<MldTime> MldQuerier::NextDeadline() const {
   return next;
 }
 
-void MldQuerier::ProcessTimers(MldTime now, std::vector<int>* general, std::vector<int>* resumed) {
+void MldQuerier::ProcessTimers(MldTime now, std::vector<GeneralQuery>* general,
+                               std::vector<int>* resumed) {
   for (auto& i : interfaces_) {
     if (i.next_general > now) continue;
     if (i.other_querier_until > now) {
@@ -124,8 +127,8 @@ void MldQuerier::ProcessTimers(MldTime now, std::vector<int>* general, std::vect
       i.other = Ipv6Address{};
       if (resumed) resumed->push_back(i.ifindex);
     }
-    SendGeneral(i, now);
-    if (general) general->push_back(i.ifindex);
+    const Millis max_response = SendGeneral(i, now);
+    if (general) general->push_back({i.ifindex, max_response});
   }
   for (auto& p : pending_) {
     if (p.next > now) continue;

@@ -60,9 +60,14 @@ class MldQuerier {
   bool StartSpecificQuery(const QueryRequest& q, MldTime now);
 
   std::optional<MldTime> NextDeadline() const;
-  // Sends what is due. Appends to `general` the interfaces where a General
-  // Query went out and to `resumed` those where we became querier again.
-  void ProcessTimers(MldTime now, std::vector<int>* general = nullptr,
+  // A General Query that went out, and the Maximum Response Delay it gave.
+  struct GeneralQuery {
+    int ifindex = 0;
+    Millis max_response{};
+  };
+  // Sends what is due. Appends to `general` the General Queries that went
+  // out and to `resumed` the interfaces where we became querier again.
+  void ProcessTimers(MldTime now, std::vector<GeneralQuery>* general = nullptr,
                      std::vector<int>* resumed = nullptr);
   const Counters& counters() const { return counters_; }
 
@@ -80,7 +85,8 @@ class MldQuerier {
     int left;
     MldTime next;
   };
-  void SendGeneral(Interface& i, MldTime now);
+  // Returns the Maximum Response Delay it asked for.
+  Millis SendGeneral(Interface& i, MldTime now);
   void SendSpecific(const QueryRequest& q, const Interface& i);
   Interface* FindInterface(int ifindex);
   const Interface* FindInterface(int ifindex) const;

@@ -13,9 +13,36 @@
 
 namespace lcfs::net {
 
+namespace {
+
+// The record's host listens after it (RFC 3810 6.1 from the host's side;
+// an MLDv1 Report is IS_EX {}).
+bool SaysListening(const MldRecord& r) {
+  switch (r.type) {
+    case RecordType::kModeIsExclude:
+    case RecordType::kChangeToExclude:
+      return true;
+    case RecordType::kModeIsInclude:
+    case RecordType::kChangeToInclude:
+    case RecordType::kAllowNewSources:
+      return !r.sources.empty();
+    case RecordType::kBlockOldSources:
+      return false;
+  }
+  return false;
+}
+// ... and says so because it changed (a join), not in answer to a query.
+// MLDv1 Reports are both, so count as joins.
+bool StartsListening(const MldRecord& r, bool v1) {
+  return v1 || (r.type != RecordType::kModeIsExclude && r.type != RecordType::kModeIsInclude);
+}
+
+}  // namespace
+
 MldSnooper::MldSnooper(const MldSnooperOptions& options, EventSink sink)
     : timers_(options.timers),
       group_filter_(options.group_filter),
+      on_ignored_(options.on_ignored),
       table_(std::make_unique<MembershipTable>(options.timers, std::move(sink), options.tracking)) {
 }
 
@@ -39,8 +66,13 @@ uint64_t MldSnooper::ListenerArrivals(int ifindex, const Ipv6Address& group) con
   return r ? r->arrivals : 0;
 }
 
-double MldSnooper::ListenerShare(int ifindex, const Ipv6Address& group) const {
-  return table_->ListenerShare(ifindex, group);
+bool MldSnooper::ForEachListener(
+    int ifindex, const Ipv6Address& group, MldTime now,
+    const std::function<void(const Ipv6Address& host, uint64_t since)>& fn) const {
+  const MembershipTable::Record* r = table_->Find(ifindex, group);
+  if (!r) return false;
+  for (const auto& h : r->hosts) fn(h.address, h.since);
+  return r->hosts.empty() || r->untracked || r->v1_until > now;
 }
 
 uint64_t MldSnooper::listeners_generation() const { return table_->generation(); }
@@ -146,18 +178,25 @@ void MldSnooper::HandleMessage(int ifindex, const Ipv6Address& source, int hop_l
       break;
   }
   std::vector<QueryRequest> queries;
+  const Reporter from{source, m.type != MldType::kV2Report, ++reports_heard_};
   for (const auto& rec : m.records) {
-    if (group_filter_ && !group_filter_(rec.group)) {
+    if (group_filter_ && !table_->HasListeners(ifindex, rec.group) && !group_filter_(rec.group)) {
       ++counters_.ignored_records;
+      if (on_ignored_ && SaysListening(rec))
+        on_ignored_(ifindex, rec.group, StartsListening(rec, from.v1));
       continue;
     }
     ++counters_.records;
-    table_->Apply(ifindex, rec, now, &queries, Reporter{source, m.type != MldType::kV2Report});
+    table_->Apply(ifindex, rec, now, &queries, from);
   }
   // We lower the timers only for queries we send; as a non-querier we
   // lower them when we hear the querier's (above).
   for (const auto& q : queries)
     if (querier_ && querier_->StartSpecificQuery(q, now)) table_->LowerTimers(q, now);
+}
+
+void MldSnooper::QueryGroup(int ifindex, const Ipv6Address& group, MldTime now) {
+  if (querier_) querier_->StartSpecificQuery({ifindex, group, {}}, now);
 }
 
 std::optional<MldTime> MldSnooper::NextDeadline() const {
@@ -170,10 +209,11 @@ std::optional<MldTime> MldSnooper::NextDeadline() const {
 
 void MldSnooper::ProcessTimers(MldTime now) {
   if (querier_) {
-    std::vector<int> general, resumed;
+    std::vector<MldQuerier::GeneralQuery> general;
+    std::vector<int> resumed;
     querier_->ProcessTimers(now, &general, &resumed);
     for (int i : resumed) table_->SuspendTracking(i, now);
-    for (int i : general) table_->OnGeneralQuery(i, now, timers_.query_response_interval);
+    for (const auto& q : general) table_->OnGeneralQuery(q.ifindex, now, q.max_response);
   }
   table_->ProcessTimers(now);
 }

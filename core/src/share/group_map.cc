@@ -56,14 +56,14 @@ class IndexWalker {
       if (!bytes) continue;
       auto children = index::DecodeTreeNode(*bytes, shape->ChildCount(node.level, node.index));
       if (!children.ok()) return children.status().WithContext("tree node " + node.hash.ToHex());
-      for (size_t i = 0; i < children->size(); ++i) {
-        const Hash& child = (*children)[i];
-        if (node.level == 1) {
-          AddIfPresent(child);
-        } else {
-          pending.push_back({child, node.level - 1, node.index * shape->fanout() + i});
-        }
+      if (node.level == 1) {
+        for (const Hash& chunk : *children) AddIfPresent(chunk);
+        continue;
       }
+      // Pushed last to first, so they are walked first to last: chunks
+      // come out in file order (GroupMap::Entry::walk).
+      for (size_t i = children->size(); i-- > 0;)
+        pending.push_back({(*children)[i], node.level - 1, node.index * shape->fanout() + i});
     }
     return Status::Ok();
   }
@@ -103,26 +103,32 @@ bool GroupLess(const net::Ipv6Address& a, const net::Ipv6Address& b) { return a.
 
 }  // namespace
 
-GroupMap GroupMap::FromHashes(std::vector<Hash> hashes, const net::GroupScheme& scheme) {
-  std::sort(hashes.begin(), hashes.end());
-  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+GroupMap GroupMap::FromHashes(const std::vector<Hash>& hashes, const net::GroupScheme& scheme) {
+  // Each object once, at its first place in the walk.
+  std::vector<uint32_t> first(hashes.size());
+  for (size_t i = 0; i < hashes.size(); ++i) first[i] = static_cast<uint32_t>(i);
+  std::stable_sort(first.begin(), first.end(),
+                   [&](uint32_t a, uint32_t b) { return hashes[a] < hashes[b]; });
+  first.erase(std::unique(first.begin(), first.end(),
+                          [&](uint32_t a, uint32_t b) { return hashes[a] == hashes[b]; }),
+              first.end());
   std::vector<std::pair<net::Ipv6Address, uint32_t>> order;
-  order.reserve(hashes.size());
-  for (size_t i = 0; i < hashes.size(); ++i) {
-    order.emplace_back(net::GroupAddress(hashes[i], scheme), static_cast<uint32_t>(i));
-  }
+  order.reserve(first.size());
+  for (uint32_t i : first) order.emplace_back(net::GroupAddress(hashes[i], scheme), i);
   // Hash order breaks ties, so colliding groups keep a stable order.
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
     if (a.first != b.first) return GroupLess(a.first, b.first);
-    return a.second < b.second;
+    return hashes[a.second] < hashes[b.second];
   });
   GroupMap map;
   map.scheme_ = scheme;
-  map.hashes_.reserve(hashes.size());
-  map.keys_.reserve(hashes.size());
+  map.hashes_.reserve(order.size());
+  map.keys_.reserve(order.size());
+  map.walk_.reserve(order.size());
   for (const auto& [group, index] : order) {
     map.hashes_.push_back(hashes[index]);
     map.keys_.push_back(KeyOf(group));
+    map.walk_.push_back(index);
   }
   return map;
 }
@@ -155,15 +161,15 @@ Result<GroupMap> GroupMap::Build(const index::Mdex& mdex, const Hash& root, bool
   return map;
 }
 
-std::optional<Hash> GroupMap::Find(const net::Ipv6Address& group) const {
+std::optional<GroupMap::Entry> GroupMap::Lookup(const net::Ipv6Address& group) const {
   if (!net::HasGroupPrefix(group, scheme_)) return std::nullopt;
   // The keys narrow it to the entries sharing the first 64 bits (almost
   // always one); only those get their group computed.
   const uint64_t key = KeyOf(group);
   auto it = std::lower_bound(keys_.begin(), keys_.end(), key);
   for (; it != keys_.end() && *it == key; ++it) {
-    const Hash& h = hashes_[static_cast<size_t>(it - keys_.begin())];
-    if (net::GroupAddress(h, scheme_) == group) return h;
+    const size_t i = static_cast<size_t>(it - keys_.begin());
+    if (net::GroupAddress(hashes_[i], scheme_) == group) return Entry{hashes_[i], walk_[i]};
   }
   return std::nullopt;
 }

@@ -13,6 +13,7 @@
 #include <new>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -41,7 +42,9 @@ constexpr size_t kPacketsPerTurn = 32;
 constexpr size_t kMaxPacket = net::kPacketHeaderSize + kShareSymbolSize;
 // Turns taken between two looks at the MLD socket while sending flat out.
 constexpr int kTurnsPerPoll = 64;
-// Joins of unknown groups remembered for the next Serve (bounded).
+// Groups heard wanted that name nothing servable, remembered for the next
+// Serve: their listeners are then asked to report again. Bounded, so a
+// flood of reports for random groups costs at most this many entries.
 constexpr size_t kMaxUnresolved = 4096;
 // After a socket said its buffer is full, sending waits for EPOLLOUT on it,
 // or this long at most.
@@ -58,15 +61,15 @@ constexpr auto kInitialHold = std::chrono::milliseconds(50);
 // few holds at most, and a listener that left unseen costs one round.
 constexpr uint64_t kFirstRoundDivisor = 16;
 
-// A group on an interface.
-struct GroupKey {
+// An address on an interface: a group there, or a tracked host.
+struct LinkAddress {
   int ifindex = 0;
-  net::Ipv6Address group;
-  bool operator==(const GroupKey&) const = default;
+  net::Ipv6Address address;
+  bool operator==(const LinkAddress&) const = default;
 };
-struct GroupKeyHash {
-  size_t operator()(const GroupKey& k) const noexcept {
-    return std::hash<net::Ipv6Address>()(k.group) ^ static_cast<size_t>(k.ifindex) * 0x9e3779b1u;
+struct LinkAddressHash {
+  size_t operator()(const LinkAddress& k) const noexcept {
+    return std::hash<net::Ipv6Address>()(k.address) ^ static_cast<size_t>(k.ifindex) * 0x9e3779b1u;
   }
 };
 
@@ -143,12 +146,14 @@ struct Active {
   Clock::time_point held_until{};
   Clock::time_point satisfied{};  // when the first hold began (for the leave delay)
 
-  // Stride scheduling: the group with the lowest pass sends next, and a
-  // turn of n packets adds n / weight. The weight is the group's part of
-  // its listeners: each listening host has one share of the rate, split
-  // between the groups it listens to (UpdateWeights).
+  // Stride scheduling: the group with the lowest pass among those with a
+  // weight sends next, and a turn of n packets adds n / weight. Each
+  // listening host has one share of the rate and gives it to one group at
+  // a time, the first it asked for (UpdateWeights).
+  uint32_t walk = 0;  // GroupMap::Entry::walk: a file's chunks in file order
   double pass = 0;
-  double weight = 1;
+  double weight = 0;
+  bool anonymous = false;  // has listeners tracking does not know
 };
 
 Status MapOpenError(const Status& s) {
@@ -208,14 +213,21 @@ struct ShareEngine::Loop {
   std::deque<std::shared_ptr<Epoch>> epochs;  // front: the current index
   bool standby = false;  // sends nothing (PickNext); standby_wanted as last taken
   std::unordered_map<net::Ipv6Address, Active> active;
-  double vtime = 0;             // the pass of the last group that sent (stride scheduling)
-  uint64_t listeners_seen = 0;  // snooper->listeners_generation() last looked at
-  bool weights_stale = true;    // listeners or active groups changed since UpdateWeights
+  double vtime = 0;                   // the pass of the last group that sent (stride scheduling)
+  uint64_t listeners_seen = 0;        // snooper->listeners_generation() last looked at
+  bool weights_stale = true;          // listeners or active groups changed since UpdateWeights
+  Clock::time_point weights_until{};  // a hold or a pause that UpdateWeights saw ends then
+  // Scratch of UpdateWeights: the group each tracked host gives its share to.
+  struct Pick {
+    Active* active = nullptr;
+    std::tuple<bool, uint64_t, uint32_t> order;  // (streaming without end, since, walk)
+  };
+  std::unordered_map<LinkAddress, Pick, LinkAddressHash> picks;  // by host
   // Recent delay from a group's satisfaction to its leave (EWMA) and the
   // hold it gives.
   std::chrono::microseconds leave_delay{kInitialHold / 2};
   std::vector<net::MembershipEvent> events;
-  std::unordered_set<GroupKey, GroupKeyHash> unresolved;
+  std::unordered_set<LinkAddress, LinkAddressHash> unresolved;  // groups
   size_t encoder_bytes = 0;
   std::vector<uint8_t> batch;
   Clock::time_point blocked_until{};
@@ -246,6 +258,13 @@ struct ShareEngine::Loop {
   void ExpireEpochs(Clock::time_point now);
   void HandleEvents();
   void OnJoin(int ifindex, const net::Ipv6Address& group);
+  // True if `group` may name an object of a served index (the snooper keeps
+  // state only for those).
+  bool MayServe(const net::Ipv6Address& group) const;
+  // A report the snooper refused (MayServe was false) said a host listens.
+  void OnIgnored(int ifindex, const net::Ipv6Address& group, bool joining);
+  // Adds to `unresolved`, evicting an entry when full.
+  void Remember(const LinkAddress& key);
   void OnLeave(int ifindex, const net::Ipv6Address& group);
   void Deactivate(const net::Ipv6Address& group, bool remember_listeners);
   std::optional<size_t> SenderIndex(int ifindex) const;
@@ -253,17 +272,25 @@ struct ShareEngine::Loop {
   // (no object, or no encoder memory free yet); another error when the
   // object was dropped (its bytes no longer load).
   Status SendTurn(Clock::time_point now);
-  // The group to send next: the lowest pass among groups not held.
-  std::optional<net::Ipv6Address> PickNext(Clock::time_point now) const;
+  // The group to send next: the lowest pass among groups not held that
+  // have a weight.
+  std::optional<net::Ipv6Address> PickNext(Clock::time_point now);
   // Looks for listeners that arrived since last seen (a held group then
   // sends again at once).
   void RefreshListeners(Clock::time_point now);
   void RefreshListeners(const net::Ipv6Address& group, Active& a, Clock::time_point now);
-  // Gives each active group its weight: the sum, over its tracked hosts, of
-  // 1 / (groups that host listens to), so every host has one share of the
-  // rate whatever it joins; groups without tracked hosts (MLDv1, over the
-  // caps) are one more host between them.
-  void UpdateWeights();
+  // Gives each active group its weight. Every tracked host has one share of
+  // the rate whatever it joins, and gives it whole to one group that can
+  // send now: the first it asked for (earliest report; within one report,
+  // walk order), groups streaming without end last. So the chunks a reader
+  // prefetched go out one after another, in file order, and other readers
+  // of the file join them before they start rather than midway. Groups with
+  // listeners tracking does not know (MLDv1, over the caps) share one more
+  // host's share. Others get weight 0 and wait.
+  void UpdateWeights(Clock::time_point now);
+  void RefreshWeights(Clock::time_point now) {
+    if (weights_stale || now >= weights_until) UpdateWeights(now);
+  }
   // Follows the kernel's link and address events: pauses an interface whose
   // link is down, drops one that went away, (re)starts one that came back
   // or appeared (sending a General Query to relearn its listeners).
@@ -304,7 +331,7 @@ struct ShareEngine::Loop {
   void WatchWritable(int fd);
   void ArmTimer(Clock::time_point when, Clock::time_point now);
   void AccountMemory(Active& a);
-  bool Sendable(Clock::time_point now) const { return PickNext(now).has_value(); }
+  bool Sendable(Clock::time_point now) { return PickNext(now).has_value(); }
 };
 
 std::optional<size_t> ShareEngine::Loop::SenderIndex(int ifindex) const {
@@ -338,11 +365,16 @@ void ShareEngine::Loop::TakeIncoming(Clock::time_point now) {
     }
     Log("published index #" + std::to_string(epoch->id) + " " + epoch->root.ToHex() + " (" +
         std::to_string(epoch->map.size()) + " objects)");
-    // Listeners already waiting on groups unknown until now.
-    std::vector<GroupKey> waiting(unresolved.begin(), unresolved.end());
+    // Listeners already waiting on groups unknown until now: those the
+    // snooper kept start at once, the others are asked to report again.
+    std::vector<LinkAddress> waiting(unresolved.begin(), unresolved.end());
     unresolved.clear();
     for (const auto& key : waiting) {
-      if (snooper->HasListeners(key.ifindex, key.group)) OnJoin(key.ifindex, key.group);
+      if (snooper->HasListeners(key.ifindex, key.address)) {
+        OnJoin(key.ifindex, key.address);
+      } else if (epoch->map.MayContain(key.address)) {
+        snooper->QueryGroup(key.ifindex, key.address, now);
+      }
     }
   }
 }
@@ -361,6 +393,7 @@ void ShareEngine::Loop::TakeStandby() {
       a.held_until = {};
       a.pass = vtime;
     }
+    weights_stale = true;
   }
   Notice(standby ? "standby: sending nothing while a replica serves"
                  : "active: sending the " + std::to_string(active.size()) +
@@ -395,16 +428,16 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
     return;
   }
   std::shared_ptr<Epoch> from;
-  Hash hash;
+  GroupMap::Entry entry;
   bool known = false;
   if (net::HasGroupPrefix(group, options.scheme)) {
     for (const auto& epoch : epochs) {  // newest first
-      auto h = epoch->map.Find(group);
-      if (!h) continue;
+      auto e = epoch->map.Lookup(group);
+      if (!e) continue;
       known = true;
-      if (epoch->stale.count(*h)) continue;
+      if (epoch->stale.count(e->hash)) continue;
       from = epoch;
-      hash = *h;
+      entry = *e;
       break;
     }
   }
@@ -413,13 +446,15 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
       stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
       if (options.on_unknown_join) options.on_unknown_join(group, ifindex);
     }
-    if (unresolved.size() < kMaxUnresolved) unresolved.insert({ifindex, group});
+    Remember({ifindex, group});
     return;
   }
+  const Hash& hash = entry.hash;
   const auto loc = from->mdex->Get(hash);
   if (!loc) return;
   auto [it, inserted] = active.try_emplace(group, hash, loc->kind);
   it->second.epoch = std::move(from);
+  it->second.walk = entry.walk;
   it->second.senders.push_back(*sender);
   it->second.pass = vtime;
   it->second.arrivals = snooper->ListenerArrivals(ifindex, group);
@@ -429,6 +464,26 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
   stats->active_groups.fetch_add(1, std::memory_order_relaxed);
   Log("join " + group.ToString() + " on " + std::to_string(ifindex) + ": sending object " +
       hash.ToHex());
+}
+
+bool ShareEngine::Loop::MayServe(const net::Ipv6Address& group) const {
+  if (!net::HasGroupPrefix(group, options.scheme)) return false;
+  return std::any_of(epochs.begin(), epochs.end(),
+                     [&](const auto& epoch) { return epoch->map.MayContain(group); });
+}
+
+void ShareEngine::Loop::OnIgnored(int ifindex, const net::Ipv6Address& group, bool joining) {
+  if (!net::HasGroupPrefix(group, options.scheme)) return;  // solicited-node groups and such
+  Remember({ifindex, group});
+  if (!joining) return;
+  stats->unknown_groups.fetch_add(1, std::memory_order_relaxed);
+  if (options.on_unknown_join) options.on_unknown_join(group, ifindex);
+}
+
+void ShareEngine::Loop::Remember(const LinkAddress& key) {
+  if (unresolved.size() >= kMaxUnresolved && !unresolved.count(key))
+    unresolved.erase(unresolved.begin());
+  unresolved.insert(key);
 }
 
 void ShareEngine::Loop::OnLeave(int ifindex, const net::Ipv6Address& group) {
@@ -451,7 +506,8 @@ void ShareEngine::Loop::OnLeave(int ifindex, const net::Ipv6Address& group) {
       leave_delay += (std::chrono::duration_cast<std::chrono::microseconds>(d) - leave_delay) / 8;
     }
     Log("leave " + group.ToString() + ": object " + a.stream.hash().ToHex() + " idle after " +
-        std::to_string(a.stream.position()) + " symbols");
+        std::to_string(a.stream.position()) + " symbols (last newcomer at " +
+        std::to_string(a.newcomer_at) + ", walk " + std::to_string(a.walk) + ")");
     Deactivate(group, /*remember_listeners=*/false);
   }
 }
@@ -461,8 +517,7 @@ void ShareEngine::Loop::Deactivate(const net::Ipv6Address& group, bool remember_
   if (it == active.end()) return;
   Active& a = it->second;
   for (size_t s : a.senders) {
-    if (remember_listeners && unresolved.size() < kMaxUnresolved)
-      unresolved.insert({senders[s].ifindex, group});
+    if (remember_listeners) Remember({senders[s].ifindex, group});
   }
   stats->active_groups.fetch_sub(a.senders.size(), std::memory_order_relaxed);
   stats->newcomer_symbols.fetch_add(a.newcomer_at, std::memory_order_relaxed);
@@ -482,6 +537,7 @@ void ShareEngine::Loop::HandleEvents() {
   stats->rfc_fallbacks.store(t.fallbacks + t.v1_fallbacks, std::memory_order_relaxed);
   stats->ignored_records.store(snooper->counters().ignored_records, std::memory_order_relaxed);
   stats->records_refused.store(t.records_refused, std::memory_order_relaxed);
+  stats->querier_changes.store(t.querier_changes, std::memory_order_relaxed);
   // Handling may not re-enter the snooper, so events were queued.
   for (size_t i = 0; i < events.size(); ++i) {
     const net::MembershipEvent e = events[i];
@@ -551,11 +607,14 @@ void ShareEngine::Loop::ArmTimer(Clock::time_point when, Clock::time_point now) 
     Log("timerfd_settime: " + Status::FromErrno(errno, "").ToString());
 }
 
-std::optional<net::Ipv6Address> ShareEngine::Loop::PickNext(Clock::time_point now) const {
+std::optional<net::Ipv6Address> ShareEngine::Loop::PickNext(Clock::time_point now) {
   if (standby) return std::nullopt;
+  RefreshWeights(now);
   const std::pair<const net::Ipv6Address, Active>* best = nullptr;
   for (const auto& entry : active) {
-    if (entry.second.held_until > now || !HasUsableSender(entry.second, now)) continue;
+    if (entry.second.weight == 0 || entry.second.held_until > now ||
+        !HasUsableSender(entry.second, now))
+      continue;
     if (!best || entry.second.pass < best->second.pass) best = &entry;
   }
   if (!best) return std::nullopt;
@@ -581,20 +640,41 @@ void ShareEngine::Loop::RefreshListeners(const net::Ipv6Address& group, Active& 
   if (arrivals == a.arrivals) return;
   a.arrivals = arrivals;
   a.renew = true;
-  if (a.held_until > now) a.pass = std::max(a.pass, vtime);  // no credit for the wait
+  if (a.held_until > now) weights_stale = true;
   a.held_until = {};
 }
 
-void ShareEngine::Loop::UpdateWeights() {
+void ShareEngine::Loop::UpdateWeights(Clock::time_point now) {
   weights_stale = false;
+  weights_until = Clock::time_point::max();
+  picks.clear();
   size_t anonymous = 0;
   for (auto& [group, a] : active) {
     a.weight = 0;
-    for (size_t s : a.senders) a.weight += snooper->ListenerShare(senders[s].ifindex, group);
-    if (a.weight == 0) ++anonymous;
+    a.anonymous = false;
+    if (a.held_until > now) {
+      weights_until = std::min(weights_until, a.held_until);
+      continue;
+    }
+    const bool endless = !a.renew && a.enough == std::numeric_limits<uint64_t>::max();
+    for (size_t s : a.senders) {
+      const Sender& sender = senders[s];
+      if (!sender.Usable(now)) {
+        if (sender.paused_until > now) weights_until = std::min(weights_until, sender.paused_until);
+        continue;
+      }
+      a.anonymous |= snooper->ForEachListener(
+          sender.ifindex, group, now, [&](const net::Ipv6Address& host, uint64_t since) {
+            Pick& p = picks[{sender.ifindex, host}];
+            const auto order = std::make_tuple(endless, since, a.walk);
+            if (!p.active || order < p.order) p = {&a, order};
+          });
+    }
+    if (a.anonymous) ++anonymous;
   }
+  for (const auto& [host, p] : picks) p.active->weight += 1;
   for (auto& [group, a] : active) {
-    if (a.weight == 0) a.weight = 1.0 / static_cast<double>(anonymous);
+    if (a.anonymous) a.weight += 1.0 / static_cast<double>(anonymous);
   }
 }
 
@@ -622,6 +702,7 @@ void ShareEngine::Loop::PauseSender(Sender& s, const Status& error, Clock::time_
     s.backoff = std::min<Clock::duration>(2 * s.backoff, kMaxBackoff);
   }
   s.paused_until = now + s.backoff;
+  weights_stale = true;
 }
 
 std::optional<Clock::time_point> ShareEngine::Loop::NextUnpause(Clock::time_point now) const {
@@ -773,6 +854,7 @@ void ShareEngine::Loop::HandleLinkEvents() {
     }
   }
   if (*lost) Rescan();
+  weights_stale = true;  // links may have paused or resumed
 }
 
 void ShareEngine::Loop::PollMld(Clock::time_point now) {
@@ -782,15 +864,14 @@ void ShareEngine::Loop::PollMld(Clock::time_point now) {
 }
 
 Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
-  if (weights_stale) UpdateWeights();
   const auto next = PickNext(now);
   if (!next) return Status::Error(EAGAIN, "nothing to send");
   const net::Ipv6Address group = *next;
   Active& a = active.at(group);
-  if (a.held_until != Clock::time_point{}) {  // a hold ended: no credit for the wait
-    a.held_until = {};
-    a.pass = std::max(a.pass, vtime);
-  }
+  // No credit for time spent holding or without weight: every group that
+  // sent all along has a pass of vtime or more.
+  a.held_until = {};
+  a.pass = std::max(a.pass, vtime);
   vtime = a.pass;
   if (!a.stream.loaded()) {
     Status s = LoadStream(group, a);
@@ -800,6 +881,7 @@ Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
   RefreshListeners(group, a, now);
   if (a.renew) {  // a newcomer needs a whole set from here
     a.renew = false;
+    weights_stale = true;  // no longer streaming without end
     a.newcomer_at = a.stream.position();
     a.enough = a.stream.position() + a.stream.symbols_to_decode();
     a.round = 0;
@@ -862,6 +944,7 @@ Status ShareEngine::Loop::SendTurn(Clock::time_point now) {
     a.enough =
         a.round >= full ? std::numeric_limits<uint64_t>::max() : a.stream.position() + a.round;
     a.held_until = now + Hold();
+    weights_stale = true;  // its hosts give their shares to their next groups
     stats->holds.fetch_add(1, std::memory_order_relaxed);
   }
   return Status::Ok();
@@ -1005,10 +1088,13 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
   mld.interfaces = ifindexes;
   mld.timers = l.options.mld_timers;
   mld.querier = l.options.querier;
-  // Only lcfs groups cost state: the solicited-node and other groups every
-  // host reports are counted and dropped.
-  mld.group_filter = [scheme = l.options.scheme](const net::Ipv6Address& g) {
-    return net::HasGroupPrefix(g, scheme);
+  // Only groups of served objects cost state: reports for others (the
+  // solicited-node groups every host reports, a flood of random groups,
+  // a channel's group) are counted and dropped. Both run on the engine
+  // thread (the snooper is only called there).
+  mld.group_filter = [&l](const net::Ipv6Address& g) { return l.MayServe(g); };
+  mld.on_ignored = [&l](int ifindex, const net::Ipv6Address& g, bool joining) {
+    l.OnIgnored(ifindex, g, joining);
   };
 
   auto snooper =

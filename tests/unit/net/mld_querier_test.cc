@@ -55,16 +55,61 @@ TEST_F(QuerierTest, SendsStartupThenPeriodicGeneralQueries) {
   EXPECT_EQ(sent_[1].when, start_ + Millis(250));
   EXPECT_EQ(sent_[2].when, start_ + Millis(1250));
   EXPECT_EQ(sent_[3].when, start_ + Millis(2250));
-  for (const auto& s : sent_) {
+  for (size_t n = 0; n < sent_.size(); ++n) {
+    const Sent& s = sent_[n];
     EXPECT_EQ(s.ifindex, 7);
     EXPECT_EQ(s.source, own_);
     EXPECT_EQ(s.destination, A("ff02::1"));
     EXPECT_EQ(s.query.version, 2);
     EXPECT_TRUE(s.query.group.IsUnspecified());
-    EXPECT_EQ(s.query.max_response_delay, timers_.query_response_interval);
+    // The start-up queries ask for quick answers: listeners from before
+    // the start are learnt only from them.
+    EXPECT_EQ(s.query.max_response_delay,
+              n < 2 ? timers_.startup_query_response_interval : timers_.query_response_interval)
+        << "query " << n;
     EXPECT_EQ(s.query.robustness, 2);
   }
   EXPECT_EQ(q.counters().general_queries, 4u);
+}
+
+TEST_F(QuerierTest, ByDefaultStartupQueriesAskForAnswersWithinASecondASecondApart) {
+  // A restarted exporter learns the listeners of before only from these
+  // answers: the stall of their streams is about a second, not the 10 s
+  // query response interval.
+  const MldTimers defaults;
+  MldQuerier q(defaults, Recorder());
+  q.AddInterface(7, own_, now_);
+  RunUntil(q, start_ + Millis(127'000));
+  ASSERT_EQ(sent_.size(), 3u);
+  EXPECT_EQ(sent_[0].when, start_);
+  EXPECT_EQ(sent_[0].query.max_response_delay, Millis(1000));
+  EXPECT_EQ(sent_[1].when, start_ + Millis(1000));
+  EXPECT_EQ(sent_[1].query.max_response_delay, Millis(1000));
+  EXPECT_EQ(sent_[2].when, start_ + Millis(126'000));
+  EXPECT_EQ(sent_[2].query.max_response_delay, Millis(10'000));
+}
+
+TEST_F(QuerierTest, SnooperResumesTrackingOnceTheStartupQueryHadItsShortDelay) {
+  std::vector<MembershipEvent> events;
+  MldSnooperOptions options;  // default timers
+  auto snooper = MldSnooper::WithoutSocket(
+      options, [&](const MembershipEvent& e) { events.push_back(e); }, Recorder(), {{7, own_}},
+      now_);
+  snooper->ProcessTimers(now_);  // the first start-up query
+  ASSERT_EQ(sent_.size(), 1u);
+  const Ipv6Address host = A("fe80::9"), group = A("ff3e::1234");
+  const auto report =
+      EncodeMldv2Report(std::vector<MldRecord>{{RecordType::kModeIsExclude, group, {}}});
+  snooper->HandleMessage(7, host, 1, report, now_ + Millis(400));
+  ASSERT_TRUE(snooper->HasListeners(7, group));
+  // Tracking trusts its hosts again 1 s after the query, so the host's
+  // leave ends the group at once (under the 10 s delay it would wait).
+  const auto leave =
+      EncodeMldv2Report(std::vector<MldRecord>{{RecordType::kChangeToInclude, group, {}}});
+  snooper->ProcessTimers(now_ + Millis(1001));
+  snooper->HandleMessage(7, host, 1, leave, now_ + Millis(1001));
+  EXPECT_FALSE(snooper->HasListeners(7, group));
+  EXPECT_EQ(snooper->tracking().fast_leaves, 1u);
 }
 
 TEST_F(QuerierTest, LowerAddressedQuerierSilencesUsUntilItGoesQuiet) {

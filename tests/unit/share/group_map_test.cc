@@ -43,7 +43,7 @@ TEST(GroupMap, FindsEveryObjectOfAnIndexByItsGroup) {
   EXPECT_EQ(map->size(), 3u + 134u + 3u + 1u);
   const std::set<Hash> mapped(map->hashes().begin(), map->hashes().end());
   for (const Hash& h : expected) EXPECT_TRUE(mapped.count(h));
-  EXPECT_EQ(map->MemoryUsage(), map->size() * (sizeof(Hash) + sizeof(uint64_t)));
+  EXPECT_EQ(map->MemoryUsage(), map->size() * (sizeof(Hash) + sizeof(uint64_t) + sizeof(uint32_t)));
 
   for (const Hash& h : map->hashes()) {
     auto found = map->Find(net::GroupAddress(h));

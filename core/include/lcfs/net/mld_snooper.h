@@ -47,9 +47,17 @@ struct MldSnooperOptions {
   MldTimers timers;
   bool querier = true;  // also act as MLDv2 querier
   TrackingLimits tracking;
-  // Groups worth keeping state for; records of others are counted in
-  // MldCounters::ignored_records and cost nothing. Empty: every group.
+  // Groups worth keeping state for: a record for a group without state yet
+  // is applied only if this says yes. Others are counted in
+  // MldCounters::ignored_records and cost nothing, so a flood of reports for
+  // groups nobody serves cannot grow memory. Empty: every group.
   std::function<bool(const Ipv6Address& group)> group_filter;
+  // Called for each refused record that says its host listens, with
+  // `joining` true when it starts to (a state-change record, or an MLDv1
+  // Report): the exporter answers a channel's join at once and asks again
+  // after publishing a new index. May be empty; must not call back into
+  // the snooper.
+  std::function<void(int ifindex, const Ipv6Address& group, bool joining)> on_ignored;
 };
 
 struct MldCounters {
@@ -87,6 +95,11 @@ class MldSnooper {
   std::optional<MldTime> NextDeadline() const;
   void ProcessTimers(MldTime now = MldClock::now());
 
+  // Asks the listeners of `group` on `ifindex` to report now (a Multicast
+  // Address Specific Query), if we are querier there: for a group whose
+  // reports the filter refused and that it now accepts.
+  void QueryGroup(int ifindex, const Ipv6Address& group, MldTime now = MldClock::now());
+
   // An interface appeared, or its link came back (possibly with a new
   // link-local address `own`): listens there and, as querier, starts over
   // with start-up General Queries to relearn its listeners; tracking there
@@ -101,9 +114,16 @@ class MldSnooper {
   // Listeners that began listening to `group` on `ifindex` since it joined
   // (grows with each newcomer; 0 without listeners). See MembershipTable.
   uint64_t ListenerArrivals(int ifindex, const Ipv6Address& group) const;
-  // The group's share of its tracked listeners (MembershipTable::ListenerShare)
-  // and a counter that changes whenever any share may have.
-  double ListenerShare(int ifindex, const Ipv6Address& group) const;
+  // Calls fn(host, since) for each tracked host listening to `group` on
+  // `ifindex`; `since` orders when each began listening (the report that
+  // said so: smaller is earlier, equal is the same report). Returns true if
+  // the group also has listeners tracking does not know (MLDv1 hosts, more
+  // hosts than the caps), or no tracked host at all.
+  bool ForEachListener(
+      int ifindex, const Ipv6Address& group, MldTime now,
+      const std::function<void(const Ipv6Address& host, uint64_t since)>& fn) const;
+  // Changes whenever a listener arrives or a tracked host starts or stops
+  // listening to a group.
   uint64_t listeners_generation() const;
   const MembershipTable& table() const { return *table_; }
   const MldQuerier* querier() const { return querier_.get(); }
@@ -117,10 +137,12 @@ class MldSnooper {
 
   MldTimers timers_;
   std::function<bool(const Ipv6Address&)> group_filter_;
+  std::function<void(int, const Ipv6Address&, bool)> on_ignored_;
   std::unique_ptr<MldSocket> socket_;
   std::unique_ptr<MembershipTable> table_;
   std::unique_ptr<MldQuerier> querier_;
   MldCounters counters_;
+  uint64_t reports_heard_ = 0;  // Reporter::report of the next report
 };
 
 // Runs a snooper's loop on a thread until destroyed. Events are delivered on

@@ -23,8 +23,15 @@ struct MldTimers {
   Millis query_response_interval{10'000};      // Max Response Delay of General Queries
   Millis last_listener_query_interval{1'000};  // Max Response Delay of specific queries
   int last_listener_query_count = 2;           // specific queries sent after a leave
-  int startup_query_count = 2;                 // General Queries sent at start-up ...
-  Millis startup_query_interval{125'000 / 4};  // ... this far apart
+  // General Queries sent at start-up (and when a link comes back), this far
+  // apart, with this Maximum Response Delay. Listeners from before the
+  // start are learnt only from their answers, so a restarted exporter
+  // resumes their streams within about a second, not the query response
+  // interval (RFC 3810 suggests a quarter of the query interval apart and
+  // the usual delay; hosts answer any delay the same way).
+  int startup_query_count = 2;
+  Millis startup_query_interval{1'000};
+  Millis startup_query_response_interval{1'000};
 
   // Multicast Address Listening Interval: a listener's report keeps its
   // group alive this long.

@@ -16,10 +16,11 @@
 // until the MLD leave. Once every listener has been sent enough to decode
 // without loss, the object holds for their leaves before each round of
 // repair (docs/protocol.md section 9). Active objects take turns (a few
-// packets per turn, so a large file never starves small ones; stride
-// scheduling gives each listening host one share of the rate, split between
-// its groups) under one global token bucket; packets of a turn leave in one
-// system call (UDP GSO).
+// packets per turn) by stride scheduling under one global token bucket:
+// each listening host has one share of the rate and gives it to the group
+// it asked for first, so a reader's chunks go out in order and readers of
+// one file share each chunk's stream from its start. Packets of a turn
+// leave in one system call (UDP GSO).
 // Encoders are loaded when an object starts and freed when it goes idle; a
 // cap on their total memory makes the largest-served objects yield their
 // encoder (keeping their place in the stream) to waiting ones.
@@ -72,7 +73,7 @@ struct ShareStats {
   std::atomic<uint64_t> bytes_sent{0};         // UDP payload bytes of those packets
   std::atomic<uint64_t> joins{0};              // MLD join events seen (any group)
   std::atomic<uint64_t> leaves{0};             // MLD leave events seen (any group)
-  std::atomic<uint64_t> unknown_groups{0};     // joins of groups that map to no object
+  std::atomic<uint64_t> unknown_groups{0};     // joins of lcfs groups that map to no object
   std::atomic<uint64_t> stale_objects{0};      // refused: bytes no longer match the hash
   std::atomic<uint64_t> encoder_loads{0};      // encoders built (re-loads after eviction included)
   std::atomic<uint64_t> encoder_bytes{0};      // memory held by encoders now
@@ -86,13 +87,18 @@ struct ShareStats {
   // joining a stream under way rather than together.
   std::atomic<uint64_t> newcomer_symbols{0};
   // Explicit listener tracking (docs/protocol.md section 8).
-  std::atomic<uint64_t> tracked_hosts{0};    // (host, group) pairs tracked now
-  std::atomic<uint64_t> fast_leaves{0};      // groups stopped on their last listener's report
-  std::atomic<uint64_t> refused_leaves{0};   // leaves from hosts not listening: ignored
-  std::atomic<uint64_t> hosts_refused{0};    // hosts over the tracking caps: not tracked
-  std::atomic<uint64_t> rfc_fallbacks{0};    // groups on RFC timers (caps, MLDv1)
-  std::atomic<uint64_t> ignored_records{0};  // report records for groups nothing is sent on
+  std::atomic<uint64_t> tracked_hosts{0};   // (host, group) pairs tracked now
+  std::atomic<uint64_t> fast_leaves{0};     // groups stopped on their last listener's report
+  std::atomic<uint64_t> refused_leaves{0};  // leaves from hosts not listening: ignored
+  std::atomic<uint64_t> hosts_refused{0};   // hosts over the tracking caps: not tracked
+  std::atomic<uint64_t> rfc_fallbacks{0};   // groups on RFC timers (caps, MLDv1)
+  // Report records for groups that name nothing served: no state is kept
+  // for them, so a flood of them costs no memory.
+  std::atomic<uint64_t> ignored_records{0};
   std::atomic<uint64_t> records_refused{0};  // new groups refused: membership cap reached
+  // Times tracking was suspended on an interface until a General Query is
+  // answered: the start, a link back, another querier taking over.
+  std::atomic<uint64_t> querier_changes{0};
 };
 
 enum ShareFlags : unsigned {
@@ -115,15 +121,19 @@ struct ShareOptions {
   // it without loss, the object waits this long for their leaves before it
   // sends a round of repair symbols (twice the delay recently seen between
   // that moment and the leave, within these bounds). Tests lengthen them.
+  // A hold costs no rate (other groups send meanwhile), and a hold shorter
+  // than a busy receiver's decode and leave sends it repair it does not
+  // need: hence up to a second.
   std::chrono::milliseconds min_hold{5};
-  std::chrono::milliseconds max_hold{250};
+  std::chrono::milliseconds max_hold{1000};
   // Called on the engine thread when an object is found changed (EIO), so the
   // owner can re-index. Must not block or call back into the engine.
   std::function<void(const Hash& object, const Status& why)> on_stale;
-  // Called on the engine thread when a listener joins a group that names no
-  // published object: a channel's group (lcfs-export --sign announces at
-  // once, so a new reader need not wait for the periodic announcement).
-  // Must not block or call back into the engine.
+  // Called on the engine thread when a listener joins a group with the lcfs
+  // prefix that names no published object (each state-change report of the
+  // join, so usually twice: robustness): a channel's group (lcfs-export
+  // --sign announces at once, so a new reader need not wait for the
+  // periodic announcement). Must not block or call back into the engine.
   std::function<void(const net::Ipv6Address& group, int ifindex)> on_unknown_join;
   // Start in standby (ShareEngine::SetStandby).
   bool standby = false;
