@@ -649,7 +649,9 @@ void ShareEngine::Loop::UpdateWeights(Clock::time_point now) {
   weights_until = Clock::time_point::max();
   picks.clear();
   size_t anonymous = 0;
-  for (auto& [group, a] : active) {
+  for (auto& entry : active) {
+    const net::Ipv6Address& group = entry.first;
+    Active& a = entry.second;  // not a structured binding: the lambda below uses it
     a.weight = 0;
     a.anonymous = false;
     if (a.held_until > now) {
