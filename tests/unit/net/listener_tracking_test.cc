@@ -5,14 +5,12 @@
 
 #include <string>
 
-#include "net/membership_table.h"
+#include "table_test_util.h"
 
 namespace lcfs::net {
 namespace {
 
 using Kind = MembershipEvent::Kind;
-
-Ipv6Address A(const std::string& s) { return *Ipv6Address::Parse(s); }
 
 const Ipv6Address kG = A("ff1e::77");
 const Ipv6Address kHostA = A("fe80::a"), kHostB = A("fe80::b"), kStranger = A("fe80::666");
@@ -28,11 +26,9 @@ Ipv6Address Numbered(const Ipv6Address& base, int i) {
   return a;
 }
 
-class ListenerTrackingTest : public ::testing::Test {
+class ListenerTrackingTest : public TableTest {
  protected:
-  explicit ListenerTrackingTest(TrackingLimits limits = {})
-      : table_(
-            timers_, [this](const MembershipEvent& e) { events_.push_back(e); }, limits) {}
+  explicit ListenerTrackingTest(TrackingLimits limits = {}) : TableTest(limits) {}
 
   void V2(const Ipv6Address& host, RecordType t, std::vector<Ipv6Address> sources = {},
           const Ipv6Address& group = kG) {
@@ -46,21 +42,11 @@ class ListenerTrackingTest : public ::testing::Test {
     table_.Apply(kIf, MldRecord{RecordType::kChangeToInclude, kG, {}}, now_, &queries_,
                  Reporter{host, true});
   }
-  void Advance(Millis d) {
-    now_ += d;
-    table_.ProcessTimers(now_);
-  }
   size_t Leaves() const {
     size_t n = 0;
     for (const auto& e : events_) n += e.kind == Kind::kLeave;
     return n;
   }
-
-  MldTimers timers_ = MldTimers::Fast(Millis(1000));  // MALI 2250 ms, LLQT 250 ms
-  MldTime now_ = MldTime{} + std::chrono::hours(1);
-  std::vector<MembershipEvent> events_;
-  std::vector<QueryRequest> queries_;
-  MembershipTable table_;
 };
 
 TEST_F(ListenerTrackingTest, LastTrackedListenerLeavingEndsTheGroupAtOnce) {

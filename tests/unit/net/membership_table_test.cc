@@ -4,30 +4,23 @@
 
 #include <string>
 
+#include "table_test_util.h"
+
 namespace lcfs::net {
 namespace {
 
 using Kind = MembershipEvent::Kind;
 using Mode = MembershipTable::FilterMode;
 
-Ipv6Address A(const std::string& s) { return *Ipv6Address::Parse(s); }
-
 const Ipv6Address kG = A("ff1e::77");
 const Ipv6Address kS1 = A("fe80::1"), kS2 = A("fe80::2"), kS3 = A("fe80::3");
 constexpr int kIf = 3;
 
-class MembershipTableTest : public ::testing::Test {
+class MembershipTableTest : public TableTest {
  protected:
-  MembershipTableTest()
-      : table_(timers_, [this](const MembershipEvent& e) { events_.push_back(e); }) {}
-
   void Apply(RecordType t, std::vector<Ipv6Address> sources = {}, int ifindex = kIf,
              const Ipv6Address& group = kG) {
     table_.Apply(ifindex, MldRecord{t, group, std::move(sources)}, now_, &queries_);
-  }
-  void Advance(Millis d) {
-    now_ += d;
-    table_.ProcessTimers(now_);
   }
   // Advances in 10 ms steps until an event arrives; returns the time taken.
   Millis TimeToNextEvent(Millis limit) {
@@ -39,12 +32,6 @@ class MembershipTableTest : public ::testing::Test {
     }
     return waited;
   }
-
-  MldTimers timers_ = MldTimers::Fast(Millis(1000));  // MALI 2250 ms, LLQT 250 ms
-  MldTime now_ = MldTime{} + std::chrono::hours(1);
-  std::vector<MembershipEvent> events_;
-  std::vector<QueryRequest> queries_;
-  MembershipTable table_;
 };
 
 TEST_F(MembershipTableTest, ReportJoinsAndListeningIntervalEndsIt) {
