@@ -118,13 +118,10 @@ Result<std::unique_ptr<Follower>> Follower::Start(const ChannelId& channel,
   so.port = options.scheme.port;
   so.receive_buffer = 0;
   so.send_buffer = 0;
+  // Not the object traffic other sockets of the host (the fetcher) receive.
+  so.only_joined_groups = true;
   auto socket = net::MulticastSocket::Open(so);
   if (!socket.ok()) return socket.status().WithContext("channel follower");
-  // Only the groups this socket joined: not the object traffic that other
-  // sockets of the host (the fetcher) receive on the same port.
-  const int off = 0;
-  if (setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off) != 0)
-    return Status::FromErrno(errno, "channel follower: setsockopt(IPV6_MULTICAST_ALL)");
   const net::Ipv6Address group = ChannelGroup(channel, options.scheme);
   Status joined = socket->Join(group, *ifindex);
   if (!joined.ok()) return joined.WithContext("join channel group " + group.ToString());

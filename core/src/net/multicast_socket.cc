@@ -108,6 +108,8 @@ Result<MulticastSocket> MulticastSocket::Open(const MulticastSocketOptions& o) {
   LCFS_RETURN_IF_ERROR(s.SetHopLimit(o.hop_limit));
   LCFS_RETURN_IF_ERROR(s.SetLoop(o.loop));
   if (o.send_ifindex) LCFS_RETURN_IF_ERROR(s.SetSendInterface(o.send_ifindex));
+  if (o.only_joined_groups)
+    LCFS_RETURN_IF_ERROR(SetInt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL"));
   sockaddr_in6 sa = SockAddr(Ipv6Address{}, o.port);
   if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
     return Status::FromErrno(errno, "bind UDP port " + std::to_string(o.port));

@@ -222,6 +222,8 @@ Result<std::unique_ptr<Replicator>> Replicator::Start(const Hash& root, ReplicaO
   so.loop = options.loopback;
   so.receive_buffer = 0;
   so.send_buffer = 0;
+  // Not the data other sockets of the host (a reader's fetcher) receive.
+  so.only_joined_groups = true;
   auto socket = net::MulticastSocket::Open(so);
   if (!socket.ok()) return socket.status().WithContext("replica");
   socket->set_destination_port(options.port);

@@ -790,12 +790,11 @@ Result<std::unique_ptr<Fetcher>> Fetcher::Start(const FetcherOptions& options) {
   so.port = options.scheme.port;
   so.receive_buffer = options.receive_buffer;
   so.send_buffer = 0;
+  // Only the groups this socket joined, not those other sockets of the host
+  // joined on the same port.
+  so.only_joined_groups = true;
   auto socket = net::MulticastSocket::Open(so);
   if (!socket.ok()) return socket.status().WithContext("fetcher");
-  // Only the groups this socket joined, not those other sockets on the host
-  // joined on the same port (Linux delivers those too by default).
-  int off = 0;
-  setsockopt(socket->fd(), IPPROTO_IPV6, IPV6_MULTICAST_ALL, &off, sizeof off);
   UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) return Status::FromErrno(errno, "fetcher: eventfd");
   std::optional<net::PromptReporter> reporter;

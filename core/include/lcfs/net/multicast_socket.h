@@ -37,6 +37,11 @@ struct MulticastSocketOptions {
   int send_ifindex = 0;          // IPV6_MULTICAST_IF; 0 = the kernel's choice
   int receive_buffer = 8 << 20;  // SO_RCVBUF(FORCE), bytes; 0 = kernel default
   int send_buffer = 4 << 20;     // SO_SNDBUF(FORCE), bytes; 0 = kernel default
+  // IPV6_MULTICAST_ALL off: receive only the groups this socket joined. By
+  // default Linux also delivers, to every socket bound to the port, each
+  // group any socket of the host joined (a reader's data on the exporter's
+  // hello socket, say).
+  bool only_joined_groups = false;
 };
 
 // One datagram to send: `data` to `group` on the socket's port (or `port`).
