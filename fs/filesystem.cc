@@ -164,7 +164,8 @@ void Filesystem::SetVersion(const std::string& channel, std::optional<uint64_t> 
 namespace {
 
 // Reads and decodes a cached directory object.
-Result<index::Directory> DecodeDirectoryObject(const Hash& hash, const CachedObject& object) {
+Result<index::Directory> DecodeDirectoryObject(const Hash& hash,
+                                               const cache::CachedObject& object) {
   if (object.size() > index::kMaxDirectoryObjectSize)
     return Status::Error(EIO, "directory object " + hash.ToHex() + " too large");
   Result<std::vector<uint8_t>> bytes = object.ReadAll();
@@ -680,7 +681,7 @@ struct Filesystem::Ops {
 
   static void StatFs(fuse_req_t req, fuse_ino_t) {
     Filesystem& fs = Self(req);
-    const ChunkCacheStats cache = fs.fetcher_.cache().stats();
+    const cache::ChunkCacheStats cache = fs.fetcher_.cache().stats();
     struct statvfs st {};
     st.f_bsize = 4096;
     st.f_frsize = 4096;

@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "channel_follow.h"
-#include "chunk_cache.h"
 #include "filesystem.h"
 #include "fuse_mount.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/channel/channel.h"
 #include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
@@ -160,8 +160,8 @@ int main(int argc, char** argv) {
   auto source = lcfs::fs::MakeObjectSource(opts, &info);
   if (!source.ok()) return Fail(source.status().message());
   const std::string cache_dir =
-      opts.cache_dir.empty() ? lcfs::fs::DefaultCacheDir() : opts.cache_dir;
-  auto cache = lcfs::fs::ChunkCache::Open(cache_dir, opts.cache_size);
+      opts.cache_dir.empty() ? lcfs::cache::DefaultCacheDir() : opts.cache_dir;
+  auto cache = lcfs::cache::ChunkCache::Open(cache_dir, opts.cache_size);
   if (!cache.ok()) return Fail(cache.status().message());
   if (const uint64_t n = (*cache)->stats().tightened; n > 0)
     std::fprintf(stderr,

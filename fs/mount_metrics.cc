@@ -25,7 +25,7 @@ std::vector<double> FetchSecondsBuckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 }
 
-void CollectMountMetrics(const ObjectFetcher& fetcher, const ChunkCache& cache,
+void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& cache,
                          const sync::Fetcher* network, metrics::Scrape& out) {
   auto d = [](uint64_t x) { return static_cast<double>(x); };
   const ObjectFetcherStats f = fetcher.stats();
@@ -49,7 +49,7 @@ void CollectMountMetrics(const ObjectFetcher& fetcher, const ChunkCache& cache,
             d(static_cast<uint64_t>(f.background_inflight)));
   out.Gauge("lcfs_mount_prefetches_queued", "Background fetches waiting for a place",
             d(static_cast<uint64_t>(f.background_queued)));
-  const ChunkCacheStats c = cache.stats();
+  const cache::ChunkCacheStats c = cache.stats();
   out.Counter("lcfs_mount_cache_hits_total", "Objects found in the chunk cache", d(c.hits));
   out.Counter("lcfs_mount_cache_misses_total", "Objects not found in the chunk cache", d(c.misses));
   out.Gauge("lcfs_mount_cache_bytes", "Bytes in the chunk cache (this mount's view)", d(c.bytes));

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "chunk_cache.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/metrics/metrics_server.h"
 #include "lcfs/object.h"
 #include "lcfs/sync/fetcher.h"
@@ -35,7 +35,7 @@ std::vector<double> FetchSecondsBuckets();
 
 // Adds the mount's figures to `out`. `network` is the receiver of a network
 // mount (nullptr for local=). Thread-safe: reads the components' stats().
-void CollectMountMetrics(const ObjectFetcher& fetcher, const ChunkCache& cache,
+void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& cache,
                          const sync::Fetcher* network, metrics::Scrape& out);
 
 }  // namespace lcfs::fs

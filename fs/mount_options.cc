@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <set>
 
-#include "chunk_cache.h"
 #include "lcfs/byte_size.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/hash.h"
 #include "lcfs/metrics/metrics_server.h"
 

@@ -28,7 +28,7 @@ enum class PrefetchMode {
 struct MountOptions {
   std::string iface;                 // iface=: network interface of the exporter's link
   std::vector<std::string> sources;  // source=: accepted exporter addresses (RFC 3678 INCLUDE)
-  std::string cache_dir;             // cache=: empty = DefaultCacheDir()
+  std::string cache_dir;             // cache=: empty = cache::DefaultCacheDir()
   uint64_t cache_size = 0;           // cache_size=: bytes, 0 = unlimited
   std::chrono::milliseconds timeout{30000};    // timeout=: seconds (fractions allowed)
   bool hard = false;                           // hard: retry forever instead of EIO

@@ -44,7 +44,7 @@ struct ObjectFetcher::Flight {
   std::vector<std::function<void()>> thens GUARDED_BY(mu);
 };
 
-ObjectFetcher::ObjectFetcher(ObjectSource& upstream, ChunkCache& cache, FetchPolicy policy)
+ObjectFetcher::ObjectFetcher(ObjectSource& upstream, cache::ChunkCache& cache, FetchPolicy policy)
     : upstream_(upstream), cache_(cache), policy_(policy) {
   pipeline_ = std::thread([this] { PipelineLoop(); });
 }
@@ -97,7 +97,7 @@ ObjectRef ObjectFetcher::GetCached(const ObjectId& id) {
   // An object of another length than its parent says is refused wherever it
   // comes from (docs/protocol.md section 10).
   if (!hit || (id.size != 0 && hit->size() != id.size)) return nullptr;
-  return std::make_shared<const CachedObject>(std::move(*hit));
+  return std::make_shared<const cache::CachedObject>(std::move(*hit));
 }
 
 std::shared_ptr<ObjectFetcher::Flight> ObjectFetcher::JoinFlight(const ObjectId& id,
@@ -180,7 +180,7 @@ void ObjectFetcher::Store(const std::shared_ptr<Flight>& flight, std::vector<uin
     upstream_failures_++;
     return Complete(flight, Status::Error(EIO, LengthError(id, bytes.size())));
   }
-  Result<CachedObject> stored = cache_.Insert(id.hash, id.kind, bytes);
+  Result<cache::CachedObject> stored = cache_.Insert(id.hash, id.kind, bytes);
   if (!stored.ok()) {
     upstream_failures_++;
     // A source returning bad bytes or a full disk is not helped by retrying.
@@ -188,7 +188,7 @@ void ObjectFetcher::Store(const std::shared_ptr<Flight>& flight, std::vector<uin
   }
   upstream_fetches_++;
   upstream_bytes_ += bytes.size();
-  Complete(flight, ObjectRef(std::make_shared<const CachedObject>(std::move(*stored))));
+  Complete(flight, ObjectRef(std::make_shared<const cache::CachedObject>(std::move(*stored))));
 }
 
 void ObjectFetcher::Complete(const std::shared_ptr<Flight>& flight, Result<ObjectRef> result) {

@@ -49,7 +49,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "chunk_cache.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/hash.h"
 #include "lcfs/mutex.h"
 #include "lcfs/object.h"
@@ -91,11 +91,11 @@ struct ObjectFetcherStats {
   size_t background_queued = 0;    // now
 };
 
-using ObjectRef = std::shared_ptr<const CachedObject>;
+using ObjectRef = std::shared_ptr<const cache::CachedObject>;
 
 class ObjectFetcher {
  public:
-  ObjectFetcher(ObjectSource& upstream, ChunkCache& cache, FetchPolicy policy);
+  ObjectFetcher(ObjectSource& upstream, cache::ChunkCache& cache, FetchPolicy policy);
   ~ObjectFetcher();  // Shutdown()
   ObjectFetcher(const ObjectFetcher&) = delete;
   ObjectFetcher& operator=(const ObjectFetcher&) = delete;
@@ -129,7 +129,7 @@ class ObjectFetcher {
   void Shutdown() EXCLUDES(inflight_mu_, queue_mu_);
 
   const FetchPolicy& policy() const { return policy_; }
-  ChunkCache& cache() { return cache_; }
+  cache::ChunkCache& cache() { return cache_; }
   ObjectFetcherStats stats() const EXCLUDES(queue_mu_);
 
  private:
@@ -158,7 +158,7 @@ class ObjectFetcher {
   void Pump() EXCLUDES(queue_mu_);
 
   ObjectSource& upstream_;
-  ChunkCache& cache_;
+  cache::ChunkCache& cache_;
   const FetchPolicy policy_;
   std::atomic<bool> shutdown_{false};
   std::function<bool()> cancelled_;

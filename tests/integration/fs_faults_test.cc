@@ -28,12 +28,12 @@
 #include <set>
 #include <thread>
 
-#include "chunk_cache.h"
 #include "common/mount_fixture.h"
 #include "common/random_bytes.h"
 #include "common/wait.h"
 #include "filesystem.h"
 #include "fuse_mount.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/index/directory.h"
 #include "lcfs/index/indexer.h"
 #include "lcfs/unique_fd.h"
@@ -129,7 +129,7 @@ class FsFaultsTest : public lcfs::testing::MountTest {
   // Mounts the tree `root` of `source` in-process at mnt_.
   void StartWith(ObjectSource& source, const Hash& root, FetchPolicy policy,
                  FilesystemOptions options = {}) {
-    auto cache = ChunkCache::Open(base_ + "/cache", 0);
+    auto cache = lcfs::cache::ChunkCache::Open(base_ + "/cache", 0);
     ASSERT_TRUE(cache.ok());
     chunk_cache_ = std::move(*cache);
     fetcher_ = std::make_unique<ObjectFetcher>(source, *chunk_cache_, policy);
@@ -152,7 +152,7 @@ class FsFaultsTest : public lcfs::testing::MountTest {
 
   Hash root_;
   std::unique_ptr<KillableSource> source_;
-  std::unique_ptr<ChunkCache> chunk_cache_;
+  std::unique_ptr<cache::ChunkCache> chunk_cache_;
   std::unique_ptr<ObjectFetcher> fetcher_;
   std::unique_ptr<Filesystem> fs_;
   std::unique_ptr<FuseMount> mount_;
@@ -224,7 +224,7 @@ TEST_F(FsFaultsTest, RootThatNeverArrivesFailsTheMountAfterTheTimeout) {
   ASSERT_TRUE(local.ok());
   KillableSource source(std::move(*local));
   source.SetAlive(false);
-  auto cache = ChunkCache::Open(base_ + "/cache", 0);
+  auto cache = lcfs::cache::ChunkCache::Open(base_ + "/cache", 0);
   ASSERT_TRUE(cache.ok());
   FetchPolicy policy;
   policy.timeout = 500ms;

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <utility>
 
-#include "chunk_cache.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::cache_tool {
@@ -32,7 +32,7 @@ Result<EvictReport> RemoveWhile(std::vector<ObjectFile> objects, uint64_t total,
   report.remaining_bytes = total;
   for (const ObjectFile& o : objects) {
     if (!keep_going(report)) break;
-    auto removed = fs::RemoveUnlessPinned(o.path);
+    auto removed = cache::RemoveUnlessPinned(o.path);
     if (!removed.ok()) return removed.status();
     if (!*removed) {
       report.pinned_kept++;
@@ -48,7 +48,7 @@ Result<EvictReport> RemoveWhile(std::vector<ObjectFile> objects, uint64_t total,
 }  // namespace
 
 Result<std::vector<ObjectFile>> ListObjects(const std::string& dir) {
-  const std::string objects = fs::ObjectsDir(dir);
+  const std::string objects = cache::ObjectsDir(dir);
   std::error_code ec;
   if (!stdfs::is_directory(objects, ec))
     return Status::Error(ENOENT, dir + " is not an lcfs cache (no " + objects + ")");
@@ -57,7 +57,7 @@ Result<std::vector<ObjectFile>> ListObjects(const std::string& dir) {
     if (!sub.is_directory(ec)) continue;
     for (const auto& f : stdfs::directory_iterator(sub.path(), ec)) {
       ObjectFile o;
-      if (!fs::ParseObjectFileName(f.path().filename().string(), &o.hash, &o.kind)) continue;
+      if (!cache::ParseObjectFileName(f.path().filename().string(), &o.hash, &o.kind)) continue;
       struct stat st;
       if (::lstat(f.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
       o.path = f.path().string();
@@ -85,7 +85,8 @@ Result<CheckReport> Check(const std::string& dir) {
     if (::fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "stat " + o.path);
     report.objects++;
     report.bytes += static_cast<uint64_t>(st.st_size);
-    if (fs::VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), o.hash, o.kind)) continue;
+    if (cache::VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), o.hash, o.kind))
+      continue;
     if (::unlink(o.path.c_str()) != 0 && errno != ENOENT)
       return Status::FromErrno(errno, "remove corrupt " + o.path);
     report.corrupt.push_back(o);
@@ -107,7 +108,7 @@ Result<Usage> DiskUsage(const std::string& dir) {
     if (IsPinned(o.path)) add(usage.pinned);
   }
   std::error_code ec;
-  for (const auto& e : stdfs::directory_iterator(fs::TmpDir(dir), ec)) {
+  for (const auto& e : stdfs::directory_iterator(cache::TmpDir(dir), ec)) {
     (void)e;
     usage.temporary_files++;
   }
@@ -134,7 +135,7 @@ Result<EvictReport> EvictHash(const std::string& dir, const Hash& hash) {
     ObjectFile o;
     o.hash = hash;
     o.kind = static_cast<ObjectKind>(k);
-    o.path = fs::ObjectFilePath(dir, hash, o.kind);
+    o.path = cache::ObjectFilePath(dir, hash, o.kind);
     struct stat st;
     if (::lstat(o.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
     o.size = static_cast<uint64_t>(st.st_size);
@@ -143,7 +144,7 @@ Result<EvictReport> EvictHash(const std::string& dir, const Hash& hash) {
   }
   if (named.empty()) {
     std::error_code ec;
-    if (!stdfs::is_directory(fs::ObjectsDir(dir), ec))
+    if (!stdfs::is_directory(cache::ObjectsDir(dir), ec))
       return Status::Error(ENOENT, dir + " is not an lcfs cache");
     return Status::Error(ENOENT, hash.ToHex() + " is not cached in " + dir);
   }
@@ -153,7 +154,7 @@ Result<EvictReport> EvictHash(const std::string& dir, const Hash& hash) {
 Result<EvictReport> Wipe(const std::string& dir) {
   auto report = CollectGarbage(dir, 0);
   if (!report.ok()) return report;
-  fs::RemoveAbandonedTempFiles(dir);
+  cache::RemoveAbandonedTempFiles(dir);
   return report;
 }
 

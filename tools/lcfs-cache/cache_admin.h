@@ -1,7 +1,7 @@
 // The maintenance operations of `lcfs-cache` on a chunk cache directory.
 //
 // They work on the directory itself (layout and pin protocol in
-// fs/chunk_cache.h), never through a running mount, and are safe while mounts
+// lcfs/cache/chunk_cache.h), never through a running mount, and are safe while mounts
 // use it: nothing removes an object a mount has pinned except `check`, which
 // removes corrupt objects whoever holds them (a mount holding one already
 // verified its bytes when it opened it, and reads through its own open

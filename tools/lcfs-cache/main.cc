@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "cache_admin.h"
-#include "chunk_cache.h"
 #include "cli.h"
 #include "lcfs/byte_size.h"
+#include "lcfs/cache/chunk_cache.h"
 
 namespace {
 
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string dir =
-      positional.size() > needed ? positional.back() : lcfs::fs::DefaultCacheDir();
+      positional.size() > needed ? positional.back() : lcfs::cache::DefaultCacheDir();
   if (size && command != "gc") return Error(lcfs::Status::Error(EINVAL, "--size is for gc"));
 
   if (command == "check") return RunCheck(dir);

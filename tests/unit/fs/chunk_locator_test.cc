@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <random>
 
-#include "chunk_cache.h"
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/index/chunking.h"
 #include "object_fetcher.h"
 
@@ -28,7 +28,7 @@ class ChunkLocatorTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
            ("lcfs-locator-test-" + std::to_string(::getpid()));
-    auto cache = ChunkCache::Open(dir_.string(), 0);
+    auto cache = lcfs::cache::ChunkCache::Open(dir_.string(), 0);
     ASSERT_TRUE(cache.ok()) << cache.status().ToString();
     cache_ = std::move(*cache);
     fetcher_ = std::make_unique<ObjectFetcher>(source_, *cache_, FetchPolicy{});
@@ -41,7 +41,7 @@ class ChunkLocatorTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   NoSource source_;
-  std::unique_ptr<ChunkCache> cache_;
+  std::unique_ptr<cache::ChunkCache> cache_;
   std::unique_ptr<ObjectFetcher> fetcher_;
 };
 

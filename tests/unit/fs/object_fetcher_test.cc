@@ -89,7 +89,7 @@ class FakeSource : public ObjectSource {
 class ObjectFetcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto cache = ChunkCache::Open(dir_, 0);
+    auto cache = lcfs::cache::ChunkCache::Open(dir_, 0);
     ASSERT_TRUE(cache.ok());
     cache_ = std::move(*cache);
   }
@@ -105,7 +105,7 @@ class ObjectFetcherTest : public ::testing::Test {
 
   lcfs::testing::TempDir tmp_{"lcfs-fetcher-test"};
   std::string dir_ = tmp_.path();
-  std::unique_ptr<ChunkCache> cache_;
+  std::unique_ptr<cache::ChunkCache> cache_;
   FakeSource source_;
 };
 

@@ -1,4 +1,4 @@
-#include "chunk_cache.h"
+#include "lcfs/cache/chunk_cache.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 #include "lcfs/full_io.h"
 
-namespace lcfs::fs {
+namespace lcfs::cache {
 namespace {
 
 constexpr const char* kLayout = "/v1";
@@ -442,4 +442,4 @@ std::string DefaultCacheDir() {
   return "/tmp/lcfs-cache-" + std::to_string(::getuid());
 }
 
-}  // namespace lcfs::fs
+}  // namespace lcfs::cache

@@ -1,4 +1,4 @@
-#include "verified_stamps.h"
+#include "lcfs/cache/verified_stamps.h"
 
 #include <fcntl.h>
 #include <time.h>
@@ -10,7 +10,7 @@
 
 #include "lcfs/full_io.h"
 
-namespace lcfs::fs {
+namespace lcfs::cache {
 namespace {
 
 constexpr size_t kFields = 7;
@@ -88,4 +88,4 @@ void VerifiedStamps::Record(const Hash& hash, const struct stat& st) {
   if (log_.valid()) (void)!::write(log_.get(), r.data(), r.size());
 }
 
-}  // namespace lcfs::fs
+}  // namespace lcfs::cache

@@ -1,4 +1,4 @@
-#include "chunk_cache.h"
+#include "lcfs/cache/chunk_cache.h"
 
 #include <gtest/gtest.h>
 #include <sys/mount.h>
@@ -12,7 +12,7 @@
 #include "common/random_bytes.h"
 #include "common/temp_dir.h"
 
-namespace lcfs::fs {
+namespace lcfs::cache {
 namespace {
 
 using lcfs::testing::RandomBytes;
@@ -294,4 +294,4 @@ TEST_F(ChunkCacheTest, CacheOwnedByAnotherUserIsRefusedWithAMessage) {
 }
 
 }  // namespace
-}  // namespace lcfs::fs
+}  // namespace lcfs::cache

@@ -39,7 +39,7 @@
 #include "lcfs/hash.h"
 #include "lcfs/unique_fd.h"
 
-namespace lcfs::fs {
+namespace lcfs::cache {
 
 class VerifiedStamps {
  public:
@@ -67,4 +67,4 @@ class VerifiedStamps {
   UniqueFd log_;
 };
 
-}  // namespace lcfs::fs
+}  // namespace lcfs::cache

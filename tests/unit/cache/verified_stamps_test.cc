@@ -1,4 +1,4 @@
-#include "verified_stamps.h"
+#include "lcfs/cache/verified_stamps.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "common/temp_dir.h"
 
-namespace lcfs::fs {
+namespace lcfs::cache {
 namespace {
 
 using namespace std::chrono_literals;
@@ -71,4 +71,4 @@ TEST_F(VerifiedStampsTest, ATornLogCostsOnlyARecheck) {
 }
 
 }  // namespace
-}  // namespace lcfs::fs
+}  // namespace lcfs::cache

@@ -1,4 +1,5 @@
-// ChunkCache: the on-disk, content-addressed object cache of the FUSE frontend.
+// ChunkCache: the on-disk, content-addressed object cache (the mount, lcfs-cache
+// and a caching relay share its format and may share its directory).
 //
 // Every object lcfs fetches (chunks, tree nodes, directories) can be kept
 // here, named by its object hash, so reads of cached content never touch the
@@ -41,13 +42,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lcfs/cache/verified_stamps.h"
 #include "lcfs/hash.h"
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 #include "lcfs/unique_fd.h"
-#include "verified_stamps.h"
 
-namespace lcfs::fs {
+namespace lcfs::cache {
 
 class ChunkCache;
 
@@ -174,4 +175,4 @@ Result<bool> RemoveUnlessPinned(const std::string& path);
 // $XDG_CACHE_HOME/lcfs (or ~/.cache/lcfs).
 std::string DefaultCacheDir();
 
-}  // namespace lcfs::fs
+}  // namespace lcfs::cache
