@@ -1,12 +1,15 @@
 // lcfs-relay between two LANs of the testbed:
 //
-//   h0 exporter ── LAN A (br0) ── lan0 h1 relay lan1 ── LAN B (br1) ── h2 reader
+//   h0 exporter ─┬─ LAN A (br0) ── lan0 h1 relay lan1 ── LAN B (br1) ── h2 reader
+//   h3 hostile  ─┘
 //
 // A reader behind the relay syncs a tree that matches byte for byte while the
 // exporter hears MLD reports for lcfs groups from the relay only; garbage
 // sent upstream on a relayed group never reaches LAN B and is counted; with
 // the exporter killed, the reader times out as it does on the exporter's own
-// link.
+// link. With a cache, a second reader of a file costs the upstream link
+// almost nothing, and a host upstream forging the file's objects changes no
+// byte downstream nor in the relay's cache.
 #include <gtest/gtest.h>
 #include <netinet/icmp6.h>
 #include <poll.h>
@@ -14,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -24,11 +28,15 @@
 #include <thread>
 
 #include "common/wait.h"
+#include "lcfs/fec/encoder.h"
+#include "lcfs/fec/oti.h"
+#include "lcfs/fec/payload_id.h"
 #include "lcfs/hash.h"
 #include "lcfs/net/address.h"
 #include "lcfs/net/group.h"
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/net/packet.h"
+#include "lcfs/object.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/testbed.h"
 #include "unit/sync/tree_listing.h"
@@ -54,9 +62,9 @@ class RelayTest : public ::testing::Test {
     for (const auto& tool : {kExport, kSync, kRelay})
       ASSERT_TRUE(std::filesystem::exists(tool)) << tool << " not built";
     testbed::TestbedOptions o;
-    o.hosts = 3;
+    o.hosts = 4;
     o.lans = 2;
-    o.host_lans = {0, 0, 1};
+    o.host_lans = {0, 0, 1, 0};
     o.extra_links = {{.host = 1, .lan = 1}};
     auto bed = testbed::Testbed::Create(o);
     ASSERT_TRUE(bed.ok()) << bed.status().ToString();
@@ -66,6 +74,7 @@ class RelayTest : public ::testing::Test {
   testbed::Host& exporter_host() { return bed_->host(0); }
   testbed::Host& relay_host() { return bed_->host(1); }
   testbed::Host& reader_host() { return bed_->host(2); }
+  testbed::Host& hostile_host() { return bed_->host(3); }
 
   std::string StartExporter(const std::string& dir, const std::string& rate = "1G") {
     auto p = exporter_host().Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
@@ -84,9 +93,11 @@ class RelayTest : public ::testing::Test {
     return "";
   }
 
-  void StartRelay() {
-    auto p = relay_host().Spawn(
-        {kRelay, "--upstream", "lan0", "--downstream", "lan1", "--mld-query-interval", "1s"});
+  void StartRelay(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {kRelay, "--upstream",           "lan0", "--downstream",
+                                     "lan1", "--mld-query-interval", "1s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = relay_host().Spawn(argv);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     relay_.emplace(std::move(p).value());
     ASSERT_TRUE(WaitUntil(
@@ -279,6 +290,156 @@ TEST_F(RelayTest, ExporterKilledTheReaderBehindTheRelayTimesOut) {
   EXPECT_TRUE(relay_->running()) << "the relay outlives its exporter";
 }
 
+// Runs lcfs-sync on the reader host until it exits; a test failure unless
+// it copied the tree.
+void SyncBehindTheRelay(testbed::Host& host, const std::string& hash, const std::string& dst) {
+  auto sync = host.Spawn({kSync, "--iface", "lan0", "--timeout", "20", hash, dst});
+  ASSERT_TRUE(sync.ok());
+  auto status = sync->Wait(std::chrono::seconds(180));
+  ASSERT_TRUE(status.has_value()) << "lcfs-sync did not exit";
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << testbed::DescribeWaitStatus(*status) << sync->Stderr();
+}
+
+// Waits (bounded) until `host`'s lan0 sends nothing for half a second: the
+// exporter has heard the relay's leaves and stopped.
+uint64_t QuietTxBytes(testbed::Host& host) {
+  uint64_t last = *host.InterfaceCounter("tx_bytes");
+  WaitUntil(
+      [&] {
+        const uint64_t now = *host.InterfaceCounter("tx_bytes");
+        const bool quiet = now - last < 2000;  // MLD queries, not symbols
+        last = now;
+        return quiet;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(500));
+  return last;
+}
+
+Status CheckCache(const testbed::Host& host, const std::string& dir, std::string* out) {
+  return host.Run({LCFS_TOOLS_DIR "/lcfs-cache", "check", dir}, out);
+}
+
+TEST_F(RelayTest, SecondReaderOfACachedFileCostsTheUpstreamLinkUnderATenthOfIt) {
+  ScratchDir src, dst1, dst2, cache;
+  const uint64_t size = 8 * kChunk + 5;
+  WriteAll(src / "file", RandomString(size, 7));
+  const std::string hash = StartExporter(src.path(), "200M");
+  ASSERT_EQ(hash.size(), 64u);
+  StartRelay({"--cache", cache.path(), "--cache-size", "1G"});
+
+  SyncBehindTheRelay(reader_host(), hash, dst1.path());
+  const uint64_t before = QuietTxBytes(exporter_host());
+  SyncBehindTheRelay(reader_host(), hash, dst2.path());
+  const uint64_t upstream = QuietTxBytes(exporter_host()) - before;
+
+  EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
+  EXPECT_EQ(TreeListing(dst2.path()), TreeListing(src.path()));
+  EXPECT_LT(upstream, size / 10) << "the exporter sent " << upstream
+                                 << " bytes for the second read";
+  std::string out;
+  EXPECT_TRUE(CheckCache(relay_host(), cache.path(), &out).ok()) << out;
+  // The second read was served from the cache: the root, the file's node
+  // (or its only chunk) and its 9 chunks at least.
+  EXPECT_GE(StopRelayAndCount("served-objects"), 9u);
+  EXPECT_GE(StopRelayAndCount("verified"), 9u);
+  EXPECT_EQ(StopRelayAndCount("forged"), 0u);
+}
+
+// Sends, until stopped, on the group of each of `chunks`, under its id and
+// canonical OTI, the encoding of other bytes of the same length (a forged
+// object that decodes cleanly), mixed with datagrams that do not parse.
+class Forger {
+ public:
+  Forger(const testbed::Host& host, const std::vector<std::string>& chunks) {
+    auto guard = host.Enter();
+    EXPECT_TRUE(guard.ok());
+    auto s = net::MulticastSocket::Open({.send_ifindex = host.ifindex()});
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return;
+    socket_.emplace(std::move(*s));
+    socket_->set_destination_port(net::kDefaultPort);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const std::span<const uint8_t> real(reinterpret_cast<const uint8_t*>(chunks[i].data()),
+                                          chunks[i].size());
+      const Hash name = ObjectHash(ObjectKind::kChunk, real);
+      const std::string fake = RandomString(chunks[i].size(), 1000 + i);
+      auto oti = fec::OtiForObject(fake.size());
+      EXPECT_TRUE(oti.ok());
+      auto encoder = fec::ObjectEncoder::Create(
+          *oti, std::span(reinterpret_cast<const uint8_t*>(fake.data()), fake.size()));
+      EXPECT_TRUE(encoder.ok());
+      net::PacketHeader h;
+      h.object_id = net::ObjectIdOf(name);
+      h.oti = oti->Encode();
+      std::vector<uint8_t> symbol(oti->symbol_size);
+      const uint32_t k = encoder->SourceSymbols(0);
+      for (uint32_t esi = 0; esi < k + 8; ++esi) {
+        h.payload_id = fec::PayloadId{.sbn = 0, .esi = esi}.Encode();
+        EXPECT_TRUE(encoder->Symbol(0, esi, symbol).ok());
+        auto packet = net::EncodePacket(h, symbol);
+        EXPECT_TRUE(packet.ok());
+        packets_.push_back({net::GroupAddress(name), std::move(*packet)});
+        if (esi % 16 == 0)
+          packets_.push_back({net::GroupAddress(name), std::vector<uint8_t>(40, 0xee)});
+      }
+    }
+    thread_ = std::thread([this] { Flood(); });
+  }
+  ~Forger() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  uint64_t sent() const { return sent_; }
+
+ private:
+  void Flood() {
+    while (!stop_) {
+      for (size_t i = 0; i < packets_.size() && !stop_; i += 32) {
+        std::vector<net::OutgoingDatagram> batch;
+        for (size_t j = i; j < std::min(packets_.size(), i + 32); ++j)
+          batch.push_back({.group = packets_[j].first, .data = packets_[j].second});
+        if (auto n = socket_->Send(batch); n.ok()) sent_ += *n;
+        // About 40 Mbit/s, twice the exporter's rate: each forged object
+        // arrives whole while its real one is being sent.
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  }
+  std::optional<net::MulticastSocket> socket_;
+  std::vector<std::pair<net::Ipv6Address, std::vector<uint8_t>>> packets_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> sent_{0};
+  std::thread thread_;
+};
+
+TEST_F(RelayTest, AHostForgingTheFileUpstreamChangesNoByteDownstreamNorInTheCache) {
+  ScratchDir src, dst1, dst2, cache;
+  const std::string content = RandomString(4 * kChunk, 11);
+  WriteAll(src / "file", content);
+  std::vector<std::string> chunks;
+  for (size_t off = 0; off < content.size(); off += kChunk)
+    chunks.push_back(content.substr(off, kChunk));
+  const std::string hash = StartExporter(src.path(), "20M");  // ~0.4 s a chunk
+  ASSERT_EQ(hash.size(), 64u);
+  StartRelay({"--cache", cache.path()});
+  {
+    Forger forger(hostile_host(), chunks);
+    SyncBehindTheRelay(reader_host(), hash, dst1.path());
+    SyncBehindTheRelay(reader_host(), hash, dst2.path());
+    EXPECT_GT(forger.sent(), 0u);
+  }
+  EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
+  EXPECT_EQ(TreeListing(dst2.path()), TreeListing(src.path()));
+  std::string out;
+  EXPECT_TRUE(CheckCache(relay_host(), cache.path(), &out).ok()) << out;
+  // The relay decoded the forger's objects, refused them and stopped
+  // passing them on; what it did pass on, the reader refused too.
+  EXPECT_GE(StopRelayAndCount("forged"), 1u);
+  EXPECT_GE(StopRelayAndCount("forged-dropped"), 1u);
+  EXPECT_GE(StopRelayAndCount("verified"), 4u);
+}
+
 TEST(RelayUnit, UnitInDocsPassesSystemdAnalyzeVerify) {
   if (::access("/usr/bin/systemd-analyze", X_OK) != 0) GTEST_SKIP() << "no systemd-analyze";
   ScratchDir dir;
@@ -307,7 +468,10 @@ TEST(RelayUsage, BadCommandLinesAreUsageErrors) {
            {"--downstream", "lo"},
            {"--upstream", "no-such-if0", "--downstream", "lo"},
            {"--upstream", "lo", "--downstream", "lo", "--rate", "fast"},
-           {"--upstream", "lo", "--downstream", "lo", "extra"}}) {
+           {"--upstream", "lo", "--downstream", "lo", "extra"},
+           {"--upstream", "lo", "--downstream", "lo", "--cache-size", "1G"},
+           {"--upstream", "lo", "--downstream", "lo", "--cache", "/tmp", "--cache-size", "big"},
+           {"--upstream", "lo", "--downstream", "lo", "--cache", ""}}) {
     std::vector<std::string> argv = {kRelay};
     argv.insert(argv.end(), args.begin(), args.end());
     auto p = testbed::Subprocess::Spawn(argv);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "lcfs/byte_size.h"
 #include "lcfs/share/units.h"
 #include "lcfs/unique_fd.h"
 #include "relay.h"
@@ -26,13 +27,19 @@ constexpr char kUsage[] =
     "querier as lcfs-export does; join upstream each lcfs group that has listeners\n"
     "downstream, and pass every lcfs packet received upstream on it to the\n"
     "downstream links that want it, at once, with hop limit 1 from this host's\n"
-    "link-local address. Readers behind a relay that filter sources must name the\n"
-    "relay's downstream address, not the exporter's.\n"
+    "link-local address. With --cache, also decode, verify and cache each object\n"
+    "passed on, and serve the groups of cached objects from the cache. Readers\n"
+    "behind a relay that filter sources must name the relay's downstream address,\n"
+    "not the exporter's.\n"
     "\n"
     "  -u, --upstream IF          the link towards the exporter (name or index)\n"
     "  -d, --downstream IF        a link with readers (repeatable)\n"
     "  -r, --rate R               cap on what is sent on each downstream link, in\n"
     "                             bits/s of frames (100M, 1G; default: no cap)\n"
+    "  -c, --cache DIR            cache verified objects in DIR (the mount's format;\n"
+    "                             may be a mount's cache) and serve from it\n"
+    "  -s, --cache-size SIZE      evict least recently used objects above SIZE\n"
+    "                             (20G, 512M; default: no bound)\n"
     "  -p, --port PORT            UDP port of the lcfs groups (default 7707)\n"
     "      --mld-query-interval D MLD Query Interval downstream, other MLD timers\n"
     "                             scaled from it (default 125s)\n"
@@ -78,6 +85,17 @@ int main(int argc, char** argv) {
     options.rate = *r;
     return Status::Ok();
   });
+  p.Value('c', "cache", [&](const char* v) -> Status {
+    if (!*v) return Status::Error(EINVAL, "--cache: empty directory");
+    options.cache_dir = v;
+    return Status::Ok();
+  });
+  p.Value('s', "cache-size", [&](const char* v) -> Status {
+    auto size = ParseByteSize(v);
+    if (!size.ok()) return size.status().WithContext("--cache-size");
+    options.cache_size = *size;
+    return Status::Ok();
+  });
   p.Value('p', "port", [&](const char* v) -> Status {
     auto port = cli::ParseUnsigned(v, 1, 65535, "--port");
     if (!port.ok()) return port.status();
@@ -97,6 +115,8 @@ int main(int argc, char** argv) {
     return p.UsageError("unexpected argument '" + p.positional()[0] + "'");
   if (options.upstream == 0) return p.UsageError("--upstream is required");
   if (options.downstream.empty()) return p.UsageError("at least one --downstream is required");
+  if (options.cache_size != 0 && options.cache_dir.empty())
+    return p.UsageError("--cache-size needs --cache");
 
   // Signals through a signalfd, blocked before anything else runs.
   sigset_t signals;
@@ -123,14 +143,18 @@ int main(int argc, char** argv) {
 
   Status s = (*r)->Run(signal_fd.get());
   const relay::RelayCounters& c = (*r)->counters();
-  std::fprintf(
-      stderr,
-      "lcfs-relay: received %" PRIu64 " forwarded %" PRIu64 " malformed %" PRIu64
-      " records %" PRIu64 " truncated %" PRIu64 " wrong-interface %" PRIu64 " unwanted %" PRIu64
-      " over-rate %" PRIu64 " send-dropped %" PRIu64 " upstream-joins %" PRIu64
-      " upstream-leaves %" PRIu64 " join-failures %" PRIu64 "\n",
-      c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface, c.unwanted,
-      c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves, c.join_failures);
+  std::fprintf(stderr,
+               "lcfs-relay: received %" PRIu64 " forwarded %" PRIu64 " malformed %" PRIu64
+               " records %" PRIu64 " truncated %" PRIu64 " wrong-interface %" PRIu64
+               " unwanted %" PRIu64 " over-rate %" PRIu64 " send-dropped %" PRIu64
+               " upstream-joins %" PRIu64 " upstream-leaves %" PRIu64 " join-failures %" PRIu64
+               " verified %" PRIu64 " forged %" PRIu64 " forged-dropped %" PRIu64
+               " decode-refused %" PRIu64 " cache-errors %" PRIu64 " served-objects %" PRIu64
+               " served-packets %" PRIu64 "\n",
+               c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface,
+               c.unwanted, c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves,
+               c.join_failures, c.verified, c.forged, c.forged_dropped, c.decode_refused,
+               c.cache_errors, c.served_objects, c.served_packets);
   if (!s.ok()) {
     Log(s.ToString());
     return kExitError;

@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <utility>
 
+#include "cached_stream.h"
 #include "lcfs/channel/record.h"
 #include "lcfs/net/interfaces.h"
+#include "lcfs/share/share.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::relay {
@@ -24,6 +27,10 @@ constexpr size_t kBatch = 64;
 // Ethernet frame bytes a UDP payload costs: IPv6 40 + UDP 8 + Ethernet 14
 // (as the exporter counts its rate).
 constexpr uint64_t kFrameOverhead = 62;
+// Packets a cached stream sends per turn (as the exporter's turns).
+constexpr size_t kTurn = 32;
+// A source that sent forged objects on a group is remembered for so many.
+constexpr size_t kMaxForged = 16;
 
 std::string InterfaceName(int ifindex) {
   char name[IF_NAMESIZE] = {};
@@ -55,6 +62,12 @@ struct Relay::Downstream {
     tokens -= cost;
     return true;
   }
+};
+
+// A group served from the cache: its stream and the links that listen.
+struct Relay::Served {
+  CachedStream stream;
+  std::vector<int> links;
 };
 
 Relay::~Relay() = default;
@@ -131,7 +144,61 @@ Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
     d->refilled = Clock::now();
     r->downstream_.push_back(std::move(d));
   }
+
+  if (!options.cache_dir.empty()) {
+    auto cache = cache::ChunkCache::Open(options.cache_dir, options.cache_size);
+    if (!cache.ok()) return cache.status().WithContext("relay: cache " + options.cache_dir);
+    r->cache_ = std::move(*cache);
+    LCFS_RETURN_IF_ERROR(r->IndexCache());
+    r->collector_ = std::make_unique<ObjectCollector>(
+        options.scheme,
+        CollectorLimits{.max_object = options.max_object, .memory = options.decode_memory});
+    r->serve_refilled_ = Clock::now();
+  }
   return r;
+}
+
+Status Relay::IndexCache() {
+  // What a previous run (or a mount sharing the directory) left: the names
+  // are in the file names; Lookup() verifies each object before it is sent.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(cache::ObjectsDir(cache_->dir()), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    Hash hash;
+    ObjectKind kind;
+    if (!it->is_regular_file(ec) ||
+        !cache::ParseObjectFileName(it->path().filename().string(), &hash, &kind))
+      continue;
+    cached_[net::GroupAddress(hash, options_.scheme)] = CachedName{hash, kind};
+  }
+  if (ec) return Status::Error(ec.value(), "relay: reading the cache: " + ec.message());
+  return Status::Ok();
+}
+
+bool Relay::ServeFromCache(const net::Ipv6Address& group, int ifindex) {
+  if (!cache_) return false;
+  auto c = cached_.find(group);
+  if (c == cached_.end()) return false;
+  auto object = cache_->Lookup(c->second.name, c->second.kind);
+  if (!object) {  // evicted by another process, or found corrupt and removed
+    cached_.erase(c);
+    return false;
+  }
+  // Encoders of served objects share the decoders' memory bound; over it,
+  // the group is simply relayed from upstream.
+  if (served_memory_ + object->size() > options_.decode_memory) return false;
+  auto bytes = object->ReadAll();
+  if (!bytes.ok()) return false;
+  auto stream =
+      CachedStream::Create(c->second.name, c->second.kind, std::move(*bytes), options_.serve_hold);
+  if (!stream.ok()) return false;
+  auto served = std::make_unique<Served>(Served{std::move(*stream), {ifindex}});
+  served->stream.Arrival();
+  served_memory_ += served->stream.size();
+  served_.emplace(group, std::move(served));
+  ++counters_.served_objects;
+  return true;
 }
 
 Relay::Downstream* Relay::FindDownstream(int ifindex) {
@@ -152,12 +219,28 @@ void Relay::DrainEvents() {
 
 void Relay::OnEvent(const net::MembershipEvent& e) {
   if (!FindDownstream(e.ifindex)) return;
+  const bool join = e.kind == net::MembershipEvent::Kind::kJoin;
+  if (auto s = served_.find(e.group); s != served_.end()) {
+    std::vector<int>& links = s->second->links;
+    if (join) {
+      if (std::find(links.begin(), links.end(), e.ifindex) == links.end())
+        links.push_back(e.ifindex);
+      s->second->stream.Arrival();
+      return;
+    }
+    std::erase(links, e.ifindex);
+    if (!links.empty()) return;
+    served_memory_ -= s->second->stream.size();
+    served_.erase(s);
+    return;
+  }
   auto it = wanted_.find(e.group);
-  if (e.kind == net::MembershipEvent::Kind::kJoin) {
+  if (join) {
     if (it == wanted_.end()) {
+      if (ServeFromCache(e.group, e.ifindex)) return;
       // First listener on any downstream link: join upstream. A refused join
       // is logged and counted; the group stays wanted, so its leave is clean.
-      it = wanted_.emplace(e.group, std::vector<int>{}).first;
+      it = wanted_.emplace(e.group, Wanted{}).first;
       if (Status s = upstream_->Join(e.group, options_.upstream); !s.ok()) {
         ++counters_.join_failures;
         if (log_) log_("join " + e.group.ToString() + " upstream: " + s.ToString());
@@ -165,16 +248,49 @@ void Relay::OnEvent(const net::MembershipEvent& e) {
         ++counters_.upstream_joins;
       }
     }
-    if (std::find(it->second.begin(), it->second.end(), e.ifindex) == it->second.end())
-      it->second.push_back(e.ifindex);
+    std::vector<int>& links = it->second.links;
+    if (std::find(links.begin(), links.end(), e.ifindex) == links.end()) links.push_back(e.ifindex);
     return;
   }
   if (it == wanted_.end()) return;
-  std::erase(it->second, e.ifindex);
-  if (!it->second.empty()) return;
+  std::erase(it->second.links, e.ifindex);
+  if (!it->second.links.empty()) return;
   wanted_.erase(it);
+  if (collector_) collector_->ForgetGroup(e.group);
   (void)upstream_->Leave(e.group, options_.upstream);  // not joined if the join failed
   ++counters_.upstream_leaves;
+}
+
+void Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted) {
+  Hash name;
+  ObjectKind kind;
+  std::vector<uint8_t> bytes;
+  switch (collector_->Add(dg.destination, dg.source, view, &name, &kind, &bytes)) {
+    case ObjectCollector::Outcome::kVerified:
+      ++counters_.verified;
+      if (auto c = cache_->Insert(name, kind, bytes); c.ok()) {
+        cached_[dg.destination] = CachedName{name, kind};
+      } else {
+        ++counters_.cache_errors;
+        if (log_) log_("caching " + name.ToHex() + ": " + c.status().ToString());
+      }
+      return;
+    case ObjectCollector::Outcome::kForged:
+      // Readers verify too, so what was passed on is harmless; from now on
+      // this source's symbols of this object are not.
+      ++counters_.forged;
+      if (wanted->forged.size() < kMaxForged)
+        wanted->forged.push_back({dg.source, view.header.object_id});
+      if (log_)
+        log_("forged object from " + dg.source.ToString() + " on " + dg.destination.ToString());
+      return;
+    case ObjectCollector::Outcome::kRefused:
+      ++counters_.decode_refused;
+      return;
+    case ObjectCollector::Outcome::kPending:
+    case ObjectCollector::Outcome::kKnown:
+      return;
+  }
 }
 
 Status Relay::HandleUpstream() {
@@ -218,7 +334,16 @@ Status Relay::HandleUpstream() {
         ++counters_.unwanted;
         continue;
       }
-      for (int ifindex : it->second) {
+      if (drop == net::PacketDrop::kNone) {
+        const auto forged = std::find(it->second.forged.begin(), it->second.forged.end(),
+                                      Forged{dg.source, view.header.object_id});
+        if (forged != it->second.forged.end()) {
+          ++counters_.forged_dropped;
+          continue;
+        }
+        if (collector_) Collect(dg, view, &it->second);
+      }
+      for (int ifindex : it->second.links) {
         Downstream* d = FindDownstream(ifindex);
         if (!d) continue;
         if (!d->Admit(options_.rate, dg.length, now)) {
@@ -241,6 +366,62 @@ Status Relay::HandleUpstream() {
   }
 }
 
+std::optional<Clock::time_point> Relay::SendCached() {
+  if (served_.empty()) return std::nullopt;
+  const uint64_t rate = options_.serve_rate ? options_.serve_rate
+                        : options_.rate     ? options_.rate
+                                            : share::kDefaultRate;
+  const double bytes_per_s = static_cast<double>(rate) / 8;
+  const double burst = std::max(64.0 * 1024, bytes_per_s / 100);
+  Clock::time_point now = Clock::now();
+  serve_tokens_ = std::min(
+      burst,
+      serve_tokens_ + bytes_per_s * std::chrono::duration<double>(now - serve_refilled_).count());
+  serve_refilled_ = now;
+
+  std::array<std::array<uint8_t, net::kPacketHeaderSize + net::kMaxSymbolSize>, kTurn> packets;
+  std::vector<net::OutgoingDatagram> batch;
+  std::optional<Clock::time_point> wake;
+  // Turns of up to kTurn packets, round robin, while the bucket allows.
+  for (bool sent = true; sent;) {
+    sent = false;
+    for (auto& [group, served] : served_) {
+      batch.clear();
+      while (batch.size() < kTurn && serve_tokens_ > 0) {
+        Clock::time_point w;
+        if (!served->stream.Ready(now, &w)) {
+          wake = wake ? std::min(*wake, w) : w;
+          break;
+        }
+        auto n = served->stream.Next(packets[batch.size()]);
+        if (!n.ok()) break;  // the encoder failed: nothing more of this object
+        serve_tokens_ -= static_cast<double>((*n + kFrameOverhead) * served->links.size());
+        batch.push_back(
+            {.group = group, .data = std::span<const uint8_t>(packets[batch.size()].data(), *n)});
+      }
+      if (batch.empty()) continue;
+      sent = true;
+      for (int ifindex : served->links) {
+        Downstream* d = FindDownstream(ifindex);
+        if (!d) continue;
+        auto ok = d->socket->Send(batch);
+        const size_t n = ok.ok() ? *ok : 0;
+        counters_.served_packets += n;
+        counters_.send_dropped += batch.size() - n;
+      }
+    }
+    if (serve_tokens_ <= 0) {
+      // Back when the bucket holds a whole turn again.
+      const double need = static_cast<double>(kTurn) * 1500 - serve_tokens_;
+      const Clock::time_point refill =
+          now + std::chrono::duration_cast<Clock::duration>(
+                    std::chrono::duration<double>(std::min(need, burst) / bytes_per_s));
+      return wake ? std::min(*wake, refill) : refill;
+    }
+  }
+  return wake;
+}
+
 Status Relay::Run(int stop_fd) {
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) return Status::FromErrno(errno, "epoll_create1");
@@ -255,9 +436,11 @@ Status Relay::Run(int stop_fd) {
     Clock::time_point now = Clock::now();
     snooper_->ProcessTimers(now);
     DrainEvents();
+    std::optional<Clock::time_point> next = snooper_->NextDeadline();
+    if (auto serve = SendCached()) next = next ? std::min(*next, *serve) : *serve;
     int timeout_ms = -1;
-    if (auto next = snooper_->NextDeadline()) {
-      auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - now).count();
+    if (next) {
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
       timeout_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
     }
     std::array<epoll_event, 4> ready;

@@ -12,10 +12,18 @@
 // to the downstream links that want the group, with hop limit 1 from the
 // relay's own link-local address. Anything else is dropped and counted.
 //
+// With a cache (RelayOptions::cache_dir), the relay also decodes what it
+// forwards (ObjectCollector), stores each object that verifies against the
+// id and group it came with (cache::ChunkCache, the mount's format), and
+// serves a downstream join of a group it holds from the cache
+// (CachedStream) instead of joining upstream. Sources whose object failed
+// verification on a group are no longer forwarded on it.
+//
 // Threads: a Relay is not thread-safe; Run() is its loop, on the caller's
-// thread. It forwards symbols only: it neither decodes nor caches.
+// thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lcfs/cache/chunk_cache.h"
 #include "lcfs/net/group.h"
 #include "lcfs/net/membership_event.h"
 #include "lcfs/net/mld_snooper.h"
@@ -31,6 +40,7 @@
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/net/packet.h"
 #include "lcfs/status.h"
+#include "object_collector.h"
 
 namespace lcfs::relay {
 
@@ -42,6 +52,18 @@ struct RelayOptions {
   // Cap on what is sent on each downstream link, bits/s of Ethernet frames
   // (UDP payload + 62 bytes); datagrams over it are dropped. 0: no cap.
   uint64_t rate = 0;
+  // Cache directory (empty: forward only) and its size bound (0: none).
+  std::string cache_dir;
+  uint64_t cache_size = 0;
+  // Objects served from the cache go out at this rate in all (bits/s of
+  // frames); 0: --rate if set, else the exporter's default.
+  uint64_t serve_rate = 0;
+  // Pause of a cached stream once its listeners were sent a whole set,
+  // before each round of repair (section 9's holds).
+  std::chrono::milliseconds serve_hold{50};
+  // What the collector may hold while decoding, and the largest object.
+  uint64_t decode_memory = 256u << 20;
+  uint64_t max_object = 64u << 20;
 };
 
 struct RelayCounters {
@@ -57,6 +79,13 @@ struct RelayCounters {
   uint64_t upstream_joins = 0;   // groups joined upstream
   uint64_t upstream_leaves = 0;  // groups left upstream
   uint64_t join_failures = 0;    // joins the kernel refused (logged)
+  uint64_t verified = 0;         // objects decoded and verified (cached unless the write failed)
+  uint64_t forged = 0;           // objects decoded that did not verify: never cached nor served
+  uint64_t forged_dropped = 0;   // packets not forwarded: their source sent a forged object
+  uint64_t decode_refused = 0;   // symbols not decoded (odd OTI, too large, memory spent)
+  uint64_t cache_errors = 0;     // objects that verified but could not be stored
+  uint64_t served_objects = 0;   // groups started from the cache
+  uint64_t served_packets = 0;   // packets of those, one per link
 };
 
 class Relay {
@@ -81,6 +110,27 @@ class Relay {
 
  private:
   struct Downstream;
+  // A source and an object it sent forged on a group.
+  struct Forged {
+    net::Ipv6Address source;
+    net::ObjectId id;
+    bool operator==(const Forged&) const = default;
+  };
+  struct Wanted {
+    std::vector<int> links;      // downstream ifindexes with listeners
+    std::vector<Forged> forged;  // not forwarded any more (at most 16)
+  };
+  struct Served;
+  struct CachedName {
+    Hash name;
+    ObjectKind kind;
+  };
+  Status IndexCache();
+  // Starts serving `group` on `ifindex` from the cache; false if not cached.
+  bool ServeFromCache(const net::Ipv6Address& group, int ifindex);
+  // Sends what cached streams may send now; returns when to call again.
+  std::optional<std::chrono::steady_clock::time_point> SendCached();
+  void Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted);
   Relay() = default;
   void DrainEvents();
   void OnEvent(const net::MembershipEvent& e);
@@ -95,7 +145,17 @@ class Relay {
   std::vector<std::unique_ptr<Downstream>> downstream_;
   // Group -> the downstream ifindexes with listeners; a group is here
   // exactly while it is joined upstream.
-  std::unordered_map<net::Ipv6Address, std::vector<int>> wanted_;
+  std::unordered_map<net::Ipv6Address, Wanted> wanted_;
+  // With a cache: what it holds, by group (one object per group: a second
+  // object of a colliding group is simply not served from the cache).
+  std::unique_ptr<cache::ChunkCache> cache_;
+  std::unique_ptr<ObjectCollector> collector_;
+  std::unordered_map<net::Ipv6Address, CachedName> cached_;
+  // Groups served from the cache now (never also in wanted_).
+  std::unordered_map<net::Ipv6Address, std::unique_ptr<Served>> served_;
+  uint64_t served_memory_ = 0;
+  double serve_tokens_ = 0;
+  std::chrono::steady_clock::time_point serve_refilled_{};
   RelayCounters counters_;
   net::PacketCounters packets_;
 };
