@@ -1,7 +1,7 @@
 // lcfs-relay between two LANs of the testbed:
 //
-//   h0 exporter ─┬─ LAN A (br0) ── lan0 h1 relay lan1 ── LAN B (br1) ── h2 reader
-//   h3 hostile  ─┘
+//   h0 exporter ─┬─ LAN A (br0) ─┬─ lan0 h1 relay lan1 ─┬─ LAN B (br1) ── h2 reader
+//   h3 hostile  ─┘               └─ lan0 h4 relay lan1 ─┘
 //
 // A reader behind the relay syncs a tree that matches byte for byte while the
 // exporter hears MLD reports for lcfs groups from the relay only; garbage
@@ -9,7 +9,8 @@
 // the exporter killed, the reader times out as it does on the exporter's own
 // link. With a cache, a second reader of a file costs the upstream link
 // almost nothing, and a host upstream forging the file's objects changes no
-// byte downstream nor in the relay's cache.
+// byte downstream nor in the relay's cache. Of two relays between the same
+// links one serves, and the other carries a read through when it is killed.
 #include <gtest/gtest.h>
 #include <netinet/icmp6.h>
 #include <poll.h>
@@ -62,10 +63,10 @@ class RelayTest : public ::testing::Test {
     for (const auto& tool : {kExport, kSync, kRelay})
       ASSERT_TRUE(std::filesystem::exists(tool)) << tool << " not built";
     testbed::TestbedOptions o;
-    o.hosts = 4;
+    o.hosts = 5;
     o.lans = 2;
-    o.host_lans = {0, 0, 1, 0};
-    o.extra_links = {{.host = 1, .lan = 1}};
+    o.host_lans = {0, 0, 1, 0, 0};
+    o.extra_links = {{.host = 1, .lan = 1}, {.host = 4, .lan = 1}};
     auto bed = testbed::Testbed::Create(o);
     ASSERT_TRUE(bed.ok()) << bed.status().ToString();
     bed_ = std::move(bed).value();
@@ -75,6 +76,7 @@ class RelayTest : public ::testing::Test {
   testbed::Host& relay_host() { return bed_->host(1); }
   testbed::Host& reader_host() { return bed_->host(2); }
   testbed::Host& hostile_host() { return bed_->host(3); }
+  testbed::Host& second_relay_host() { return bed_->host(4); }
 
   std::string StartExporter(const std::string& dir, const std::string& rate = "1G") {
     auto p = exporter_host().Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
@@ -93,20 +95,29 @@ class RelayTest : public ::testing::Test {
     return "";
   }
 
-  void StartRelay(const std::vector<std::string>& extra = {}) {
+  // Starts lcfs-relay lan0 -> lan1 on `host` (the relay host) as `*process`
+  // (relay_) and waits until it serves, or stands by for another relay.
+  void StartRelay(const std::vector<std::string>& extra = {}, testbed::Host* host = nullptr,
+                  std::optional<testbed::Subprocess>* process = nullptr) {
+    if (!host) host = &relay_host();
+    if (!process) process = &relay_;
     std::vector<std::string> argv = {kRelay, "--upstream",           "lan0", "--downstream",
                                      "lan1", "--mld-query-interval", "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto p = relay_host().Spawn(argv);
+    auto p = host->Spawn(argv);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
-    relay_.emplace(std::move(p).value());
+    process->emplace(std::move(p).value());
+    testbed::Subprocess& r = **process;
+    // The election's first decision is logged; alone, a relay serves.
     ASSERT_TRUE(WaitUntil(
         [&] {
-          return relay_->Stderr().find("relaying lan0 -> lan1") != std::string::npos ||
-                 !relay_->running();
+          const std::string err = r.Stderr();
+          return err.find("lcfs-relay: active") != std::string::npos ||
+                 err.find("lcfs-relay: standby") != std::string::npos || !r.running();
         },
-        std::chrono::seconds(30)));
-    ASSERT_TRUE(relay_->running()) << relay_->Stderr();
+        std::chrono::seconds(30)))
+        << r.Stderr();
+    ASSERT_TRUE(r.running()) << r.Stderr();
   }
 
   // Stops the relay (SIGTERM) and returns its final counter `name`.
@@ -125,7 +136,7 @@ class RelayTest : public ::testing::Test {
   }
 
   std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_, relay_;
+  std::optional<testbed::Subprocess> exporter_, relay_, relay2_;
 };
 
 // A raw ICMPv6 socket in `host` joined to all-MLDv2-routers on lan0, as the
@@ -438,6 +449,50 @@ TEST_F(RelayTest, AHostForgingTheFileUpstreamChangesNoByteDownstreamNorInTheCach
   EXPECT_GE(StopRelayAndCount("forged"), 1u);
   EXPECT_GE(StopRelayAndCount("forged-dropped"), 1u);
   EXPECT_GE(StopRelayAndCount("verified"), 4u);
+}
+
+// Bytes `host` has sent on lan1, its downstream link.
+uint64_t DownstreamTx(testbed::Host& host) { return *host.InterfaceCounter("tx_bytes", "lan1"); }
+
+TEST_F(RelayTest, OfTwoRelaysOneServesAndTheOtherTakesOverWhenItIsKilled) {
+  ScratchDir src, dst1, dst2;
+  const uint64_t size = 16 * kChunk;
+  WriteAll(src / "file", RandomString(size, 21));
+  const std::string hash = StartExporter(src.path(), "40M");  // ~3.5 s for the file
+  ASSERT_EQ(hash.size(), 64u);
+  StartRelay();
+  ASSERT_NO_FATAL_FAILURE(StartRelay({}, &second_relay_host(), &relay2_));
+
+  // Both live: one stream downstream, not two.
+  const uint64_t a0 = DownstreamTx(relay_host()), b0 = DownstreamTx(second_relay_host());
+  SyncBehindTheRelay(reader_host(), hash, dst1.path());
+  const uint64_t a = DownstreamTx(relay_host()) - a0;
+  const uint64_t b = DownstreamTx(second_relay_host()) - b0;
+  EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
+  EXPECT_GT(a + b, size);
+  EXPECT_LT(a + b, size + size / 2) << "relays sent " << a << " and " << b;
+  EXPECT_LT(std::min(a, b), size / 20) << "the standby sent " << std::min(a, b);
+  std::optional<testbed::Subprocess>& active = a > b ? relay_ : relay2_;
+  std::optional<testbed::Subprocess>& standby = a > b ? relay2_ : relay_;
+
+  // The active one killed mid-read: the standby carries the read through.
+  auto sync = reader_host().Spawn({kSync, "--iface", "lan0", "--timeout", "20", hash, dst2.path()});
+  ASSERT_TRUE(sync.ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        for (auto& e : std::filesystem::directory_iterator(dst2.path()))
+          if (e.path().filename().string().rfind(".lcfs-sync.file", 0) == 0) return true;
+        return !sync->running();
+      },
+      std::chrono::seconds(60)));
+  ASSERT_TRUE(sync->running()) << "the read ended before the kill: " << sync->Stderr();
+  active->Stop(SIGKILL, std::chrono::seconds(5));
+  auto status = sync->Wait(std::chrono::seconds(120));
+  ASSERT_TRUE(status.has_value()) << "lcfs-sync did not exit";
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << testbed::DescribeWaitStatus(*status) << sync->Stderr();
+  EXPECT_EQ(TreeListing(dst2.path()), TreeListing(src.path()));
+  EXPECT_NE(standby->Stderr().find("lcfs-relay: active"), std::string::npos) << standby->Stderr();
 }
 
 TEST(RelayUnit, UnitInDocsPassesSystemdAnalyzeVerify) {

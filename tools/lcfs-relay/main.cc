@@ -41,6 +41,9 @@ constexpr char kUsage[] =
     "  -s, --cache-size SIZE      evict least recently used objects above SIZE\n"
     "                             (20G, 512M; default: no bound)\n"
     "  -p, --port PORT            UDP port of the lcfs groups (default 7707)\n"
+    "      --no-election          serve even when another relay serves the same\n"
+    "                             downstream links (default: the relay with the\n"
+    "                             lowest address serves, the others stand by)\n"
     "      --mld-query-interval D MLD Query Interval downstream, other MLD timers\n"
     "                             scaled from it (default 125s)\n"
     "  -h, --help                 show this help and exit\n"
@@ -96,6 +99,8 @@ int main(int argc, char** argv) {
     options.cache_size = *size;
     return Status::Ok();
   });
+  bool no_election = false;
+  p.Flag(0, "no-election", &no_election);
   p.Value('p', "port", [&](const char* v) -> Status {
     auto port = cli::ParseUnsigned(v, 1, 65535, "--port");
     if (!port.ok()) return port.status();
@@ -115,6 +120,7 @@ int main(int argc, char** argv) {
     return p.UsageError("unexpected argument '" + p.positional()[0] + "'");
   if (options.upstream == 0) return p.UsageError("--upstream is required");
   if (options.downstream.empty()) return p.UsageError("at least one --downstream is required");
+  options.election = !no_election;
   if (options.cache_size != 0 && options.cache_dir.empty())
     return p.UsageError("--cache-size needs --cache");
 
@@ -150,11 +156,11 @@ int main(int argc, char** argv) {
                " upstream-joins %" PRIu64 " upstream-leaves %" PRIu64 " join-failures %" PRIu64
                " verified %" PRIu64 " forged %" PRIu64 " forged-dropped %" PRIu64
                " decode-refused %" PRIu64 " cache-errors %" PRIu64 " served-objects %" PRIu64
-               " served-packets %" PRIu64 "\n",
+               " served-packets %" PRIu64 " standby-dropped %" PRIu64 " takeovers %" PRIu64 "\n",
                c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface,
                c.unwanted, c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves,
                c.join_failures, c.verified, c.forged, c.forged_dropped, c.decode_refused,
-               c.cache_errors, c.served_objects, c.served_packets);
+               c.cache_errors, c.served_objects, c.served_packets, c.standby_dropped, c.takeovers);
   if (!s.ok()) {
     Log(s.ToString());
     return kExitError;

@@ -2,6 +2,8 @@
 
 #include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -155,7 +157,42 @@ Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
         CollectorLimits{.max_object = options.max_object, .memory = options.decode_memory});
     r->serve_refilled_ = Clock::now();
   }
+
+  r->election_fd_ = UniqueFd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!r->election_fd_) return Status::FromErrno(errno, "relay: eventfd");
+  if (options.election) {
+    // Relays between the same links serve one "root" of their own: no
+    // exporter's, so exporters' and relays' elections never mix.
+    r->active_ = false;
+    r->was_active_ = false;
+    replica::ReplicaOptions ro;
+    ro.interval = options.hello_interval;
+    ro.port = options.scheme.port;
+    ro.interfaces = [downstream = options.downstream] { return downstream; };
+    const int fd = r->election_fd_.get();
+    ro.on_change = [self, fd](bool active) {
+      self->active_.store(active, std::memory_order_release);
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(fd, &one, sizeof one);
+    };
+    ro.log = r->log_;
+    auto replicator = replica::Replicator::Start(Sha256Of("lcfs-relay-election-v1"), ro);
+    if (!replicator.ok()) return replicator.status().WithContext("relay: election");
+    r->replicator_ = std::move(*replicator);
+  }
   return r;
+}
+
+void Relay::OnElection() {
+  const bool active = active_.load(std::memory_order_acquire);
+  if (active == was_active_) return;
+  was_active_ = active;
+  if (!active) return;
+  ++counters_.takeovers;
+  // As a replica taking over (section 14.5): every group served from the
+  // cache gets a whole set, as for a newcomer. Relayed groups are joined
+  // upstream already and their symbols flow on from now.
+  for (auto& [group, served] : served_) served->stream.Arrival();
 }
 
 Status Relay::IndexCache() {
@@ -343,6 +380,10 @@ Status Relay::HandleUpstream() {
         }
         if (collector_) Collect(dg, view, &it->second);
       }
+      if (!was_active_) {
+        ++counters_.standby_dropped;
+        continue;
+      }
       for (int ifindex : it->second.links) {
         Downstream* d = FindDownstream(ifindex);
         if (!d) continue;
@@ -367,7 +408,7 @@ Status Relay::HandleUpstream() {
 }
 
 std::optional<Clock::time_point> Relay::SendCached() {
-  if (served_.empty()) return std::nullopt;
+  if (served_.empty() || !was_active_) return std::nullopt;
   const uint64_t rate = options_.serve_rate ? options_.serve_rate
                         : options_.rate     ? options_.rate
                                             : share::kDefaultRate;
@@ -425,7 +466,7 @@ std::optional<Clock::time_point> Relay::SendCached() {
 Status Relay::Run(int stop_fd) {
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
   if (!epoll) return Status::FromErrno(errno, "epoll_create1");
-  for (int fd : {stop_fd, snooper_->fd(), upstream_->fd()}) {
+  for (int fd : {stop_fd, snooper_->fd(), upstream_->fd(), election_fd_.get()}) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
@@ -436,6 +477,7 @@ Status Relay::Run(int stop_fd) {
     Clock::time_point now = Clock::now();
     snooper_->ProcessTimers(now);
     DrainEvents();
+    OnElection();
     std::optional<Clock::time_point> next = snooper_->NextDeadline();
     if (auto serve = SendCached()) next = next ? std::min(*next, *serve) : *serve;
     int timeout_ms = -1;
@@ -443,7 +485,7 @@ Status Relay::Run(int stop_fd) {
       auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
       timeout_ms = static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
     }
-    std::array<epoll_event, 4> ready;
+    std::array<epoll_event, 5> ready;
     int n = epoll_wait(epoll.get(), ready.data(), static_cast<int>(ready.size()), timeout_ms);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -456,6 +498,9 @@ Status Relay::Run(int stop_fd) {
         if (Status s = snooper_->HandleReadable(); !s.ok() && log_)
           log_("MLD socket: " + s.ToString());
         DrainEvents();
+      } else if (fd == election_fd_.get()) {
+        uint64_t value;
+        [[maybe_unused]] ssize_t r = ::read(fd, &value, sizeof value);
       } else if (fd == upstream_->fd()) {
         LCFS_RETURN_IF_ERROR(HandleUpstream());
       }

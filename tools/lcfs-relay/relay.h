@@ -19,10 +19,17 @@
 // (CachedStream) instead of joining upstream. Sources whose object failed
 // verification on a group are no longer forwarded on it.
 //
+// Two relays between the same links elect one to serve (RelayOptions::
+// election, replica::Replicator on the downstream links, as exporter replicas
+// do): the other stands by, joined upstream, decoding and caching as the
+// active one does but sending nothing downstream, and takes over when the
+// active one's hellos stop.
+//
 // Threads: a Relay is not thread-safe; Run() is its loop, on the caller's
-// thread.
+// thread (the election's thread only sets a flag and wakes it).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,7 +46,9 @@
 #include "lcfs/net/mld_timers.h"
 #include "lcfs/net/multicast_socket.h"
 #include "lcfs/net/packet.h"
+#include "lcfs/replica/replicator.h"
 #include "lcfs/status.h"
+#include "lcfs/unique_fd.h"
 #include "object_collector.h"
 
 namespace lcfs::relay {
@@ -64,6 +73,10 @@ struct RelayOptions {
   // What the collector may hold while decoding, and the largest object.
   uint64_t decode_memory = 256u << 20;
   uint64_t max_object = 64u << 20;
+  // Elect one of the relays of the downstream links (docs/protocol.md
+  // section 15, "Standby"); false: always serve.
+  bool election = true;
+  std::chrono::milliseconds hello_interval{200};
 };
 
 struct RelayCounters {
@@ -86,6 +99,8 @@ struct RelayCounters {
   uint64_t cache_errors = 0;     // objects that verified but could not be stored
   uint64_t served_objects = 0;   // groups started from the cache
   uint64_t served_packets = 0;   // packets of those, one per link
+  uint64_t standby_dropped = 0;  // packets not forwarded while standing by
+  uint64_t takeovers = 0;        // became the serving relay
 };
 
 class Relay {
@@ -107,6 +122,8 @@ class Relay {
   const net::PacketCounters& packets() const { return packets_; }
   // Groups joined upstream now.
   size_t joined_groups() const { return wanted_.size(); }
+  // Whether this relay sends downstream (not standing by).
+  bool active() const { return active_.load(std::memory_order_acquire); }
 
  private:
   struct Downstream;
@@ -131,6 +148,8 @@ class Relay {
   // Sends what cached streams may send now; returns when to call again.
   std::optional<std::chrono::steady_clock::time_point> SendCached();
   void Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted);
+  // The election changed our state (on the loop's thread).
+  void OnElection();
   Relay() = default;
   void DrainEvents();
   void OnEvent(const net::MembershipEvent& e);
@@ -156,6 +175,11 @@ class Relay {
   uint64_t served_memory_ = 0;
   double serve_tokens_ = 0;
   std::chrono::steady_clock::time_point serve_refilled_{};
+  // Set by the election's thread, which then writes election_fd_.
+  std::atomic<bool> active_{true};
+  bool was_active_ = true;
+  UniqueFd election_fd_;
+  std::unique_ptr<replica::Replicator> replicator_;  // last: stopped first
   RelayCounters counters_;
   net::PacketCounters packets_;
 };
