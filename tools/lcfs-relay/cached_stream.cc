@@ -41,6 +41,14 @@ void CachedStream::Arrival() {
   round_ = std::max<uint64_t>(32, set_ / 16);
 }
 
+void CachedStream::ContinueWithRepair() {
+  next_ = std::max(next_, set_);
+  const uint64_t round = std::max<uint64_t>(32, set_ / 16);
+  owed_ = next_ + round;
+  holding_ = false;
+  round_ = 2 * round;
+}
+
 bool CachedStream::Ready(Clock::time_point now, Clock::time_point* wake) {
   if (next_ < owed_) return true;
   if (round_ >= set_) {

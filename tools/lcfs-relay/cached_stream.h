@@ -37,6 +37,9 @@ class CachedStream {
 
   // A new listener: owes it a whole set from the current position.
   void Arrival();
+  // Listeners that have had the source symbols from elsewhere (the
+  // exporter's, relayed): skips to the repair symbols and owes a round.
+  void ContinueWithRepair();
   // Whether a packet may be sent now (starting or ending a hold as due); if
   // not, *wake is when it may.
   bool Ready(Clock::time_point now, Clock::time_point* wake);

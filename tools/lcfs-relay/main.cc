@@ -149,18 +149,19 @@ int main(int argc, char** argv) {
 
   Status s = (*r)->Run(signal_fd.get());
   const relay::RelayCounters& c = (*r)->counters();
-  std::fprintf(stderr,
-               "lcfs-relay: received %" PRIu64 " forwarded %" PRIu64 " malformed %" PRIu64
-               " records %" PRIu64 " truncated %" PRIu64 " wrong-interface %" PRIu64
-               " unwanted %" PRIu64 " over-rate %" PRIu64 " send-dropped %" PRIu64
-               " upstream-joins %" PRIu64 " upstream-leaves %" PRIu64 " join-failures %" PRIu64
-               " verified %" PRIu64 " forged %" PRIu64 " forged-dropped %" PRIu64
-               " decode-refused %" PRIu64 " cache-errors %" PRIu64 " served-objects %" PRIu64
-               " served-packets %" PRIu64 " standby-dropped %" PRIu64 " takeovers %" PRIu64 "\n",
-               c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface,
-               c.unwanted, c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves,
-               c.join_failures, c.verified, c.forged, c.forged_dropped, c.decode_refused,
-               c.cache_errors, c.served_objects, c.served_packets, c.standby_dropped, c.takeovers);
+  std::fprintf(
+      stderr,
+      "lcfs-relay: received %" PRIu64 " forwarded %" PRIu64 " malformed %" PRIu64
+      " records %" PRIu64 " truncated %" PRIu64 " wrong-interface %" PRIu64 " unwanted %" PRIu64
+      " over-rate %" PRIu64 " send-dropped %" PRIu64 " upstream-joins %" PRIu64
+      " upstream-leaves %" PRIu64 " join-failures %" PRIu64 " verified %" PRIu64 " forged %" PRIu64
+      " forged-dropped %" PRIu64 " decode-refused %" PRIu64 " cache-errors %" PRIu64
+      " served-objects %" PRIu64 " served-packets %" PRIu64 " standby-dropped %" PRIu64
+      " takeovers %" PRIu64 " taken-over %" PRIu64 "\n",
+      c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface, c.unwanted,
+      c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves, c.join_failures, c.verified,
+      c.forged, c.forged_dropped, c.decode_refused, c.cache_errors, c.served_objects,
+      c.served_packets, c.standby_dropped, c.takeovers, c.taken_over);
   if (!s.ok()) {
     Log(s.ToString());
     return kExitError;

@@ -298,7 +298,7 @@ void Relay::OnEvent(const net::MembershipEvent& e) {
   ++counters_.upstream_leaves;
 }
 
-void Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted) {
+bool Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted) {
   Hash name;
   ObjectKind kind;
   std::vector<uint8_t> bytes;
@@ -307,11 +307,12 @@ void Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view
       ++counters_.verified;
       if (auto c = cache_->Insert(name, kind, bytes); c.ok()) {
         cached_[dg.destination] = CachedName{name, kind};
+        return TakeOver(dg.destination, name, kind, std::move(bytes));
       } else {
         ++counters_.cache_errors;
         if (log_) log_("caching " + name.ToHex() + ": " + c.status().ToString());
       }
-      return;
+      return false;
     case ObjectCollector::Outcome::kForged:
       // Readers verify too, so what was passed on is harmless; from now on
       // this source's symbols of this object are not.
@@ -320,14 +321,38 @@ void Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view
         wanted->forged.push_back({dg.source, view.header.object_id});
       if (log_)
         log_("forged object from " + dg.source.ToString() + " on " + dg.destination.ToString());
-      return;
+      return false;
     case ObjectCollector::Outcome::kRefused:
       ++counters_.decode_refused;
-      return;
+      return false;
     case ObjectCollector::Outcome::kPending:
     case ObjectCollector::Outcome::kKnown:
-      return;
+      return false;
   }
+  return false;
+}
+
+bool Relay::TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind kind,
+                     std::vector<uint8_t> bytes) {
+  // The exporter cannot tell the readers behind the relay apart: while any
+  // of them still listens it sends rounds of repair, then streams without
+  // holds. Once the relay has the object, it sends that repair itself.
+  auto w = wanted_.find(group);
+  if (w == wanted_.end() || served_memory_ + bytes.size() > options_.decode_memory) return false;
+  auto stream = CachedStream::Create(name, kind, std::move(bytes), options_.serve_hold);
+  if (!stream.ok()) return false;
+  auto served = std::make_unique<Served>(Served{std::move(*stream), w->second.links});
+  // The listeners have had the exporter's source symbols through the relay:
+  // the stream goes on with repair symbols, a round at first.
+  served->stream.ContinueWithRepair();
+  served_memory_ += served->stream.size();
+  served_.emplace(group, std::move(served));
+  wanted_.erase(w);
+  collector_->ForgetGroup(group);
+  (void)upstream_->Leave(group, options_.upstream);
+  ++counters_.upstream_leaves;
+  ++counters_.taken_over;
+  return true;
 }
 
 Status Relay::HandleUpstream() {
@@ -378,7 +403,7 @@ Status Relay::HandleUpstream() {
           ++counters_.forged_dropped;
           continue;
         }
-        if (collector_) Collect(dg, view, &it->second);
+        if (collector_ && Collect(dg, view, &it->second)) continue;  // served from the cache now
       }
       if (!was_active_) {
         ++counters_.standby_dropped;

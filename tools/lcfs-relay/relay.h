@@ -16,7 +16,9 @@
 // forwards (ObjectCollector), stores each object that verifies against the
 // id and group it came with (cache::ChunkCache, the mount's format), and
 // serves a downstream join of a group it holds from the cache
-// (CachedStream) instead of joining upstream. Sources whose object failed
+// (CachedStream) instead of joining upstream; a relayed group whose object
+// verifies is left upstream and its listeners' repair comes from the cache
+// from then on. Sources whose object failed
 // verification on a group are no longer forwarded on it.
 //
 // Two relays between the same links elect one to serve (RelayOptions::
@@ -101,6 +103,7 @@ struct RelayCounters {
   uint64_t served_packets = 0;   // packets of those, one per link
   uint64_t standby_dropped = 0;  // packets not forwarded while standing by
   uint64_t takeovers = 0;        // became the serving relay
+  uint64_t taken_over = 0;       // relayed groups served from the cache once their object verified
 };
 
 class Relay {
@@ -147,7 +150,13 @@ class Relay {
   bool ServeFromCache(const net::Ipv6Address& group, int ifindex);
   // Sends what cached streams may send now; returns when to call again.
   std::optional<std::chrono::steady_clock::time_point> SendCached();
-  void Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted);
+  // Decodes the symbol; true if its group is served from the cache from now
+  // on (it left wanted_: the caller must not use `wanted` any more).
+  bool Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted);
+  // Serves a relayed group whose object just verified from the cache, and
+  // leaves it upstream; false (still relayed) over the memory bound.
+  bool TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind kind,
+                std::vector<uint8_t> bytes);
   // The election changed our state (on the loop's thread).
   void OnElection();
   Relay() = default;
