@@ -73,11 +73,16 @@ struct fuse_session;
 
 namespace lcfs::fs {
 
-// Largest read request: one page under 1 MiB, so that a whole read reply
-// (plus its header) fits the default maximum pipe size (fs.pipe-max-size,
-// 1 MiB) and libfuse can splice it from the chunk file instead of copying
-// it twice through a freshly allocated buffer.
-inline constexpr unsigned kMaxReadBytes = (1u << 20) - 4096;
+// Largest read request: eight pages under 1 MiB, so that libfuse can splice
+// a whole read reply from the chunk files instead of copying it twice
+// through a freshly allocated buffer. libfuse sizes its pipe as the reply
+// plus one page per piece (header, each chunk, one more) and falls back to
+// copying, for good (libfuse 3.14 never retries growing the pipe), when
+// that exceeds the maximum pipe size (fs.pipe-max-size, 1 MiB; only
+// CAP_SYS_RESOURCE may go beyond). One page under 1 MiB did exceed it:
+// every large read was copied. Eight pages leave room for a reply spanning
+// up to five chunks, i.e. any chunk size of 256 KiB or more.
+inline constexpr unsigned kMaxReadBytes = (1u << 20) - 8 * 4096;
 
 struct FilesystemOptions {
   // Memory for decoded directory objects (DirectoryCache), in bytes.
