@@ -35,6 +35,9 @@ struct ObjectFetcher::Flight {
   const bool background;
   int pending GUARDED_BY(mu) = 1;  // requests the source has not answered (the first is sent)
   std::vector<FetchTicket> tickets GUARDED_BY(mu);
+  // Background requests a promotion cancelled: their ECANCELED answers are
+  // no failure.
+  int superseded GUARDED_BY(mu) = 0;
   int waiters GUARDED_BY(mu) = 0;  // blocked Gets
   // Bytes a blocked Get stores on its own thread (not behind the pipeline).
   bool has_bytes GUARDED_BY(mu) = false;
@@ -129,8 +132,14 @@ void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority pr
   {
     MutexLock lock(&flight->mu);
     // The flight may have completed (through another request) before this
-    // one was recorded: then nothing will cancel it but us.
+    // one was recorded, or a Get may have promoted it meanwhile (finding no
+    // ticket to cancel): then nothing will cancel it but us.
     redundant = flight->done;
+    if (!redundant && priority != FetchPriority::kBlocking &&
+        flight->priority == FetchPriority::kBlocking) {
+      redundant = true;
+      flight->superseded++;
+    }
     if (!redundant) flight->tickets.push_back(ticket);
   }
   if (redundant) upstream_.Cancel(ticket);
@@ -144,7 +153,10 @@ void ObjectFetcher::OnAnswer(const std::shared_ptr<Flight>& flight,
     MutexLock lock(&flight->mu);
     flight->pending--;
     if (!flight->done && !flight->storing && !flight->has_bytes) {
-      if (bytes.ok()) {
+      if (!bytes.ok() && bytes.status().code() == ECANCELED && flight->superseded > 0 &&
+          flight->pending > 0) {
+        flight->superseded--;  // the promotion's own request is still coming
+      } else if (bytes.ok()) {
         if (flight->waiters > 0) {
           flight->bytes = std::move(*bytes);
           flight->has_bytes = true;
@@ -225,6 +237,7 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
   bool created = false;
   std::shared_ptr<Flight> flight = JoinFlight(id, &created);
   bool send = created;
+  std::vector<FetchTicket> superseded;
   {
     MutexLock lock(&flight->mu);
     if (flight->done) return flight->result;
@@ -239,10 +252,18 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
         flight->priority = FetchPriority::kBlocking;
         flight->pending++;
         send = true;
+        superseded = flight->tickets;
+        flight->superseded += static_cast<int>(superseded.size());
       }
     }
   }
   if (send) Send(flight, FetchPriority::kBlocking);
+  // The background requests the promotion replaces are cancelled once it is
+  // sent (the source sees them in that order, so the group stays joined):
+  // otherwise the source answers each with its own copy of the object, one
+  // of them thrown away here (a megabyte copied per chunk of a sequential
+  // read, which prefetches every chunk before it is read).
+  for (FetchTicket t : superseded) upstream_.Cancel(t);
 
   // The leader's request is bounded by the timeout in soft mode; the margin
   // only guards against a source that overruns it.

@@ -10,8 +10,8 @@
 // object. What it adds:
 //   - sharing: all requests for one object, blocking or background, share one
 //     flight; a Get that finds a background flight of the object asks again
-//     at kBlocking (the source shares the group and promotes it) and takes
-//     whichever answer comes first;
+//     at kBlocking (the source shares the group and promotes it), then
+//     cancels the background request, so the object is handed over once;
 //   - a bounded background queue: at most `max_background` prefetches are in
 //     the source at once, and at most `metadata_queue` / `data_queue` more
 //     wait here (metadata first); beyond that a prefetch is dropped and

@@ -322,6 +322,27 @@ TEST_F(ObjectFetcherTest, ABlockedGetPromotesAPrefetchAndDoesNotWaitForIt) {
   EXPECT_GE(source.cancels(), 1);
 }
 
+TEST_F(ObjectFetcherTest, APromotionCancelsThePrefetchRequestBeforeAnyAnswer) {
+  HeldSource source;
+  const Hash h = source.Add(std::vector<uint8_t>(5000, 2));
+  ObjectFetcher fetcher(source, *cache_, FetchPolicy{});
+  fetcher.Prefetch({h, ObjectKind::kChunk, 5000}, FetchPriority::kPrefetch);
+  ASSERT_TRUE(source.WaitForHeld(1));
+  Result<ObjectRef> got = Status::Error(EIO, "not run");
+  std::thread reader([&] { got = fetcher.Get({h, ObjectKind::kChunk, 5000}); });
+  // Nothing answered yet: the promotion's request alone is left, so the
+  // source never hands the object over twice.
+  EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return source.cancels() == 1; }, 10s));
+  EXPECT_EQ(source.held(), 1u);
+  ASSERT_TRUE(
+      source.Answer([](const FetchRequest& r) { return r.priority == FetchPriority::kBlocking; }));
+  reader.join();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  // The cancelled request is no failure of the source.
+  EXPECT_EQ(fetcher.stats().upstream_failures, 0u);
+  EXPECT_EQ(fetcher.stats().upstream_fetches, 1u);
+}
+
 TEST_F(ObjectFetcherTest, BackgroundFetchesAreBoundedAndTheQueueDropsTheRest) {
   HeldSource source;
   FetchPolicy policy;
