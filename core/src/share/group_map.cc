@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 #include <utility>
 
 #include "lcfs/index/directory.h"
@@ -21,6 +22,10 @@ class IndexWalker {
     while (!pending.empty()) {
       const Hash dir_hash = pending.back();
       pending.pop_back();
+      // A directory named from many paths is walked once: the map keeps each
+      // object at its first place anyway, and a tree whose paths multiply
+      // one directory (a "path bomb") must cost what it holds, not what it names.
+      if (!walked_.insert(dir_hash).second) continue;
       auto bytes = OwnedBytes(dir_hash, ObjectKind::kDirectory);
       if (!bytes) continue;
       auto dir = index::DecodeDirectory(*bytes);
@@ -37,6 +42,7 @@ class IndexWalker {
   }
 
   Status WalkFile(const Hash& file_hash, uint64_t size) {
+    if (!walked_.insert(file_hash).second) return Status::Ok();  // the same content elsewhere
     auto shape = index::FileShape::Make(size, chunk_size_);
     if (!shape.ok()) return shape.status().WithContext("file " + file_hash.ToHex());
     if (shape->depth() == 0) {
@@ -94,6 +100,7 @@ class IndexWalker {
   const index::Mdex& mdex_;
   uint32_t chunk_size_;
   std::vector<Hash> hashes_;
+  std::unordered_set<Hash> walked_;  // directories and files
   uint64_t missing_ = 0;
 };
 
