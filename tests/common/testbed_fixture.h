@@ -46,11 +46,16 @@ class ProgramsTestbedTest : public ::testing::Test {
   // Call first in SetUp, then return if IsSkipped() or HasFatalFailure().
   void StartTestbed(std::initializer_list<std::string> programs, int hosts,
                     const std::string& tag) {
+    StartTestbed(programs, testbed::TestbedOptions{.hosts = hosts}, tag);
+  }
+  // The same with any testbed: several LANs, hosts with links to more than one.
+  void StartTestbed(std::initializer_list<std::string> programs,
+                    const testbed::TestbedOptions& options, const std::string& tag) {
     if (!testbed::HaveTestbedPrivileges())
       GTEST_SKIP() << "needs root (network namespaces, bridge, raw sockets): skipped";
     for (const std::string& program : programs)
       if (!std::filesystem::exists(program)) GTEST_SKIP() << program << " not built";
-    auto bed = testbed::Testbed::Create({.hosts = hosts});
+    auto bed = testbed::Testbed::Create(options);
     ASSERT_TRUE(bed.ok()) << bed.status().ToString();
     bed_ = std::move(*bed);
     auto base = bed_->MakeTempDir(tag);

@@ -28,6 +28,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/fec/encoder.h"
 #include "lcfs/fec/oti.h"
@@ -56,20 +57,15 @@ const std::string kSync = LCFS_TOOLS_DIR "/lcfs-sync";
 const std::string kRelay = LCFS_TOOLS_DIR "/lcfs-relay";
 constexpr uint64_t kChunk = 1 << 20;  // the exporter's default
 
-class RelayTest : public ::testing::Test {
+class RelayTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    if (!testbed::HaveTestbedPrivileges()) GTEST_SKIP() << "needs root";
-    for (const auto& tool : {kExport, kSync, kRelay})
-      ASSERT_TRUE(std::filesystem::exists(tool)) << tool << " not built";
     testbed::TestbedOptions o;
     o.hosts = 5;
     o.lans = 2;
     o.host_lans = {0, 0, 1, 0, 0};
     o.extra_links = {{.host = 1, .lan = 1}, {.host = 4, .lan = 1}};
-    auto bed = testbed::Testbed::Create(o);
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(bed).value();
+    StartTestbed({kExport, kSync, kRelay}, o, "relay");
   }
 
   testbed::Host& exporter_host() { return bed_->host(0); }
@@ -78,21 +74,17 @@ class RelayTest : public ::testing::Test {
   testbed::Host& hostile_host() { return bed_->host(3); }
   testbed::Host& second_relay_host() { return bed_->host(4); }
 
-  std::string StartExporter(const std::string& dir, const std::string& rate = "1G") {
-    auto p = exporter_host().Spawn({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
-                                    "--mld-query-interval", "1s", "--quiet", dir});
-    EXPECT_TRUE(p.ok()) << p.status().ToString();
-    exporter_.emplace(std::move(p).value());
-    std::string out;
-    WaitUntil(
-        [&] {
-          out = exporter_->Stdout();
-          return out.find('\n') != std::string::npos || !exporter_->running();
-        },
-        std::chrono::seconds(30));
-    if (auto nl = out.find('\n'); nl != std::string::npos) return out.substr(0, nl);
-    ADD_FAILURE() << "lcfs-export printed no HASH: " << exporter_->Stderr();
-    return "";
+  std::string Export(const std::string& dir, const std::string& rate = "1G") {
+    return StartExporter({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
+                          "--mld-query-interval", "1s", "--quiet", dir});
+  }
+
+  // Runs lcfs-sync on the reader host until it exits; a test failure unless
+  // it copied the tree.
+  void SyncBehindTheRelay(const std::string& hash, const std::string& dst) {
+    const Run run = RunOn(2, {kSync, "--iface", "lan0", "--timeout", "20", hash, dst},
+                          std::chrono::seconds(180));
+    ASSERT_EQ(run.code, 0) << run.err;
   }
 
   // Starts lcfs-relay lan0 -> lan1 on `host` (the relay host) as `*process`
@@ -135,8 +127,7 @@ class RelayTest : public ::testing::Test {
     return std::stoull(m[1]);
   }
 
-  std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_, relay_, relay2_;
+  std::optional<testbed::Subprocess> relay_, relay2_;
 };
 
 // A raw ICMPv6 socket in `host` joined to all-MLDv2-routers on lan0, as the
@@ -188,16 +179,11 @@ TEST_F(RelayTest, ReaderBehindTheRelaySyncsTheTreeAndTheExporterHearsOnlyTheRela
   UniqueFd mld = MldListener(exporter_host());
   ScratchDir src, dst;
   MakeTree(src);
-  const std::string hash = StartExporter(src.path());
+  const std::string hash = Export(src.path());
   ASSERT_EQ(hash.size(), 64u);
   StartRelay();
 
-  auto sync = reader_host().Spawn({kSync, "--iface", "lan0", "--timeout", "20", hash, dst.path()});
-  ASSERT_TRUE(sync.ok());
-  auto status = sync->Wait(std::chrono::seconds(120));
-  ASSERT_TRUE(status.has_value()) << "lcfs-sync did not exit";
-  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << testbed::DescribeWaitStatus(*status) << sync->Stderr();
+  ASSERT_NO_FATAL_FAILURE(SyncBehindTheRelay(hash, dst.path()));
   EXPECT_EQ(TreeListing(dst.path()), TreeListing(src.path()));
 
   // Every lcfs join the exporter's link carried came from the relay.
@@ -273,7 +259,7 @@ TEST_F(RelayTest, ExporterKilledTheReaderBehindTheRelayTimesOut) {
   ScratchDir src, dst;
   WriteAll(src / "a", RandomString(3000, 1));
   WriteAll(src / "big", RandomString(24 << 20, 2));
-  const std::string hash = StartExporter(src.path(), "40M");  // ~5 s for big
+  const std::string hash = Export(src.path(), "40M");  // ~5 s for big
   ASSERT_EQ(hash.size(), 64u);
   StartRelay();
   auto sync = reader_host().Spawn(
@@ -301,17 +287,6 @@ TEST_F(RelayTest, ExporterKilledTheReaderBehindTheRelayTimesOut) {
   EXPECT_TRUE(relay_->running()) << "the relay outlives its exporter";
 }
 
-// Runs lcfs-sync on the reader host until it exits; a test failure unless
-// it copied the tree.
-void SyncBehindTheRelay(testbed::Host& host, const std::string& hash, const std::string& dst) {
-  auto sync = host.Spawn({kSync, "--iface", "lan0", "--timeout", "20", hash, dst});
-  ASSERT_TRUE(sync.ok());
-  auto status = sync->Wait(std::chrono::seconds(180));
-  ASSERT_TRUE(status.has_value()) << "lcfs-sync did not exit";
-  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << testbed::DescribeWaitStatus(*status) << sync->Stderr();
-}
-
 // Waits (bounded) until `host`'s lan0 sends nothing for half a second: the
 // exporter has heard the relay's leaves and stopped.
 uint64_t QuietTxBytes(testbed::Host& host) {
@@ -335,13 +310,13 @@ TEST_F(RelayTest, SecondReaderOfACachedFileCostsTheUpstreamLinkUnderATenthOfIt) 
   ScratchDir src, dst1, dst2, cache;
   const uint64_t size = 8 * kChunk + 5;
   WriteAll(src / "file", RandomString(size, 7));
-  const std::string hash = StartExporter(src.path(), "200M");
+  const std::string hash = Export(src.path(), "200M");
   ASSERT_EQ(hash.size(), 64u);
   StartRelay({"--cache", cache.path(), "--cache-size", "1G"});
 
-  SyncBehindTheRelay(reader_host(), hash, dst1.path());
+  SyncBehindTheRelay(hash, dst1.path());
   const uint64_t before = QuietTxBytes(exporter_host());
-  SyncBehindTheRelay(reader_host(), hash, dst2.path());
+  SyncBehindTheRelay(hash, dst2.path());
   const uint64_t upstream = QuietTxBytes(exporter_host()) - before;
 
   EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
@@ -434,13 +409,13 @@ TEST_F(RelayTest, AHostForgingTheFileUpstreamChangesNoByteDownstreamNorInTheCach
   std::vector<std::string> chunks;
   for (size_t off = 0; off < content.size(); off += kChunk)
     chunks.push_back(content.substr(off, kChunk));
-  const std::string hash = StartExporter(src.path(), "20M");  // ~0.4 s a chunk
+  const std::string hash = Export(src.path(), "20M");  // ~0.4 s a chunk
   ASSERT_EQ(hash.size(), 64u);
   StartRelay({"--cache", cache.path()});
   {
     Forger forger(hostile_host(), chunks);
-    SyncBehindTheRelay(reader_host(), hash, dst1.path());
-    SyncBehindTheRelay(reader_host(), hash, dst2.path());
+    SyncBehindTheRelay(hash, dst1.path());
+    SyncBehindTheRelay(hash, dst2.path());
     EXPECT_GT(forger.sent(), 0u);
   }
   EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
@@ -461,14 +436,14 @@ TEST_F(RelayTest, OfTwoRelaysOneServesAndTheOtherTakesOverWhenItIsKilled) {
   ScratchDir src, dst1, dst2;
   const uint64_t size = 16 * kChunk;
   WriteAll(src / "file", RandomString(size, 21));
-  const std::string hash = StartExporter(src.path(), "40M");  // ~3.5 s for the file
+  const std::string hash = Export(src.path(), "40M");  // ~3.5 s for the file
   ASSERT_EQ(hash.size(), 64u);
   StartRelay();
   ASSERT_NO_FATAL_FAILURE(StartRelay({}, &second_relay_host(), &relay2_));
 
   // Both live: one stream downstream, not two.
   const uint64_t a0 = DownstreamTx(relay_host()), b0 = DownstreamTx(second_relay_host());
-  SyncBehindTheRelay(reader_host(), hash, dst1.path());
+  SyncBehindTheRelay(hash, dst1.path());
   const uint64_t a = DownstreamTx(relay_host()) - a0;
   const uint64_t b = DownstreamTx(second_relay_host()) - b0;
   EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
