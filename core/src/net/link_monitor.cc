@@ -92,6 +92,26 @@ void ParseLinkMessages(std::span<const uint8_t> bytes, std::vector<LinkEvent>* o
   }
 }
 
+void DispatchLinkEvents(const std::vector<LinkEvent>& events, bool lost_some,
+                        const LinkHandlers& handlers) {
+  for (const auto& e : events) {
+    switch (e.kind) {
+      case LinkEvent::Kind::kLink:
+        if (handlers.link) handlers.link(e);
+        break;
+      case LinkEvent::Kind::kLinkGone:
+        if (handlers.link_gone) handlers.link_gone(e.ifindex);
+        break;
+      case LinkEvent::Kind::kAddress:
+        if (handlers.address) handlers.address(e.ifindex);
+        break;
+      case LinkEvent::Kind::kAddressGone:
+        break;
+    }
+  }
+  if (lost_some && handlers.lost) handlers.lost();
+}
+
 Result<LinkMonitor> LinkMonitor::Open() {
   LinkMonitor m;
   m.fd_.reset(socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
@@ -120,6 +140,14 @@ Result<bool> LinkMonitor::Read(std::vector<LinkEvent>* out) {
     }
     ParseLinkMessages(std::span(buffer, static_cast<size_t>(n)), out, &malformed_);
   }
+}
+
+Status LinkMonitor::Dispatch(const LinkHandlers& handlers) {
+  std::vector<LinkEvent> events;
+  auto lost = Read(&events);
+  if (!lost.ok()) return lost.status();
+  DispatchLinkEvents(events, *lost, handlers);
+  return Status::Ok();
 }
 
 }  // namespace lcfs::net

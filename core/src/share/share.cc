@@ -834,28 +834,19 @@ void ShareEngine::Loop::Rescan() {
 }
 
 void ShareEngine::Loop::HandleLinkEvents() {
-  std::vector<net::LinkEvent> events;
-  auto lost = links->Read(&events);
-  if (!lost.ok()) {
-    Notice("link events: " + lost.status().ToString());
+  const Status read = links->Dispatch({
+      .link = [&](const net::LinkEvent& e) { LinkChanged(e.ifindex, e.name, e.flags); },
+      .link_gone =
+          [&](int ifindex) {
+            if (const auto slot = SenderIndex(ifindex)) DropInterface(*slot);
+          },
+      .address = [&](int ifindex) { AddressChanged(ifindex); },
+      .lost = [&] { Rescan(); },
+  });
+  if (!read.ok()) {
+    Notice("link events: " + read.ToString());
     return;
   }
-  for (const auto& e : events) {
-    switch (e.kind) {
-      case net::LinkEvent::Kind::kLink:
-        LinkChanged(e.ifindex, e.name, e.flags);
-        break;
-      case net::LinkEvent::Kind::kLinkGone:
-        if (const auto slot = SenderIndex(e.ifindex)) DropInterface(*slot);
-        break;
-      case net::LinkEvent::Kind::kAddress:
-        AddressChanged(e.ifindex);
-        break;
-      case net::LinkEvent::Kind::kAddressGone:
-        break;  // the link going down says more; a querier send fails meanwhile
-    }
-  }
-  if (*lost) Rescan();
   weights_stale = true;  // links may have paused or resumed
 }
 

@@ -470,26 +470,13 @@ class Fetcher::Loop {
   }
 
   void HandleLinkEvents() {
-    std::vector<net::LinkEvent> events;
-    auto lost = links_->Read(&events);
-    if (!lost.ok()) {
-      Notice("interface events: " + lost.status().ToString());
-      return;
-    }
-    for (const auto& e : events) {
-      switch (e.kind) {
-        case net::LinkEvent::Kind::kLink:
-          LinkChanged(e.ifindex, e.name, e.flags);
-          break;
-        case net::LinkEvent::Kind::kLinkGone:
-          LinkGone(e.ifindex);
-          break;
-        case net::LinkEvent::Kind::kAddress:
-        case net::LinkEvent::Kind::kAddressGone:
-          break;  // memberships do not depend on addresses; the kernel re-reports after DAD
-      }
-    }
-    if (*lost) Rescan();
+    // Memberships do not depend on addresses: address events are ignored.
+    const Status read = links_->Dispatch({
+        .link = [&](const net::LinkEvent& e) { LinkChanged(e.ifindex, e.name, e.flags); },
+        .link_gone = [&](int ifindex) { LinkGone(ifindex); },
+        .lost = [&] { Rescan(); },
+    });
+    if (!read.ok()) Notice("interface events: " + read.ToString());
   }
 
   void Notice(const std::string& message) { options_.notice(message); }

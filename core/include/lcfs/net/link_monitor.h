@@ -6,6 +6,8 @@
 //   ... epoll on links->fd(); when readable:
 //   std::vector<net::LinkEvent> events;
 //   auto lost = links->Read(&events);        // true: events were lost, look again
+// or, to hand each event to its handler:
+//   Status s = links->Dispatch({.link = ..., .link_gone = ..., .lost = Rescan});
 //
 // The messages are parsed here (ParseLinkMessages, fuzzed by
 // tests/fuzz/net_link_fuzz.cc): only the link header, its name attribute
@@ -14,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +45,20 @@ struct LinkEvent {
 void ParseLinkMessages(std::span<const uint8_t> bytes, std::vector<LinkEvent>* out,
                        uint64_t* malformed);
 
+// What a follower of the interfaces does with each kind of event. An empty
+// handler ignores its kind. Address removals are not dispatched: the link
+// going down says more, and a send from a removed address fails by itself.
+struct LinkHandlers {
+  std::function<void(const LinkEvent&)> link = nullptr;  // kLink: appeared or changed
+  std::function<void(int ifindex)> link_gone = nullptr;
+  std::function<void(int ifindex)> address = nullptr;  // an IPv6 address added or changed
+  std::function<void()> lost = nullptr;  // events were lost: look at every interface again
+};
+
+// Calls the handler of each event in order, then `lost` if `lost_some`.
+void DispatchLinkEvents(const std::vector<LinkEvent>& events, bool lost_some,
+                        const LinkHandlers& handlers);
+
 class LinkMonitor {
  public:
   // A NETLINK_ROUTE socket subscribed to link and IPv6 address changes.
@@ -53,6 +70,9 @@ class LinkMonitor {
   // Appends the events waiting. True if the kernel dropped some (its buffer
   // overran): the caller should look at the interfaces again.
   Result<bool> Read(std::vector<LinkEvent>* out);
+  // Reads the events waiting and dispatches them (DispatchLinkEvents). An
+  // error is the socket's; no handler was called then.
+  Status Dispatch(const LinkHandlers& handlers);
   uint64_t malformed() const { return malformed_; }
 
  private:
