@@ -17,7 +17,9 @@
 # cache passes `lcfs-cache check`; and, in runs of 5 minutes or more, the
 # resident memory of each mount that lived through the whole run grew less
 # than 10% after its first minute (medians of per-second samples: the
-# second minute against the last).
+# second minute against the last). The memory of every process (VmRSS,
+# threads, anonymous and private dirty pages) is sampled every second and
+# reported at the end, for the second minute and the last.
 #
 #   tests/soak/soak.sh [--duration SECONDS] [--tree-mb MB] [--rate RATE] [BUILD_DIR]
 #
@@ -114,6 +116,21 @@ EOF
     }
   }
   rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2> /dev/null || echo 0; }
+  # One memory sample of process $2 (named $1) into mem.tsv: "elapsed name
+  # VmRSS threads Anonymous Private_Dirty" (kB; smaps_rollup tells what the
+  # heap and stacks hold from the pages of mapped files). Nothing if it is
+  # gone. Bash only: no fork per sample on a loaded machine.
+  sample() {
+    local k v rest rss=0 threads=0 anon=0 dirty=0
+    { while read -r k v rest; do
+      case $k in VmRSS:) rss=$v ;; Threads:) threads=$v ;; esac
+    done < "/proc/$2/status"; } 2> /dev/null || return 0
+    { while read -r k v rest; do
+      case $k in Anonymous:) anon=$v ;; Private_Dirty:) dirty=$v ;; esac
+    done < "/proc/$2/smaps_rollup"; } 2> /dev/null || true
+    ((rss > 0)) && echo "$now $1 $rss $threads $anon $dirty" >> "$work/mem.tsv"
+    return 0
+  }
 
   t0=$(date +%s)
   log "tree: $(du -sm "$work/src" | cut -f1) MB, $(find "$work/src" -type f | wc -l) files"
@@ -137,13 +154,16 @@ EOF
   while :; do
     now=$(($(date +%s) - t0))
     ((now < SOAK_DURATION)) || break
-    # Resident memory of each long-lived mount, once a second: "elapsed kB".
-    for h in 1 3 4; do echo "$now $(rss_kb "${mount_pid[$h]}")" >> "$work/rss$h"; done
+    # Memory of every process once a second (the growth check below reads
+    # the long-lived mounts' rows; the others are for the report).
+    for h in 1 2 3 4; do sample "mount$h" "${mount_pid[$h]}"; done
+    sample exporter "$exp_pid"
     if ((now >= next_rss_log)); then
-      log "mount RSS (kB): 1=$(rss_kb "${mount_pid[1]}") 3=$(rss_kb "${mount_pid[3]}") 4=$(rss_kb "${mount_pid[4]}")"
+      log "RSS (kB): mount 1=$(rss_kb "${mount_pid[1]}") 2=$(rss_kb "${mount_pid[2]}") 3=$(rss_kb "${mount_pid[3]}") 4=$(rss_kb "${mount_pid[4]}") exporter=$(rss_kb "$exp_pid"); load $(cut -d' ' -f1-3 /proc/loadavg)"
       next_rss_log=$((next_rss_log + 30))
     fi
     if ((now >= next_export_kill)); then
+      echo "$now exporter-end" >> "$work/mem.tsv" # one exporter's life ends
       kill -KILL "$exp_pid"
       wait "$exp_pid" 2> /dev/null || true
       start_exporter
@@ -222,27 +242,60 @@ print(r.get("reads", 0), r.get("bytes", 0) >> 20, len(r.get("mismatches", [])),
       failed=1
     fi
   done
-  # Growth is judged on medians (what a mount holds moves with the fetches in
-  # flight): the minute after the first one against the last minute. A run
-  # shorter than 5 minutes cannot tell warm-up from growth: it only prints.
-  for h in 1 3 4; do
-    read -r first last <<< "$(python3 -c '
+  # Memory, per process: medians of the per-second samples in the second
+  # minute and in the last one (what a process holds moves with the fetches
+  # in flight). Mounts 1, 3 and 4 live through the whole run: their RSS must
+  # grow less than 10% from the one to the other, in runs of 5 minutes or
+  # more (a shorter run cannot tell warm-up from growth: it only prints).
+  # Mount 2 and the exporter restart (every 90 s and 60 s): their figures
+  # are those of the instance alive then; the exporter's line adds the peak
+  # RSS of each of its lives.
+  python3 - "$work/mem.tsv" "$SOAK_DURATION" > "$work/memory" << 'EOF' || failed=1
 import statistics, sys
-rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
-end = rows[-1][0] if rows else 0
-a = [kb for t, kb in rows if 60 <= t < 120]
-b = [kb for t, kb in rows if t >= max(120, end - 60)]
-print(int(statistics.median(a)) if a else 0, int(statistics.median(b)) if b else 0)' "$work/rss$h")"
-    if ((first == 0 || last == 0)); then
-      log "mount $h RSS: run too short to compare"
-    elif ((SOAK_DURATION >= 300 && last * 10 >= first * 11)); then
-      log "FAIL: mount $h RSS median grew from $first kB (second minute) to $last kB (last minute): 10% or more"
-      failed=1
-    else
-      log "mount $h RSS median: $first kB in the second minute, $last kB in the last ($((
-        (last - first) * 100 / first))%)"
-    fi
-  done
+rows, lives, peak = {}, [], 0
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 2 and f[1] == "exporter-end":
+        lives.append(peak)
+        peak = 0
+    elif len(f) == 6:
+        t, name, vals = int(f[0]), f[1], list(map(int, f[2:]))
+        rows.setdefault(name, []).append((t, vals))
+        if name == "exporter":
+            peak = max(peak, vals[0])
+lives.append(peak)
+duration, failed = int(sys.argv[2]), False
+
+
+def med(samples, i):
+    return int(statistics.median(v[i] for _, v in samples)) if samples else 0
+
+
+def fig(s):
+    return "RSS %d kB, %d threads, Anonymous %d kB, Private_Dirty %d kB" % tuple(
+        med(s, i) for i in range(4))
+
+
+for name in sorted(rows):
+    r = rows[name]
+    end = r[-1][0]
+    a = [x for x in r if 60 <= x[0] < 120]
+    b = [x for x in r if x[0] >= max(120, end - 60)]
+    if not a or not b:
+        print(f"{name}: run too short to compare; last 10 s: {fig(r[-10:])}")
+        continue
+    first, last = med(a, 0), med(b, 0)
+    line = (f"{name}: second minute {fig(a)}; last minute {fig(b)}; "
+            f"RSS {(last - first) * 100.0 / first:+.1f}%")
+    if name == "exporter":
+        line += "; peak RSS of each life (kB): " + " ".join(map(str, lives))
+    if name in ("mount1", "mount3", "mount4") and duration >= 300 and last * 10 >= first * 11:
+        line = "FAIL: " + line + ": 10% or more"
+        failed = True
+    print(line)
+sys.exit(1 if failed else 0)
+EOF
+  while read -r line; do log "memory: $line"; done < "$work/memory"
   if ((failed)); then
     for f in "$work"/export.log "$work"/mount*.log; do
       echo "--- tail of $(basename "$f")"

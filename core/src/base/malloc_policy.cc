@@ -11,17 +11,19 @@ namespace lcfs {
 
 void ApplyMallocPolicy() {
 #if defined(__GLIBC__)
-  // An administrator's own choice (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=N)
-  // wins.
+  // An administrator's own choice (GLIBC_TUNABLES=glibc.malloc.mmap_threshold=N
+  // or glibc.malloc.arena_max=N) wins, setting by setting.
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.mmap_threshold") != nullptr)
-    return;
+  auto set = [tunables](const char* name) {
+    return tunables != nullptr && std::strstr(tunables, name) != nullptr;
+  };
   // Setting the threshold also turns off its dynamic adjustment (mallopt(3)).
   // 256 KiB: above every small allocation (directory entries, packets,
   // symbols), below a chunk; an mmap per chunk buffer costs microseconds
   // against the milliseconds a chunk takes to arrive.
   constexpr int kMmapThreshold = 256 << 10;
-  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  if (!set("glibc.malloc.mmap_threshold")) mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  if (!set("glibc.malloc.arena_max")) mallopt(M_ARENA_MAX, kArenaMax);
 #endif
 }
 
