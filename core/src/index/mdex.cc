@@ -230,21 +230,39 @@ Result<std::vector<uint8_t>> Mdex::Read(const Hash& hash) const {
   if (!i) return Status::Error(ENOENT, "object " + hash.ToHex() + " not in the index");
   const Slot& s = slots_[*i];
   if (Where(s.tag) == kInMemory) return blobs_[s.offset].bytes;
+  std::vector<uint8_t> bytes(s.length);
+  LCFS_RETURN_IF_ERROR(ReadInto(hash, bytes));
+  return bytes;
+}
 
+Status Mdex::ReadInto(const Hash& hash, std::span<uint8_t> out) const {
+  auto i = FindSlot(hash);
+  if (!i) return Status::Error(ENOENT, "object " + hash.ToHex() + " not in the index");
+  const Slot& s = slots_[*i];
+  const bool in_memory = Where(s.tag) == kInMemory;
+  const size_t length = in_memory ? blobs_[s.offset].bytes.size() : s.length;
+  if (out.size() != length) {
+    return Status::Error(EINVAL, "object " + hash.ToHex() + " is " + std::to_string(length) +
+                                     " bytes, not " + std::to_string(out.size()));
+  }
+  if (in_memory) {
+    const std::vector<uint8_t>& bytes = blobs_[s.offset].bytes;
+    std::copy(bytes.begin(), bytes.end(), out.begin());
+    return Status::Ok();
+  }
   const std::string& path = files_[s.tag & kFileIdMask];
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "open " + path);
-  std::vector<uint8_t> bytes(s.length);
-  auto n = PreadFull(fd.get(), bytes, s.offset);
+  auto n = PreadFull(fd.get(), out, s.offset);
   if (!n.ok()) return n.status().WithContext("read " + path);
-  if (*n < bytes.size()) {
+  if (*n < out.size()) {
     return Status::Error(EIO, path + " shrank since it was indexed (object " + hash.ToHex() + ")");
   }
   // Aliases name the bytes by another name: nothing to check them against.
-  if (!(s.tag & kAliasBit) && ObjectHash(KindOf(s.tag), bytes) != hash) {
+  if (!(s.tag & kAliasBit) && ObjectHash(KindOf(s.tag), out) != hash) {
     return Status::Error(EIO, path + " changed since it was indexed (object " + hash.ToHex() + ")");
   }
-  return bytes;
+  return Status::Ok();
 }
 
 size_t Mdex::MemoryUsage() const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 #include <utility>
 
 #include "lcfs/fec/payload_id.h"
@@ -10,13 +11,20 @@ namespace lcfs::share {
 
 Status ObjectStream::Load(const index::Mdex& mdex) {
   if (loaded()) return Status::Ok();
-  auto bytes = mdex.Read(hash_);
-  if (!bytes.ok()) return bytes.status().WithContext("object " + hash_.ToHex());
-  auto oti = OtiForObject(bytes->size());
+  const auto where = mdex.Get(hash_);
+  if (!where) return Status::Error(ENOENT, "object " + hash_.ToHex() + " not in the index");
+  auto oti = OtiForObject(where->length);
   if (!oti.ok()) return oti.status().WithContext("object " + hash_.ToHex());
-  auto encoder = fec::ObjectEncoder::CreateOwned(*oti, std::move(*bytes));
+  // Not zero-filled: every byte is read over (a fresh zeroed megabyte per
+  // chunk was a third of the exporter's CPU at 1 Gbit/s).
+  auto bytes = std::make_unique_for_overwrite<uint8_t[]>(where->length);
+  const std::span<const uint8_t> object(bytes.get(), where->length);
+  Status read = mdex.ReadInto(hash_, std::span(bytes.get(), where->length));
+  if (!read.ok()) return read.WithContext("object " + hash_.ToHex());
+  auto encoder = fec::ObjectEncoder::Create(*oti, object);
   if (!encoder.ok()) return encoder.status().WithContext("object " + hash_.ToHex());
   oti_ = *oti;
+  bytes_ = std::move(bytes);  // the encoder reads it: freed after the encoder
   encoder_.emplace(std::move(*encoder));
   source_symbols_ = 0;
   max_block_symbols_ = 0;
@@ -35,6 +43,7 @@ Status ObjectStream::Load(const index::Mdex& mdex) {
 
 void ObjectStream::Unload() {
   encoder_.reset();
+  bytes_.reset();
   repair_started_ = false;
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 
@@ -76,6 +77,9 @@ class ObjectStream {
   Hash hash_;
   ObjectKind kind_;
   fec::Oti oti_;
+  // The object's bytes while loaded; declared before encoder_, which reads
+  // them, so it is destroyed after it.
+  std::unique_ptr<uint8_t[]> bytes_;
   std::optional<fec::ObjectEncoder> encoder_;
   net::PacketHeader header_;
   uint64_t source_symbols_ = 0;

@@ -79,6 +79,33 @@ TEST(Mdex, FileRangesAreReadAndVerified) {
   EXPECT_EQ(m.Read(h).status().code(), ENOENT);
 }
 
+TEST(Mdex, ReadIntoFillsACallersBufferOfExactlyTheObjectsLength) {
+  testing::TempTree t;
+  t.Write("f", "0123456789abcdef");
+  Mdex m;
+  const Hash chunk = ObjectHash(ObjectKind::kChunk, Vec("456789"));
+  ASSERT_TRUE(m.Add(chunk, ObjectKind::kChunk, m.AddFile(t.Path("f")), 4, 6));
+  const auto dir_bytes = Vec("a directory object");
+  const Hash dir = ObjectHash(ObjectKind::kDirectory, dir_bytes);
+  ASSERT_TRUE(m.Put(dir, ObjectKind::kDirectory, dir_bytes));
+
+  std::vector<uint8_t> out(6, 0xee);
+  ASSERT_TRUE(m.ReadInto(chunk, out).ok());
+  EXPECT_EQ(out, Vec("456789"));
+  out.assign(dir_bytes.size(), 0xee);
+  ASSERT_TRUE(m.ReadInto(dir, out).ok());
+  EXPECT_EQ(out, dir_bytes);
+  // Another length is refused before anything is read.
+  out.assign(7, 0xee);
+  EXPECT_EQ(m.ReadInto(chunk, out).code(), EINVAL);
+  EXPECT_EQ(m.ReadInto(dir, out).code(), EINVAL);
+  EXPECT_EQ(m.ReadInto(Sha256Of("absent"), out).code(), ENOENT);
+  // Changed bytes do not verify.
+  t.Write("f", "0123XXXX89abcdef");
+  out.assign(6, 0xee);
+  EXPECT_EQ(m.ReadInto(chunk, out).code(), EIO);
+}
+
 TEST(Mdex, AliasNamesTheSameBytes) {
   Mdex m;
   const Hash target = Sha256Of("target"), alias = Sha256Of("alias");

@@ -88,6 +88,10 @@ class Mdex {
   // (O_NOFOLLOW) for file ranges. Verified against `hash`: EIO if a file
   // changed since it was indexed, ENOENT if `hash` is absent.
   Result<std::vector<uint8_t>> Read(const Hash& hash) const;
+  // Read into `out`, which must be exactly the object's length (Get): for
+  // callers that read many objects (the exporter, one per activation) and
+  // need not pay for zero-filling a fresh buffer. EINVAL on another length.
+  Status ReadInto(const Hash& hash, std::span<uint8_t> out) const;
 
   // Sizes the table for `entries` entries at once (no rehashing while adding).
   void Reserve(size_t entries);
