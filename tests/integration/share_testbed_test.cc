@@ -464,6 +464,34 @@ TEST_F(ShareEngineTest, ListenerThatStaysGetsRepairInGrowingRoundsAfterHolds) {
   Unshare(std::move(*engine));
 }
 
+TEST_F(ShareEngineTest, AChunkNothingWasSentOfWaitsBrieflyForAHostBehindInItsFile) {
+  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const auto tree = index::FileTree::FromData(export_.big, kChunk);
+  const std::vector<Hash> chunks(tree->leaves().begin(), tree->leaves().end());
+  // Host 2 is at chunk 0 of "big" and stays there.
+  Receiver behind(bed_->host(2));
+  ASSERT_TRUE(behind.Join(chunks[0]).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] { return stats_.tracked_hosts.load() == 1 && stats_.symbols_sent.load() > 0; }, 5s));
+  // Host 1 asks for chunk 1: it waits for host 2 (a bounded while), then
+  // comes all the same.
+  Receiver ahead(bed_->host(1));
+  auto got = ahead.Fetch(chunks[1], ObjectKind::kChunk, 10s);
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_GT(stats_.start_delays.load(), 0u);
+  // Without a host behind, a reader never waits.
+  ASSERT_TRUE(behind.Leave(chunks[0]).ok());
+  ASSERT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 0; }, 5s));
+  const uint64_t delays = stats_.start_delays.load();
+  for (size_t i = 2; i < chunks.size(); ++i) {
+    got = ahead.Fetch(chunks[i], ObjectKind::kChunk, 10s);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+  }
+  EXPECT_EQ(stats_.start_delays.load(), delays);
+  Unshare(std::move(*engine));
+}
+
 TEST_F(ShareEngineTest, RateLimitHoldsWithinTenPercent) {
   constexpr uint64_t kRate = 30'000'000;
   auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(kRate));

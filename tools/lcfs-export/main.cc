@@ -177,11 +177,12 @@ void Exporter::PrintStats() const {
       g(stats_.unknown_groups) + ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
       g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", holds " +
       g(stats_.holds) + ", repair round symbols " + g(stats_.round_symbols) +
-      ", newcomer symbols " + g(stats_.newcomer_symbols) + ", tracked listeners " +
-      g(stats_.tracked_hosts) + ", fast leaves " + g(stats_.fast_leaves) + ", refused leaves " +
-      g(stats_.refused_leaves) + ", listeners over the caps " + g(stats_.hosts_refused) +
-      ", groups on RFC timers " + g(stats_.rfc_fallbacks) + ", reports for unserved groups " +
-      g(stats_.ignored_records) + ", groups refused " + g(stats_.records_refused));
+      ", newcomer symbols " + g(stats_.newcomer_symbols) + ", start delays " +
+      g(stats_.start_delays) + ", tracked listeners " + g(stats_.tracked_hosts) + ", fast leaves " +
+      g(stats_.fast_leaves) + ", refused leaves " + g(stats_.refused_leaves) +
+      ", listeners over the caps " + g(stats_.hosts_refused) + ", groups on RFC timers " +
+      g(stats_.rfc_fallbacks) + ", reports for unserved groups " + g(stats_.ignored_records) +
+      ", groups refused " + g(stats_.records_refused));
   if (replicator_) {
     const replica::ReplicaStats& r = replicator_->stats();
     log_.Error(std::string("replicas: ") + (replicator_->active() ? "active" : "standby") +

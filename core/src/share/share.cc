@@ -60,6 +60,19 @@ constexpr auto kInitialHold = std::chrono::milliseconds(50);
 // the last, up to a whole set, then without end: so a lossy listener waits a
 // few holds at most, and a listener that left unseen costs one round.
 constexpr uint64_t kFirstRoundDivisor = 16;
+// Readers of one file are rarely in step: a busy host reports later, and a
+// reader's window of chunks grows from one. A group nothing was sent of yet
+// waits while another host listens to a group a little earlier in the walk
+// (at most kNearWalk objects: the same file) that is still sending its
+// first set, or just sent it, but not to this one: that host is behind and
+// would join midway (a whole set more), or after the group ended (all of
+// it again). The waiting group's hosts lend their shares to that host's
+// group, so it catches up. Bounded: a group waits kStartDelay at most, and
+// a host that stays on one group is not behind.
+constexpr auto kStartDelay = std::chrono::milliseconds(200);
+constexpr uint32_t kNearWalk = 32;
+// Waiting groups looked at per weighing: bounds the work with many hosts.
+constexpr size_t kMaxWaiting = 16;
 
 // An address on an interface: a group there, or a tracked host.
 struct LinkAddress {
@@ -144,7 +157,9 @@ struct Active {
   uint64_t round = 0;        // symbols of the next repair round (0: none yet)
   uint64_t newcomer_at = 0;  // position when the last newcomer arrived (statistics)
   Clock::time_point held_until{};
-  Clock::time_point satisfied{};  // when the first hold began (for the leave delay)
+  Clock::time_point satisfied{};      // when the first hold began (for the leave delay)
+  net::Ipv6Address group;             // its key in Loop::active
+  Clock::time_point waiting_since{};  // first found waiting for a host behind (kStartDelay)
 
   // Stride scheduling: the group with the lowest pass among those with a
   // weight sends next, and a turn of n packets adds n / weight. Each
@@ -223,6 +238,7 @@ struct ShareEngine::Loop {
     std::tuple<bool, uint64_t, uint32_t> order;  // (streaming without end, since, walk)
   };
   std::unordered_map<LinkAddress, Pick, LinkAddressHash> picks;  // by host
+  std::vector<LinkAddress> scratch_hosts;                        // of WaitForLaggards
   // Recent delay from a group's satisfaction to its leave (EWMA) and the
   // hold it gives.
   std::chrono::microseconds leave_delay{kInitialHold / 2};
@@ -288,6 +304,10 @@ struct ShareEngine::Loop {
   // listeners tracking does not know (MLDv1, over the caps) share one more
   // host's share. Others get weight 0 and wait.
   void UpdateWeights(Clock::time_point now);
+  // Part of UpdateWeights: a group that has not started waits (its hosts
+  // lending their shares) while a host behind in the same file has not
+  // joined it yet, kStartDelay at most.
+  void WaitForLaggards(Clock::time_point now);
   void RefreshWeights(Clock::time_point now) {
     if (weights_stale || now >= weights_until) UpdateWeights(now);
   }
@@ -457,6 +477,7 @@ void ShareEngine::Loop::OnJoin(int ifindex, const net::Ipv6Address& group) {
   it->second.walk = entry.walk;
   it->second.senders.push_back(*sender);
   it->second.pass = vtime;
+  it->second.group = group;
   it->second.arrivals = snooper->ListenerArrivals(ifindex, group);
   weights_stale = true;
   stats->objects_served.fetch_add(1, std::memory_order_relaxed);
@@ -674,9 +695,60 @@ void ShareEngine::Loop::UpdateWeights(Clock::time_point now) {
     }
     if (a.anonymous) ++anonymous;
   }
-  for (const auto& [host, p] : picks) p.active->weight += 1;
+  WaitForLaggards(now);
+  for (const auto& [host, p] : picks) {
+    if (p.active) p.active->weight += 1;
+  }
   for (auto& [group, a] : active) {
     if (a.anonymous) a.weight += 1.0 / static_cast<double>(anonymous);
+  }
+}
+
+void ShareEngine::Loop::WaitForLaggards(Clock::time_point now) {
+  size_t looked = 0;
+  for (auto& [host, p] : picks) {
+    if (!p.active) continue;
+    Active& x = *p.active;
+    if (x.stream.position() != 0 || x.walk == 0) continue;
+    if (x.waiting_since != Clock::time_point{} && x.waiting_since + kStartDelay <= now) continue;
+    if (++looked > kMaxWaiting) return;
+    // Who listens to x, then whether a host of an earlier group nearby does not.
+    std::vector<LinkAddress>& with_x = scratch_hosts;
+    with_x.clear();
+    for (size_t s : x.senders) {
+      const int ifindex = senders[s].ifindex;
+      snooper->ForEachListener(ifindex, x.group, now, [&](const net::Ipv6Address& h, uint64_t) {
+        with_x.push_back({ifindex, h});
+      });
+    }
+    std::optional<LinkAddress> laggard;
+    for (auto& [group, y] : active) {
+      if (y.epoch != x.epoch || y.walk >= x.walk || x.walk - y.walk > kNearWalk) continue;
+      // Its listeners move on soon: it is still sending its first set, or
+      // just sent it. (A host that stays on one group is not behind.)
+      if (y.round != 0 && now - y.satisfied >= kStartDelay) continue;
+      for (size_t s : y.senders) {
+        const int ifindex = senders[s].ifindex;
+        snooper->ForEachListener(ifindex, group, now, [&](const net::Ipv6Address& h, uint64_t) {
+          const LinkAddress who{ifindex, h};
+          if (!laggard && std::find(with_x.begin(), with_x.end(), who) == with_x.end())
+            laggard = who;
+        });
+      }
+      if (laggard) break;
+    }
+    if (!laggard) continue;
+    // Every host whose pick is x lends its share to the laggard's pick (or,
+    // if the laggard has none now, its share waits).
+    auto lent = picks.find(*laggard);
+    Active* to = lent == picks.end() ? nullptr : lent->second.active;
+    if (to == &x) continue;
+    for (auto& [other, q] : picks) {
+      if (q.active == &x) q.active = to;
+    }
+    if (x.waiting_since == Clock::time_point{}) x.waiting_since = now;
+    weights_until = std::min(weights_until, x.waiting_since + kStartDelay);
+    stats->start_delays.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
@@ -989,6 +1061,9 @@ void ShareEngine::Loop::Run() {
         earliest(std::max(bucket->NextAvailable(now, wake_bytes), blocked_until));
       } else {
         if (auto hold_end = NextHoldEnd(now)) earliest(*hold_end);
+        // A group waiting for a host behind (kStartDelay) starts then.
+        if (weights_until > now && weights_until != Clock::time_point::max())
+          earliest(weights_until);
         if (auto unpause = NextUnpause(now)) earliest(*unpause);
       }
       if (next && *next != armed) {

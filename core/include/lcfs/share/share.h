@@ -86,6 +86,9 @@ struct ShareStats {
   // arrived (which that listener then needs again): the cost of listeners
   // joining a stream under way rather than together.
   std::atomic<uint64_t> newcomer_symbols{0};
+  // Weighings in which a group that had not started waited for a host
+  // behind it in the same file to join it (docs/protocol.md section 9).
+  std::atomic<uint64_t> start_delays{0};
   // Explicit listener tracking (docs/protocol.md section 8).
   std::atomic<uint64_t> tracked_hosts{0};   // (host, group) pairs tracked now
   std::atomic<uint64_t> fast_leaves{0};     // groups stopped on their last listener's report
