@@ -168,21 +168,22 @@ void Exporter::PruneIndexCaches() {
 
 void Exporter::PrintStats() const {
   auto g = [](const std::atomic<uint64_t>& v) { return std::to_string(v.load()); };
-  log_.Error(
-      "statistics: root " + root_.ToHex() + ", published objects " + g(stats_.published_objects) +
-      ", objects served " + g(stats_.objects_served) + ", active objects " +
-      g(stats_.active_objects) + ", active groups " + g(stats_.active_groups) + ", symbols sent " +
-      g(stats_.symbols_sent) + ", bytes sent " + g(stats_.bytes_sent) + ", joins " +
-      g(stats_.joins) + ", leaves " + g(stats_.leaves) + ", unknown groups " +
-      g(stats_.unknown_groups) + ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
-      g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", holds " +
-      g(stats_.holds) + ", repair round symbols " + g(stats_.round_symbols) +
-      ", newcomer symbols " + g(stats_.newcomer_symbols) + ", start delays " +
-      g(stats_.start_delays) + ", tracked listeners " + g(stats_.tracked_hosts) + ", fast leaves " +
-      g(stats_.fast_leaves) + ", refused leaves " + g(stats_.refused_leaves) +
-      ", listeners over the caps " + g(stats_.hosts_refused) + ", groups on RFC timers " +
-      g(stats_.rfc_fallbacks) + ", reports for unserved groups " + g(stats_.ignored_records) +
-      ", groups refused " + g(stats_.records_refused));
+  log_.Error("statistics: root " + root_.ToHex() + ", published objects " +
+             g(stats_.published_objects) + ", objects served " + g(stats_.objects_served) +
+             ", active objects " + g(stats_.active_objects) + ", active groups " +
+             g(stats_.active_groups) + ", symbols sent " + g(stats_.symbols_sent) +
+             ", bytes sent " + g(stats_.bytes_sent) + ", joins " + g(stats_.joins) + ", leaves " +
+             g(stats_.leaves) + ", unknown groups " + g(stats_.unknown_groups) +
+             ", stale objects " + g(stats_.stale_objects) + ", encoder bytes " +
+             g(stats_.encoder_bytes) + ", send errors " + g(stats_.send_errors) + ", holds " +
+             g(stats_.holds) + ", repair round symbols " + g(stats_.round_symbols) +
+             ", newcomer symbols " + g(stats_.newcomer_symbols) + ", start delays " +
+             g(stats_.start_delays) + ", tracked listeners " + g(stats_.tracked_hosts) +
+             ", fast leaves " + g(stats_.fast_leaves) + ", refused leaves " +
+             g(stats_.refused_leaves) + ", listeners over the caps " + g(stats_.hosts_refused) +
+             ", groups on RFC timers " + g(stats_.rfc_fallbacks) +
+             ", reports for unserved groups " + g(stats_.ignored_records) + ", groups refused " +
+             g(stats_.records_refused) + ", querier changes " + g(stats_.querier_changes));
   if (replicator_) {
     const replica::ReplicaStats& r = replicator_->stats();
     log_.Error(std::string("replicas: ") + (replicator_->active() ? "active" : "standby") +
