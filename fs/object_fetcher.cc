@@ -3,7 +3,6 @@
 #include <syslog.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <utility>
 
 namespace lcfs::fs {
@@ -11,9 +10,6 @@ namespace {
 
 // How often a blocked Get looks at its cancel flag and at shutdown.
 constexpr auto kPollPeriod = std::chrono::milliseconds(50);
-// Objects remembered as timed out at once, at most (a bound on the memory
-// if a whole tree times out; expired entries go first).
-constexpr size_t kMaxTimedOut = 4096;
 
 std::string LengthError(const ObjectId& id, size_t size) {
   return "object " + id.hash.ToHex() + " is " + std::to_string(size) + " bytes, its parent says " +
@@ -151,7 +147,7 @@ void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority pr
 
 void ObjectFetcher::OnAnswer(const std::shared_ptr<Flight>& flight,
                              Result<std::vector<uint8_t>> bytes) {
-  bool to_pipeline = false, failed = false, waited = false;
+  bool to_pipeline = false, failed = false;
   Status error;
   {
     MutexLock lock(&flight->mu);
@@ -175,13 +171,9 @@ void ObjectFetcher::OnAnswer(const std::shared_ptr<Flight>& flight,
         // Another request of the flight (a promotion) may still succeed.
         failed = flight->pending == 0;
         error = flight->last_error;
-        waited = flight->waiters > 0;
       }
     }
   }
-  // Remembered only when a reader waited it out: a prefetch that timed out
-  // does not make a later read fail at once.
-  if (failed && error.code() == ETIMEDOUT && waited) RememberTimeout(flight->id.hash);
   if (failed)
     Complete(flight,
              Status::Error(EIO, "fetch " + flight->id.hash.ToHex() + ": " + error.ToString()));
@@ -294,7 +286,6 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
       continue;
     }
     Status gave_up;
-    bool timed_out = false;
     if (cancel && cancel->load()) {
       cancelled_gets_++;
       gave_up = Status::Error(ECANCELED, "fetch " + id.hash.ToHex() + ": cancelled");
@@ -302,7 +293,6 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
       gave_up = Status::Error(EIO, "fetch " + id.hash.ToHex() + ": shutting down");
     } else if (!policy_.hard && std::chrono::steady_clock::now() >= deadline) {
       gave_up = Status::Error(EIO, "fetch " + id.hash.ToHex() + ": timed out waiting for it");
-      timed_out = true;
     }
     if (!gave_up.ok()) {
       flight->waiters--;
@@ -323,38 +313,14 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
         queue_cv_.Signal();
       }
       for (FetchTicket t : tickets) upstream_.Cancel(t);
-      if (timed_out) RememberTimeout(id.hash);
       return gave_up;
     }
     flight->cv.WaitFor(&flight->mu, kPollPeriod);
   }
 }
 
-void ObjectFetcher::RememberTimeout(const Hash& hash) {
-  if (policy_.hard) return;
-  const auto now = std::chrono::steady_clock::now();
-  MutexLock lock(&inflight_mu_);
-  if (timed_out_.size() >= kMaxTimedOut) {
-    std::erase_if(timed_out_, [now](const auto& e) { return e.second <= now; });
-    if (timed_out_.size() >= kMaxTimedOut) timed_out_.clear();
-  }
-  timed_out_[hash] = now + kTimeoutMemory;
-}
-
-bool ObjectFetcher::RecentlyTimedOut(const Hash& hash) {
-  MutexLock lock(&inflight_mu_);
-  auto it = timed_out_.find(hash);
-  if (it == timed_out_.end()) return false;
-  if (it->second > std::chrono::steady_clock::now()) return true;
-  timed_out_.erase(it);
-  return false;
-}
-
 Result<ObjectRef> ObjectFetcher::Get(const ObjectId& id, const std::atomic<bool>* cancel) {
   if (ObjectRef hit = GetCached(id)) return hit;
-  if (!policy_.hard && RecentlyTimedOut(id.hash))
-    return Status::Error(EIO, "fetch " + id.hash.ToHex() + ": timed out less than " +
-                                  std::to_string(kTimeoutMemory.count()) + " s ago");
   for (int attempt = 1;; ++attempt) {
     if (shutdown_) return Status::Error(EIO, "fetch " + id.hash.ToHex() + ": shutting down");
     Result<ObjectRef> result = Attempt(id, cancel);

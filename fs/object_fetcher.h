@@ -30,10 +30,6 @@
 // timeout with EIO, so no reader hangs on an unreachable exporter; "hard"
 // retries until the object arrives, the mount shuts down or the caller is
 // cancelled (a FUSE request the kernel interrupted abandons its fetch).
-// A soft mount's read fails once, at the timeout: when a read-ahead request
-// fails, the kernel asks again at once for the page the reader wanted
-// (filemap_read, then read_folio), which would wait out a second timeout. So
-// an object whose fetch timed out fails at once for kTimeoutMemory after.
 //
 // Thread safety: every method may be called from any thread at once (FUSE
 // request threads, the pipeline thread running continuations), except
@@ -99,9 +95,6 @@ using ObjectRef = std::shared_ptr<const cache::CachedObject>;
 
 class ObjectFetcher {
  public:
-  // How long a soft mount remembers that an object's fetch timed out.
-  static constexpr std::chrono::seconds kTimeoutMemory{1};
-
   ObjectFetcher(ObjectSource& upstream, cache::ChunkCache& cache, FetchPolicy policy);
   ~ObjectFetcher();  // Shutdown()
   ObjectFetcher(const ObjectFetcher&) = delete;
@@ -158,10 +151,6 @@ class ObjectFetcher {
   // Publishes the flight's outcome to its waiters and continuations.
   void Complete(const std::shared_ptr<Flight>& flight, Result<ObjectRef> result)
       EXCLUDES(inflight_mu_, queue_mu_);
-  // Soft mode: the fetch of `hash` timed out now; RecentlyTimedOut then
-  // holds for kTimeoutMemory.
-  void RememberTimeout(const Hash& hash) EXCLUDES(inflight_mu_);
-  bool RecentlyTimedOut(const Hash& hash) EXCLUDES(inflight_mu_);
   // One blocking attempt: joins or starts a flight and waits for it.
   Result<ObjectRef> Attempt(const ObjectId& id, const std::atomic<bool>* cancel);
   void PipelineLoop() EXCLUDES(queue_mu_);
@@ -176,9 +165,6 @@ class ObjectFetcher {
 
   Mutex inflight_mu_;
   std::unordered_map<Hash, std::shared_ptr<Flight>> inflight_ GUARDED_BY(inflight_mu_);
-  // Soft mode: objects whose fetch timed out, until when they fail at once.
-  std::unordered_map<Hash, std::chrono::steady_clock::time_point> timed_out_
-      GUARDED_BY(inflight_mu_);
 
   mutable Mutex queue_mu_;
   CondVar queue_cv_;  // the pipeline has work, or stop

@@ -72,10 +72,6 @@ class FakeSource : public ObjectSource {
     std::lock_guard lock(mu_);
     return fetched_;
   }
-  int calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
   FetchRequest last_request() {
     std::lock_guard lock(mu_);
     return last_;
@@ -157,50 +153,6 @@ TEST_F(ObjectFetcherTest, SoftTimeoutGivesEio) {
   EXPECT_EQ(r.status().code(), EIO);
   EXPECT_NE(r.status().message().find("ETIMEDOUT"), std::string::npos) << r.status().message();
   EXPECT_LT(took, 5s);
-}
-
-// The kernel asks again at once for a page whose read-ahead failed: that
-// second read must not wait out a second timeout.
-TEST_F(ObjectFetcherTest, AnObjectThatTimedOutFailsAtOnceForAWhileThenIsFetchedAgain) {
-  const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(10, 1));
-  source_.SetOffline(true);
-  FetchPolicy policy;
-  policy.timeout = 200ms;
-  ObjectFetcher fetcher(source_, *cache_, policy);
-  ASSERT_FALSE(fetcher.Get({h, ObjectKind::kChunk}).ok());
-  const auto failed = std::chrono::steady_clock::now();
-  ASSERT_EQ(source_.calls(), 1);
-  source_.SetOffline(false);
-  auto again = fetcher.Get({h, ObjectKind::kChunk});
-  // Unless this thread stalled past the memory, the source was not asked.
-  if (std::chrono::steady_clock::now() - failed < ObjectFetcher::kTimeoutMemory) {
-    ASSERT_FALSE(again.ok());
-    EXPECT_NE(again.status().message().find("timed out less than"), std::string::npos)
-        << again.status().message();
-    EXPECT_EQ(source_.calls(), 1);
-  }
-  // Once the memory expired, the object is fetched again.
-  EXPECT_TRUE(lcfs::testing::WaitUntil(
-      [&] {
-        return fetcher.Get({h, ObjectKind::kChunk}).ok();
-      },
-      10s, 100ms));
-  EXPECT_EQ(source_.fetched(), 1);
-}
-
-// A prefetch that timed out, which no reader waited for, does not make a
-// read fail at once.
-TEST_F(ObjectFetcherTest, APrefetchThatTimedOutDoesNotFailTheNextRead) {
-  const Hash h = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(10, 4));
-  source_.SetOffline(true);
-  FetchPolicy policy;
-  policy.timeout = 100ms;
-  ObjectFetcher fetcher(source_, *cache_, policy);
-  fetcher.Prefetch({h, ObjectKind::kChunk}, FetchPriority::kPrefetch);
-  ASSERT_TRUE(
-      lcfs::testing::WaitUntil([&] { return fetcher.stats().upstream_failures >= 1; }, 10s));
-  source_.SetOffline(false);
-  EXPECT_TRUE(fetcher.Get({h, ObjectKind::kChunk}).ok());
 }
 
 TEST_F(ObjectFetcherTest, HardMountRetriesUntilTheSourceIsBack) {
