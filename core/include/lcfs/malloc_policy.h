@@ -7,17 +7,19 @@
 // that size, and then keeps the pages in whichever per-thread arena served
 // them: resident memory climbs to the peak of every arena together and stays
 // there (measured by tests/soak/soak.sh: a mount grew from 35 to 43 MB after
-// its first minute, and to 10-13 MB flat with this policy). A fixed threshold
-// below the chunk size makes every such buffer its own mapping, returned to
-// the kernel when it is freed.
+// its first minute). A fixed threshold above the chunk size keeps chunk
+// buffers in the heap, where a freed buffer's pages serve the next one: a
+// mapping per buffer (a threshold below the chunk) cost a page fault and a
+// kernel zero-fill per page, most of the mount's CPU in a cold read. What
+// bounds the memory is the arenas (below) and HeapTrimmer.
 //
 // glibc also gives each thread that allocates an arena of its own, up to 8
 // per core, each keeping the pages of its own peak; the mount's FUSE pool
 // grows with the readers' concurrency and never shrinks (to 16 request
 // threads). kArenaMax arenas in all bound that whatever the number of
 // threads (soak.sh, 10 minutes: a mount grew from 9 to 20 threads and
-// its anonymous memory did not grow). The hot paths allocate little (chunk
-// buffers are mappings), so threads seldom wait for an arena's lock.
+// its anonymous memory did not grow). The hot paths allocate little (one
+// buffer per object), so threads seldom wait for an arena's lock.
 //
 // What stays is the memory freed into the arenas' middles: glibc returns a
 // heap's free top by itself, but the free pages inside an arena only when

@@ -18,10 +18,13 @@ void ApplyMallocPolicy() {
     return tunables != nullptr && std::strstr(tunables, name) != nullptr;
   };
   // Setting the threshold also turns off its dynamic adjustment (mallopt(3)).
-  // 256 KiB: above every small allocation (directory entries, packets,
-  // symbols), below a chunk; an mmap per chunk buffer costs microseconds
-  // against the milliseconds a chunk takes to arrive.
-  constexpr int kMmapThreshold = 256 << 10;
+  // 4 MiB: above a chunk (1 MiB by default) and its decoder, so chunk buffers
+  // reuse heap pages. A fresh mapping per chunk buffer cost a page fault and
+  // a kernel zero-fill per page: with the 256 KiB threshold this had, a cold
+  // read through the mount spent 23 s of CPU per GiB, 4 MiB brought it to
+  // 8.5 s (bench/e2e/fs_cold_read.sh, perf). HeapTrimmer gives the pages
+  // back once they are free.
+  constexpr int kMmapThreshold = 4 << 20;
   if (!set("glibc.malloc.mmap_threshold")) mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   if (!set("glibc.malloc.arena_max")) mallopt(M_ARENA_MAX, kArenaMax);
 #endif
