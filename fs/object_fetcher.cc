@@ -192,7 +192,9 @@ void ObjectFetcher::Store(const std::shared_ptr<Flight>& flight, std::vector<uin
     upstream_failures_++;
     return Complete(flight, Status::Error(EIO, LengthError(id, bytes.size())));
   }
-  Result<cache::CachedObject> stored = cache_.Insert(id.hash, id.kind, bytes);
+  // The source verified the bytes (ObjectSource's contract): hashing them
+  // again here cost a SHA-256 of every object on the mount's hot path.
+  Result<cache::CachedObject> stored = cache_.InsertVerified(id.hash, id.kind, bytes);
   if (!stored.ok()) {
     upstream_failures_++;
     // A source returning bad bytes or a full disk is not helped by retrying.

@@ -12,7 +12,9 @@
 # Not a test: prints figures with the load average. Needs root and g++.
 #
 #   bench/e2e/fs_cold_read.sh [BUILD_DIR]   (SIZE_MB=1024; RATE=100G, i.e.
-#                                            unthrottled: the hosts bound it)
+#                                            unthrottled: the hosts bound it;
+#                                            PERF=FILE: perf record -g of the
+#                                            mount over the cold read)
 set -euo pipefail
 if [ "${1:-}" = --inside ]; then
   b=$LCFS_BENCH_BUILD
@@ -47,8 +49,16 @@ PY
   for _ in $(seq 600); do mountpoint -q "$work/mnt" && break; sleep 0.1; done
   cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; } # user + system, s (USER_HZ 100)
   m0=$(cpu "$mount_pid"); e0=$(cpu "$exp_pid")
+  # PERF=FILE: a call-graph profile of the mount over the read (perf report -i FILE).
+  if [[ -n "${PERF:-}" ]]; then
+    perf record -q -g -o "$PERF" -p "$mount_pid" 2>/dev/null &
+    perf_pid=$!
+    bench_pids+=("$perf_pid")
+    sleep 0.5 # perf attaches
+  fi
   t0=$(now); dd if="$work/mnt/big.bin" of=/dev/null bs=1M status=none; t1=$(now)
   m1=$(cpu "$mount_pid"); e1=$(cpu "$exp_pid")
+  if [[ -n "${PERF:-}" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   lcfs_rate=$(echo "$SIZE_MB / ($t1 - $t0)" | bc -l)
   printf 'lcfs cold read:            %.1f MiB/s (%.2f s; CPU: mount %.2f s, exporter %.2f s; load %s)\n' \
     "$lcfs_rate" "$(echo "$t1 - $t0" | bc)" "$(echo "$m1 - $m0" | bc)" "$(echo "$e1 - $e0" | bc)" \
@@ -73,7 +83,7 @@ PY
 fi
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
-export LCFS_BENCH_BUILD=$build SIZE_MB=${SIZE_MB:-1024} RATE=${RATE:-100G} RAW_WINDOW=${RAW_WINDOW:-32}
+export LCFS_BENCH_BUILD=$build PERF=${PERF:-} SIZE_MB=${SIZE_MB:-1024} RATE=${RATE:-100G} RAW_WINDOW=${RAW_WINDOW:-32}
 for f in fs/lcfs tools/lcfs-export tools/lcfs-sync tests/lcfs-testbed; do
   [ -x "$build/$f" ] || { echo "missing $build/$f" >&2; exit 1; }
 done

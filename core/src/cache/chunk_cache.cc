@@ -352,6 +352,11 @@ Result<CachedObject> ChunkCache::Insert(const Hash& hash, ObjectKind kind,
     stats_.rejected++;
     return Status::Error(EIO, "object " + hash.ToHex() + " failed verification");
   }
+  return InsertVerified(hash, kind, bytes);
+}
+
+Result<CachedObject> ChunkCache::InsertVerified(const Hash& hash, ObjectKind kind,
+                                                std::span<const uint8_t> bytes) {
   if (auto hit = Lookup(hash, kind)) return std::move(*hit);
 
   {

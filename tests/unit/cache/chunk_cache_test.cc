@@ -77,6 +77,33 @@ TEST_F(ChunkCacheTest, RejectsBytesThatDoNotVerify) {
   EXPECT_EQ((*cache)->stats().rejected, 2u);
 }
 
+// InsertVerified takes the caller's verification as proof: it stores what it
+// is given under the hash without hashing (a caller that verified nothing
+// must use Insert), and a later process finds the object as one Insert wrote.
+TEST_F(ChunkCacheTest, InsertVerifiedStoresWithoutHashingAgain) {
+  const auto bytes = RandomBytes(3000, 9);
+  const Hash h = ObjectHash(ObjectKind::kChunk, bytes);
+  auto other = bytes;
+  other[0] ^= 1;
+  const Hash unhashed = ObjectHash(ObjectKind::kChunk, RandomBytes(10, 10));
+  {
+    auto cache = ChunkCache::Open(dir_, 0);
+    ASSERT_TRUE(cache.ok());
+    auto stored = (*cache)->InsertVerified(h, ObjectKind::kChunk, bytes);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_EQ(*stored->ReadAll(), bytes);
+    // Not hashed: bytes under a name they do not hash to are stored as given.
+    ASSERT_TRUE((*cache)->InsertVerified(unhashed, ObjectKind::kChunk, other).ok());
+    EXPECT_EQ((*cache)->stats().inserts, 2u);
+    EXPECT_EQ((*cache)->stats().rejected, 0u);
+  }
+  auto cache = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(cache.ok());
+  auto hit = (*cache)->Lookup(h, ObjectKind::kChunk);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(*hit->ReadAll(), bytes);
+}
+
 TEST_F(ChunkCacheTest, RestartReusesObjects) {
   const auto bytes = RandomBytes(5000, 3);
   const Hash h = ObjectHash(ObjectKind::kDirectory, bytes);

@@ -45,7 +45,9 @@ class FakeSource : public ObjectSource {
     auto it = objects_.find(hash);
     if (it == objects_.end()) return Status::Error(ENOENT, "unknown object");
     auto bytes = it->second;
-    if (corrupt_) bytes[0] ^= 1;
+    // Bytes that do not verify: a source reports that (ObjectSource's
+    // contract), as MdexObjectSource and the network source do.
+    if (corrupt_) return Status::Error(EIO, "object does not verify");
     fetched_++;
     return bytes;
   }

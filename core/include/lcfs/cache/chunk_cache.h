@@ -115,6 +115,13 @@ class ChunkCache {
   // Verifies `bytes` against `hash` under `kind`, stores them and returns the
   // pinned object. EIO when verification fails or the disk stays full.
   Result<CachedObject> Insert(const Hash& hash, ObjectKind kind, std::span<const uint8_t> bytes);
+  // Insert without the hash: only for bytes the caller has itself verified
+  // against `hash` under `kind` (an ObjectSource's answer, whose contract is
+  // exactly that), so that an object is hashed once on its way in. Unverified
+  // bytes passed here would be served as `hash`, and stamped as verified for
+  // every process sharing the cache, until `lcfs-cache check` removes them.
+  Result<CachedObject> InsertVerified(const Hash& hash, ObjectKind kind,
+                                      std::span<const uint8_t> bytes);
 
   ChunkCacheStats stats() const;
   const std::string& dir() const { return dir_; }
