@@ -19,16 +19,11 @@
 # the wire with IPv6 + UDP + Ethernet headers, 62 bytes each).
 # Needs root and python3.
 set -euo pipefail
-if [[ "${1:-}" != --inside ]]; then
-  build=$(realpath "${1:-build}")
-  exec "$build/tests/lcfs-testbed" --hosts 2 -- bash "$(realpath "$0")" --inside "$build" \
-    "${2:-5}" "${3:-256}"
-fi
-build=$2 rounds=$3 kib=$4
-tools=$build/tools
 . "$(dirname "$0")/lib.sh"
+bench_in_testbed "--hosts 2" tools/lcfs-export tools/lcfs-sync tools/lcfs-keygen -- "$@"
+rounds=${3:-5} kib=${4:-256}
+bench_init "$2" lcfs-bench
 in1() { in_host 1 "$@"; }
-bench_setup lcfs-bench
 mkdir -p "$work/src" "$work/d1" "$work/d2" "$work/state"
 write_f() { { head -c "$((kib << 10))" /dev/urandom; echo "$1"; } >"$work/src/f.tmp"; mv "$work/src/f.tmp" "$work/src/f"; }
 write_f token-0

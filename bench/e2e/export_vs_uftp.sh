@@ -18,16 +18,12 @@
 # receiver's packet processing when it runs in the sending syscall.
 # Needs root, python3, uftp/uftpd (Debian package uftp).
 set -euo pipefail
-if [[ "${1:-}" != --inside ]]; then
-  build=$(realpath "${1:-build}")
-  exec "$build/tests/lcfs-testbed" --hosts 2 -- bash "$(realpath "$0")" --inside "$build" \
-    "${2:-256}" "${3:-8}"
-fi
-build=$2 size_mib=$3 seconds=$4
 . "$(dirname "$0")/lib.sh"
+bench_in_testbed "--hosts 2" tools/lcfs-export -- "$@"
+build=$2 size_mib=${3:-256} seconds=${4:-8}
+bench_init "$build" lcfs-bench
 in0() { in_host 0 "$@"; }
 in1() { in_host 1 "$@"; }
-bench_setup lcfs-bench
 mkdir -p "$work/export" "$work/recv"
 head -c "$((size_mib << 20))" /dev/urandom >"$work/export/data"
 

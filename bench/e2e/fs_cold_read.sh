@@ -19,8 +19,7 @@ set -euo pipefail
 if [ "${1:-}" = --inside ]; then
   b=$LCFS_BENCH_BUILD
   . "$(dirname "$0")/lib.sh"
-  LCFS_BENCH_TOOLS=$b/tools
-  bench_setup lcfs-coldbench
+  bench_init "$b" lcfs-coldbench
   bench_mounts+=("$work/mnt")
   mkdir -p "$work/src" "$work/mnt" "$work/sync"
   g++ -O2 -std=c++20 -o "$work/raw_multicast" "$(dirname "$0")/raw_multicast.cc"

@@ -1,8 +1,8 @@
 # Shared by the end-to-end benchmarks that run inside lcfs-testbed
-# (bench/e2e/*.sh). Source it once the script runs inside the testbed
-# (LCFS_TB_NS_<n> set), then:
+# (bench/e2e/*.sh). Source it first, then:
 #
-#   bench_setup lcfs-onestream           # $work, cleaned up on exit
+#   bench_in_testbed "--hosts 2" tools/lcfs-export -- "$@"   # from here on, inside
+#   bench_init "$2" lcfs-onestream      # $tools, $work (cleaned up on exit)
 #   bench_start_exporter 0 "$work/src" --rate 1G   # sets exp_pid, root
 #   in_host 1 "$build/fs/lcfs" "$root" "$work/mnt" -o iface=lan0
 #   bench_mounts+=("$work/mnt")
@@ -11,6 +11,37 @@
 # bench_pids, by its own PID: start it as `nsenter --net="$(host_ns N)" --
 # prog &` (nsenter execs prog, so `$!` is prog). `in_host N prog &` would give
 # the PID of a subshell, since in_host is a shell function.
+
+# bench_in_testbed "TESTBED OPTIONS" PROGRAM... -- "$@": the script's start.
+# Run from outside, it checks that the build (the script's first argument,
+# default ./build) holds each PROGRAM and the testbed, then runs the script
+# again inside `lcfs-testbed TESTBED OPTIONS` as `SCRIPT --inside BUILD ARG...`
+# (BUILD absolute, the script's other arguments after it): it does not
+# return. Inside, it returns at once.
+bench_in_testbed() {
+  local options=$1 build
+  shift
+  local programs=()
+  while [[ $1 != -- ]]; do programs+=("$1"); shift; done
+  shift
+  [[ "${1:-}" == --inside ]] && return 0
+  build=$(realpath "${1:-build}")
+  (($# > 0)) && shift
+  local f
+  for f in tests/lcfs-testbed "${programs[@]}"; do
+    [[ -x "$build/$f" ]] || { echo "missing $build/$f: build it first" >&2; exit 1; }
+  done
+  # shellcheck disable=SC2086 # the testbed's options are words
+  exec "$build/tests/lcfs-testbed" $options -- bash "$(realpath "$0")" --inside "$build" "$@"
+}
+
+# bench_init BUILD NAME: inside the testbed, the tools of BUILD ($tools, and
+# LCFS_BENCH_TOOLS for bench_start_exporter) and $work (bench_setup NAME).
+bench_init() {
+  tools=$1/tools
+  LCFS_BENCH_TOOLS=$tools
+  bench_setup "$2"
+}
 
 # The network namespace of testbed host N, as a path for nsenter --net.
 host_ns() {

@@ -16,8 +16,7 @@ set -euo pipefail
 if [ "${1:-}" = --inside ]; then
   b=$LCFS_BENCH_BUILD
   . "$(dirname "$0")/lib.sh"
-  LCFS_BENCH_TOOLS=$b/tools
-  bench_setup lcfs-metabench
+  bench_init "$b" lcfs-metabench
   mnt=$work/mnt
   bench_mounts+=("$mnt")
   mkdir -p "$mnt"

@@ -19,19 +19,10 @@
 # Medians over RUNS (default 3). Targets: two/one <= 1.3, stall <= 2 s.
 # A report, not a test. Needs root and python3.
 set -euo pipefail
-if [[ "${1:-}" != --inside ]]; then
-  build=$(realpath "${1:-build}")
-  for f in tools/lcfs-export tools/lcfs-sync tests/lcfs-testbed; do
-    [[ -x "$build/$f" ]] || { echo "no $build/$f: build it first" >&2; exit 2; }
-  done
-  exec "$build/tests/lcfs-testbed" --hosts 3 -- bash "$(realpath "$0")" --inside "$build" \
-    "${2:-3}" "${3:-64}"
-fi
-build=$2 runs=$3 mib=$4
-LCFS_BENCH_TOOLS=$build/tools
-tools=$build/tools
 . "$(dirname "$0")/lib.sh"
-bench_setup lcfs-replicas
+bench_in_testbed "--hosts 3" tools/lcfs-export tools/lcfs-sync -- "$@"
+build=$2 runs=${3:-3} mib=${4:-64}
+bench_init "$build" lcfs-replicas
 mkdir -p "$work/src"
 head -c "$((mib << 20))" /dev/urandom >"$work/src/file"
 

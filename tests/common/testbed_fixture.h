@@ -2,51 +2,61 @@
 // the privileges a testbed needs or without the programs built, then a
 // testbed and a fresh directory for the test's files (removed at teardown);
 // and the steps they share: an exporter started until it prints its root
-// HASH, a tool run to its end.
+// HASH, a program run to its end (also without a testbed).
 #pragma once
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <chrono>
-#include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <initializer_list>
-#include <iterator>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/process_watch.h"
+#include "common/tool_run.h"
 #include "common/wait.h"
+#include "testbed/subprocess.h"
 #include "testbed/testbed.h"
 
 namespace lcfs::testing {
 
-// CPU time (user + system) of process `pid` so far, in clock ticks: what a
-// test that checks a process does not spin compares over a window.
-inline uint64_t CpuTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  uint64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return utime + stime;
+// What a program run to its end left.
+struct ProgramRun {
+  int code = -1;  // exit code, 128 + signal if killed, -1 if it did not run or end
+  double seconds = 0;
+  std::string out, err;
+};
+
+// Runs `argv` until it exits (a test failure after `limit`): in `host`'s
+// network namespace, or in the test's own without one (no testbed needed).
+inline ProgramRun RunProgram(const std::vector<std::string>& argv, testbed::Host* host = nullptr,
+                             std::chrono::seconds limit = std::chrono::seconds(120)) {
+  ProgramRun r;
+  const auto start = std::chrono::steady_clock::now();
+  auto p = host ? host->Spawn(argv) : testbed::Subprocess::Spawn(argv);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  if (!p.ok()) return r;
+  auto status = p->Wait(limit);
+  EXPECT_TRUE(status.has_value()) << argv[0] << " did not exit";
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.out = p->Stdout();
+  r.err = p->Stderr();
+  if (status) r.code = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
+  return r;
 }
 
 class ProgramsTestbedTest : public ::testing::Test {
  protected:
-  // Call first in SetUp, then return if IsSkipped() or HasFatalFailure().
-  void StartTestbed(std::initializer_list<std::string> programs, int hosts,
+  // Call first in SetUp: false when the test was skipped or failed (then
+  // SetUp returns).
+  bool StartTestbed(std::initializer_list<std::string> programs, int hosts,
                     const std::string& tag) {
     StartTestbed(programs, testbed::TestbedOptions{.hosts = hosts}, tag);
+    return !IsSkipped() && !HasFatalFailure();
   }
   // The same with any testbed: several LANs, hosts with links to more than one.
   void StartTestbed(std::initializer_list<std::string> programs,
@@ -83,32 +93,42 @@ class ProgramsTestbedTest : public ::testing::Test {
     return "";
   }
 
-  // What a tool run to its end left.
-  struct Run {
-    int code = -1;  // exit code, 128 + signal if killed, -1 if it did not run or end
-    double seconds = 0;
-    std::string out, err;
-  };
+  // Exports `dir` from `host` as the testbed tests run lcfs-export: on lan0,
+  // `dir` not watched, no index cache, MLD Query Interval 1 s, quiet, at
+  // `rate`. Returns the root HASH (StartExporter).
+  std::string ExportTree(const std::string& dir, const std::string& rate = "1G", int host = 0) {
+    return StartExporter({kExportProgram, "--iface", "lan0", "--no-watch", "--no-index-cache",
+                          "--rate", rate, "--mld-query-interval", "1s", "--quiet", dir},
+                         host);
+  }
+
+  using Run = ProgramRun;
   // Runs `argv` on `host` until it exits (a test failure after `limit`).
   Run RunOn(int host, const std::vector<std::string>& argv,
             std::chrono::seconds limit = std::chrono::seconds(120)) {
-    Run r;
-    const auto start = std::chrono::steady_clock::now();
-    auto p = bed_->host(host).Spawn(argv);
-    EXPECT_TRUE(p.ok()) << p.status().ToString();
-    if (!p.ok()) return r;
-    auto status = p->Wait(limit);
-    EXPECT_TRUE(status.has_value()) << argv[0] << " did not exit";
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.out = p->Stdout();
-    r.err = p->Stderr();
-    if (status) r.code = WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
-    return r;
+    return RunProgram(argv, &bed_->host(host), limit);
+  }
+
+  // lcfs-sync on `host` with `args` after `--iface lan0`: spawned, or run
+  // to its end (RunOn).
+  Result<testbed::Subprocess> SpawnSyncOn(int host, const std::vector<std::string>& args) {
+    return bed_->host(host).Spawn(SyncArgv(args));
+  }
+  Run RunSyncOn(int host, const std::vector<std::string>& args,
+                std::chrono::seconds limit = std::chrono::seconds(120)) {
+    return RunOn(host, SyncArgv(args), limit);
   }
 
   std::unique_ptr<testbed::Testbed> bed_;
   std::string base_;  // the test's directory
   std::optional<testbed::Subprocess> exporter_;
+
+ private:
+  static std::vector<std::string> SyncArgv(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {kSyncProgram, "--iface", "lan0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
 };
 
 }  // namespace lcfs::testing

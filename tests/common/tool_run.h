@@ -2,9 +2,11 @@
 // the tests of their documented output and exit codes.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 namespace lcfs::testing {
@@ -35,5 +37,20 @@ inline ToolRun RunTool(const std::string& tool, const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+// The tests of one built tool: skipped when the build has not made it.
+class BuiltToolTest : public ::testing::Test {
+ protected:
+  using ToolRun = testing::ToolRun;
+  explicit BuiltToolTest(const std::string& name) : tool_(ToolPath(name)) {}
+  void SetUp() override {
+    if (!std::filesystem::exists(tool_)) GTEST_SKIP() << tool_ << " not built";
+  }
+  const std::string& Tool() const { return tool_; }
+  ToolRun RunTool(const std::string& args) const { return testing::RunTool(tool_, args); }
+
+ private:
+  std::string tool_;
+};
 
 }  // namespace lcfs::testing

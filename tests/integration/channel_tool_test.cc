@@ -28,8 +28,6 @@ using sync::testing::ScratchDir;
 using sync::testing::TreeListing;
 using sync::testing::WriteAll;
 
-const std::string kExport = LCFS_TOOLS_DIR "/lcfs-export";
-const std::string kSync = LCFS_TOOLS_DIR "/lcfs-sync";
 constexpr auto kPatience = std::chrono::seconds(30);  // bounded waits, generous under load
 
 // A state only observable by polling (a file's content, a counter).
@@ -41,8 +39,9 @@ bool WaitFor(F done) {
 class ChannelToolTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport, kSync}, 3, "channel-tool");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({lcfs::testing::kExportProgram, lcfs::testing::kSyncProgram}, 3,
+                      "channel-tool"))
+      return;
     auto key = SigningKey::Generate();
     ASSERT_TRUE(key.ok());
     key_path_ = keys_ / "site.key";
@@ -54,8 +53,9 @@ class ChannelToolTest : public lcfs::testing::ProgramsTestbedTest {
   // Starts lcfs-export --sign on host 0; returns the first root HASH it prints.
   std::string StartExporter(const std::string& dir, const std::string& announce_interval = "2s") {
     return ProgramsTestbedTest::StartExporter(
-        {kExport, "--iface", "lan0", "--sign", key_path_, "--settle", "100ms", "--no-index-cache",
-         "--mld-query-interval", "1s", "--announce-interval", announce_interval, "--quiet", dir});
+        {lcfs::testing::kExportProgram, "--iface", "lan0", "--sign", key_path_, "--settle", "100ms",
+         "--no-index-cache", "--mld-query-interval", "1s", "--announce-interval", announce_interval,
+         "--quiet", dir});
   }
   // The number of root HASH lines the exporter printed so far.
   size_t ExporterRoots() const {
@@ -65,9 +65,9 @@ class ChannelToolTest : public lcfs::testing::ProgramsTestbedTest {
 
   // Runs lcfs-sync on `host`; returns its exit code, stdout in *out.
   int RunSync(const std::vector<std::string>& args, std::string* out, int host = 1) {
-    std::vector<std::string> argv = {kSync, "--iface", "lan0", "--state", state_.path()};
+    std::vector<std::string> argv = {"--state", state_.path()};
     argv.insert(argv.end(), args.begin(), args.end());
-    const Run run = RunOn(host, argv);
+    const Run run = RunSyncOn(host, argv);
     *out = run.out + run.err;
     return run.code;
   }
@@ -83,7 +83,23 @@ class ChannelToolTest : public lcfs::testing::ProgramsTestbedTest {
     return f.ok() ? std::move(*f) : nullptr;
   }
 
-  ScratchDir keys_, state_;
+  // Exports src_ holding a = "version 1\n" (host 0) and follows its channel
+  // from host 1 (reader_) up to the first record (first_).
+  void FollowVersion1() {
+    WriteAll(src_ / "a", "version 1\n");
+    const std::string v1 = StartExporter(src_.path());
+    ASSERT_EQ(v1.size(), 64u);
+    reader_ = StartFollower(1);
+    ASSERT_TRUE(reader_);
+    auto first = reader_->WaitNewer(std::nullopt, std::chrono::steady_clock::now() + kPatience);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    ASSERT_EQ(first->root.ToHex(), v1);
+    first_ = *first;
+  }
+
+  ScratchDir keys_, state_, src_;
+  std::unique_ptr<Follower> reader_;
+  Record first_;  // FollowVersion1
   std::string key_path_;
   ChannelId channel_;
   std::optional<SigningKey> key_;
@@ -126,8 +142,8 @@ TEST_F(ChannelToolTest, FollowSyncsEachNewVersion) {
   ScratchDir src, dst;
   WriteAll(src / "a", "version 1\n");
   ASSERT_EQ(StartExporter(src.path()).size(), 64u);
-  auto sync = bed_->host(1).Spawn({kSync, "--iface", "lan0", "--state", state_.path(), "--follow",
-                                   "-q", channel_.ToString(), dst.path()});
+  auto sync =
+      SpawnSyncOn(1, {"--state", state_.path(), "--follow", "-q", channel_.ToString(), dst.path()});
   ASSERT_TRUE(sync.ok());
   ASSERT_TRUE(WaitFor([&] { return ReadAll(dst / "a") == "version 1\n"; })) << sync->Stderr();
   for (int v = 2; v <= 3; ++v) {
@@ -152,27 +168,19 @@ TEST_F(ChannelToolTest, BadChannelAndNoPublisher) {
 }
 
 TEST_F(ChannelToolTest, ReplayedAndForgedRecordsAreIgnored) {
-  ScratchDir src;
-  WriteAll(src / "a", "version 1\n");
-  const std::string v1 = StartExporter(src.path());
-  ASSERT_EQ(v1.size(), 64u);
-  auto reader = StartFollower(1);
-  ASSERT_TRUE(reader);
-  auto first = reader->WaitNewer(std::nullopt, std::chrono::steady_clock::now() + kPatience);
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
-  EXPECT_EQ(first->root.ToHex(), v1);
-  const RecordBytes old_record = EncodeRecord(*first);
+  ASSERT_NO_FATAL_FAILURE(FollowVersion1());
+  const RecordBytes old_record = EncodeRecord(first_);
 
-  WriteAll(src / "a", "version 2\n");
-  auto second = reader->WaitNewer(first->sequence, std::chrono::steady_clock::now() + kPatience);
+  WriteAll(src_ / "a", "version 2\n");
+  auto second = reader_->WaitNewer(first_.sequence, std::chrono::steady_clock::now() + kPatience);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
-  ASSERT_NE(second->root, first->root);
+  ASSERT_NE(second->root, first_.root);
 
   // Host 2 replays the old record and forges a newer one for another root
   // (a well-formed packet: only the signature is wrong).
   Record forged = *second;
   forged.sequence += 1000;
-  forged.root = first->root;
+  forged.root = first_.root;
   const RecordBytes forged_bytes = EncodeRecord(forged);
   auto guard = bed_->host(2).Enter();
   ASSERT_TRUE(guard.ok());
@@ -185,32 +193,25 @@ TEST_F(ChannelToolTest, ReplayedAndForgedRecordsAreIgnored) {
   ASSERT_TRUE(WaitFor([&] {
     const net::OutgoingDatagram d[2] = {{group, old_record}, {group, forged_bytes}};
     EXPECT_TRUE(sock->Send(d).ok());
-    const RecordCounters c = reader->counters();
+    const RecordCounters c = reader_->counters();
     return c[RecordDrop::kOldSequence] > 0 && c[RecordDrop::kBadSignature] > 0;
   }));
-  EXPECT_EQ(reader->current()->root, second->root);
-  EXPECT_EQ(reader->current()->sequence, second->sequence);
+  EXPECT_EQ(reader_->current()->root, second->root);
+  EXPECT_EQ(reader_->current()->sequence, second->sequence);
 }
 
 TEST_F(ChannelToolTest, ExporterRestartWithTheSameKeyIsFollowed) {
-  ScratchDir src;
-  WriteAll(src / "a", "version 1\n");
-  const std::string v1 = StartExporter(src.path());
-  ASSERT_EQ(v1.size(), 64u);
-  auto reader = StartFollower(1);
-  ASSERT_TRUE(reader);
-  auto first = reader->WaitNewer(std::nullopt, std::chrono::steady_clock::now() + kPatience);
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(FollowVersion1());
 
   exporter_->Stop(SIGTERM, std::chrono::seconds(10));
-  WriteAll(src / "a", "version 2 (written while the exporter was down)\n");
-  const std::string v2 = StartExporter(src.path());
-  ASSERT_NE(v2, v1);
-  auto second = reader->WaitNewer(first->sequence, std::chrono::steady_clock::now() + kPatience);
+  WriteAll(src_ / "a", "version 2 (written while the exporter was down)\n");
+  const std::string v2 = StartExporter(src_.path());
+  ASSERT_NE(v2, first_.root.ToHex());
+  auto second = reader_->WaitNewer(first_.sequence, std::chrono::steady_clock::now() + kPatience);
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(second->root.ToHex(), v2);
-  EXPECT_GT(second->sequence, first->sequence);
-  EXPECT_EQ(reader->counters()[RecordDrop::kBadSignature], 0u);
+  EXPECT_GT(second->sequence, first_.sequence);
+  EXPECT_EQ(reader_->counters()[RecordDrop::kBadSignature], 0u);
 }
 
 }  // namespace

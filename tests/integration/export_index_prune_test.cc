@@ -43,8 +43,7 @@ std::string WithExtension(std::string path, const std::string& ext) {
 class ExportIndexPruneTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport}, 1, "index-prune");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({kExport}, 1, "index-prune")) return;
     if (geteuid() != 0) GTEST_SKIP() << "the default cache directory of root is tested";
   }
   void TearDown() override {

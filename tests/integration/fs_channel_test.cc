@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/mount_fixture.h"
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/subprocess.h"
@@ -32,8 +33,6 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string& kLcfs = lcfs::testing::kLcfsProgram;
-const std::string& kExport = lcfs::testing::kExportProgram;
 const std::string kKeygen = lcfs::testing::ToolPath("lcfs-keygen");
 
 std::string ReadFile(const std::string& path) {
@@ -61,17 +60,11 @@ std::set<std::string> ListFrom(DIR* dir) {
   return names;
 }
 
-class FsChannelTest : public ::testing::Test {
+class FsChannelTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    LCFS_REQUIRE_TESTBED();
-    if (!stdfs::exists(kExport) || !stdfs::exists(kKeygen)) GTEST_SKIP() << "tools not built";
-    auto bed = testbed::Testbed::Create({.hosts = 2});
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(*bed);
-    auto base = bed_->MakeTempDir("fs-channel");
-    ASSERT_TRUE(base.ok());
-    base_ = *base;
+    if (!StartTestbed({testing::kExportProgram, testing::kLcfsProgram, kKeygen}, 2, "fs-channel"))
+      return;
     src_ = base_ + "/src";
     stdfs::create_directories(src_ + "/sub");
     std::ofstream(src_ + "/version") << "v1\n";
@@ -99,7 +92,7 @@ class FsChannelTest : public ::testing::Test {
     bed_->TrackMount(mnt);
     std::string opts = "iface=lan0,timeout=5,cache=" + base_ + "/cache-" + name;
     if (!extra.empty()) opts += "," + extra;
-    Status st = bed_->host(1).Run({kLcfs, source, mnt, "-o", opts});
+    Status st = bed_->host(1).Run({testing::kLcfsProgram, source, mnt, "-o", opts});
     if (status)
       *status = st;
     else
@@ -107,9 +100,7 @@ class FsChannelTest : public ::testing::Test {
     return mnt;
   }
 
-  std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_;
-  std::string base_, src_, channel_;
+  std::string src_, channel_;
 };
 
 TEST_F(FsChannelTest, FollowsUpdatesWhileOpenFilesAndListingsKeepTheirVersion) {

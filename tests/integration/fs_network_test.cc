@@ -17,6 +17,7 @@
 
 #include "common/mount_fixture.h"
 #include "common/random_bytes.h"
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/hash.h"
 #include "lcfs/unique_fd.h"
@@ -29,23 +30,13 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string& kLcfs = lcfs::testing::kLcfsProgram;
-const std::string& kExport = lcfs::testing::kExportProgram;
-
 using lcfs::testing::Sh;
 using lcfs::testing::WriteRandomFile;
 
-class FsNetworkTest : public ::testing::Test {
+class FsNetworkTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    LCFS_REQUIRE_TESTBED();
-    if (!stdfs::exists(kExport)) GTEST_SKIP() << "lcfs-export not built";
-    auto bed = testbed::Testbed::Create({.hosts = 2});
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(*bed);
-    auto base = bed_->MakeTempDir("fs-network");
-    ASSERT_TRUE(base.ok());
-    base_ = *base;
+    if (!StartTestbed({testing::kExportProgram, testing::kLcfsProgram}, 2, "fs-network")) return;
     src_ = base_ + "/src";
     mnt_ = base_ + "/mnt";
     stdfs::create_directories(src_ + "/sub");
@@ -64,13 +55,11 @@ class FsNetworkTest : public ::testing::Test {
   Status Mount(const std::string& hash, const std::string& extra = "") {
     std::string opts = "iface=lan0,cache=" + base_ + "/cache,timeout=3";
     if (!extra.empty()) opts += "," + extra;
-    return bed_->host(1).Run({kLcfs, hash, mnt_, "-o", opts});
+    return bed_->host(1).Run({testing::kLcfsProgram, hash, mnt_, "-o", opts});
   }
   void Unmount() { ::umount2(mnt_.c_str(), MNT_DETACH); }
 
-  std::unique_ptr<testbed::Testbed> bed_;
-  std::optional<testbed::Subprocess> exporter_;
-  std::string base_, src_, mnt_, root_;
+  std::string src_, mnt_, root_;
 };
 
 TEST_F(FsNetworkTest, MountedTreeMatchesTheExportAndHeadFetchesOnlyFirstChunks) {

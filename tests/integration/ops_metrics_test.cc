@@ -54,9 +54,9 @@ double Value(const std::string& exposition, const std::string& series) {
 class OpsMetricsTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({testing::kExportProgram, testing::kSyncProgram, testing::kLcfsProgram}, 2,
-                 "ops-metrics");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({testing::kExportProgram, testing::kSyncProgram, testing::kLcfsProgram}, 2,
+                      "ops-metrics"))
+      return;
     src_ = base_ + "/src";
     mnt_ = base_ + "/mnt";
     stdfs::create_directories(src_);

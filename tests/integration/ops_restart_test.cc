@@ -44,8 +44,7 @@ struct ExportRun {
 class OpsRestartTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({testing::kExportProgram, testing::kSyncProgram}, 2, "ops-restart");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({testing::kExportProgram, testing::kSyncProgram}, 2, "ops-restart")) return;
     src_ = base_ + "/src";
     cache_ = base_ + "/state/index";
     for (int i = 0; i < kFiles; ++i) {

@@ -57,16 +57,11 @@ TEST(OpsUserMountTest, NonRootUserMountsReadsAndUnmounts) {
   for (const std::string& d : {home, mnt}) ASSERT_EQ(::chown(d.c_str(), kUser, kUser), 0);
   stdfs::copy_file(testing::kLcfsProgram, bin);
 
-  auto exporter = (*bed)->host(0).Spawn({testing::kExportProgram, "-q", "-i", "lan0", src});
-  ASSERT_TRUE(exporter.ok()) << exporter.status().ToString();
-  std::string root;
-  testing::WaitUntil(
-      [&] {
-        root = exporter->Stdout().substr(0, 64);
-        return root.size() == 64;
-      },
-      60s);
-  ASSERT_EQ(root.size(), 64u) << exporter->Stderr();
+  std::optional<testbed::Subprocess> exporter;
+  auto printed = testing::StartExporter((*bed)->host(0), {"-q", "-i", "lan0", src}, &exporter,
+                                        std::chrono::seconds(60));
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  const std::string root = *printed;
 
   // Debian gives every user /dev/fuse (mode 0666); containers often do not.
   // A private mount namespace lends the user a 0666 node of the same device,

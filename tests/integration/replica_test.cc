@@ -2,7 +2,6 @@
 // engine's standby, and lcfs-export replicas of one tree that take over from
 // each other when one is killed mid-read, with one of them sending.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -15,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/group_receiver.h"
 #include "common/random_bytes.h"
 #include "common/testbed_fixture.h"
 #include "common/tool_run.h"
@@ -32,60 +32,37 @@ namespace {
 namespace stdfs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using testing::kExportProgram;
+using testing::kSyncProgram;
 using testing::WaitUntil;
-
-const std::string kExport = testing::ToolPath("lcfs-export"),
-                  kSync = testing::ToolPath("lcfs-sync");
 
 // Counts the packets of one object that reach a host.
 class PacketCounter {
  public:
   PacketCounter(const testbed::Host& host, const Hash& object, ObjectKind kind)
-      : object_(object), kind_(kind) {
-    auto guard = host.Enter();
-    EXPECT_TRUE(guard.ok()) << guard.status().ToString();
-    net::MulticastSocketOptions o;
-    o.port = net::kDefaultPort;
-    auto s = net::MulticastSocket::Open(o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (!s.ok()) return;
-    socket_.emplace(std::move(*s));
-    EXPECT_TRUE(socket_->Join(net::GroupAddress(object), host.ifindex()).ok());
+      : receiver_(host), object_(object), kind_(kind) {
+    EXPECT_TRUE(receiver_.Join(object).ok());
   }
   // Reads what has arrived within `wait`; returns the packets of the object.
   uint64_t Drain(std::chrono::milliseconds wait) {
-    const auto deadline = Clock::now() + wait;
-    std::vector<std::array<uint8_t, 2048>> bufs(32);
-    std::vector<net::IncomingDatagram> in(bufs.size());
-    while (Clock::now() < deadline) {
-      pollfd p{socket_->fd(), POLLIN, 0};
-      if (poll(&p, 1, 10) <= 0) continue;
-      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
-      auto n = socket_->Receive(in);
-      if (!n.ok()) break;
-      for (size_t i = 0; i < *n; ++i) {
-        net::PacketView v;
-        if (net::ParsePacketFor(std::span(in[i].buffer.data(), in[i].length), object_, kind_, &v,
-                                &counters_) == net::PacketDrop::kNone)
-          ++packets_;
-      }
-    }
+    receiver_.ReceivePackets(object_, kind_, Clock::now() + wait, [&](const net::PacketView&) {
+      ++packets_;
+      return false;
+    });
     return packets_;
   }
 
  private:
+  testing::GroupReceiver receiver_;
   Hash object_;
   ObjectKind kind_;
-  std::optional<net::MulticastSocket> socket_;
-  net::PacketCounters counters_;
   uint64_t packets_ = 0;
 };
 
 class ShareStandbyTest : public testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({}, 2, "replica-standby");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({}, 2, "replica-standby")) return;
     stdfs::create_directories(base_ + "/src");
     testing::WriteRandomFile(base_ + "/src/big", 3u << 20, 1);
     auto index = index::IndexPath(base_ + "/src", {});
@@ -184,8 +161,7 @@ class ReplicaExportTest : public testing::ProgramsTestbedTest {
   static constexpr size_t kFileSize = 48u << 20;
 
   void SetUp() override {
-    StartTestbed({kExport, kSync}, 3, "replica");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({kExportProgram, kSyncProgram}, 3, "replica")) return;
     src_ = base_ + "/src";
     stdfs::create_directories(src_);
     testing::WriteRandomFile(src_ + "/big", kFileSize, 7);
@@ -197,7 +173,8 @@ class ReplicaExportTest : public testing::ProgramsTestbedTest {
   testbed::Subprocess StartReplica(int host, const std::string& expect,
                                    std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {
-        kExport, "--iface", "lan0", "--no-watch", "--no-index-cache", "--mld-query-interval", "1s"};
+        kExportProgram,         "--iface", "lan0", "--no-watch", "--no-index-cache",
+        "--mld-query-interval", "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(src_);
     auto p = bed_->host(host).Spawn(argv);
@@ -217,12 +194,22 @@ class ReplicaExportTest : public testing::ProgramsTestbedTest {
   }
 
   testbed::Subprocess StartReader() {
-    auto p = bed_->host(2).Spawn({kSync, "-q", "--iface", "lan0", hash_, base_ + "/dest"});
+    auto p = bed_->host(2).Spawn({kSyncProgram, "-q", "--iface", "lan0", hash_, base_ + "/dest"});
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return std::move(*p);
   }
 
   uint64_t Tx(int host) { return *bed_->host(host).InterfaceCounter("tx_bytes"); }
+
+  // Waits for the reader to end (then stops `progress`): it succeeds with
+  // an exact copy.
+  void ExpectReadCompletes(testbed::Subprocess& reader, ProgressSampler& progress) {
+    const auto status = reader.Wait(120s);
+    progress.Stop();
+    ASSERT_TRUE(status.has_value()) << "the read did not finish";
+    EXPECT_EQ(*status, 0) << testbed::DescribeWaitStatus(*status) << "\n" << reader.Stderr();
+    ExpectCopyIsExact();
+  }
 
   void ExpectCopyIsExact() {
     EXPECT_EQ(ReadAll(base_ + "/dest/big"), ReadAll(src_ + "/big")) << "bytes differ";
@@ -248,11 +235,7 @@ TEST_F(ReplicaExportTest, KillingTheActiveReplicaMidReadStallsTheReaderBriefly) 
   EXPECT_LT(sent_b, 100'000u) << "the standby sent " << sent_b << " bytes";
 
   ASSERT_TRUE(a.Signal(SIGKILL).ok());
-  const auto status = reader.Wait(120s);
-  progress.Stop();
-  ASSERT_TRUE(status.has_value()) << "the read did not finish";
-  EXPECT_EQ(*status, 0) << testbed::DescribeWaitStatus(*status) << "\n" << reader.Stderr();
-  ExpectCopyIsExact();
+  ASSERT_NO_FATAL_FAILURE(ExpectReadCompletes(reader, progress));
   EXPECT_NE(b.Stderr().find("replicas: active"), std::string::npos) << b.Stderr();
   std::printf("replica takeover: longest gap in the reader's progress %lld ms\n",
               static_cast<long long>(progress.longest_gap().count()));
@@ -272,11 +255,7 @@ TEST_F(ReplicaExportTest, KillingTheStandbyMidReadChangesNothing) {
   ASSERT_TRUE(WaitUntil([&] { return progress.received() > kFileSize / 4; }, 60s))
       << "the reader received nothing: " << reader.Stderr();
   ASSERT_TRUE(b.Signal(SIGKILL).ok());
-  const auto status = reader.Wait(120s);
-  progress.Stop();
-  ASSERT_TRUE(status.has_value()) << "the read did not finish";
-  EXPECT_EQ(*status, 0) << testbed::DescribeWaitStatus(*status) << "\n" << reader.Stderr();
-  ExpectCopyIsExact();
+  ASSERT_NO_FATAL_FAILURE(ExpectReadCompletes(reader, progress));
   std::printf("standby killed: longest gap in the reader's progress %lld ms\n",
               static_cast<long long>(progress.longest_gap().count()));
   EXPECT_LT(progress.longest_gap(), 2s);
@@ -312,7 +291,7 @@ TEST_F(ReplicaExportTest, WithPeerOnlyTheNamedReplicasCanMakeItStandBy) {
 }
 
 TEST(ReplicaCli, BadReplicaOptionsGiveAClearErrorAndTheHelpNamesThem) {
-  if (!stdfs::exists(kExport)) GTEST_SKIP() << kExport << " not built";
+  if (!stdfs::exists(kExportProgram)) GTEST_SKIP() << kExportProgram << " not built";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--peer", "ff02::1"}, "--peer: ff02::1 is not a unicast address"},
       {{"--peer", "not-an-address"}, "--peer"},
@@ -320,21 +299,16 @@ TEST(ReplicaCli, BadReplicaOptionsGiveAClearErrorAndTheHelpNamesThem) {
       {{"--replica-interval", "11s"}, "--replica-interval: from 10ms to 10s"},
   };
   for (const auto& [args, message] : cases) {
-    std::vector<std::string> argv = {kExport};
+    std::vector<std::string> argv = {kExportProgram};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.push_back("/nonexistent");
-    auto p = testbed::Subprocess::Spawn(argv);
-    ASSERT_TRUE(p.ok());
-    const auto status = p->Wait(30s);
-    ASSERT_TRUE(status.has_value());
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << args[0];
-    EXPECT_NE(p->Stderr().find(message), std::string::npos) << p->Stderr();
+    const testing::ProgramRun run = testing::RunProgram(argv);
+    EXPECT_EQ(run.code, 2) << args[0];
+    EXPECT_NE(run.err.find(message), std::string::npos) << run.err;
   }
-  auto help = testbed::Subprocess::Spawn({kExport, "--help"});
-  ASSERT_TRUE(help.ok());
-  ASSERT_TRUE(help->Wait(30s).has_value());
+  const testing::ProgramRun help = testing::RunProgram({kExportProgram, "--help"});
   for (const char* option : {"--peer ADDR", "--replica-interval D", "--no-replicas"})
-    EXPECT_NE(help->Stdout().find(option), std::string::npos) << option;
+    EXPECT_NE(help.out.find(option), std::string::npos) << option;
 }
 
 }  // namespace

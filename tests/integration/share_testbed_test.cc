@@ -23,6 +23,9 @@
 #include <sstream>
 #include <thread>
 
+#include "common/group_receiver.h"
+#include "common/process_watch.h"
+#include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "lcfs/fec/decoder.h"
 #include "lcfs/fec/payload_id.h"
@@ -53,6 +56,9 @@ const auto kQueryInterval = 1000ms;
 
 net::MldTimers FastTimers() { return net::MldTimers::Fast(kQueryInterval); }
 
+using lcfs::testing::CpuShare;
+using lcfs::testing::kExportProgram;
+using lcfs::testing::Occurrences;
 using lcfs::testing::WaitUntil;
 
 using lcfs::testing::RandomBytes;
@@ -64,46 +70,17 @@ void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
              static_cast<std::streamsize>(bytes.size()));
 }
 
-// A receiver on one host: a socket on the lcfs port, living in that host.
-class Receiver {
+// A receiver on one host (tests/common/group_receiver.h) that decodes,
+// counts and times what it receives.
+class Receiver : public lcfs::testing::GroupReceiver {
  public:
-  explicit Receiver(const Host& host) : host_(host) {
-    auto guard = host.Enter();
-    EXPECT_TRUE(guard.ok()) << guard.status().ToString();
-    net::MulticastSocketOptions o;
-    o.port = net::kDefaultPort;
-    auto s = net::MulticastSocket::Open(o);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    if (s.ok()) socket_.emplace(std::move(*s));
-  }
-
-  Status Join(const Hash& h) { return socket_->Join(net::GroupAddress(h), host_.ifindex()); }
-  Status Leave(const Hash& h) { return socket_->Leave(net::GroupAddress(h), host_.ifindex()); }
+  using GroupReceiver::GroupReceiver;
 
   // Calls fn(view) for every valid packet of `hash` until fn returns true
   // or `timeout` passes; false on timeout.
   bool Receive(const Hash& hash, ObjectKind kind, std::chrono::milliseconds timeout,
                const std::function<bool(const net::PacketView&)>& fn) {
-    const auto deadline = Clock::now() + timeout;
-    std::vector<std::array<uint8_t, 2048>> bufs(32);
-    std::vector<net::IncomingDatagram> in(bufs.size());
-    for (;;) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{socket_->fd(), POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 50))) <= 0) continue;
-      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
-      auto n = socket_->Receive(in);
-      if (!n.ok()) return false;
-      for (size_t i = 0; i < *n; ++i) {
-        net::PacketView v;
-        const auto drop = net::ParsePacketFor(std::span(in[i].buffer.data(), in[i].length), hash,
-                                              kind, &v, &counters_);
-        if (drop != net::PacketDrop::kNone) continue;
-        if (fn(v)) return true;
-      }
-    }
+    return ReceivePackets(hash, kind, Clock::now() + timeout, fn);
   }
 
   // Joins, receives until the object decodes, checks its hash; leaves if asked.
@@ -111,18 +88,8 @@ class Receiver {
                                      std::chrono::milliseconds timeout = 10s, bool leave = true) {
     LCFS_RETURN_IF_ERROR(Join(hash));
     std::optional<fec::ObjectDecoder> decoder;
-    Status error;
     const bool done = Receive(hash, kind, timeout, [&](const net::PacketView& v) {
-      if (!decoder) {
-        auto oti = fec::Oti::Decode(v.header.oti);
-        if (!oti.ok()) return false;
-        auto d = fec::ObjectDecoder::Create(*oti);
-        if (!d.ok()) return false;
-        decoder.emplace(std::move(*d));
-      }
-      auto id = fec::PayloadId::Decode(v.header.payload_id);
-      auto r = decoder->Add(id->sbn, id->esi, v.symbol);
-      return r.ok() && *r == fec::DecodeProgress::kComplete;
+      return Decode(v, &decoder) == fec::DecodeProgress::kComplete;
     });
     if (leave) LCFS_RETURN_IF_ERROR(Leave(hash));
     if (!done) return Status::Error(ETIMEDOUT, "object " + hash.ToHex() + " not received");
@@ -137,24 +104,12 @@ class Receiver {
   std::vector<uint32_t> Burst(const Hash& hash, ObjectKind kind, std::chrono::milliseconds first,
                               std::chrono::milliseconds silence) {
     std::vector<uint32_t> esis;
-    std::vector<std::array<uint8_t, 2048>> bufs(32);
-    std::vector<net::IncomingDatagram> in(bufs.size());
     auto deadline = Clock::now() + first;
-    while (Clock::now() < deadline) {
-      pollfd p{socket_->fd(), POLLIN, 0};
-      if (poll(&p, 1, 10) <= 0) continue;
-      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
-      auto n = socket_->Receive(in);
-      if (!n.ok()) break;
-      for (size_t i = 0; i < *n; ++i) {
-        net::PacketView v;
-        if (net::ParsePacketFor(std::span(in[i].buffer.data(), in[i].length), hash, kind, &v,
-                                &counters_) != net::PacketDrop::kNone)
-          continue;
-        esis.push_back(fec::PayloadId::Decode(v.header.payload_id)->esi);
-        deadline = Clock::now() + silence;
-      }
-    }
+    ReceivePackets(hash, kind, deadline, [&](const net::PacketView& v) {
+      esis.push_back(fec::PayloadId::Decode(v.header.payload_id)->esi);
+      deadline = Clock::now() + silence;
+      return false;
+    });
     return esis;
   }
 
@@ -175,35 +130,14 @@ class Receiver {
     return t;
   }
 
-  // Discards datagrams already queued (e.g. those that came between a
-  // decode and the leave), so what is counted next was sent after this.
-  void Drain() {
-    std::vector<std::array<uint8_t, 2048>> bufs(64);
-    std::vector<net::IncomingDatagram> in(bufs.size());
-    for (;;) {
-      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
-      auto n = socket_->Receive(in);
-      if (!n.ok() || *n == 0) return;
-    }
-  }
-
   // Counts every datagram for `duration`, whatever its object.
   Tally CountAll(std::chrono::milliseconds duration) {
     Tally t;
-    const auto deadline = Clock::now() + duration;
-    std::vector<std::array<uint8_t, 2048>> bufs(64);
-    std::vector<net::IncomingDatagram> in(bufs.size());
-    while (Clock::now() < deadline) {
-      pollfd p{socket_->fd(), POLLIN, 0};
-      if (poll(&p, 1, 10) <= 0) continue;
-      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
-      auto n = socket_->Receive(in);
-      if (!n.ok()) break;
-      for (size_t i = 0; i < *n; ++i) {
-        ++t.packets;
-        t.bytes += in[i].length;
-      }
-    }
+    ReceiveUntil(Clock::now() + duration, [&](std::span<const uint8_t> datagram) {
+      ++t.packets;
+      t.bytes += datagram.size();
+      return false;
+    });
     return t;
   }
 
@@ -212,63 +146,63 @@ class Receiver {
   // hash. Counts in *packets those received for them.
   Status FetchMany(const std::vector<Hash>& hashes, ObjectKind kind, size_t window,
                    std::chrono::milliseconds timeout, uint64_t* packets) {
-    const auto deadline = Clock::now() + timeout;
     std::map<net::ObjectId, size_t> joined;  // object id -> index in `hashes`
     std::vector<std::optional<fec::ObjectDecoder>> decoders(hashes.size());
     size_t next = 0, done = 0;
-    std::vector<std::array<uint8_t, 2048>> bufs(64);
-    std::vector<net::IncomingDatagram> in(bufs.size());
-    while (done < hashes.size()) {
+    auto join_more = [&]() -> Status {
       for (; next < hashes.size() && joined.size() < window; ++next) {
         LCFS_RETURN_IF_ERROR(Join(hashes[next]));
         joined[net::ObjectIdOf(hashes[next])] = next;
       }
-      if (Clock::now() > deadline)
-        return Status::Error(ETIMEDOUT, std::to_string(done) + " objects of " +
-                                            std::to_string(hashes.size()) + " received");
-      pollfd p{socket_->fd(), POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) continue;
-      for (size_t i = 0; i < bufs.size(); ++i) in[i].buffer = bufs[i];
-      auto n = socket_->Receive(in);
-      if (!n.ok()) return n.status();
-      for (size_t i = 0; i < *n; ++i) {
-        net::PacketView v;
-        if (net::ParsePacket(std::span(in[i].buffer.data(), in[i].length), &v) !=
-                net::PacketDrop::kNone ||
-            v.header.kind != kind)
-          continue;
-        auto it = joined.find(v.header.object_id);
-        if (it == joined.end()) continue;
-        ++*packets;
-        auto& decoder = decoders[it->second];
-        if (!decoder) {
-          auto oti = fec::Oti::Decode(v.header.oti);
-          if (!oti.ok()) continue;
-          auto d = fec::ObjectDecoder::Create(*oti);
-          if (!d.ok()) continue;
-          decoder.emplace(std::move(*d));
-        }
-        auto id = fec::PayloadId::Decode(v.header.payload_id);
-        auto r = decoder->Add(id->sbn, id->esi, v.symbol);
-        if (!r.ok() || *r != fec::DecodeProgress::kComplete) continue;
-        const Hash& hash = hashes[it->second];
-        if (ObjectHash(kind, decoder->TakeObject()) != hash)
-          return Status::Error(EIO, "object " + hash.ToHex() + " decoded to other bytes");
-        decoder.reset();
-        LCFS_RETURN_IF_ERROR(Leave(hash));
-        joined.erase(it);
-        ++done;
+      return Status::Ok();
+    };
+    Status error = join_more();
+    if (!error.ok() || hashes.empty()) return error;
+    const bool all = ReceiveUntil(Clock::now() + timeout, [&](std::span<const uint8_t> datagram) {
+      net::PacketView v;
+      if (net::ParsePacket(datagram, &v) != net::PacketDrop::kNone || v.header.kind != kind)
+        return false;
+      auto it = joined.find(v.header.object_id);
+      if (it == joined.end()) return false;
+      ++*packets;
+      auto& decoder = decoders[it->second];
+      if (Decode(v, &decoder) != fec::DecodeProgress::kComplete) return false;
+      const Hash& hash = hashes[it->second];
+      if (ObjectHash(kind, decoder->TakeObject()) != hash) {
+        error = Status::Error(EIO, "object " + hash.ToHex() + " decoded to other bytes");
+        return true;
       }
-    }
+      decoder.reset();
+      joined.erase(it);
+      ++done;
+      error = Leave(hash);
+      if (error.ok()) error = join_more();
+      return !error.ok() || done == hashes.size();
+    });
+    if (!error.ok()) return error;
+    if (!all)
+      return Status::Error(ETIMEDOUT, std::to_string(done) + " objects of " +
+                                          std::to_string(hashes.size()) + " received");
     return Status::Ok();
   }
 
-  const net::PacketCounters& counters() const { return counters_; }
-
  private:
-  const Host& host_;
-  std::optional<net::MulticastSocket> socket_;
-  net::PacketCounters counters_;
+  // Adds v's symbol to *decoder (made from v's OTI if none yet); nullopt if
+  // the packet could not be used.
+  static std::optional<fec::DecodeProgress> Decode(const net::PacketView& v,
+                                                   std::optional<fec::ObjectDecoder>* decoder) {
+    if (!*decoder) {
+      auto oti = fec::Oti::Decode(v.header.oti);
+      if (!oti.ok()) return std::nullopt;
+      auto d = fec::ObjectDecoder::Create(*oti);
+      if (!d.ok()) return std::nullopt;
+      decoder->emplace(std::move(*d));
+    }
+    auto id = fec::PayloadId::Decode(v.header.payload_id);
+    auto r = (*decoder)->Add(id->sbn, id->esi, v.symbol);
+    if (!r.ok()) return std::nullopt;
+    return *r;
+  }
 };
 
 // A tree to export: a directory with a few files, indexed with kChunk.
@@ -748,8 +682,6 @@ TEST_F(ShareEngineTest, ErrorsSayWhatIsMissing) {
 
 // ---- lcfs-export -----------------------------------------------------------
 
-const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
-
 // Reads the child's stdout lines (the HASH lines).
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
@@ -1005,9 +937,9 @@ INSTANTIATE_TEST_SUITE_P(Snooping, ListenerTrackingTest, ::testing::Bool(),
 class LcfsExportTest : public ShareEngineTest {
  protected:
   Result<testbed::Subprocess> Start(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {kExport, "--iface",      "lan0", "--mld-query-interval",
-                                     "1s",    "--chunk-size", "256K", "--rate",
-                                     "50M",   "--settle",     "200ms"};
+    std::vector<std::string> argv = {kExportProgram, "--iface",      "lan0", "--mld-query-interval",
+                                     "1s",           "--chunk-size", "256K", "--rate",
+                                     "50M",          "--settle",     "200ms"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.push_back(export_.dir);
     return exporter().Spawn(argv);
@@ -1100,10 +1032,7 @@ TEST_F(LcfsExportTest, FileModifiedBehindItsBackIsNotSentAndTriggersAReindex) {
   EXPECT_EQ(a.Count(export_.big_chunk1, ObjectKind::kChunk, 1000ms).packets, 0u);
   EXPECT_EQ(a.counters().accepted, 0u);
   const std::string err = p->Stderr();
-  size_t reindexes = 0;
-  for (size_t at = 0; (at = err.find("changed behind our back", at)) != std::string::npos; ++at)
-    ++reindexes;
-  EXPECT_EQ(reindexes, 1u) << err;
+  EXPECT_EQ(Occurrences(err, "changed behind our back"), 1u) << err;
   // The changed chunk is served under its new name.
   auto tree = index::FileTree::FromData(changed, kChunk);
   auto fresh = a.Fetch(tree->leaves()[1], ObjectKind::kChunk);
@@ -1132,27 +1061,6 @@ TEST_F(LcfsExportTest, SigtermMidTransferExitsZeroAndLeavesNothingBehind) {
   EXPECT_TRUE(mld->receives_mldv1_reports());
 }
 
-// CPU time (user + system) of a process so far, in clock ticks.
-uint64_t CpuTicks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command's closing parenthesis: state is field 3, utime 14, stime 15.
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  uint64_t utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return utime + stime;
-}
-
-size_t Occurrences(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 // Waits until `rx` receives packets of `hash` again (the stream is back).
 bool StreamComesBack(Receiver& rx, const Hash& hash, std::chrono::seconds timeout) {
   return WaitUntil([&] { return rx.Count(hash, ObjectKind::kChunk, 200ms).packets > 0; }, timeout);
@@ -1169,13 +1077,7 @@ TEST_F(LcfsExportTest, LinkDownPausesWithoutSpinningAndTheStreamResumesWhenItIsB
   ASSERT_TRUE(exporter().Run({"ip", "link", "set", "lan0", "down"}).ok());
   ASSERT_TRUE(WaitUntil([&] { return p->Stderr().find("lan0 is down") != std::string::npos; }, 10s))
       << p->Stderr();
-  const uint64_t ticks0 = CpuTicks(p->pid());
-  const auto t0 = Clock::now();
-  std::this_thread::sleep_for(2s);  // an observation window, not synchronisation
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double cpu = static_cast<double>(CpuTicks(p->pid()) - ticks0) /
-                     static_cast<double>(sysconf(_SC_CLK_TCK)) / seconds;
-  EXPECT_LT(cpu, 0.05) << "share of a core used while the link is down";
+  EXPECT_LT(CpuShare(p->pid(), 2s), 0.05) << "share of a core used while the link is down";
 
   ASSERT_TRUE(exporter().Run({"ip", "link", "set", "lan0", "up"}).ok());
   rx.Drain();
@@ -1198,14 +1100,7 @@ TEST_F(LcfsExportTest, InterfaceDeletedAndRecreatedIsServedAgain) {
   ASSERT_TRUE(
       WaitUntil([&] { return p->Stderr().find("lan0 went away") != std::string::npos; }, 10s))
       << p->Stderr();
-  const uint64_t ticks0 = CpuTicks(p->pid());
-  const auto t0 = Clock::now();
-  std::this_thread::sleep_for(1s);  // an observation window, not synchronisation
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  EXPECT_LT(static_cast<double>(CpuTicks(p->pid()) - ticks0) /
-                static_cast<double>(sysconf(_SC_CLK_TCK)) / seconds,
-            0.05)
-      << "share of a core used without an interface";
+  EXPECT_LT(CpuShare(p->pid(), 1s), 0.05) << "share of a core used without an interface";
 
   // A new lan0 (another ifindex) on the bridge: served again by name.
   ASSERT_TRUE(exporter()
@@ -1314,9 +1209,9 @@ TEST_F(LcfsExportTest, ReportFloodForUnservedGroupsCostsNoMemoryAndReadsGoOn) {
 
 TEST_F(LcfsExportTest, KilledAndRestartedMidReadTheReadResumesWithinAboutASecond) {
   // Default MLD timers: the start-up queries' response delay sets the stall.
-  const std::vector<std::string> argv = {kExport, "--iface",          "lan0",     "--chunk-size",
-                                         "256K",  "--rate",           "1M",       "--settle",
-                                         "200ms", "--no-index-cache", export_.dir};
+  const std::vector<std::string> argv = {
+      kExportProgram, "--iface",  "lan0",  "--chunk-size",     "256K",     "--rate",
+      "1M",           "--settle", "200ms", "--no-index-cache", export_.dir};
   auto first = exporter().Spawn(argv);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_TRUE(Line(*first, 1)) << first->Stderr();
@@ -1386,8 +1281,8 @@ TEST_F(LcfsExportTest, UserOptionDropsRootAfterOpeningTheRawSocket) {
 }
 
 TEST_F(LcfsExportTest, WithoutCapNetRawItFailsWithAClearError) {
-  auto p = exporter().Spawn({"setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw", kExport,
-                             "--iface", "lan0", export_.dir});
+  auto p = exporter().Spawn({"setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw",
+                             kExportProgram, "--iface", "lan0", export_.dir});
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   auto status = p->Wait(20s);
   ASSERT_TRUE(status.has_value());
@@ -1428,27 +1323,22 @@ TEST(LcfsExportCli, BadInputGivesAClearErrorAndNonZeroExit) {
   const std::vector<Case> cases = {
       {{"/nonexistent/dir"}, 1, "No such file or directory"},
       {{"/etc/hostname"}, 1, "not a directory"},
-      {{"--frobnicate", "/tmp"}, 2, "usage: lcfs-export"},
+      {{"--frobnicate", "/tmp"}, 2, "unknown option '--frobnicate'"},
       {{"--rate", "fast", "/tmp"}, 2, "--rate"},
       {{"--chunk-size", "1000", "/tmp"}, 2, "--chunk-size"},
       {{}, 2, "missing DIR"},
   };
   for (const Case& c : cases) {
-    std::vector<std::string> argv = {kExport};
+    std::vector<std::string> argv = {kExportProgram};
     argv.insert(argv.end(), c.args.begin(), c.args.end());
-    auto p = testbed::Subprocess::Spawn(argv);
-    ASSERT_TRUE(p.ok());
-    auto status = p->Wait(10s);
-    ASSERT_TRUE(status.has_value());
-    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == c.exit)
-        << c.args.size() << ": " << testbed::DescribeWaitStatus(*status);
-    EXPECT_NE(p->Stderr().find(c.message), std::string::npos) << p->Stderr();
-    EXPECT_EQ(p->Stdout(), "");
+    const auto run = lcfs::testing::RunProgram(argv);
+    EXPECT_EQ(run.code, c.exit) << c.args.size() << ": " << run.err;
+    EXPECT_NE(run.err.find(c.message), std::string::npos) << run.err;
+    EXPECT_EQ(run.out, "");
   }
-  auto help = testbed::Subprocess::Spawn({kExport, "--help"});
-  ASSERT_TRUE(help.ok());
-  EXPECT_EQ(help->Wait(10s), 0);
-  EXPECT_NE(help->Stdout().find("--rate"), std::string::npos);
+  const auto help = lcfs::testing::RunProgram({kExportProgram, "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--rate"), std::string::npos);
 }
 
 }  // namespace

@@ -8,41 +8,31 @@
 #include <string>
 #include <thread>
 
+#include "common/process_watch.h"
 #include "common/testbed_fixture.h"
 #include "common/wait.h"
 #include "unit/sync/tree_listing.h"
 
-namespace lcfs::sync {
+// In the namespace of the sync test helpers (tree_listing.h), which it uses.
+namespace lcfs::sync::testing {
 namespace {
 
+using lcfs::testing::Occurrences;
 using lcfs::testing::RandomString;
 using lcfs::testing::WaitUntil;
-using testing::ScratchDir;
-using testing::TreeListing;
-using testing::WriteAll;
 using namespace std::chrono_literals;
-
-const std::string kExport = LCFS_TOOLS_DIR "/lcfs-export";
-const std::string kSync = LCFS_TOOLS_DIR "/lcfs-sync";
-
-size_t Occurrences(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
 
 class SyncLinkTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport, kSync}, 2, "sync-link");
-    if (IsSkipped() || HasFatalFailure()) return;
+    if (!StartTestbed({lcfs::testing::kExportProgram, lcfs::testing::kSyncProgram}, 2, "sync-link"))
+      return;
     // 24 MiB at 40 Mbit/s: about 5 s of reading, time to fail the link in it.
     WriteAll(src_ / "big", RandomString(24 << 20, 3));
     WriteAll(src_ / "small", "a small file\n");
-    root_ = StartExporter({kExport, "--iface", "lan0", "--no-watch", "--no-index-cache", "--rate",
-                           "40M", "--mld-query-interval", "1s", "--quiet", src_.path()});
+    root_ = ExportTree(src_.path(), "40M");
     ASSERT_EQ(root_.size(), 64u);
-    auto p = bed_->host(1).Spawn({kSync, "--iface", "lan0", "--timeout", "30", root_, dst_.path()});
+    auto p = SpawnSyncOn(1, {"--timeout", "30", root_, dst_.path()});
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     sync_.emplace(std::move(*p));
     // Mid-read: a few MB of the file have arrived.
@@ -55,17 +45,6 @@ class SyncLinkTest : public lcfs::testing::ProgramsTestbedTest {
         },
         30s));
     ASSERT_TRUE(sync_->running()) << sync_->Stdout() << sync_->Stderr();
-  }
-
-  // lcfs-sync's share of a core over an observation window of `window`.
-  double CpuShare(std::chrono::milliseconds window) {
-    const uint64_t ticks0 = lcfs::testing::CpuTicks(sync_->pid());
-    const auto t0 = std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(window);  // an observation window, not synchronisation
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return static_cast<double>(lcfs::testing::CpuTicks(sync_->pid()) - ticks0) /
-           static_cast<double>(sysconf(_SC_CLK_TCK)) / seconds;
   }
 
   bool Told(const std::string& what) {
@@ -89,7 +68,8 @@ class SyncLinkTest : public lcfs::testing::ProgramsTestbedTest {
 TEST_F(SyncLinkTest, LinkDownAndUpMidReadResumesWithoutSpinning) {
   ASSERT_TRUE(bed_->host(1).Run({"ip", "link", "set", "lan0", "down"}).ok());
   ASSERT_TRUE(Told("interface lan0 is down")) << sync_->Stderr();
-  EXPECT_LT(CpuShare(2000ms), 0.05) << "share of a core used while the link is down";
+  EXPECT_LT(lcfs::testing::CpuShare(sync_->pid(), 2000ms), 0.05)
+      << "share of a core used while the link is down";
   ASSERT_TRUE(bed_->host(1).Run({"ip", "link", "set", "lan0", "up"}).ok());
   ASSERT_TRUE(Told("interface lan0 is up")) << sync_->Stderr();
   ExpectCompleteCopy();
@@ -109,7 +89,8 @@ TEST_F(SyncLinkTest, InterfaceDeletedAndCreatedAgainMidReadResumes) {
       },
       20s))
       << sync_->Stderr();
-  EXPECT_LT(CpuShare(1000ms), 0.05) << "share of a core used without an interface";
+  EXPECT_LT(lcfs::testing::CpuShare(sync_->pid(), 1000ms), 0.05)
+      << "share of a core used without an interface";
   // A new lan0 (another ifindex) on the bridge: joined again by name.
   ASSERT_TRUE(bed_->host(1)
                   .Run({"ip", "link", "add", "name", "lan0", "type", "veth", "peer", "name", "p1",
@@ -122,4 +103,4 @@ TEST_F(SyncLinkTest, InterfaceDeletedAndCreatedAgainMidReadResumes) {
 }
 
 }  // namespace
-}  // namespace lcfs::sync
+}  // namespace lcfs::sync::testing

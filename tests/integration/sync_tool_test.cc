@@ -17,36 +17,24 @@
 #include "unit/sync/symbol_sender.h"
 #include "unit/sync/tree_listing.h"
 
-namespace lcfs::sync {
+// In the namespace of the sync test helpers (tree_listing.h), which it uses.
+namespace lcfs::sync::testing {
 namespace {
 
 using lcfs::testing::RandomString;
-using testing::ScratchDir;
-using testing::TreeListing;
-using testing::WriteAll;
 
-const std::string kExport = LCFS_TOOLS_DIR "/lcfs-export";
-const std::string kSync = LCFS_TOOLS_DIR "/lcfs-sync";
 constexpr uint64_t kChunk = 1 << 20;  // the exporter's default
 
 class SyncToolTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
-  void SetUp() override { StartTestbed({kExport, kSync}, 3, "sync-tool"); }
-
-  // Starts lcfs-export on `host` (0 by default); returns the root HASH it prints.
-  std::string StartExporter(const std::string& dir, const std::string& rate = "1G", int host = 0) {
-    return ProgramsTestbedTest::StartExporter(
-        {kExport, "--iface", "lan0", "--no-watch", "--no-index-cache", "--rate", rate,
-         "--mld-query-interval", "1s", "--quiet", dir},
-        host);
+  void SetUp() override {
+    StartTestbed({lcfs::testing::kExportProgram, lcfs::testing::kSyncProgram}, 3, "sync-tool");
   }
 
   // Runs lcfs-sync on `host` (1 by default); returns its exit code, output in *out.
   int RunSync(const std::vector<std::string>& args, std::string* out, std::string* err = nullptr,
               int host = 1) {
-    std::vector<std::string> argv = {kSync, "--iface", "lan0"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const Run run = RunOn(host, argv);
+    const Run run = RunSyncOn(host, args);
     *out = run.out;
     if (err != nullptr) *err = run.err;
     return run.code;
@@ -70,7 +58,7 @@ TEST_F(SyncToolTest, SyncsATreeThenOnlyTheChangedChunk) {
   WriteAll(src / "big", RandomString(100 << 20, 1), 0755);
   symlink("big", (src / "link").c_str());
   symlink("/nowhere", (src / "small/dangling").c_str());
-  const std::string hash = StartExporter(src.path());
+  const std::string hash = ExportTree(src.path());
   ASSERT_EQ(hash.size(), 64u);
 
   std::string out, err;
@@ -84,7 +72,7 @@ TEST_F(SyncToolTest, SyncsATreeThenOnlyTheChangedChunk) {
   big[37 * kChunk + 1000] ^= 0x40;
   WriteAll(src / "big", big, 0755);
   exporter_.reset();
-  const std::string hash2 = StartExporter(src.path());
+  const std::string hash2 = ExportTree(src.path());
   ASSERT_NE(hash2, hash);
   ASSERT_EQ(RunSync({hash2, dst.path()}, &out, &err), 0) << out << err;
   EXPECT_EQ(TreeListing(src.path()), TreeListing(dst.path()));
@@ -113,11 +101,10 @@ TEST_F(SyncToolTest, ExporterKilledMidSyncLeavesNoHalfWrittenFiles) {
   ScratchDir src, dst;
   WriteAll(src / "a", RandomString(3000, 1));
   WriteAll(src / "big", RandomString(24 << 20, 2));
-  const std::string hash = StartExporter(src.path(), "40M");  // ~5 s for big
+  const std::string hash = ExportTree(src.path(), "40M");  // ~5 s for big
   ASSERT_EQ(hash.size(), 64u);
   // A narrow window: big arrives a few chunks at a time, over seconds.
-  auto sync = bed_->host(1).Spawn(
-      {kSync, "--iface", "lan0", "--timeout", "1", "--window", "4", hash, dst.path()});
+  auto sync = SpawnSyncOn(1, {"--timeout", "1", "--window", "4", hash, dst.path()});
   ASSERT_TRUE(sync.ok());
   // Wait (bounded) until big is being written, then kill the exporter.
   bool writing = false;
@@ -149,7 +136,7 @@ TEST_F(SyncToolTest, TwoReceiversAtOnceOneWithTenPercentLoss) {
   ScratchDir src, d1, d2;
   MakeSmallTree(src);
   ASSERT_TRUE(bed_->host(1).SetLoss(10, /*udp_only=*/true).ok());
-  const std::string hash = StartExporter(src.path());
+  const std::string hash = ExportTree(src.path());
   ASSERT_EQ(hash.size(), 64u);
   std::string out1, err1, out2, err2;
   int rc2 = -1;
@@ -165,7 +152,7 @@ TEST_F(SyncToolTest, TwoReceiversAtOnceOneWithTenPercentLoss) {
 TEST_F(SyncToolTest, HostileSenderIsCountedAndFilteredBySource) {
   ScratchDir src, d1, d2;
   MakeSmallTree(src);
-  const std::string hash = StartExporter(src.path());
+  const std::string hash = ExportTree(src.path());
   ASSERT_EQ(hash.size(), 64u);
   // Host 2 sends garbage with the right object ids on every group of the tree.
   index::IndexOptions io;
@@ -196,7 +183,7 @@ TEST_F(SyncToolTest, HostileSenderIsCountedAndFilteredBySource) {
 TEST_F(SyncToolTest, SourceFilterRefusesASecondExporter) {
   ScratchDir src, dst;
   MakeSmallTree(src);
-  const std::string hash = StartExporter(src.path(), "1G", /*host=*/2);
+  const std::string hash = ExportTree(src.path(), "1G", /*host=*/2);
   ASSERT_EQ(hash.size(), 64u);
   std::string out, err;
   const std::string first = bed_->host(0).link_local_str();  // exports nothing
@@ -209,4 +196,4 @@ TEST_F(SyncToolTest, SourceFilterRefusesASecondExporter) {
 }
 
 }  // namespace
-}  // namespace lcfs::sync
+}  // namespace lcfs::sync::testing

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "common/raw_udp.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/testbed.h"
 
@@ -21,51 +22,25 @@ namespace {
 constexpr uint16_t kPort = 47010;
 constexpr const char* kGroup = "ff12::4c43:4653:10";
 
-in6_addr Addr(const char* s) {
-  in6_addr a;
-  inet_pton(AF_INET6, s, &a);
-  return a;
-}
-
 // A UDP socket in `host` bound to kPort, joined to kGroup on each of `ifaces`,
 // reporting the arrival interface (IPV6_PKTINFO). Sends from it do not loop.
 UniqueFd Socket(const Host& host, std::initializer_list<const char*> ifaces) {
   auto guard = host.Enter();
   EXPECT_TRUE(guard.ok()) << guard.status().ToString();
-  UniqueFd fd(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  EXPECT_TRUE(fd.valid());
+  UniqueFd fd = lcfs::testing::BoundUdpSocket(kPort);
   int one = 1, zero = 0;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof zero);
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(kPort);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
   for (const char* name : ifaces) {
     const HostInterface* hi = host.interface(name);
     EXPECT_NE(hi, nullptr) << name;
-    if (!hi) continue;
-    ipv6_mreq mr{};
-    mr.ipv6mr_multiaddr = Addr(kGroup);
-    mr.ipv6mr_interface = static_cast<unsigned>(hi->ifindex);
-    EXPECT_EQ(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr), 0)
-        << strerror(errno);
+    if (hi) lcfs::testing::JoinGroup(fd.get(), kGroup, hi->ifindex);
   }
   return fd;
 }
 
 void Send(int fd, const HostInterface& out, const std::string& payload) {
-  int ifindex = out.ifindex;
-  ASSERT_EQ(setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex), 0);
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(kPort);
-  sa.sin6_addr = Addr(kGroup);
-  ASSERT_EQ(
-      sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa),
-      static_cast<ssize_t>(payload.size()))
-      << strerror(errno);
+  lcfs::testing::SendToGroup(fd, out.ifindex, kGroup, kPort, payload);
 }
 
 // The next datagram on fd and the interface it arrived on; {"", 0} if none

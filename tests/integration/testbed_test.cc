@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/raw_udp.h"
 #include "lcfs/unique_fd.h"
 
 namespace lcfs::testbed {
@@ -21,31 +22,14 @@ namespace {
 
 constexpr uint16_t kPort = 47000;
 
-in6_addr Addr(const char* s) {
-  in6_addr a;
-  inet_pton(AF_INET6, s, &a);
-  return a;
-}
+using lcfs::testing::Addr;
 
 // A UDP socket in `host`, bound to kPort, joined to `groups` on lan0.
 UniqueFd Listener(const Host& host, std::initializer_list<const char*> groups) {
   auto guard = host.Enter();
   EXPECT_TRUE(guard.ok()) << guard.status().ToString();
-  UniqueFd fd(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  EXPECT_TRUE(fd.valid());
-  int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(kPort);
-  EXPECT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << strerror(errno);
-  for (const char* g : groups) {
-    ipv6_mreq mr{};
-    mr.ipv6mr_multiaddr = Addr(g);
-    mr.ipv6mr_interface = host.ifindex();
-    EXPECT_EQ(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof mr), 0)
-        << strerror(errno);
-  }
+  UniqueFd fd = lcfs::testing::BoundUdpSocket(kPort);
+  for (const char* g : groups) lcfs::testing::JoinGroup(fd.get(), g, host.ifindex());
   return fd;
 }
 
@@ -53,16 +37,7 @@ void SendTo(const Host& host, const char* group, const std::string& payload) {
   auto guard = host.Enter();
   ASSERT_TRUE(guard.ok());
   UniqueFd fd(socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  int ifindex = host.ifindex();
-  ASSERT_EQ(setsockopt(fd.get(), IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex), 0);
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(kPort);
-  sa.sin6_addr = Addr(group);
-  ASSERT_EQ(sendto(fd.get(), payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&sa),
-                   sizeof sa),
-            static_cast<ssize_t>(payload.size()))
-      << strerror(errno);
+  lcfs::testing::SendToGroup(fd.get(), host.ifindex(), group, kPort, payload);
 }
 
 // The next datagram on fd, or "" if none arrives within 5 s.

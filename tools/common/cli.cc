@@ -17,11 +17,22 @@ Parser::Parser(std::string tool, std::string usage)
     : tool_(std::move(tool)), usage_(std::move(usage)) {}
 
 void Parser::Flag(char short_name, std::string name, bool* flag) {
-  options_.push_back({short_name, std::move(name), flag, nullptr});
+  Flag(short_name, std::move(name), [flag] { *flag = true; });
+}
+
+void Parser::Flag(char short_name, std::string name, std::function<void()> on) {
+  options_.push_back({short_name, std::move(name), std::move(on), nullptr});
 }
 
 void Parser::Value(char short_name, std::string name, std::function<Status(const char*)> set) {
   options_.push_back({short_name, std::move(name), nullptr, std::move(set)});
+}
+
+void Parser::Value(char short_name, std::string name, std::string* text) {
+  Value(short_name, std::move(name), [text](const char* v) {
+    *text = v;
+    return Status::Ok();
+  });
 }
 
 int Parser::UsageError(const std::string& why) const {
@@ -69,7 +80,7 @@ std::optional<int> Parser::Parse(int argc, char** argv, int first) {
       return UsageError(std::string("unknown option '") + argv[optind - 1] + "'");
     const Option& o = options_[i];
     if (o.flag) {
-      *o.flag = true;
+      o.flag();
       continue;
     }
     Status set = o.value(optarg);

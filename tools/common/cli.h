@@ -4,6 +4,7 @@
 //   lcfs::cli::Parser p("lcfs-hash", kUsage);
 //   p.Flag('v', "verbose", &verbose);
 //   p.Value('j', "threads", [&](const char* v) -> lcfs::Status { ... });
+//   p.Value('r', "rate", [&](const char* v) { return cli::Store(ParseRate(v), &rate); });
 //   if (auto exit = p.Parse(argc, argv)) return *exit;
 //   for (const std::string& arg : p.positional()) ...
 //
@@ -16,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lcfs/status.h"
@@ -23,6 +25,7 @@
 namespace lcfs::cli {
 
 inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
 class Parser {
@@ -31,11 +34,15 @@ class Parser {
   // Declared options must not use -h or -V.
   Parser(std::string tool, std::string usage);
 
-  // -s / --name without an argument: sets *flag.
+  // -s / --name without an argument: sets *flag, or calls on(). short_name
+  // 0: long form only.
   void Flag(char short_name, std::string name, bool* flag);
+  void Flag(char short_name, std::string name, std::function<void()> on);
   // -s V / --name=V / --name V: calls set(V); a Status that is not OK is a
   // usage error whose message is the Status's. short_name 0: long form only.
   void Value(char short_name, std::string name, std::function<Status(const char*)> set);
+  // The same, keeping V as given in *text.
+  void Value(char short_name, std::string name, std::string* text);
 
   // Parses argv[first..argc). Returns the exit code when the tool should stop
   // (--help, --version: kExitOk; a usage error: kExitUsage, reported), or
@@ -50,7 +57,7 @@ class Parser {
   struct Option {
     char short_name;
     std::string name;
-    bool* flag;                                // a flag, or
+    std::function<void()> flag;                // a flag, or
     std::function<Status(const char*)> value;  // an option with a value
   };
 
@@ -59,6 +66,15 @@ class Parser {
   std::vector<Option> options_;
   std::vector<std::string> positional_;
 };
+
+// Stores the value of `parsed` in *to, or returns its error: what most
+// Value setters do with a parser of the text (share::ParseRate, ParseByteSize...).
+template <typename T, typename U>
+Status Store(Result<T> parsed, U* to) {
+  if (!parsed.ok()) return parsed.status();
+  *to = std::move(*parsed);
+  return Status::Ok();
+}
 
 // A decimal number from min to max, digits only (no sign, space or suffix).
 // EINVAL naming `what` and the text otherwise.

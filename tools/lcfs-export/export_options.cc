@@ -1,64 +1,12 @@
 #include "export_options.h"
 
-#include <getopt.h>
-
+#include "cli.h"
 #include "lcfs/index/chunking.h"
 #include "lcfs/metrics/metrics_server.h"
 #include "lcfs/share/share.h"
 #include "lcfs/share/units.h"
 
 namespace lcfs::exporter {
-namespace {
-
-enum LongOnly {
-  kGrace = 256,
-  kSettle,
-  kAnnounceInterval,
-  kNoWatch,
-  kPort,
-  kMldQueryInterval,
-  kSyslog,
-  kSign,
-  kMetrics,
-  kIndexCache,
-  kNoIndexCache,
-  kPeer,
-  kReplicaInterval,
-  kNoReplicas,
-};
-
-const option kOptions[] = {
-    {"iface", required_argument, nullptr, 'i'},
-    {"rate", required_argument, nullptr, 'r'},
-    {"chunk-size", required_argument, nullptr, 'c'},
-    {"loopback", no_argument, nullptr, 'l'},
-    {"user", required_argument, nullptr, 'u'},
-    {"syslog", no_argument, nullptr, kSyslog},
-    {"quiet", no_argument, nullptr, 'q'},
-    {"verbose", no_argument, nullptr, 'v'},
-    {"grace", required_argument, nullptr, kGrace},
-    {"settle", required_argument, nullptr, kSettle},
-    {"announce-interval", required_argument, nullptr, kAnnounceInterval},
-    {"no-watch", no_argument, nullptr, kNoWatch},
-    {"port", required_argument, nullptr, kPort},
-    {"mld-query-interval", required_argument, nullptr, kMldQueryInterval},
-    {"sign", required_argument, nullptr, kSign},
-    {"metrics", required_argument, nullptr, kMetrics},
-    {"index-cache", required_argument, nullptr, kIndexCache},
-    {"no-index-cache", no_argument, nullptr, kNoIndexCache},
-    {"peer", required_argument, nullptr, kPeer},
-    {"replica-interval", required_argument, nullptr, kReplicaInterval},
-    {"no-replicas", no_argument, nullptr, kNoReplicas},
-    {"help", no_argument, nullptr, 'h'},
-    {"version", no_argument, nullptr, 'V'},
-    {nullptr, 0, nullptr, 0},
-};
-
-Status Bad(const std::string& option, const Status& why) {
-  return Status::Error(EINVAL, option + ": " + why.message());
-}
-
-}  // namespace
 
 std::string ExportUsage() {
   return "usage: lcfs-export [OPTION]... DIR\n"
@@ -107,129 +55,76 @@ std::string ExportUsage() {
          "statistics, SIGTERM/SIGINT stop.\n";
 }
 
-Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* out) {
-  optind = 0;  // full re-initialisation (GNU), so tests may parse twice
-  opterr = 0;
-  for (;;) {
-    int index = 0;
-    const int c = getopt_long(argc, argv, ":i:r:c:lu:qvhV", kOptions, &index);
-    if (c == -1) break;
-    const std::string arg = optarg ? optarg : "";
-    switch (c) {
-      case 'i':
-        out->interfaces.push_back(arg);
-        break;
-      case 'r': {
-        auto r = share::ParseRate(arg);
-        if (!r.ok()) return Bad("--rate", r.status());
-        out->rate_bps = *r;
-        break;
-      }
-      case 'c': {
-        auto s = index::ParseChunkSize(arg);
-        if (!s.ok()) return Bad("--chunk-size", s.status());
-        out->chunk_size = *s;
-        break;
-      }
-      case 'l':
-        out->loopback = true;
-        break;
-      case 'u':
-        out->user = arg;
-        break;
-      case kSyslog:
-        out->syslog = true;
-        break;
-      case 'q':
-        out->verbosity = 0;
-        break;
-      case 'v':
-        out->verbosity = 2;
-        break;
-      case kPeer: {
-        auto a = net::Ipv6Address::Parse(arg);
-        if (!a.ok()) return Bad("--peer", a.status());
-        if (a->IsMulticast() || a->IsUnspecified())
-          return Status::Error(EINVAL, "--peer: " + arg + " is not a unicast address");
-        out->peers.push_back(*a);
-        break;
-      }
-      case kNoReplicas:
-        out->replicas = false;
-        break;
-      case kGrace:
-      case kSettle:
-      case kAnnounceInterval:
-      case kReplicaInterval:
-      case kMldQueryInterval: {
-        auto d = share::ParseDuration(arg);
-        const char* name = c == kGrace              ? "--grace"
-                           : c == kSettle           ? "--settle"
-                           : c == kAnnounceInterval ? "--announce-interval"
-                           : c == kReplicaInterval  ? "--replica-interval"
-                                                    : "--mld-query-interval";
-        if (!d.ok()) return Bad(name, d.status());
-        if (c == kGrace) {
-          out->grace = *d;
-        } else if (c == kSettle) {
-          out->settle = *d;
-        } else if (c == kReplicaInterval) {
-          if (d->count() < 10 || d->count() > 10'000)
-            return Status::Error(EINVAL, "--replica-interval: from 10ms to 10s");
-          out->replica_interval = *d;
-        } else if (c == kAnnounceInterval) {
-          if (d->count() < 100) return Status::Error(EINVAL, "--announce-interval: at least 100ms");
-          out->announce_interval = *d;
-        } else {
-          if (d->count() < 100)
-            return Status::Error(EINVAL, "--mld-query-interval: at least 100ms");
-          out->mld_query_interval = *d;
-        }
-        break;
-      }
-      case kNoWatch:
-        out->watch = false;
-        break;
-      case kPort: {
-        char* end = nullptr;
-        const unsigned long p = std::strtoul(arg.c_str(), &end, 10);
-        if (arg.empty() || *end != '\0' || p == 0 || p > 65535)
-          return Status::Error(EINVAL, "--port: \"" + arg + "\" is not a port number");
-        out->port = static_cast<uint16_t>(p);
-        break;
-      }
-      case kSign:
-        out->sign_key = arg;
-        break;
-      case kMetrics: {
-        Status valid = metrics::ValidateMetricsAddress(arg);
-        if (!valid.ok()) return Bad("--metrics", valid);
-        out->metrics = arg;
-        break;
-      }
-      case kIndexCache:
-        if (arg.empty()) return Status::Error(EINVAL, "--index-cache: empty file name");
-        out->index_cache = arg;
-        break;
-      case kNoIndexCache:
-        out->use_index_cache = false;
-        break;
-      case 'h':
-        return ParseOutcome::kHelp;
-      case 'V':
-        return ParseOutcome::kVersion;
-      case ':':
-        return Status::Error(EINVAL,
-                             std::string("option ") + argv[optind - 1] + " needs an argument");
-      default:
-        return Status::Error(EINVAL, std::string("unknown option ") + argv[optind - 1]);
-    }
-  }
-  if (optind >= argc) return Status::Error(EINVAL, "missing DIR");
-  if (argc - optind > 1)
-    return Status::Error(EINVAL, std::string("unexpected argument ") + argv[optind + 1]);
-  out->dir = argv[optind];
-  return ParseOutcome::kRun;
+std::optional<int> ParseExportOptions(int argc, char** argv, ExportOptions* out) {
+  cli::Parser p("lcfs-export", ExportUsage());
+  // A duration option into *to (a milliseconds or an optional of them): at
+  // least `min` ms, at most `max` ms when max > 0, `range` saying so.
+  auto duration = [&p]<typename Target>(const std::string& name, Target* to, int64_t min = 0,
+                                        int64_t max = 0, const std::string& range = "") {
+    p.Value(0, name, [=](const char* v) -> Status {
+      auto d = share::ParseDuration(v);
+      if (!d.ok()) return d.status().WithContext("--" + name);
+      if (d->count() < min || (max > 0 && d->count() > max))
+        return Status::Error(EINVAL, "--" + name + ": " + range);
+      *to = *d;
+      return Status::Ok();
+    });
+  };
+  p.Value('i', "iface", [=](const char* v) {
+    out->interfaces.push_back(v);
+    return Status::Ok();
+  });
+  p.Value('r', "rate", [=](const char* v) {
+    return cli::Store(share::ParseRate(v), &out->rate_bps).WithContext("--rate");
+  });
+  p.Value('c', "chunk-size", [=](const char* v) {
+    return cli::Store(index::ParseChunkSize(v), &out->chunk_size).WithContext("--chunk-size");
+  });
+  p.Flag('l', "loopback", &out->loopback);
+  p.Value('u', "user", &out->user);
+  p.Flag(0, "syslog", &out->syslog);
+  p.Flag('q', "quiet", [=] { out->verbosity = 0; });
+  p.Flag('v', "verbose", [=] { out->verbosity = 2; });
+  duration("grace", &out->grace);
+  duration("settle", &out->settle);
+  duration("announce-interval", &out->announce_interval, 100, 0, "at least 100ms");
+  p.Flag(0, "no-watch", [=] { out->watch = false; });
+  p.Value(0, "port", [=](const char* v) -> Status {
+    auto port = cli::ParseUnsigned(v, 1, 65535, "--port");
+    if (!port.ok())
+      return Status::Error(EINVAL, std::string("--port: \"") + v + "\" is not a port number");
+    out->port = static_cast<uint16_t>(*port);
+    return Status::Ok();
+  });
+  duration("mld-query-interval", &out->mld_query_interval, 100, 0, "at least 100ms");
+  p.Value(0, "sign", &out->sign_key);
+  p.Value(0, "metrics", [=](const char* v) -> Status {
+    LCFS_RETURN_IF_ERROR(metrics::ValidateMetricsAddress(v).WithContext("--metrics"));
+    out->metrics = v;
+    return Status::Ok();
+  });
+  p.Value(0, "index-cache", [=](const char* v) -> Status {
+    if (*v == '\0') return Status::Error(EINVAL, "--index-cache: empty file name");
+    out->index_cache = v;
+    return Status::Ok();
+  });
+  p.Flag(0, "no-index-cache", [=] { out->use_index_cache = false; });
+  p.Value(0, "peer", [=](const char* v) -> Status {
+    auto a = net::Ipv6Address::Parse(v);
+    if (!a.ok()) return a.status().WithContext("--peer");
+    if (a->IsMulticast() || a->IsUnspecified())
+      return Status::Error(EINVAL, std::string("--peer: ") + v + " is not a unicast address");
+    out->peers.push_back(*a);
+    return Status::Ok();
+  });
+  duration("replica-interval", &out->replica_interval, 10, 10'000, "from 10ms to 10s");
+  p.Flag(0, "no-replicas", [=] { out->replicas = false; });
+
+  if (auto exit = p.Parse(argc, argv)) return exit;
+  if (p.positional().empty()) return p.UsageError("missing DIR");
+  if (p.positional().size() > 1) return p.UsageError("unexpected argument " + p.positional()[1]);
+  out->dir = p.positional()[0];
+  return std::nullopt;
 }
 
 }  // namespace lcfs::exporter

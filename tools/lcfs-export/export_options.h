@@ -39,10 +39,10 @@ struct ExportOptions {
   std::vector<net::Ipv6Address> peers;  // --peer ADDR (unicast)
 };
 
-enum class ParseOutcome { kRun, kHelp, kVersion };
-
-// EINVAL with a message naming the bad option; the caller prints the usage.
-Result<ParseOutcome> ParseExportOptions(int argc, char** argv, ExportOptions* out);
+// Parses the command line into *out (tools/common/cli.h). Returns the exit
+// code when lcfs-export should stop: --help and --version answered, or a
+// usage error reported on stderr; nullopt to run.
+std::optional<int> ParseExportOptions(int argc, char** argv, ExportOptions* out);
 
 std::string ExportUsage();
 

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "cache_pruner.h"
+#include "cli.h"
 #include "export_options.h"
 #include "lcfs/channel/announcer.h"
 #include "lcfs/channel/channel.h"
@@ -44,9 +45,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+using cli::kExitError;
+using cli::kExitOk;
 
 // DIR must exist, be a directory and be readable: say which it is not.
 Status CheckDirectory(const std::string& dir) {
@@ -442,20 +442,7 @@ int main(int argc, char** argv) {
   lcfs::ApplyMallocPolicy();
   using namespace lcfs::exporter;
   ExportOptions options;
-  auto outcome = ParseExportOptions(argc, argv, &options);
-  if (!outcome.ok()) {
-    std::fprintf(stderr, "lcfs-export: %s\n%s", outcome.status().message().c_str(),
-                 ExportUsage().c_str());
-    return kExitUsage;
-  }
-  if (*outcome == ParseOutcome::kHelp) {
-    std::printf("%s", ExportUsage().c_str());
-    return kExitOk;
-  }
-  if (*outcome == ParseOutcome::kVersion) {
-    std::printf("lcfs-export %s\n", LCFS_VERSION);
-    return kExitOk;
-  }
+  if (auto exit = ParseExportOptions(argc, argv, &options)) return *exit;
   Logger log(options.verbosity, options.syslog);
   Exporter exporter(options, log);
   return exporter.Run();

@@ -1,7 +1,6 @@
 // lcfs-sync HASH DEST: make DEST a copy of the tree published as HASH,
 // fetching only what differs from what DEST already holds.
 // lcfs-sync CHANNEL DEST: the same for the latest root signed on CHANNEL.
-#include <getopt.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -15,11 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "lcfs/byte_size.h"
 #include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
 #include "lcfs/malloc_policy.h"
 #include "lcfs/metrics/engine_metrics.h"
+#include "lcfs/share/units.h"
 #include "lcfs/sync/network_object_source.h"
 #include "lcfs/sync/tree_sync.h"
 #include "progress_bar.h"
@@ -28,10 +29,10 @@ namespace {
 
 using namespace lcfs;
 
-// Exit codes (also in --help and docs/lcfs-sync.1).
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
+// Exit codes (also in --help and docs/lcfs-sync.1): cli::kExitOk (0),
+// cli::kExitError (1), cli::kExitUsage (2), and:
+using cli::kExitError;
+using cli::kExitOk;
 constexpr int kExitTimeout = 3;  // no exporter answered in time (or it went away)
 constexpr int kExitInterrupted = 4;
 
@@ -50,13 +51,13 @@ constexpr const char* kUsage =
     "                       multicast-capable interfaces)\n"
     "  -s, --source ADDR    accept data only from the exporter at ADDR (repeatable;\n"
     "                       an RFC 3678 INCLUDE source filter)\n"
-    "  -t, --timeout SECS   give up on an object after SECS seconds (default 10;\n"
-    "                       decimals allowed)\n"
+    "  -t, --timeout D      give up on an object after D without progress (default\n"
+    "                       10s; durations: 250ms, 10 or 10s, 2m, 1h; a week at most)\n"
     "  -d, --delete         remove local files and directories HASH does not have\n"
     "  -w, --window N       objects fetched at once (default 64)\n"
     "  -p, --port PORT      UDP port of the lcfs groups (default 7707)\n"
     "  -q, --quiet          no progress bar and no summary\n"
-    "      --wait SECS      CHANNEL: wait SECS for a record (default 30)\n"
+    "      --wait D         CHANNEL: wait D for a record (default 30s)\n"
     "      --follow         CHANNEL: keep following, syncing each new root\n"
     "      --state DIR      CHANNEL: remember the last record in DIR (default\n"
     "                       /var/lib/lcfs/channels, or ~/.local/state/lcfs/channels)\n"
@@ -78,17 +79,15 @@ std::atomic<bool> g_cancel{false};
 
 void OnSignal(int) { g_cancel.store(true); }
 
-int UsageError(const std::string& msg) {
-  fprintf(stderr, "lcfs-sync: %s\nTry 'lcfs-sync --help'.\n", msg.c_str());
-  return kExitUsage;
-}
-
-bool ParseSeconds(const char* text, std::chrono::milliseconds* out) {
-  char* end = nullptr;
-  const double v = strtod(text, &end);
-  if (end == text || *end != '\0' || !(v > 0) || v > 86400 * 365) return false;
-  *out = std::chrono::milliseconds(static_cast<int64_t>(v * 1000 + 0.5));
-  return out->count() > 0;
+// A positive duration of a week at most (share::ParseDuration: "10" and
+// "0.5" are seconds, "250ms" and "2m" say their unit) into *out.
+Status ParseTimeout(const std::string& option, const char* text, std::chrono::milliseconds* out) {
+  auto d = share::ParseDuration(text);
+  if (!d.ok()) return d.status().WithContext(option);
+  if (d->count() <= 0)
+    return Status::Error(EINVAL, option + " " + text + ": not a positive duration");
+  *out = *d;
+  return Status::Ok();
 }
 
 std::string Percent(uint64_t part, uint64_t whole) {
@@ -177,107 +176,60 @@ int main(int argc, char** argv) {
   auto channel_wait = std::chrono::milliseconds(30'000);
   bool follow = false;
   std::string state_dir = channel::DefaultStateDirectory();
-  enum { kWait = 256, kFollow, kState };
-
-  static const option kLong[] = {{"iface", required_argument, nullptr, 'i'},
-                                 {"source", required_argument, nullptr, 's'},
-                                 {"timeout", required_argument, nullptr, 't'},
-                                 {"delete", no_argument, nullptr, 'd'},
-                                 {"window", required_argument, nullptr, 'w'},
-                                 {"port", required_argument, nullptr, 'p'},
-                                 {"quiet", no_argument, nullptr, 'q'},
-                                 {"help", no_argument, nullptr, 'h'},
-                                 {"version", no_argument, nullptr, 'V'},
-                                 {"wait", required_argument, nullptr, kWait},
-                                 {"follow", no_argument, nullptr, kFollow},
-                                 {"state", required_argument, nullptr, kState},
-                                 {nullptr, 0, nullptr, 0}};
-  opterr = 0;
-  for (int c; (c = getopt_long(argc, argv, ":i:s:t:dw:p:qhV", kLong, nullptr)) != -1;) {
-    switch (c) {
-      case 'i':
-        net_options.iface = optarg;
-        break;
-      case 's': {
-        std::string text = optarg;
-        if (auto pct = text.find('%'); pct != std::string::npos) text.resize(pct);  // zone
-        auto addr = net::Ipv6Address::Parse(text);
-        if (!addr.ok() || addr->IsMulticast() || addr->IsUnspecified())
-          return UsageError(std::string("--source ") + optarg + ": not an IPv6 unicast address");
-        net_options.sources.push_back(*addr);
-        break;
-      }
-      case 't':
-        if (!ParseSeconds(optarg, &options.timeout))
-          return UsageError(std::string("--timeout ") + optarg +
-                            ": not a positive number of seconds");
-        break;
-      case 'd':
-        options.delete_extra = true;
-        break;
-      case 'w': {
-        char* end = nullptr;
-        const long w = strtol(optarg, &end, 10);
-        if (*end != '\0' || w < 1 || w > 1024)
-          return UsageError(std::string("--window ") + optarg + ": not a number from 1 to 1024");
-        options.window = static_cast<unsigned>(w);
-        net_options.window = static_cast<size_t>(w);
-        break;
-      }
-      case 'p': {
-        char* end = nullptr;
-        const long p = strtol(optarg, &end, 10);
-        if (*end != '\0' || p < 1 || p > 65535)
-          return UsageError(std::string("--port ") + optarg + ": not a UDP port");
-        net_options.port = static_cast<uint16_t>(p);
-        break;
-      }
-      case 'q':
-        quiet = true;
-        break;
-      case kWait:
-        if (!ParseSeconds(optarg, &channel_wait))
-          return UsageError(std::string("--wait ") + optarg + ": not a positive number of seconds");
-        break;
-      case kFollow:
-        follow = true;
-        break;
-      case kState:
-        state_dir = optarg;
-        break;
-      case 'h':
-        fputs(kUsage, stdout);
-        return kExitOk;
-      case 'V':
-        printf("lcfs-sync %s\n", LCFS_VERSION);
-        return kExitOk;
-      case ':':
-        return UsageError(std::string("option ") + argv[optind - 1] + " needs an argument");
-      default:
-        return UsageError(std::string("unknown option ") + argv[optind - 1]);
-    }
-  }
-  if (argc - optind != 2) return UsageError("expected HASH (or CHANNEL) and DEST");
+  cli::Parser p("lcfs-sync", kUsage);
+  p.Value('i', "iface", &net_options.iface);
+  p.Value('s', "source", [&](const char* v) -> Status {
+    std::string text = v;
+    if (auto pct = text.find('%'); pct != std::string::npos) text.resize(pct);  // zone
+    auto addr = net::Ipv6Address::Parse(text);
+    if (!addr.ok() || addr->IsMulticast() || addr->IsUnspecified())
+      return Status::Error(EINVAL, std::string("--source ") + v + ": not an IPv6 unicast address");
+    net_options.sources.push_back(*addr);
+    return Status::Ok();
+  });
+  p.Value('t', "timeout",
+          [&](const char* v) { return ParseTimeout("--timeout", v, &options.timeout); });
+  p.Flag('d', "delete", &options.delete_extra);
+  p.Value('w', "window", [&](const char* v) -> Status {
+    auto w = cli::ParseUnsigned(v, 1, 1024, "--window");
+    if (!w.ok())
+      return Status::Error(EINVAL, std::string("--window ") + v + ": not a number from 1 to 1024");
+    options.window = static_cast<unsigned>(*w);
+    net_options.window = static_cast<size_t>(*w);
+    return Status::Ok();
+  });
+  p.Value('p', "port", [&](const char* v) -> Status {
+    auto port = cli::ParseUnsigned(v, 1, 65535, "--port");
+    if (!port.ok()) return Status::Error(EINVAL, std::string("--port ") + v + ": not a UDP port");
+    net_options.port = static_cast<uint16_t>(*port);
+    return Status::Ok();
+  });
+  p.Flag('q', "quiet", &quiet);
+  p.Value(0, "wait", [&](const char* v) { return ParseTimeout("--wait", v, &channel_wait); });
+  p.Flag(0, "follow", &follow);
+  p.Value(0, "state", &state_dir);
+  if (auto exit = p.Parse(argc, argv)) return *exit;
+  const std::vector<std::string>& args = p.positional();
+  if (args.size() != 2) return p.UsageError("expected HASH (or CHANNEL) and DEST");
   std::optional<channel::ChannelId> chan;
   Result<Hash> root = Hash();
-  if (channel::ChannelId::LooksLikeName(argv[optind])) {
-    auto c = channel::ChannelId::Parse(argv[optind]);
-    if (!c.ok())
-      return UsageError(std::string("CHANNEL \"") + argv[optind] + "\": " + c.status().message());
+  if (channel::ChannelId::LooksLikeName(args[0])) {
+    auto c = channel::ChannelId::Parse(args[0]);
+    if (!c.ok()) return p.UsageError("CHANNEL \"" + args[0] + "\": " + c.status().message());
     chan = *c;
   } else {
-    if (follow) return UsageError("--follow needs a CHANNEL");
-    std::string hex = argv[optind];  // accept upper case too: the canonical form is lower
+    if (follow) return p.UsageError("--follow needs a CHANNEL");
+    std::string hex = args[0];  // accept upper case too: the canonical form is lower
     std::transform(hex.begin(), hex.end(), hex.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     root = Hash::FromHex(hex);
     if (!root.ok()) {
-      return UsageError(std::string("HASH \"") + argv[optind] +
-                        "\" is not a root hash: " + root.status().message());
+      return p.UsageError("HASH \"" + args[0] +
+                          "\" is not a root hash: " + root.status().message());
     }
   }
-  const std::string dest = argv[optind + 1];
-  if (dest.empty()) return UsageError("DEST is empty");
+  const std::string dest = args[1];
+  if (dest.empty()) return p.UsageError("DEST is empty");
 
   net_options.notice = [](const std::string& m) { fprintf(stderr, "lcfs-sync: %s\n", m.c_str()); };
   auto source = sync::NetworkObjectSource::Create(net_options);

@@ -43,6 +43,29 @@ std::string LinkName(std::span<const uint8_t> attrs) {
   return {};
 }
 
+// Appends the event of one link or address message (`type`) with `body`;
+// false if the body is too short for the message's header. Addresses of
+// other families than IPv6 make no event.
+bool AppendEvent(uint16_t type, std::span<const uint8_t> body, std::vector<LinkEvent>* out) {
+  LinkEvent e;
+  if (type == RTM_NEWLINK || type == RTM_DELLINK) {
+    const auto info = LoadHeader<ifinfomsg>(body);
+    if (!info) return false;
+    e.kind = type == RTM_NEWLINK ? LinkEvent::Kind::kLink : LinkEvent::Kind::kLinkGone;
+    e.ifindex = info->ifi_index;
+    e.flags = info->ifi_flags;
+    e.name = LinkName(body.subspan(std::min(Align(sizeof(ifinfomsg)), body.size())));
+  } else {
+    const auto addr = LoadHeader<ifaddrmsg>(body);
+    if (!addr) return false;
+    if (addr->ifa_family != AF_INET6) return true;
+    e.kind = type == RTM_NEWADDR ? LinkEvent::Kind::kAddress : LinkEvent::Kind::kAddressGone;
+    e.ifindex = static_cast<int>(addr->ifa_index);
+  }
+  out->push_back(std::move(e));
+  return true;
+}
+
 }  // namespace
 
 void ParseLinkMessages(std::span<const uint8_t> bytes, std::vector<LinkEvent>* out,
@@ -56,35 +79,14 @@ void ParseLinkMessages(std::span<const uint8_t> bytes, std::vector<LinkEvent>* o
     const auto body = bytes.subspan(sizeof(nlmsghdr), h.nlmsg_len - sizeof(nlmsghdr));
     switch (h.nlmsg_type) {
       case RTM_NEWLINK:
-      case RTM_DELLINK: {
-        const auto info = LoadHeader<ifinfomsg>(body);
-        if (!info) {
-          ++*malformed;
-          return;
-        }
-        LinkEvent e;
-        e.kind = h.nlmsg_type == RTM_NEWLINK ? LinkEvent::Kind::kLink : LinkEvent::Kind::kLinkGone;
-        e.ifindex = info->ifi_index;
-        e.flags = info->ifi_flags;
-        e.name = LinkName(body.subspan(std::min(Align(sizeof(ifinfomsg)), body.size())));
-        out->push_back(std::move(e));
-        break;
-      }
+      case RTM_DELLINK:
       case RTM_NEWADDR:
-      case RTM_DELADDR: {
-        const auto addr = LoadHeader<ifaddrmsg>(body);
-        if (!addr) {
+      case RTM_DELADDR:
+        if (!AppendEvent(h.nlmsg_type, body, out)) {
           ++*malformed;
           return;
         }
-        if (addr->ifa_family != AF_INET6) break;
-        LinkEvent e;
-        e.kind =
-            h.nlmsg_type == RTM_NEWADDR ? LinkEvent::Kind::kAddress : LinkEvent::Kind::kAddressGone;
-        e.ifindex = static_cast<int>(addr->ifa_index);
-        out->push_back(std::move(e));
         break;
-      }
       default:
         break;  // NLMSG_NOOP, NLMSG_DONE, other families' messages
     }

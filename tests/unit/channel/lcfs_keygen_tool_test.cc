@@ -15,16 +15,9 @@
 namespace lcfs::channel {
 namespace {
 
-using lcfs::testing::ToolRun;
-
-std::string Tool() { return lcfs::testing::ToolPath("lcfs-keygen"); }
-ToolRun RunTool(const std::string& args) { return lcfs::testing::RunTool(Tool(), args); }
-
-class LcfsKeygenTool : public ::testing::Test {
+class LcfsKeygenTool : public lcfs::testing::BuiltToolTest {
  protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(Tool())) GTEST_SKIP() << "lcfs-keygen not built: " << Tool();
-  }
+  LcfsKeygenTool() : BuiltToolTest("lcfs-keygen") {}
   testing::TempDir dir_;
 };
 

@@ -12,16 +12,9 @@
 namespace lcfs::index {
 namespace {
 
-using lcfs::testing::ToolRun;
-
-std::string Tool() { return lcfs::testing::ToolPath("lcfs-hash"); }
-ToolRun RunTool(const std::string& args) { return lcfs::testing::RunTool(Tool(), args); }
-
-class LcfsHashTool : public ::testing::Test {
+class LcfsHashTool : public lcfs::testing::BuiltToolTest {
  protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(Tool())) GTEST_SKIP() << "lcfs-hash not built: " << Tool();
-  }
+  LcfsHashTool() : BuiltToolTest("lcfs-hash") {}
 };
 
 TEST_F(LcfsHashTool, PrintsTheIndexersRootHash) {

@@ -17,15 +17,6 @@ const Ipv6Address kHostA = A("fe80::a"), kHostB = A("fe80::b"), kStranger = A("f
 const Ipv6Address kS1 = A("fe80::1"), kS2 = A("fe80::2");
 constexpr int kIf = 3;
 
-Ipv6Address Numbered(const Ipv6Address& base, int i) {
-  Ipv6Address a = base;
-  a.bytes[12] = static_cast<uint8_t>(i >> 24);
-  a.bytes[13] = static_cast<uint8_t>(i >> 16);
-  a.bytes[14] = static_cast<uint8_t>(i >> 8);
-  a.bytes[15] = static_cast<uint8_t>(i);
-  return a;
-}
-
 class ListenerTrackingTest : public TableTest {
  protected:
   explicit ListenerTrackingTest(TrackingLimits limits = {}) : TableTest(limits) {}

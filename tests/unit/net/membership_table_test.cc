@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 #include "table_test_util.h"
@@ -22,6 +23,14 @@ class MembershipTableTest : public TableTest {
              const Ipv6Address& group = kG) {
     table_.Apply(ifindex, MldRecord{t, group, std::move(sources)}, now_, &queries_);
   }
+  // The filter mode of kG on kIf; nullopt without a record.
+  std::optional<Mode> ModeOf() const {
+    const auto* r = table_.Find(kIf, kG);
+    if (r == nullptr) return std::nullopt;
+    return r->mode;
+  }
+  // Whether kG on kIf wants data from `source` now.
+  bool Wants(const Ipv6Address& source) const { return table_.WantsSource(kIf, kG, source, now_); }
   // Advances in 10 ms steps until an event arrives; returns the time taken.
   Millis TimeToNextEvent(Millis limit) {
     const size_t before = events_.size();
@@ -85,20 +94,18 @@ TEST_F(MembershipTableTest, RemainingListenerAnsweringTheQueryKeepsTheGroup) {
 TEST_F(MembershipTableTest, IncludeModeTracksSourcesAndBlockQueriesThem) {
   Apply(RecordType::kAllowNewSources, {kS1, kS2});
   ASSERT_EQ(events_.size(), 1u);
-  const auto* r = table_.Find(kIf, kG);
-  ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->mode, Mode::kInclude);
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS1, now_));
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS2, now_));
-  EXPECT_FALSE(table_.WantsSource(kIf, kG, kS3, now_));
+  EXPECT_EQ(ModeOf(), Mode::kInclude);
+  EXPECT_TRUE(Wants(kS1));
+  EXPECT_TRUE(Wants(kS2));
+  EXPECT_FALSE(Wants(kS3));
   queries_.clear();
   Apply(RecordType::kBlockOldSources, {kS1, kS3});
   ASSERT_EQ(queries_.size(), 1u);
   EXPECT_EQ(queries_[0].sources, std::vector<Ipv6Address>{kS1});  // A*B
   table_.LowerTimers(queries_[0], now_);
   Advance(timers_.last_listener_query_time());
-  EXPECT_FALSE(table_.WantsSource(kIf, kG, kS1, now_));
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS2, now_));
+  EXPECT_FALSE(Wants(kS1));
+  EXPECT_TRUE(Wants(kS2));
   EXPECT_EQ(events_.size(), 1u);
   EXPECT_GT(TimeToNextEvent(Millis(5000)), Millis(1000));
   EXPECT_EQ(events_.back().kind, Kind::kLeave);
@@ -110,17 +117,17 @@ TEST_F(MembershipTableTest, ToIncludeInIncludeModeQueriesSourcesNoLongerListed) 
   Apply(RecordType::kChangeToInclude, {kS2, kS3});
   ASSERT_EQ(queries_.size(), 1u);
   EXPECT_EQ(queries_[0].sources, std::vector<Ipv6Address>{kS1});  // A-B
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS3, now_));
+  EXPECT_TRUE(Wants(kS3));
 }
 
 TEST_F(MembershipTableTest, ExcludeModeRefusesExcludedSources) {
   Apply(RecordType::kModeIsExclude, {kS1});
-  EXPECT_EQ(table_.Find(kIf, kG)->mode, Mode::kExclude);
-  EXPECT_FALSE(table_.WantsSource(kIf, kG, kS1, now_));
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS2, now_));
+  EXPECT_EQ(ModeOf(), Mode::kExclude);
+  EXPECT_FALSE(Wants(kS1));
+  EXPECT_TRUE(Wants(kS2));
   // ALLOW moves S1 from the exclude list to the requested list.
   Apply(RecordType::kAllowNewSources, {kS1});
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS1, now_));
+  EXPECT_TRUE(Wants(kS1));
   // BLOCK in EXCLUDE mode queries A-Y.
   queries_.clear();
   Apply(RecordType::kBlockOldSources, {kS1, kS2});
@@ -134,11 +141,10 @@ TEST_F(MembershipTableTest, ToExcludeFromIncludeQueriesCommonSources) {
   Apply(RecordType::kChangeToExclude, {kS2, kS3});
   ASSERT_EQ(queries_.size(), 1u);
   EXPECT_EQ(queries_[0].sources, std::vector<Ipv6Address>{kS2});
-  const auto* r = table_.Find(kIf, kG);
-  EXPECT_EQ(r->mode, Mode::kExclude);
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS2, now_));   // A*B keeps its timer
-  EXPECT_FALSE(table_.WantsSource(kIf, kG, kS3, now_));  // B-A excluded
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS1, now_));   // deleted: EXCLUDE lets it through
+  EXPECT_EQ(ModeOf(), Mode::kExclude);
+  EXPECT_TRUE(Wants(kS2));   // A*B keeps its timer
+  EXPECT_FALSE(Wants(kS3));  // B-A excluded
+  EXPECT_TRUE(Wants(kS1));   // deleted: EXCLUDE lets it through
 }
 
 TEST_F(MembershipTableTest, GroupTimerExpiryFallsBackToRequestedSources) {
@@ -147,11 +153,9 @@ TEST_F(MembershipTableTest, GroupTimerExpiryFallsBackToRequestedSources) {
   Apply(RecordType::kModeIsInclude, {kS1});  // X = {S1}, timer runs 1 s past the group timer
   Advance(Millis(1300));                     // group timer expired
   ASSERT_EQ(events_.size(), 1u);
-  const auto* r = table_.Find(kIf, kG);
-  ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->mode, Mode::kInclude);
-  EXPECT_TRUE(table_.WantsSource(kIf, kG, kS1, now_));
-  EXPECT_FALSE(table_.WantsSource(kIf, kG, kS2, now_));
+  EXPECT_EQ(ModeOf(), Mode::kInclude);
+  EXPECT_TRUE(Wants(kS1));
+  EXPECT_FALSE(Wants(kS2));
   EXPECT_EQ(TimeToNextEvent(Millis(5000)), Millis(1000) - Millis(50));
   EXPECT_EQ(events_.back().kind, Kind::kLeave);
 }
@@ -179,25 +183,17 @@ TEST_F(MembershipTableTest, EmptyIncludeOrBlockCreatesNothing) {
 
 TEST_F(MembershipTableTest, HundredThousandGroupsStayProportional) {
   constexpr int kGroups = 100'000;
-  auto group = [](int i) {
-    Ipv6Address g = kG;
-    g.bytes[12] = static_cast<uint8_t>(i >> 24);
-    g.bytes[13] = static_cast<uint8_t>(i >> 16);
-    g.bytes[14] = static_cast<uint8_t>(i >> 8);
-    g.bytes[15] = static_cast<uint8_t>(i);
-    return g;
-  };
-  for (int i = 0; i < kGroups; ++i) Apply(RecordType::kModeIsExclude, {}, kIf, group(i));
+  for (int i = 0; i < kGroups; ++i) Apply(RecordType::kModeIsExclude, {}, kIf, Numbered(kG, i));
   EXPECT_EQ(table_.size(), static_cast<size_t>(kGroups));
   EXPECT_EQ(events_.size(), static_cast<size_t>(kGroups));
   // Many refresh rounds: stale timer entries must not pile up.
   for (int round = 0; round < 3; ++round) {
     Advance(Millis(1000));
-    for (int i = 0; i < kGroups; ++i) Apply(RecordType::kModeIsExclude, {}, kIf, group(i));
+    for (int i = 0; i < kGroups; ++i) Apply(RecordType::kModeIsExclude, {}, kIf, Numbered(kG, i));
     EXPECT_LE(table_.timer_entries(), 2 * table_.size() + 1024);
   }
-  for (int i = 0; i < kGroups; i += 997) EXPECT_TRUE(table_.HasListeners(kIf, group(i)));
-  EXPECT_FALSE(table_.HasListeners(kIf, group(kGroups)));
+  for (int i = 0; i < kGroups; i += 997) EXPECT_TRUE(table_.HasListeners(kIf, Numbered(kG, i)));
+  EXPECT_FALSE(table_.HasListeners(kIf, Numbered(kG, kGroups)));
   EXPECT_EQ(events_.size(), static_cast<size_t>(kGroups));
   Advance(timers_.listening_interval());
   EXPECT_EQ(table_.size(), 0u);

@@ -14,6 +14,16 @@ namespace lcfs::net {
 
 inline Ipv6Address A(const std::string& s) { return *Ipv6Address::Parse(s); }
 
+// `base` with its last 32 bits replaced by i: the i-th of many groups or hosts.
+inline Ipv6Address Numbered(const Ipv6Address& base, int i) {
+  Ipv6Address a = base;
+  a.bytes[12] = static_cast<uint8_t>(i >> 24);
+  a.bytes[13] = static_cast<uint8_t>(i >> 16);
+  a.bytes[14] = static_cast<uint8_t>(i >> 8);
+  a.bytes[15] = static_cast<uint8_t>(i);
+  return a;
+}
+
 class TableTest : public ::testing::Test {
  protected:
   explicit TableTest(TrackingLimits limits = {})

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/random_bytes.h"
+#include "common/temp_dir.h"
 #include "lcfs/hash.h"
 
 namespace lcfs::sync::testing {
@@ -64,25 +65,12 @@ inline std::string TreeListing(const std::string& root) {
   return out;
 }
 
-// A scratch directory removed at scope exit.
-class ScratchDir {
+// A scratch directory removed at scope exit (common/temp_dir.h), with
+// `dir / "rel"` for the paths below it.
+class ScratchDir : public lcfs::testing::TempDir {
  public:
-  ScratchDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "lcfs-sync-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) std::abort();
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
+  ScratchDir() : TempDir("lcfs-sync") {}
+  std::string operator/(const std::string& rel) const { return Path(rel); }
 };
 
 }  // namespace lcfs::sync::testing

@@ -98,10 +98,24 @@ void MakeSampleTree(const ScratchDir& src) {
   }
 }
 
+// MakeSampleTree, indexed.
+index::IndexResult IndexSample(const ScratchDir& src) {
+  MakeSampleTree(src);
+  return Index(src.path());
+}
+
+// Puts a "big" of other bytes (from `seed`) than the sample's into `dst`, as
+// an earlier version would have left; returns them, for the tests that a
+// failed sync leaves it untouched.
+std::string WriteOldBig(const ScratchDir& dst, uint64_t seed) {
+  std::string old_big = RandomString(50 * kChunk, seed);
+  WriteAll(dst / "big", old_big);
+  return old_big;
+}
+
 TEST(TreeSync, ColdSyncReproducesTheTree) {
   ScratchDir src, dst;
-  MakeSampleTree(src);
-  index::IndexResult index = Index(src.path());
+  index::IndexResult index = IndexSample(src);
   CountingSource source(index.mdex);
   SyncStats stats;
   auto got = SyncTree(source, index.root, dst / "out", {}, &stats);
@@ -115,8 +129,7 @@ TEST(TreeSync, ColdSyncReproducesTheTree) {
 
 TEST(TreeSync, EveryRequestButTheRootsCarriesTheObjectsLength) {
   ScratchDir src, dst;
-  MakeSampleTree(src);
-  index::IndexResult index = Index(src.path());
+  index::IndexResult index = IndexSample(src);
   CountingSource source(index.mdex);
   ASSERT_TRUE(SyncTree(source, index.root, dst / "out").ok());
   EXPECT_GT(source.fetched(ObjectKind::kChunk), 10u);
@@ -125,10 +138,8 @@ TEST(TreeSync, EveryRequestButTheRootsCarriesTheObjectsLength) {
 
 TEST(TreeSync, AnObjectOfAnotherLengthIsRefusedAndNotWritten) {
   ScratchDir src, dst;
-  MakeSampleTree(src);
-  index::IndexResult index = Index(src.path());
-  const std::string old_big = RandomString(50 * kChunk, 98);
-  WriteAll(dst / "big", old_big);
+  index::IndexResult index = IndexSample(src);
+  const std::string old_big = WriteOldBig(dst, 98);
   CountingSource source(index.mdex);
   source.PadChunks();
   auto got = SyncTree(source, index.root, dst.path());
@@ -168,8 +179,7 @@ TEST(TreeSync, ResyncAfterOneChunkChangedFetchesOneChunk) {
 
 TEST(TreeSync, ExtraLocalFilesStayUnlessDeleteIsAsked) {
   ScratchDir src, dst;
-  MakeSampleTree(src);
-  index::IndexResult index = Index(src.path());
+  index::IndexResult index = IndexSample(src);
   CountingSource source(index.mdex);
   WriteAll(dst / "extra", "mine");
   WriteAll(dst / "deep/a/extra_dir/x", "mine too");
@@ -189,8 +199,7 @@ TEST(TreeSync, ExtraLocalFilesStayUnlessDeleteIsAsked) {
 
 TEST(TreeSync, LocalEntriesOfTheWrongTypeAreReplaced) {
   ScratchDir src, dst;
-  MakeSampleTree(src);
-  index::IndexResult index = Index(src.path());
+  index::IndexResult index = IndexSample(src);
   CountingSource source(index.mdex);
   std::filesystem::create_directories(dst / "big/inside");  // a dir where a file goes
   WriteAll(dst / "deep", "a file where a directory goes");
@@ -202,10 +211,8 @@ TEST(TreeSync, LocalEntriesOfTheWrongTypeAreReplaced) {
 
 TEST(TreeSync, FailureLeavesNoTemporaryOrHalfWrittenFiles) {
   ScratchDir src, dst;
-  MakeSampleTree(src);
-  index::IndexResult index = Index(src.path());
-  const std::string old_big = RandomString(50 * kChunk, 99);
-  WriteAll(dst / "big", old_big);
+  index::IndexResult index = IndexSample(src);
+  const std::string old_big = WriteOldBig(dst, 99);
   CountingSource source(index.mdex);
   source.FailAfter(30);  // past the directories, within the chunks
   SyncOptions o;
