@@ -86,6 +86,28 @@ bench_setup() {
   trap bench_cleanup EXIT
 }
 
+# bench_start_until HOST OUT LOG TEXT PROGRAM [ARGS...]: starts PROGRAM on
+# host HOST in the background, its stdout in OUT and stderr in LOG, and waits
+# (30 s at most) until LOG says TEXT; sets pid (also in bench_pids). Fails
+# with the log when TEXT does not come.
+bench_start_until() {
+  local host=$1 out=$2 log=$3 text=$4 _
+  shift 4
+  nsenter --net="$(host_ns "$host")" -- "$@" >"$out" 2>"$log" &
+  pid=$!
+  bench_pids+=("$pid")
+  for _ in $(seq 600); do grep -aq "$text" "$log" && break; sleep 0.05; done
+  grep -aq "$text" "$log" || { echo "$1 on host $host did not say '$text':" >&2; cat "$log" >&2; exit 1; }
+}
+
+# Stops (SIGTERM) and reaps every process of bench_pids, and empties it.
+bench_stop_pids() {
+  local p
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  bench_pids=()
+}
+
 # bench_start_exporter HOST DIR [OPTIONS...]: (re)starts lcfs-export on host
 # HOST's lan0 serving DIR, its HASH lines in $work/hash and its log in
 # $work/export.log; waits (60 s at most) for the first HASH and sets exp_pid

@@ -51,20 +51,10 @@ tx_packets() { counter "$1" "$2" 11; }
 # start_relay HOST NAME [OPTIONS...]: lcfs-relay lan0 -> lan1 on HOST, log in
 # $work/NAME.log, waits until it serves; sets pid.
 start_relay() {
-  local host=$1 name=$2 _
+  local host=$1 name=$2
   shift 2
-  nsenter --net="$(host_ns "$host")" -- "$tools/lcfs-relay" -u lan0 -d lan1 \
-    --mld-query-interval 1s "$@" 2>"$work/$name.log" &
-  pid=$!
-  bench_pids+=("$pid")
-  for _ in $(seq 600); do grep -aq "lcfs-relay: active" "$work/$name.log" && break; sleep 0.05; done
-  grep -aq "lcfs-relay: active" "$work/$name.log" || { echo "relay on $host not active:" >&2; cat "$work/$name.log" >&2; exit 1; }
-}
-stop_relays() {
-  local p
-  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  bench_pids=()
+  bench_start_until "$host" /dev/null "$work/$name.log" "lcfs-relay: active" \
+    "$tools/lcfs-relay" -u lan0 -d lan1 --mld-query-interval 1s "$@"
 }
 
 # read4 FIRST_HOST: lcfs-sync on hosts FIRST..FIRST+3 at once; sets read_s.
@@ -136,7 +126,7 @@ for run in $(seq "$runs"); do
   rm -rf "$work/tiny" && mkdir -p "$work/tiny" && head -c 100 /dev/urandom >"$work/tiny/g$run"
   bench_start_exporter 0 "$work/tiny" --rate 1G --no-watch --mld-query-interval 1s
   t2s+=("$(ttfb 11)")
-  stop_relays
+  bench_stop_pids
   printf '  time to first byte: %.3f s on the link, %.3f s through one relay, %.3f s through two\n' \
     "${t0s[-1]}" "${t1s[-1]}" "${t2s[-1]}"
 done

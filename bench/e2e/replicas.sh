@@ -63,19 +63,8 @@ PY
 # start_replica HOST LOGNAME EXPECT: lcfs-export on HOST, waits until its log
 # says "replicas: EXPECT"; sets pid.
 start_replica() {
-  local host=$1 log=$work/$2.log expect=$3 _
-  nsenter --net="$(host_ns "$host")" -- "$tools/lcfs-export" -i lan0 --no-index-cache \
-    --no-watch --mld-query-interval 1s "$work/src" >"$work/$2.hash" 2>"$log" &
-  pid=$!
-  bench_pids+=("$pid")
-  for _ in $(seq 600); do grep -aq "replicas: $expect" "$log" && break; sleep 0.05; done
-  grep -aq "replicas: $expect" "$log" || { echo "exporter on host $host not $expect:" >&2; cat "$log" >&2; exit 1; }
-}
-stop_all() {
-  local p
-  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  bench_pids=()
+  bench_start_until "$1" "$work/$2.hash" "$work/$2.log" "replicas: $3" \
+    "$tools/lcfs-export" -i lan0 --no-index-cache --no-watch --mld-query-interval 1s "$work/src"
 }
 sent() { exporter_wire_bytes "$1" "$2"; }
 
@@ -113,7 +102,7 @@ for run in $(seq "$runs"); do
   read_file
   one=$(($(sent "$a" "$work/a.log") - s0))
   one_t+=("$read_s")
-  stop_all
+  bench_stop_pids
 
   # Two replicas, both alive.
   start_replica 0 a active
@@ -124,7 +113,7 @@ for run in $(seq "$runs"); do
   read_file
   two=$(($(sent "$a" "$work/a.log") + $(sent "$b" "$work/b.log") - s0))
   two_t+=("$read_s")
-  stop_all
+  bench_stop_pids
 
   # Two replicas, the active one killed mid-read.
   start_replica 0 a active
@@ -136,7 +125,7 @@ for run in $(seq "$runs"); do
   stalls+=("$gap_ms")
   takeovers+=("$takeover_ms")
   grep -aq "replicas: active" "$work/b.log" || { echo "the standby never took over" >&2; exit 1; }
-  stop_all
+  bench_stop_pids
 
   ones+=("$one")
   twos+=("$two")

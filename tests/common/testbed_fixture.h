@@ -131,4 +131,24 @@ class ProgramsTestbedTest : public ::testing::Test {
   }
 };
 
+// A ProgramsTestbedTest that exports a tree and may mount it: src_
+// (base_/src) and mnt_ (base_/mnt) are made, and a mount left at mnt_ is
+// undone when the testbed goes.
+class ExportTestbedTest : public ProgramsTestbedTest {
+ protected:
+  // StartTestbed, then the two directories.
+  bool StartTestbedWithDirs(std::initializer_list<std::string> programs, int hosts,
+                            const std::string& tag) {
+    if (!StartTestbed(programs, hosts, tag)) return false;
+    src_ = base_ + "/src";
+    mnt_ = base_ + "/mnt";
+    std::filesystem::create_directories(src_);
+    std::filesystem::create_directories(mnt_);
+    bed_->TrackMount(mnt_);
+    return true;
+  }
+
+  std::string src_, mnt_;
+};
+
 }  // namespace lcfs::testing

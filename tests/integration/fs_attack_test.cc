@@ -62,12 +62,10 @@ struct MountedRead {
   std::string digest, metrics;
 };
 
-class FsAttackTest : public lcfs::testing::ProgramsTestbedTest {
+class FsAttackTest : public lcfs::testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExportProgram, kLcfsProgram}, 3, "fs-attack");
-    if (IsSkipped() || HasFatalFailure()) return;
-    src_ = base_ + "/src";
+    if (!StartTestbedWithDirs({kExportProgram, kLcfsProgram}, 3, "fs-attack")) return;
     for (int i = 0; i < 12; ++i)
       WriteAll(src_ + "/f" + std::to_string(i), RandomString(3000 + 7 * i, i));
     WriteAll(src_ + "/sub/big", RandomString(6 * kChunk + 5, 42));
@@ -114,7 +112,7 @@ class FsAttackTest : public lcfs::testing::ProgramsTestbedTest {
     return r;
   }
 
-  std::string src_, root_;
+  std::string root_;
   std::vector<sync::testing::Object> objects_;
 };
 

@@ -60,12 +60,12 @@ std::set<std::string> ListFrom(DIR* dir) {
   return names;
 }
 
-class FsChannelTest : public testing::ProgramsTestbedTest {
+class FsChannelTest : public testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    if (!StartTestbed({testing::kExportProgram, testing::kLcfsProgram, kKeygen}, 2, "fs-channel"))
+    if (!StartTestbedWithDirs({testing::kExportProgram, testing::kLcfsProgram, kKeygen}, 2,
+                              "fs-channel"))
       return;
-    src_ = base_ + "/src";
     stdfs::create_directories(src_ + "/sub");
     std::ofstream(src_ + "/version") << "v1\n";
     std::ofstream(src_ + "/sub/note") << "unchanged\n";
@@ -100,7 +100,7 @@ class FsChannelTest : public testing::ProgramsTestbedTest {
     return mnt;
   }
 
-  std::string src_, channel_;
+  std::string channel_;
 };
 
 TEST_F(FsChannelTest, FollowsUpdatesWhileOpenFilesAndListingsKeepTheirVersion) {

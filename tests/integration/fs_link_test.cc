@@ -29,16 +29,10 @@ const std::string kExport = std::string(LCFS_TOOLS_DIR) + "/lcfs-export";
 constexpr size_t kFileSize = 32u << 20;
 constexpr off_t kFarOffset = 30 << 20;  // a chunk no read-ahead of the start reaches
 
-class FsLinkTest : public lcfs::testing::ProgramsTestbedTest {
+class FsLinkTest : public lcfs::testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    StartTestbed({kExport, kLcfs}, 2, "fs-link");
-    if (IsSkipped() || HasFatalFailure()) return;
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
-    std::filesystem::create_directories(src_);
-    std::filesystem::create_directories(mnt_);
-    bed_->TrackMount(mnt_);
+    if (!StartTestbedWithDirs({kExport, kLcfs}, 2, "fs-link")) return;
     std::ofstream(src_ + "/note") << "over the wire\n";
     lcfs::testing::WriteRandomFile(src_ + "/big.bin", kFileSize, 9);
     root_ = StartExporter(
@@ -73,7 +67,7 @@ class FsLinkTest : public lcfs::testing::ProgramsTestbedTest {
     return want;
   }
 
-  std::string src_, mnt_, root_;
+  std::string root_;
   std::optional<testbed::Subprocess> daemon_;
 };
 

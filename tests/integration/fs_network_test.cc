@@ -33,15 +33,12 @@ using namespace std::chrono_literals;
 using lcfs::testing::Sh;
 using lcfs::testing::WriteRandomFile;
 
-class FsNetworkTest : public testing::ProgramsTestbedTest {
+class FsNetworkTest : public testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    if (!StartTestbed({testing::kExportProgram, testing::kLcfsProgram}, 2, "fs-network")) return;
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
+    if (!StartTestbedWithDirs({testing::kExportProgram, testing::kLcfsProgram}, 2, "fs-network"))
+      return;
     stdfs::create_directories(src_ + "/sub");
-    stdfs::create_directories(mnt_);
-    bed_->TrackMount(mnt_);
     std::ofstream(src_ + "/sub/note") << "over the wire\n";
     WriteRandomFile(src_ + "/big.bin", 32u << 20, 5);
     // The exporter prints the root HASH on stdout once indexed.
@@ -59,7 +56,7 @@ class FsNetworkTest : public testing::ProgramsTestbedTest {
   }
   void Unmount() { ::umount2(mnt_.c_str(), MNT_DETACH); }
 
-  std::string src_, mnt_, root_;
+  std::string root_;
 };
 
 TEST_F(FsNetworkTest, MountedTreeMatchesTheExportAndHeadFetchesOnlyFirstChunks) {

@@ -6,6 +6,8 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -119,12 +121,24 @@ TEST(SourceFilter, IncludeAndExcludeDecideWhichSenderIsDelivered) {
   EXPECT_EQ(Count(got, "c4"), 1u);
 }
 
-TEST(SourceFilter, JoinWithSeveralIncludedSourcesReadsBackAll) {
-  LCFS_REQUIRE_TESTBED();
-  auto created = Testbed::Create({.hosts = 1});
-  ASSERT_TRUE(created.ok()) << created.status().ToString();
-  Host& a = (*created)->host(0);
-  MulticastSocket s = OpenIn(a, {.port = kPort});
+// One host and a socket on kPort in it: the membership calls alone.
+class OneHostSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LCFS_REQUIRE_TESTBED();
+    auto created = Testbed::Create({.hosts = 1});
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    bed_ = std::move(*created);
+    socket_.emplace(OpenIn(bed_->host(0), {.port = kPort}));
+  }
+
+  std::unique_ptr<Testbed> bed_;
+  std::optional<MulticastSocket> socket_;
+};
+
+TEST_F(OneHostSocketTest, JoinWithSeveralIncludedSourcesReadsBackAll) {
+  const Host& a = bed_->host(0);
+  MulticastSocket& s = *socket_;
   const Ipv6Address g = TestGroup(2);
   std::vector<Ipv6Address> sources = {*Ipv6Address::Parse("fe80::1"),
                                       *Ipv6Address::Parse("fe80::2"),
@@ -139,12 +153,9 @@ TEST(SourceFilter, JoinWithSeveralIncludedSourcesReadsBackAll) {
   EXPECT_EQ(s.GetSourceFilter(g, a.ifindex()).status().code(), EADDRNOTAVAIL);
 }
 
-TEST(MulticastSocket, MembershipErrorsAreExplained) {
-  LCFS_REQUIRE_TESTBED();
-  auto created = Testbed::Create({.hosts = 1});
-  ASSERT_TRUE(created.ok()) << created.status().ToString();
-  Host& a = (*created)->host(0);
-  MulticastSocket s = OpenIn(a, {.port = kPort});
+TEST_F(OneHostSocketTest, MembershipErrorsAreExplained) {
+  const Host& a = bed_->host(0);
+  MulticastSocket& s = *socket_;
   const Ipv6Address g = TestGroup(3);
   Status st = s.Join(*Ipv6Address::Parse("fe80::1"), a.ifindex());
   EXPECT_EQ(st.code(), EINVAL);

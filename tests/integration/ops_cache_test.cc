@@ -67,19 +67,15 @@ void DropPageCache(const std::string& path) {
   ASSERT_EQ(::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED), 0);
 }
 
-class OpsCacheTest : public testing::ProgramsTestbedTest {
+class OpsCacheTest : public testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    if (!StartTestbed({testing::kExportProgram, testing::kCacheProgram, testing::kLcfsProgram}, 2,
-                      "ops-cache"))
+    if (!StartTestbedWithDirs(
+            {testing::kExportProgram, testing::kCacheProgram, testing::kLcfsProgram}, 2,
+            "ops-cache"))
       return;
     ASSERT_EQ(::chmod(base_.c_str(), 0755), 0);  // other users may walk to the mount
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
     cache_ = base_ + "/cache";
-    stdfs::create_directories(src_);
-    stdfs::create_directories(mnt_);
-    bed_->TrackMount(mnt_);
     big_ = testing::RandomBytes(3 * kChunk + 1000, 17);  // four chunks
     std::ofstream(src_ + "/big.bin", std::ios::binary)
         .write(reinterpret_cast<const char*>(big_.data()),
@@ -108,7 +104,7 @@ class OpsCacheTest : public testing::ProgramsTestbedTest {
   std::string BigSha() const { return Sha256Of(big_).ToHex(); }
 
   std::optional<testbed::Subprocess> exporter_;
-  std::string src_, mnt_, cache_, root_;
+  std::string cache_, root_;
   std::vector<uint8_t> big_;
 };
 

@@ -51,17 +51,13 @@ double Value(const std::string& exposition, const std::string& series) {
   return -1;
 }
 
-class OpsMetricsTest : public testing::ProgramsTestbedTest {
+class OpsMetricsTest : public testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    if (!StartTestbed({testing::kExportProgram, testing::kSyncProgram, testing::kLcfsProgram}, 2,
-                      "ops-metrics"))
+    if (!StartTestbedWithDirs(
+            {testing::kExportProgram, testing::kSyncProgram, testing::kLcfsProgram}, 2,
+            "ops-metrics"))
       return;
-    src_ = base_ + "/src";
-    mnt_ = base_ + "/mnt";
-    stdfs::create_directories(src_);
-    stdfs::create_directories(mnt_);
-    bed_->TrackMount(mnt_);
     std::mt19937_64 rng(9);
     std::vector<uint64_t> words((4u << 20) / 8);
     for (auto& w : words) w = rng();
@@ -85,7 +81,7 @@ class OpsMetricsTest : public testing::ProgramsTestbedTest {
   }
 
   std::optional<testbed::Subprocess> exporter_;
-  std::string src_, mnt_, root_;
+  std::string root_;
 };
 
 TEST_F(OpsMetricsTest, ExporterAndMountCountersMoveAsAReadProceeds) {

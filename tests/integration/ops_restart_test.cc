@@ -41,11 +41,11 @@ struct ExportRun {
   long files_reused = -1;
 };
 
-class OpsRestartTest : public testing::ProgramsTestbedTest {
+class OpsRestartTest : public testing::ExportTestbedTest {
  protected:
   void SetUp() override {
-    if (!StartTestbed({testing::kExportProgram, testing::kSyncProgram}, 2, "ops-restart")) return;
-    src_ = base_ + "/src";
+    if (!StartTestbedWithDirs({testing::kExportProgram, testing::kSyncProgram}, 2, "ops-restart"))
+      return;
     cache_ = base_ + "/state/index";
     for (int i = 0; i < kFiles; ++i) {
       const std::string dir = src_ + "/d" + std::to_string(i % 4);
@@ -89,7 +89,7 @@ class OpsRestartTest : public testing::ProgramsTestbedTest {
   }
 
   std::optional<testbed::Subprocess> exporter_;
-  std::string src_, cache_;
+  std::string cache_;
 };
 
 TEST_F(OpsRestartTest, RestartReadsNothingUnchangedAndReadsAgainWhatChangedBehindItsBack) {

@@ -156,14 +156,12 @@ class ProgressSampler {
 std::string ReadAll(const std::string& path) { return testbed::ReadFileOrEmpty(path); }
 
 // Two lcfs-export replicas of one tree (hosts 0 and 1), a reader (host 2).
-class ReplicaExportTest : public testing::ProgramsTestbedTest {
+class ReplicaExportTest : public testing::ExportTestbedTest {
  protected:
   static constexpr size_t kFileSize = 48u << 20;
 
   void SetUp() override {
-    if (!StartTestbed({kExportProgram, kSyncProgram}, 3, "replica")) return;
-    src_ = base_ + "/src";
-    stdfs::create_directories(src_);
+    if (!StartTestbedWithDirs({kExportProgram, kSyncProgram}, 3, "replica")) return;
     testing::WriteRandomFile(src_ + "/big", kFileSize, 7);
     testing::WriteRandomFile(src_ + "/small", 1000, 8);
   }
@@ -216,7 +214,7 @@ class ReplicaExportTest : public testing::ProgramsTestbedTest {
     EXPECT_EQ(ReadAll(base_ + "/dest/small"), ReadAll(src_ + "/small"));
   }
 
-  std::string src_, hash_;
+  std::string hash_;
 };
 
 TEST_F(ReplicaExportTest, KillingTheActiveReplicaMidReadStallsTheReaderBriefly) {

@@ -258,27 +258,41 @@ Result<ShareHandle> ShareIn(const Host& host, const index::IndexResult& index, S
   return Share(index, host.ifindex(), stats, 0, std::move(options));
 }
 
-class ShareEngineTest : public ::testing::Test {
+// What the engine tests start from: a testbed whose host 0 holds export_,
+// and the engine serving it there (StartEngine), stopped before the testbed
+// goes. `Base`: ::testing::Test, or TestWithParam for parameterised tests.
+template <typename Base>
+class EngineTestBase : public Base {
  protected:
-  void SetUp() override {
-    LCFS_REQUIRE_TESTBED();
-    testbed::TestbedOptions o;
-    o.hosts = 3;
-    auto bed = Testbed::Create(o);
+  void StartBed(const testbed::TestbedOptions& options) {
+    auto bed = Testbed::Create(options);
     ASSERT_TRUE(bed.ok()) << bed.status().ToString();
     bed_ = std::move(*bed);
     export_ = MakeExport(*bed_);
+  }
+  void StartEngine(ShareOptions options) {
+    auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(options));
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(*engine);
   }
   Host& exporter() { return bed_->host(0); }
 
   std::unique_ptr<Testbed> bed_;
   Export export_;
   ShareStats stats_;
+  ShareHandle engine_;  // declared last: unshared first
+};
+
+class ShareEngineTest : public EngineTestBase<::testing::Test> {
+ protected:
+  void SetUp() override {
+    LCFS_REQUIRE_TESTBED();
+    StartBed({.hosts = 3});
+  }
 };
 
 TEST_F(ShareEngineTest, JoinedObjectsDecodeToTheirHash) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions());
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions()));
   EXPECT_EQ(stats_.published_objects.load(), 3u + 4 + 1 + 2 + 1);  // dirs, chunks, nodes
 
   Receiver rx(bed_->host(1));
@@ -291,12 +305,10 @@ TEST_F(ShareEngineTest, JoinedObjectsDecodeToTheirHash) {
   EXPECT_GE(stats_.objects_served.load(), 2u);
   EXPECT_GE(stats_.joins.load(), 2u);
   EXPECT_GT(stats_.symbols_sent.load(), 2 * kChunk / kShareSymbolSize / 2);
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, TwoReceiversOnOneGroupAreServedByOneStream) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions(20'000'000)));
   Receiver a(bed_->host(1)), b(bed_->host(2));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
@@ -320,12 +332,10 @@ TEST_F(ShareEngineTest, TwoReceiversOnOneGroupAreServedByOneStream) {
   const uint64_t wire_a = ta.bytes + ta.packets * kPacketOverhead;
   EXPECT_LT(static_cast<double>(tx), 1.15 * static_cast<double>(wire_a))
       << "the exporter sent more than one stream's worth";
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, StreamStopsWithinLastListenerQueryTimeAfterTheLastLeave) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions(20'000'000)));
   Receiver a(bed_->host(1)), b(bed_->host(2));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
@@ -353,7 +363,6 @@ TEST_F(ShareEngineTest, StreamStopsWithinLastListenerQueryTimeAfterTheLastLeave)
   std::this_thread::sleep_for(300ms);  // an observation window, not synchronisation
   EXPECT_EQ(stats_.symbols_sent.load(), sent);
   EXPECT_LT(*exporter().InterfaceCounter("tx_packets") - tx0, 5u);  // MLD queries at most
-  Unshare(std::move(*engine));
 }
 
 // K of a kChunk-sized chunk: its source symbols.
@@ -363,8 +372,7 @@ TEST_F(ShareEngineTest, LossFreeListenerIsSentOneSetOfSymbolsAndNoRepair) {
   // A hold long enough for any receiver here to decode and leave.
   ShareOptions o = FastOptions();
   o.min_hold = o.max_hold = 3000ms;
-  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(std::move(o)));
   Receiver rx(bed_->host(1));
   auto got = rx.Fetch(export_.big_chunk1, ObjectKind::kChunk);  // decodes, then leaves
   ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -372,14 +380,12 @@ TEST_F(ShareEngineTest, LossFreeListenerIsSentOneSetOfSymbolsAndNoRepair) {
   EXPECT_EQ(stats_.symbols_sent.load(), kChunkSymbols) << "K source symbols, nothing more";
   EXPECT_EQ(stats_.holds.load(), 1u);
   EXPECT_EQ(stats_.round_symbols.load(), 0u);
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, ListenerThatStaysGetsRepairInGrowingRoundsAfterHolds) {
   ShareOptions o = FastOptions();
   o.min_hold = o.max_hold = 1000ms;
-  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(std::move(o)));
   Receiver rx(bed_->host(1));
   ASSERT_TRUE(rx.Join(export_.big_chunk1).ok());
   // Symbols until a 300 ms silence (the exporter holds for 1 s).
@@ -395,12 +401,10 @@ TEST_F(ShareEngineTest, ListenerThatStaysGetsRepairInGrowingRoundsAfterHolds) {
   EXPECT_EQ(second.front(), kChunkSymbols) << "repair symbols follow";
   EXPECT_EQ(burst(3s).size(), 2 * round) << "each round twice the last";
   EXPECT_EQ(stats_.holds.load(), 3u);
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, AChunkNothingWasSentOfWaitsBrieflyForAHostBehindInItsFile) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions(20'000'000)));
   const auto tree = index::FileTree::FromData(export_.big, kChunk);
   const std::vector<Hash> chunks(tree->leaves().begin(), tree->leaves().end());
   // Host 2 is at chunk 0 of "big" and stays there.
@@ -423,13 +427,11 @@ TEST_F(ShareEngineTest, AChunkNothingWasSentOfWaitsBrieflyForAHostBehindInItsFil
     EXPECT_TRUE(got.ok()) << got.status().ToString();
   }
   EXPECT_EQ(stats_.start_delays.load(), delays);
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, RateLimitHoldsWithinTenPercent) {
   constexpr uint64_t kRate = 30'000'000;
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(kRate));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions(kRate)));
   Receiver a(bed_->host(1));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(a.Join(export_.index.root).ok());  // a second object shares the same budget
@@ -449,12 +451,10 @@ TEST_F(ShareEngineTest, RateLimitHoldsWithinTenPercent) {
   const double rate = static_cast<double>(got.bytes + got.packets * kPacketOverhead) * 8 / seconds;
   EXPECT_NEAR(rate, static_cast<double>(kRate), 0.10 * kRate)
       << "the engine counted " << static_cast<double>(e1 - e0) * 8 / seconds << " bit/s";
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions(20'000'000));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions(20'000'000)));
   Receiver big(bed_->host(1)), small(bed_->host(2));
   ASSERT_TRUE(big.Join(export_.big_chunk1).ok());  // a fountain that never ends
   ASSERT_TRUE(WaitUntil([&] { return stats_.symbols_sent.load() > 500; }, 5s));
@@ -471,7 +471,6 @@ TEST_F(ShareEngineTest, RoundRobinServesSmallObjectsBesideAnEndlessLargeOne) {
   // They stop once their receiver left; the fountain goes on.
   EXPECT_TRUE(WaitUntil([&] { return stats_.active_objects.load() == 1; }, 2s));
   EXPECT_GT(big.Count(export_.big_chunk1, ObjectKind::kChunk, 200ms).packets, 10u);
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, JoinAllFloodLeavesAReaderAtLeast40PercentOfTheRate) {
@@ -517,7 +516,6 @@ TEST_F(ShareEngineTest, JoinAllFloodLeavesAReaderAtLeast40PercentOfTheRate) {
   std::cout << "reader got " << mine << " of " << all << " packets sent during its read (" << share
             << "), " << took.count() << " ms for 20 MB at 50 Mbit/s\n";
   EXPECT_GE(share, 0.40);
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, EncoderMemoryCapMakesObjectsTakeTurnsWithTheirEncoders) {
@@ -528,8 +526,7 @@ TEST_F(ShareEngineTest, EncoderMemoryCapMakesObjectsTakeTurnsWithTheirEncoders) 
   o.encoder_memory = 1;  // room for one encoder at a time
   ASSERT_TRUE(bed_->host(1).SetLoss(30, /*udp_only=*/true).ok());
   ASSERT_TRUE(bed_->host(2).SetLoss(30, /*udp_only=*/true).ok());
-  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(std::move(o)));
   const auto tree = index::FileTree::FromData(export_.big, kChunk);
   const std::vector<Hash> leaves(tree->leaves().begin(), tree->leaves().end());
   Receiver a(bed_->host(1)), b(bed_->host(2));
@@ -557,8 +554,7 @@ TEST_F(ShareEngineTest, LoopbackFlagServesReceiversOnTheExportingHost) {
 }
 
 TEST_F(ShareEngineTest, WithoutLoopbackLocalReceiversGetNothing) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions());
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions()));
   Receiver local(exporter());
   ASSERT_TRUE(local.Join(export_.index.root).ok());
   ASSERT_TRUE(WaitUntil([&] { return stats_.symbols_sent.load() > 0; }, 5s));  // it is sent ...
@@ -567,8 +563,7 @@ TEST_F(ShareEngineTest, WithoutLoopbackLocalReceiversGetNothing) {
 }
 
 TEST_F(ShareEngineTest, UnknownGroupsAreCountedAndIgnored) {
-  auto engine = ShareIn(exporter(), export_.index, &stats_, FastOptions());
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(FastOptions()));
   Receiver a(bed_->host(1));
   const Hash nothing = Sha256Of("not exported");
   ASSERT_TRUE(a.Join(nothing).ok());
@@ -587,8 +582,7 @@ TEST_F(ShareEngineTest, FileModifiedBehindItsBackIsNeverSent) {
     EXPECT_EQ(why.code(), EIO);
     ++stale_calls;
   };
-  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(std::move(o)));
 
   ChangeBehindItsBack(export_, kChunk + 10, 1);
 
@@ -603,14 +597,12 @@ TEST_F(ShareEngineTest, FileModifiedBehindItsBackIsNeverSent) {
   const Hash chunk0 = index::FileTree::FromData(export_.big, kChunk)->leaves()[0];
   auto ok = a.Fetch(chunk0, ObjectKind::kChunk);
   EXPECT_TRUE(ok.ok()) << ok.status().ToString();
-  Unshare(std::move(*engine));
 }
 
 TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
   ShareOptions o = FastOptions();
   o.grace = 1500ms;
-  auto engine = ShareIn(exporter(), export_.index, &stats_, std::move(o));
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(StartEngine(std::move(o)));
   const Hash old_root = export_.index.root;
   WriteFile(export_.dir + "/new-file", RandomBytes(3000, 99));
   index::IndexOptions io;
@@ -619,7 +611,7 @@ TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
   ASSERT_TRUE(next.ok());
   ASSERT_NE(next->root, old_root);
   const auto published_at = Clock::now();
-  ASSERT_TRUE((*engine)->Serve(*next).ok());
+  ASSERT_TRUE(engine_->Serve(*next).ok());
 
   Receiver a(bed_->host(1));
   EXPECT_TRUE(a.Fetch(next->root, ObjectKind::kDirectory).ok());
@@ -638,7 +630,6 @@ TEST_F(ShareEngineTest, PublishedIndexReplacesTheOldOneAfterTheGracePeriod) {
   ASSERT_TRUE(WaitUntil([&] { return stats_.unknown_groups.load() > unknown; }, 5s));
   EXPECT_EQ(a.Count(old_root, ObjectKind::kDirectory, 300ms).packets, 0u);
   EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 300ms).packets, 10u);
-  Unshare(std::move(*engine));
 }
 
 // Drops CAP_NET_RAW from this thread's effective set (capabilities are per
@@ -694,25 +685,17 @@ std::vector<std::string> Lines(const std::string& text) {
 // Explicit listener tracking on the real kernel (docs/protocol.md section 8):
 // the Last Listener Query Time is 2 s here, so a stop within 50 ms is
 // tracking's doing, not the RFC timers'. Run with bridge snooping off and on.
-class ListenerTrackingTest : public ::testing::TestWithParam<bool> {
+class ListenerTrackingTest : public EngineTestBase<::testing::TestWithParam<bool>> {
  protected:
   void SetUp() override {
     LCFS_REQUIRE_TESTBED();
-    testbed::TestbedOptions o;
-    o.hosts = 4;
-    o.snooping = GetParam();
-    auto bed = Testbed::Create(o);
-    ASSERT_TRUE(bed.ok()) << bed.status().ToString();
-    bed_ = std::move(*bed);
-    export_ = MakeExport(*bed_);
+    StartBed({.hosts = 4, .snooping = GetParam()});
   }
-  static ShareOptions Options(uint64_t rate = 20'000'000) {
+  // The engine with a 2 s Last Listener Query Time.
+  void Start(uint64_t rate = 20'000'000) {
     ShareOptions o = FastOptions(rate);
     o.mld_timers.last_listener_query_interval = 1000ms;
-    return o;
-  }
-  Result<ShareHandle> Start(uint64_t rate = 20'000'000) {
-    return ShareIn(bed_->host(0), export_.index, &stats_, Options(rate));
+    StartEngine(std::move(o));
   }
   // Leaves `hash` on `rx` and returns how long the exporter took to stop
   // sending it, or nullopt if it did not within 5 s.
@@ -722,15 +705,18 @@ class ListenerTrackingTest : public ::testing::TestWithParam<bool> {
     if (!WaitUntil([&] { return stats_.active_objects.load() == 0; }, 5s)) return std::nullopt;
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - left_at);
   }
-
-  std::unique_ptr<Testbed> bed_;
-  Export export_;
-  ShareStats stats_;
+  // The last listener leaving `hash` on `rx` stops its stream within 50 ms:
+  // explicit tracking's fast leave, not the RFC timers.
+  void ExpectStopWithin50ms(Receiver& rx, const Hash& hash) {
+    const auto stopped_after = LeaveAndTimeTheStop(rx, hash);
+    ASSERT_TRUE(stopped_after) << "the stream did not stop";
+    EXPECT_LE(stopped_after->count(), 50) << "ms from the last leave to the stop";
+    EXPECT_EQ(stats_.fast_leaves.load(), 1u);
+  }
 };
 
 TEST_P(ListenerTrackingTest, SendingStopsWithin50msOfTheLastLeaveAndNotBefore) {
-  auto engine = Start();
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(Start());
   Receiver a(bed_->host(1)), b(bed_->host(2));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(b.Join(export_.big_chunk1).ok());
@@ -746,19 +732,14 @@ TEST_P(ListenerTrackingTest, SendingStopsWithin50msOfTheLastLeaveAndNotBefore) {
   EXPECT_GT(b.Count(export_.big_chunk1, ObjectKind::kChunk, 500ms).packets, 50u);
   EXPECT_EQ(stats_.active_objects.load(), 1u);
 
-  const auto stopped_after = LeaveAndTimeTheStop(b, export_.big_chunk1);
-  ASSERT_TRUE(stopped_after) << "the stream did not stop";
-  EXPECT_LE(stopped_after->count(), 50) << "ms from the last leave to the stop";
-  EXPECT_EQ(stats_.fast_leaves.load(), 1u);
+  ASSERT_NO_FATAL_FAILURE(ExpectStopWithin50ms(b, export_.big_chunk1));
   const uint64_t sent = stats_.symbols_sent.load();
   std::this_thread::sleep_for(200ms);  // an observation window, not synchronisation
   EXPECT_EQ(stats_.symbols_sent.load(), sent);
-  Unshare(std::move(*engine));
 }
 
 TEST_P(ListenerTrackingTest, ForgedLeavesFromAThirdHostDoNotStopALegitimateStream) {
-  auto engine = Start();
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(Start());
   Receiver a(bed_->host(1));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
@@ -791,7 +772,6 @@ TEST_P(ListenerTrackingTest, ForgedLeavesFromAThirdHostDoNotStopALegitimateStrea
   EXPECT_GT(tally.packets, 1000u);
   EXPECT_EQ(stats_.active_objects.load(), 1u);
   EXPECT_EQ(stats_.leaves.load(), 0u);
-  Unshare(std::move(*engine));
 }
 
 // Maximum Response Code 0xffff: the longest delay MLDv2 can ask for (2.3 h).
@@ -821,8 +801,7 @@ class MldForger {
 };
 
 TEST_P(ListenerTrackingTest, SpecificQueryWithTheLongestDelayNeitherStopsNorProlongsAStream) {
-  auto engine = Start();
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(Start());
   Receiver a(bed_->host(1));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
@@ -843,16 +822,11 @@ TEST_P(ListenerTrackingTest, SpecificQueryWithTheLongestDelayNeitherStopsNorProl
   EXPECT_GT(a.Count(export_.big_chunk1, ObjectKind::kChunk, 2500ms).packets, 1000u);
   EXPECT_EQ(stats_.leaves.load(), 0u);
   // ... and the listener's own leave still ends it at once.
-  const auto stopped_after = LeaveAndTimeTheStop(a, export_.big_chunk1);
-  ASSERT_TRUE(stopped_after) << "the stream did not stop";
-  EXPECT_LE(stopped_after->count(), 50) << "ms from the leave to the stop";
-  EXPECT_EQ(stats_.fast_leaves.load(), 1u);
-  Unshare(std::move(*engine));
+  ExpectStopWithin50ms(a, export_.big_chunk1);
 }
 
 TEST_P(ListenerTrackingTest, RogueQuerierSendingOnlyGeneralQueriesCannotKeepAStreamGoing) {
-  auto engine = Start();
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(Start());
   Receiver a(bed_->host(1));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   ASSERT_TRUE(WaitUntil([&] { return stats_.tracked_hosts.load() == 1; }, 5s));
@@ -887,13 +861,11 @@ TEST_P(ListenerTrackingTest, RogueQuerierSendingOnlyGeneralQueriesCannotKeepAStr
   querier.join();
   ASSERT_TRUE(stopped_after) << "the stream did not stop";
   EXPECT_LE(stopped_after->count(), 1000) << "ms from the leave to the stop";
-  Unshare(std::move(*engine));
 }
 
 TEST_P(ListenerTrackingTest, MldV1HostGetsItsObjectAndTheRfcTimersEndTheGroup) {
   ASSERT_TRUE(bed_->host(1).SetMldVersion(1).ok());
-  auto engine = Start();
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(Start());
   Receiver a(bed_->host(1));
   auto chunk = a.Fetch(export_.big_chunk1, ObjectKind::kChunk, 10s, /*leave=*/false);
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
@@ -904,12 +876,10 @@ TEST_P(ListenerTrackingTest, MldV1HostGetsItsObjectAndTheRfcTimersEndTheGroup) {
   EXPECT_GE(stopped_after->count(), 1500);
   EXPECT_LE(stopped_after->count(), 3000);
   EXPECT_EQ(stats_.fast_leaves.load(), 0u);
-  Unshare(std::move(*engine));
 }
 
 TEST_P(ListenerTrackingTest, LateJoinerKeepsTheStreamInFlightAndNeedsOnlyTheRest) {
-  auto engine = Start(10'000'000);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  ASSERT_NO_FATAL_FAILURE(Start(10'000'000));
   Receiver a(bed_->host(1)), b(bed_->host(2));
   ASSERT_TRUE(a.Join(export_.big_chunk1).ok());
   // A counts every symbol of the stream while B comes and goes: a stream
@@ -928,7 +898,6 @@ TEST_P(ListenerTrackingTest, LateJoinerKeepsTheStreamInFlightAndNeedsOnlyTheRest
   // From its join B needed about K symbols (plus one turn in flight), not
   // the object from the start.
   EXPECT_LE(at_decode - at_join, k + k / 10 + 64) << "K = " << k;
-  Unshare(std::move(*engine));
 }
 
 INSTANTIATE_TEST_SUITE_P(Snooping, ListenerTrackingTest, ::testing::Bool(),

@@ -207,6 +207,28 @@ class SyncAttackTest : public lcfs::testing::ProgramsTestbedTest {
     return RunOn(1, {kSync, "--iface", "lan0", "--timeout", "30", root_, dest}, 300s);
   }
 
+  // Syncs into `dest` while host 2 joins every group, silent or, when
+  // `forge`, forging the exporter's packets (Forger). *forged: the packets it
+  // forged; *sent: the exporter's wire bytes meanwhile (needs
+  // StartExporter(/*quiet=*/false)).
+  Run SyncBesideForger(bool forge, const std::string& dest, uint64_t* forged = nullptr,
+                       uint64_t* sent = nullptr) {
+    Forger forger(bed_->host(2), bed_->host(0).link_local(), objects_, forge);
+    const uint64_t before = sent ? SentBytes() : 0;
+    Run run = Sync(dest);
+    if (sent) *sent = SentBytes() - before;
+    EXPECT_TRUE(forger.error().ok()) << forger.error().ToString();
+    if (forged) *forged = forger.forged();
+    return run;
+  }
+
+  // Both reads succeeded and the attacked one copied the tree.
+  void ExpectCopied(const Run& alone, const Run& under, const std::string& attacked) {
+    ASSERT_EQ(alone.code, 0) << alone.out << alone.err;
+    ASSERT_EQ(under.code, 0) << under.out << under.err;
+    EXPECT_EQ(TreeListing(src_.path()), TreeListing(attacked));
+  }
+
   // A figure of lcfs-sync's "hostile:" summary line.
   static uint64_t Figure(const std::string& out, const std::string& what) {
     std::smatch m;
@@ -240,9 +262,7 @@ TEST_F(SyncAttackTest, BogusOtisFromAThirdHostCostNeitherTimeNorMemory) {
   sender.reset();
   const Run alone = Sync(quiet.path());
 
-  ASSERT_EQ(under.code, 0) << under.out << under.err;
-  ASSERT_EQ(alone.code, 0) << alone.out << alone.err;
-  EXPECT_EQ(TreeListing(src_.path()), TreeListing(attacked.path()));
+  ASSERT_NO_FATAL_FAILURE(ExpectCopied(alone, under, attacked.path()));
   EXPECT_GT(Figure(under.out, "packets of a wrong OTI"), 0u) << under.out;  // the attack ran
   // Generous bound here (a loaded CI machine); the figure is in the output.
   EXPECT_LT(under.seconds, alone.seconds + 10) << under.out;
@@ -254,12 +274,8 @@ TEST_F(SyncAttackTest, BogusOtisFromAThirdHostCostNeitherTimeNorMemory) {
 TEST_F(SyncAttackTest, ForgedSourceAndBogusOtisTogetherOnlyDelayTheRead) {
   ScratchDir quiet, attacked;
   StartExporter();
-  Run alone, under;
-  {
-    Forger silent(bed_->host(2), bed_->host(0).link_local(), objects_, /*forge=*/false);
-    alone = Sync(quiet.path());
-    ASSERT_TRUE(silent.error().ok()) << silent.error().ToString();
-  }
+  const Run alone = SyncBesideForger(/*forge=*/false, quiet.path());
+  Run under;
   uint64_t forged = 0;
   {
     testing::SymbolSender::Options hostile;
@@ -267,14 +283,9 @@ TEST_F(SyncAttackTest, ForgedSourceAndBogusOtisTogetherOnlyDelayTheRead) {
     hostile.packets_per_second = 5000;
     hostile.burst = 1;
     testing::SymbolSender sender(bed_->host(2), objects_, hostile);
-    Forger forger(bed_->host(2), bed_->host(0).link_local(), objects_, /*forge=*/true);
-    under = Sync(attacked.path());
-    ASSERT_TRUE(forger.error().ok()) << forger.error().ToString();
-    forged = forger.forged();
+    under = SyncBesideForger(/*forge=*/true, attacked.path(), &forged);
   }
-  ASSERT_EQ(alone.code, 0) << alone.out << alone.err;
-  ASSERT_EQ(under.code, 0) << under.out << under.err;
-  EXPECT_EQ(TreeListing(src_.path()), TreeListing(attacked.path()));
+  ASSERT_NO_FATAL_FAILURE(ExpectCopied(alone, under, attacked.path()));
   EXPECT_GT(forged, 0u);
   EXPECT_GT(Figure(under.out, "conflicting symbols"), 0u) << under.out;
   EXPECT_LT(under.seconds, alone.seconds + 20) << under.out;
@@ -292,26 +303,10 @@ TEST_F(SyncAttackTest, ForgedSourceAndBogusOtisTogetherOnlyDelayTheRead) {
 TEST_F(SyncAttackTest, ForgedSourceStallIsBounded) {
   ScratchDir quiet, attacked;
   StartExporter(/*quiet=*/false);
-  Run alone, under;
   uint64_t alone_bytes = 0, under_bytes = 0, forged = 0;
-  {
-    Forger silent(bed_->host(2), bed_->host(0).link_local(), objects_, /*forge=*/false);
-    const uint64_t before = SentBytes();
-    alone = Sync(quiet.path());
-    alone_bytes = SentBytes() - before;
-    ASSERT_TRUE(silent.error().ok()) << silent.error().ToString();
-  }
-  {
-    Forger forger(bed_->host(2), bed_->host(0).link_local(), objects_, /*forge=*/true);
-    const uint64_t before = SentBytes();
-    under = Sync(attacked.path());
-    under_bytes = SentBytes() - before;
-    ASSERT_TRUE(forger.error().ok()) << forger.error().ToString();
-    forged = forger.forged();
-  }
-  ASSERT_EQ(alone.code, 0) << alone.out << alone.err;
-  ASSERT_EQ(under.code, 0) << under.out << under.err;
-  EXPECT_EQ(TreeListing(src_.path()), TreeListing(attacked.path()));
+  const Run alone = SyncBesideForger(/*forge=*/false, quiet.path(), nullptr, &alone_bytes);
+  const Run under = SyncBesideForger(/*forge=*/true, attacked.path(), &forged, &under_bytes);
+  ASSERT_NO_FATAL_FAILURE(ExpectCopied(alone, under, attacked.path()));
   EXPECT_GT(forged, 0u);
   // (Whether forged packets reached the reader before each object completed
   // depends on the forger thread keeping up on a loaded machine: counted in

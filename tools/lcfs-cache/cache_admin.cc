@@ -25,6 +25,16 @@ bool IsPinned(const std::string& path) {
   return ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
+// Calls visit(object) for each object file of the cache at `dir`; the first
+// error (of the listing or of a visit) stops and is returned.
+template <typename Visit>
+Status ForEachObject(const std::string& dir, Visit visit) {
+  auto objects = ListObjects(dir);
+  if (!objects.ok()) return objects.status();
+  for (const ObjectFile& o : *objects) LCFS_RETURN_IF_ERROR(visit(o));
+  return Status::Ok();
+}
+
 // Removes `objects` in order, skipping pinned ones, while `keep_going` says so.
 template <typename Pred>
 Result<EvictReport> RemoveWhile(std::vector<ObjectFile> objects, uint64_t total, Pred keep_going) {
@@ -72,13 +82,11 @@ Result<std::vector<ObjectFile>> ListObjects(const std::string& dir) {
 }
 
 Result<CheckReport> Check(const std::string& dir) {
-  auto objects = ListObjects(dir);
-  if (!objects.ok()) return objects.status();
   CheckReport report;
-  for (const ObjectFile& o : *objects) {
+  LCFS_RETURN_IF_ERROR(ForEachObject(dir, [&report](const ObjectFile& o) -> Status {
     UniqueFd fd(::open(o.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
-      if (errno == ENOENT) continue;  // evicted meanwhile
+      if (errno == ENOENT) return Status::Ok();  // evicted meanwhile
       return Status::FromErrno(errno, "open " + o.path);
     }
     struct stat st;
@@ -86,19 +94,18 @@ Result<CheckReport> Check(const std::string& dir) {
     report.objects++;
     report.bytes += static_cast<uint64_t>(st.st_size);
     if (cache::VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), o.hash, o.kind))
-      continue;
+      return Status::Ok();
     if (::unlink(o.path.c_str()) != 0 && errno != ENOENT)
       return Status::FromErrno(errno, "remove corrupt " + o.path);
     report.corrupt.push_back(o);
-  }
+    return Status::Ok();
+  }));
   return report;
 }
 
 Result<Usage> DiskUsage(const std::string& dir) {
-  auto objects = ListObjects(dir);
-  if (!objects.ok()) return objects.status();
   Usage usage;
-  for (const ObjectFile& o : *objects) {
+  LCFS_RETURN_IF_ERROR(ForEachObject(dir, [&usage](const ObjectFile& o) {
     auto add = [&](Usage::Count& c) {
       c.objects++;
       c.bytes += o.size;
@@ -106,7 +113,8 @@ Result<Usage> DiskUsage(const std::string& dir) {
     add(usage.total);
     add(usage.by_kind.at(static_cast<size_t>(o.kind)));
     if (IsPinned(o.path)) add(usage.pinned);
-  }
+    return Status::Ok();
+  }));
   std::error_code ec;
   for (const auto& e : stdfs::directory_iterator(cache::TmpDir(dir), ec)) {
     (void)e;

@@ -303,19 +303,39 @@ class HeldSource : public ObjectSource {
   int cancels_ = 0;
 };
 
+// A reader blocked in Get of a 5000-byte chunk of `source` whose prefetch
+// the source holds unanswered: where a promotion starts. Join() returns the
+// reader's answer.
+class ReadBehindHeldPrefetch {
+ public:
+  ReadBehindHeldPrefetch(ObjectFetcher& fetcher, HeldSource& source, const Hash& h) {
+    fetcher.Prefetch({h, ObjectKind::kChunk, 5000}, FetchPriority::kPrefetch);
+    if (!source.WaitForHeld(1)) return;  // Join() says so
+    reader_ = std::thread([this, &fetcher, h] {
+      got_ = fetcher.Get({h, ObjectKind::kChunk, 5000});
+    });
+  }
+  ~ReadBehindHeldPrefetch() { Join(); }
+  const Result<ObjectRef>& Join() {
+    if (reader_.joinable()) reader_.join();
+    return got_;
+  }
+
+ private:
+  Result<ObjectRef> got_ = Status::Error(EIO, "the source never held the prefetch");
+  std::thread reader_;
+};
+
 TEST_F(ObjectFetcherTest, ABlockedGetPromotesAPrefetchAndDoesNotWaitForIt) {
   HeldSource source;
   const Hash h = source.Add(std::vector<uint8_t>(5000, 1));
   ObjectFetcher fetcher(source, *cache_, FetchPolicy{});
-  fetcher.Prefetch({h, ObjectKind::kChunk, 5000}, FetchPriority::kPrefetch);
-  ASSERT_TRUE(source.WaitForHeld(1));
-  Result<ObjectRef> got = Status::Error(EIO, "not run");
-  std::thread reader([&] { got = fetcher.Get({h, ObjectKind::kChunk, 5000}); });
+  ReadBehindHeldPrefetch read(fetcher, source, h);
   // The reader asks again at kBlocking, and that answer alone completes it
   // while the prefetch's request is still held.
   ASSERT_TRUE(
       source.Answer([](const FetchRequest& r) { return r.priority == FetchPriority::kBlocking; }));
-  reader.join();
+  const Result<ObjectRef>& got = read.Join();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(fetcher.stats().promoted, 1u);
   // The redundant prefetch request is given up (by whichever thread sees
@@ -328,17 +348,14 @@ TEST_F(ObjectFetcherTest, APromotionCancelsThePrefetchRequestBeforeAnyAnswer) {
   HeldSource source;
   const Hash h = source.Add(std::vector<uint8_t>(5000, 2));
   ObjectFetcher fetcher(source, *cache_, FetchPolicy{});
-  fetcher.Prefetch({h, ObjectKind::kChunk, 5000}, FetchPriority::kPrefetch);
-  ASSERT_TRUE(source.WaitForHeld(1));
-  Result<ObjectRef> got = Status::Error(EIO, "not run");
-  std::thread reader([&] { got = fetcher.Get({h, ObjectKind::kChunk, 5000}); });
+  ReadBehindHeldPrefetch read(fetcher, source, h);
   // Nothing answered yet: the promotion's request alone is left, so the
   // source never hands the object over twice.
   EXPECT_TRUE(lcfs::testing::WaitUntil([&] { return source.cancels() == 1; }, 10s));
   EXPECT_EQ(source.held(), 1u);
   ASSERT_TRUE(
       source.Answer([](const FetchRequest& r) { return r.priority == FetchPriority::kBlocking; }));
-  reader.join();
+  const Result<ObjectRef>& got = read.Join();
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   // The cancelled request is no failure of the source.
   EXPECT_EQ(fetcher.stats().upstream_failures, 0u);
