@@ -94,13 +94,15 @@ int main(int argc, char** argv) {
   });
   if (command == "-h" || command == "--help" || command == "-V" || command == "--version")
     return *cli.Parse(argc, argv);
+  if (command != "check" && command != "du" && command != "gc" && command != "evict" &&
+      command != "wipe")
+    return cli.UsageError("unknown command '" + command + "'");
   if (auto exit = cli.Parse(argc, argv, 2)) return *exit;
   const std::vector<std::string>& positional = cli.positional();
   const size_t needed = command == "evict" ? 1 : 0;
-  if (positional.size() < needed || positional.size() > needed + 1) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
+  if (positional.size() < needed || positional.size() > needed + 1)
+    return cli.UsageError(command +
+                          (needed ? " takes HASH and an optional DIR" : " takes an optional DIR"));
   const std::string dir =
       positional.size() > needed ? positional.back() : lcfs::cache::DefaultCacheDir();
   if (size && command != "gc") return Error(lcfs::Status::Error(EINVAL, "--size is for gc"));
@@ -126,12 +128,9 @@ int main(int argc, char** argv) {
     PrintEvicted(*r);
     return r->pinned_kept > 0 ? 1 : 0;
   }
-  if (command == "wipe") {
-    auto r = lcfs::cache_tool::Wipe(dir);
-    if (!r.ok()) return Error(r.status());
-    PrintEvicted(*r);
-    return 0;
-  }
-  std::fprintf(stderr, "lcfs-cache: unknown command '%s'\n%s", command.c_str(), kUsage);
-  return 2;
+  // wipe, the one command left
+  auto r = lcfs::cache_tool::Wipe(dir);
+  if (!r.ok()) return Error(r.status());
+  PrintEvicted(*r);
+  return 0;
 }

@@ -228,10 +228,11 @@ int main(int argc, char** argv) {
     std::printf("lcfs-fec %s\n", LCFS_VERSION);
     return kExitOk;
   }
+  if (command != "params" && command != "encode" && command != "decode")
+    return lcfs::cli::Parser("lcfs-fec", kUsage).UsageError("unknown command '" + command + "'");
   Options o;
   if (auto exit = ParseOptions(argc, argv, &o)) return *exit;
   if (command == "params") return Params(o);
-  if (command != "encode" && command != "decode") return Bad("unknown command " + command);
   if (o.oti_hex.empty()) return Bad(command + " needs --oti");
   auto oti = lcfs::fec::Oti::FromHex(o.oti_hex);
   if (!oti.ok()) return Bad(oti.status().message());
