@@ -57,6 +57,14 @@ class FsLinkTest : public lcfs::testing::ExportTestbedTest {
   Status SetLink(const char* state) {
     return bed_->host(1).Run({"ip", "link", "set", "lan0", state});
   }
+  // Mounts with `extra`, opens big.bin into *fd, then takes the reader's
+  // link down: where each test of a read across a link failure starts.
+  void OpenThenCutTheLink(const std::string& extra, UniqueFd* fd) {
+    ASSERT_NO_FATAL_FAILURE(Mount(extra));
+    *fd = UniqueFd(::open((mnt_ + "/big.bin").c_str(), O_RDONLY));
+    ASSERT_TRUE(fd->valid());
+    ASSERT_TRUE(SetLink("down").ok());
+  }
 
   // The bytes of the source at kFarOffset.
   std::vector<char> Expected(size_t n) {
@@ -72,10 +80,8 @@ class FsLinkTest : public lcfs::testing::ExportTestbedTest {
 };
 
 TEST_F(FsLinkTest, SoftMountFailsWithEioWithinItsTimeoutWhileTheLinkIsDown) {
-  Mount("timeout=3");
-  UniqueFd fd(::open((mnt_ + "/big.bin").c_str(), O_RDONLY));
-  ASSERT_TRUE(fd.valid());
-  ASSERT_TRUE(SetLink("down").ok());
+  UniqueFd fd;
+  ASSERT_NO_FATAL_FAILURE(OpenThenCutTheLink("timeout=3", &fd));
   std::vector<char> buf(4096);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(::pread(fd.get(), buf.data(), buf.size(), kFarOffset), -1);
@@ -92,10 +98,8 @@ TEST_F(FsLinkTest, SoftMountFailsWithEioWithinItsTimeoutWhileTheLinkIsDown) {
 }
 
 TEST_F(FsLinkTest, HardMountReadWaitsForTheLinkAndCompletes) {
-  Mount("hard,timeout=2");
-  UniqueFd fd(::open((mnt_ + "/big.bin").c_str(), O_RDONLY));
-  ASSERT_TRUE(fd.valid());
-  ASSERT_TRUE(SetLink("down").ok());
+  UniqueFd fd;
+  ASSERT_NO_FATAL_FAILURE(OpenThenCutTheLink("hard,timeout=2", &fd));
   std::vector<char> buf(4096);
   auto read = std::async(std::launch::async,
                          [&] { return ::pread(fd.get(), buf.data(), buf.size(), kFarOffset); });

@@ -110,12 +110,11 @@ TEST_F(ShareStandbyTest, StandbyTracksListenersButSendsNothingUntilItIsLeft) {
 // MLD report) is no progress.
 class ProgressSampler {
  public:
-  explicit ProgressSampler(const testbed::Host& host) : host_(host) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~ProgressSampler() { Stop(); }
+  explicit ProgressSampler(const testbed::Host& host)
+      : host_(host), thread_([this](std::stop_token stop) { Run(stop); }) {}
+  // Stops sampling (destruction does too).
   void Stop() {
-    stop_ = true;
+    thread_.request_stop();
     if (thread_.joinable()) thread_.join();
   }
   uint64_t received() const { return received_.load(); }
@@ -125,12 +124,12 @@ class ProgressSampler {
   }
 
  private:
-  void Run() {
+  void Run(std::stop_token stop) {
     const auto start = host_.InterfaceCounter("rx_bytes");
     if (!start.ok()) return;
     uint64_t previous = *start;
     std::optional<Clock::time_point> since;
-    while (!stop_) {
+    while (!stop.stop_requested()) {
       std::this_thread::sleep_for(10ms);  // the sampling period, not a synchronisation
       const auto now = Clock::now();
       const auto rx = host_.InterfaceCounter("rx_bytes");
@@ -147,10 +146,9 @@ class ProgressSampler {
     }
   }
   const testbed::Host& host_;
-  std::atomic<bool> stop_{false};
   std::atomic<uint64_t> received_{0};
   std::atomic<int64_t> gap_ms_{0};
-  std::thread thread_;
+  std::jthread thread_;  // last: started after the rest, and stopped and joined before it goes
 };
 
 std::string ReadAll(const std::string& path) { return testbed::ReadFileOrEmpty(path); }

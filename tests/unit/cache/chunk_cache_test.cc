@@ -36,6 +36,13 @@ class ChunkCacheTest : public ::testing::Test {
     }
     return (*cache)->ObjectPath(h, ObjectKind::kChunk);
   }
+  // `cache` holds the object (h, kind), and reading it back gives `bytes`.
+  static void ExpectHolds(ChunkCache& cache, const Hash& h, ObjectKind kind,
+                          const std::vector<uint8_t>& bytes) {
+    auto hit = cache.Lookup(h, kind);
+    ASSERT_TRUE(hit.has_value());
+    EXPECT_EQ(*hit->ReadAll(), bytes);
+  }
   lcfs::testing::TempDir tmp_{"lcfs-cache-test"};
   std::string dir_ = tmp_.path();
   bool tmpfs_ = false;
@@ -99,9 +106,7 @@ TEST_F(ChunkCacheTest, InsertVerifiedStoresWithoutHashingAgain) {
   }
   auto cache = ChunkCache::Open(dir_, 0);
   ASSERT_TRUE(cache.ok());
-  auto hit = (*cache)->Lookup(h, ObjectKind::kChunk);
-  ASSERT_TRUE(hit.has_value());
-  EXPECT_EQ(*hit->ReadAll(), bytes);
+  ExpectHolds(**cache, h, ObjectKind::kChunk, bytes);
 }
 
 TEST_F(ChunkCacheTest, RestartReusesObjects) {
@@ -116,9 +121,7 @@ TEST_F(ChunkCacheTest, RestartReusesObjects) {
   ASSERT_TRUE(cache.ok());
   EXPECT_EQ((*cache)->stats().objects, 1u);
   EXPECT_EQ((*cache)->stats().bytes, bytes.size());
-  auto hit = (*cache)->Lookup(h, ObjectKind::kDirectory);
-  ASSERT_TRUE(hit.has_value());
-  EXPECT_EQ(*hit->ReadAll(), bytes);
+  ExpectHolds(**cache, h, ObjectKind::kDirectory, bytes);
 }
 
 TEST_F(ChunkCacheTest, CorruptFileIsDroppedOnFirstOpen) {
@@ -304,9 +307,7 @@ TEST_F(ChunkCacheTest, LooserExistingCacheIsTightenedAndKept) {
   for (const std::string& d : {dir_, dir_ + "/v1", dir_ + "/v1/objects", fanout})
     EXPECT_EQ(ModeOf(d), 0700u) << d;
   EXPECT_EQ(ModeOf(object), 0600u);
-  auto hit = (*cache)->Lookup(h, ObjectKind::kChunk);
-  ASSERT_TRUE(hit.has_value());
-  EXPECT_EQ(*hit->ReadAll(), bytes);
+  ExpectHolds(**cache, h, ObjectKind::kChunk, bytes);
 }
 
 TEST_F(ChunkCacheTest, CacheOwnedByAnotherUserIsRefusedWithAMessage) {

@@ -94,13 +94,14 @@ class SymbolSender {
   };
 
   SymbolSender(const testbed::Host& host, std::vector<Object> objects, Options options)
-      : host_(host), objects_(std::move(objects)), options_(options) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~SymbolSender() { Stop(); }
+      : host_(host),
+        objects_(std::move(objects)),
+        options_(options),
+        thread_([this](std::stop_token stop) { Run(stop); }) {}
 
+  // Stops sending (destruction does too).
   void Stop() {
-    stop_ = true;
+    thread_.request_stop();
     if (thread_.joinable()) thread_.join();
   }
   uint64_t packets_sent() const { return sent_.load(); }
@@ -114,7 +115,7 @@ class SymbolSender {
     uint32_t esi = 0;
   };
 
-  void Run() {
+  void Run(std::stop_token stop) {
     net::MulticastSocketOptions so;
     so.send_ifindex = host_.ifindex();
     std::optional<testbed::NetnsGuard> guard;
@@ -160,11 +161,11 @@ class SymbolSender {
     std::vector<uint8_t> symbol, packet(2048);
     const auto start = std::chrono::steady_clock::now();
     uint64_t sent = 0;
-    while (!stop_) {
+    while (!stop.stop_requested()) {
       for (auto& s : streams) {
         const uint16_t t = s.header.symbol_size();
         symbol.resize(t);
-        for (uint32_t b = 0; b < options_.burst && !stop_; ++b) {
+        for (uint32_t b = 0; b < options_.burst && !stop.stop_requested(); ++b) {
           for (uint32_t sbn = 0; sbn < s.encoder.block_count(); ++sbn) {
             if (options_.garbage || options_.bogus_otis > 0) {
               for (auto& x : symbol) x = static_cast<uint8_t>(rng());
@@ -175,7 +176,7 @@ class SymbolSender {
             auto len = net::EncodePacket(s.header, symbol, packet);
             if (!len.ok()) continue;
             net::OutgoingDatagram d{s.group, std::span(packet.data(), *len)};
-            while (!stop_) {
+            while (!stop.stop_requested()) {
               auto n = socket->Send(std::span(&d, 1));
               if (n.ok() && *n == 1) break;
               std::this_thread::sleep_for(std::chrono::microseconds(200));  // buffer full
@@ -196,10 +197,9 @@ class SymbolSender {
   const testbed::Host& host_;
   std::vector<Object> objects_;
   Options options_;
-  std::atomic<bool> stop_{false};
   std::atomic<uint64_t> sent_{0};
   Status error_;
-  std::thread thread_;
+  std::jthread thread_;  // last: started after the rest, and stopped and joined before it goes
 };
 
 }  // namespace lcfs::sync::testing
