@@ -13,7 +13,8 @@
 #
 #   bench/e2e/fs_cold_read.sh [BUILD_DIR]   (SIZE_MB=1024; RATE=100G, i.e.
 #                                            unthrottled: the hosts bound it;
-#                                            PERF=FILE: perf record -g of the
+#                                            PERF=FILE: perf record (PERF_OPTS,
+#                                            default -g) of the
 #                                            mount over the cold read)
 set -euo pipefail
 if [ "${1:-}" = --inside ]; then
@@ -40,9 +41,10 @@ PY
   t0=$(now); head -c 1 "$work/mnt/big.bin" > /dev/null; t1=$(now)
   echo "lcfs time to first byte:   $(echo "($t1 - $t0) * 1000 / 1" | bc) ms"
   umount "$work/mnt"; rm -rf "$work/cache"
+  in_host 1 ip link set lo up # for the mount's metrics endpoint
   # In the foreground (-f), so that its CPU time can be read by its PID.
   nsenter --net="$(host_ns 1)" -- "$b/fs/lcfs" "$root" "$work/mnt" -f \
-    -o "iface=lan0,cache=$work/cache" &
+    -o "iface=lan0,cache=$work/cache,metrics=127.0.0.1:9477" &
   mount_pid=$!
   bench_pids+=("$mount_pid")
   for _ in $(seq 600); do mountpoint -q "$work/mnt" && break; sleep 0.1; done
@@ -50,7 +52,7 @@ PY
   m0=$(cpu "$mount_pid"); e0=$(cpu "$exp_pid")
   # PERF=FILE: a call-graph profile of the mount over the read (perf report -i FILE).
   if [[ -n "${PERF:-}" ]]; then
-    perf record -q -g -o "$PERF" -p "$mount_pid" 2>/dev/null &
+    perf record -q ${PERF_OPTS:--g} -o "$PERF" -p "$mount_pid" 2>/dev/null &
     perf_pid=$!
     bench_pids+=("$perf_pid")
     sleep 0.5 # perf attaches
@@ -62,6 +64,18 @@ PY
   printf 'lcfs cold read:            %.1f MiB/s (%.2f s; CPU: mount %.2f s, exporter %.2f s; load %s)\n' \
     "$lcfs_rate" "$(echo "$t1 - $t0" | bc)" "$(echo "$m1 - $m0" | bc)" "$(echo "$e1 - $e0" | bc)" \
     "$(cut -d' ' -f1 /proc/loadavg)"
+  # Where the time goes: packets the mount's receiver lost or got too late
+  # (each costs a repair round, and a hold at the exporter), and symbols
+  # beyond those needed.
+  in_host 1 curl -s 'http://127.0.0.1:9477/metrics' | awk '
+    /^lcfs_mount_(received|dropped|late)_packets_total / { v[$1] = $2 }
+    /^lcfs_mount_(decoded|discarded)_symbols_total / { v[$1] = $2 }
+    END { printf "mount receiver:            %d packets received, %d dropped, %d late; %d symbols decoded, %d discarded\n",
+          v["lcfs_mount_received_packets_total"], v["lcfs_mount_dropped_packets_total"],
+          v["lcfs_mount_late_packets_total"], v["lcfs_mount_decoded_symbols_total"],
+          v["lcfs_mount_discarded_symbols_total"] }'
+  echo "exporter (since start):    $(exporter_statistics "$exp_pid" "$work/export.log" |
+    grep -E '^(symbols sent|holds|repair round symbols|start delays) ' | paste -sd, -)"
   umount "$work/mnt"
   wait "$mount_pid" 2>/dev/null || true
   t0=$(now); in_host 1 "$b/tools/lcfs-sync" -q -i lan0 "$root" "$work/sync"; t1=$(now)
@@ -82,7 +96,7 @@ PY
 fi
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
-export LCFS_BENCH_BUILD=$build PERF=${PERF:-} SIZE_MB=${SIZE_MB:-1024} RATE=${RATE:-100G} RAW_WINDOW=${RAW_WINDOW:-32}
+export LCFS_BENCH_BUILD=$build PERF=${PERF:-} PERF_OPTS=${PERF_OPTS:-} SIZE_MB=${SIZE_MB:-1024} RATE=${RATE:-100G} RAW_WINDOW=${RAW_WINDOW:-32}
 for f in fs/lcfs tools/lcfs-export tools/lcfs-sync tests/lcfs-testbed; do
   [ -x "$build/$f" ] || { echo "missing $build/$f" >&2; exit 1; }
 done

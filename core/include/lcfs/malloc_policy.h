@@ -41,7 +41,7 @@ inline constexpr int kArenaMax = 2;
 
 // Call once at the start of main(), before threads start. Has no effect with
 // an allocator other than glibc's; a setting GLIBC_TUNABLES already makes
-// (glibc.malloc.mmap_threshold, glibc.malloc.arena_max) is left as it is;
+// (glibc.malloc.mmap_threshold, trim_threshold, arena_max) is left as it is;
 // never fails the program.
 void ApplyMallocPolicy();
 
