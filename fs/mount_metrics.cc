@@ -1,5 +1,13 @@
 #include "mount_metrics.h"
 
+#include <dirent.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+#include <string>
+
 #include "lcfs/metrics/engine_metrics.h"
 
 namespace lcfs::fs {
@@ -25,6 +33,28 @@ std::vector<double> FetchSecondsBuckets() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 }
 
+void AddProcessMetrics(const char* prefix, metrics::Scrape& out) {
+  const std::string p = prefix;
+#if defined(__GLIBC__)
+  // Walks every arena under its lock: fine at a scrape's pace.
+  const struct mallinfo2 m = ::mallinfo2();
+  out.Gauge(p + "_heap_in_use_bytes", "Bytes malloc has handed out and not had back (mallinfo2)",
+            static_cast<double>(m.uordblks + m.hblkhd));
+  out.Gauge(p + "_heap_free_bytes",
+            "Bytes free inside malloc's arenas, kept from the kernel (mallinfo2 fordblks)",
+            static_cast<double>(m.fordblks));
+  out.Gauge(p + "_heap_mmapped_bytes", "Of the bytes in use, those in blocks of their own mapping",
+            static_cast<double>(m.hblkhd));
+#endif
+  double threads = 0;
+  if (DIR* dir = ::opendir("/proc/self/task")) {
+    while (const dirent* e = ::readdir(dir))
+      if (e->d_name[0] != '.') threads++;
+    ::closedir(dir);
+  }
+  out.Gauge(p + "_threads", "Threads of the process", threads);
+}
+
 void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& cache,
                          const sync::Fetcher* network, metrics::Scrape& out) {
   auto d = [](uint64_t x) { return static_cast<double>(x); };
@@ -45,6 +75,9 @@ void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& 
               "Blocked requests that found only a background fetch of their object", d(f.promoted));
   out.Counter("lcfs_mount_cancelled_fetches_total",
               "Blocked requests abandoned (the kernel interrupted them)", d(f.cancelled));
+  out.Counter("lcfs_mount_short_retries_total",
+              "Reads of an object soon after its fetch timed out, given a short wait",
+              d(f.short_retries));
   out.Gauge("lcfs_mount_prefetches_inflight", "Background fetches in the source now",
             d(static_cast<uint64_t>(f.background_inflight)));
   out.Gauge("lcfs_mount_prefetches_queued", "Background fetches waiting for a place",
@@ -62,6 +95,7 @@ void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& 
               "Objects that failed verification on the way into or out of the cache",
               d(c.rejected));
   if (network) metrics::AddReceiverMetrics("lcfs_mount", network->stats(), out);
+  AddProcessMetrics("lcfs_mount", out);
 }
 
 }  // namespace lcfs::fs

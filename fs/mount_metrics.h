@@ -33,8 +33,15 @@ class TimedObjectSource : public ObjectSource {
 // (milliseconds) to the default timeout (30 s).
 std::vector<double> FetchSecondsBuckets();
 
-// Adds the mount's figures to `out`. `network` is the receiver of a network
-// mount (nullptr for local=). Thread-safe: reads the components' stats().
+// The process's own figures, to tell a leak from fragmentation from threads
+// when its resident memory grows (tests/soak/soak.sh reads them): glibc's
+// heap in use and held free (mallinfo2), and the number of threads. Nothing
+// of the heap without glibc.
+void AddProcessMetrics(const char* prefix, metrics::Scrape& out);
+
+// Adds the mount's figures to `out`, the process's among them. `network` is
+// the receiver of a network mount (nullptr for local=). Thread-safe: reads
+// the components' stats().
 void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& cache,
                          const sync::Fetcher* network, metrics::Scrape& out);
 

@@ -3,6 +3,7 @@
 #include <syslog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 namespace lcfs::fs {
@@ -10,6 +11,8 @@ namespace {
 
 // How often a blocked Get looks at its cancel flag and at shutdown.
 constexpr auto kPollPeriod = std::chrono::milliseconds(50);
+// Timed-out fetches the retry rule remembers at most.
+constexpr size_t kMaxTimedOut = 64;
 
 std::string LengthError(const ObjectId& id, size_t size) {
   return "object " + id.hash.ToHex() + " is " + std::to_string(size) + " bytes, its parent says " +
@@ -44,6 +47,7 @@ struct ObjectFetcher::Flight {
   bool storing GUARDED_BY(mu) = false;  // someone took the bytes
   std::vector<uint8_t> bytes GUARDED_BY(mu);
   Status last_error GUARDED_BY(mu);
+  bool timed_out GUARDED_BY(mu) = false;  // failed: the source's answer was ETIMEDOUT
   std::vector<std::function<void()>> thens GUARDED_BY(mu);
 };
 
@@ -112,7 +116,8 @@ std::shared_ptr<ObjectFetcher::Flight> ObjectFetcher::JoinFlight(const ObjectId&
   return it->second;
 }
 
-void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority priority) {
+void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority priority,
+                         std::chrono::milliseconds timeout) {
   {
     MutexLock lock(&queue_mu_);
     in_source_++;
@@ -120,7 +125,7 @@ void ObjectFetcher::Send(const std::shared_ptr<Flight>& flight, FetchPriority pr
   FetchRequest request{.hash = flight->id.hash,
                        .kind = flight->id.kind,
                        .expected_size = flight->id.size,
-                       .timeout = policy_.timeout,
+                       .timeout = timeout.count() > 0 ? timeout : policy_.timeout,
                        .priority = priority};
   // A local source answers before FetchAsync returns; the network source
   // later, on its receive thread.
@@ -171,6 +176,7 @@ void ObjectFetcher::OnAnswer(const std::shared_ptr<Flight>& flight,
         // Another request of the flight (a promotion) may still succeed.
         failed = flight->pending == 0;
         error = flight->last_error;
+        if (failed) flight->timed_out = error.code() == ETIMEDOUT;
       }
     }
   }
@@ -235,14 +241,15 @@ void ObjectFetcher::Complete(const std::shared_ptr<Flight>& flight, Result<Objec
   queue_cv_.Signal();
 }
 
-Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<bool>* cancel) {
+Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<bool>* cancel,
+                                         std::chrono::milliseconds wait, bool* timed_out) {
   bool created = false;
   std::shared_ptr<Flight> flight = JoinFlight(id, &created);
   bool send = created;
   std::vector<FetchTicket> superseded;
   {
     MutexLock lock(&flight->mu);
-    if (flight->done) return flight->result;
+    if (flight->done) return flight->result;  // lost the race with its completion
     flight->waiters++;
     if (!created) {
       shared_waits_++;
@@ -259,7 +266,7 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
       }
     }
   }
-  if (send) Send(flight, FetchPriority::kBlocking);
+  if (send) Send(flight, FetchPriority::kBlocking, wait);
   // The background requests the promotion replaces are cancelled once it is
   // sent (the source sees them in that order, so the group stays joined):
   // otherwise the source answers each with its own copy of the object, one
@@ -268,14 +275,16 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
   for (FetchTicket t : superseded) upstream_.Cancel(t);
 
   // The leader's request is bounded by the timeout in soft mode; the margin
-  // only guards against a source that overruns it.
-  const auto deadline =
-      std::chrono::steady_clock::now() + policy_.timeout + std::chrono::seconds(2);
+  // only guards against a source that overruns it. A short retry gives up at
+  // its own bound even in a flight another Get asked with the full timeout.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        (wait.count() > 0 ? wait : policy_.timeout + std::chrono::seconds(2));
   flight->mu.Lock();
   for (;;) {
     if (flight->done) {
       flight->waiters--;
       Result<ObjectRef> result = flight->result;
+      *timed_out = !result.ok() && flight->timed_out;
       flight->mu.Unlock();
       return result;
     }
@@ -295,6 +304,7 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
       gave_up = Status::Error(EIO, "fetch " + id.hash.ToHex() + ": shutting down");
     } else if (!policy_.hard && std::chrono::steady_clock::now() >= deadline) {
       gave_up = Status::Error(EIO, "fetch " + id.hash.ToHex() + ": timed out waiting for it");
+      *timed_out = true;
     }
     if (!gave_up.ok()) {
       flight->waiters--;
@@ -321,11 +331,47 @@ Result<ObjectRef> ObjectFetcher::Attempt(const ObjectId& id, const std::atomic<b
   }
 }
 
+void ObjectFetcher::RememberTimeout(const Hash& hash) {
+  const auto now = clock_();
+  MutexLock lock(&inflight_mu_);
+  std::erase_if(timed_out_, [&](const auto& e) { return e.first == hash; });
+  timed_out_.emplace_back(hash, now);
+  while (!timed_out_.empty() && (timed_out_.size() > kMaxTimedOut ||
+                                 now - timed_out_.front().second >= policy_.retry_window))
+    timed_out_.pop_front();
+}
+
+bool ObjectFetcher::InRetryWindow(const Hash& hash) {
+  const auto now = clock_();
+  MutexLock lock(&inflight_mu_);
+  // Not consumed: two readers of one object both retry.
+  return std::any_of(timed_out_.begin(), timed_out_.end(), [&](const auto& e) {
+    return e.first == hash && now - e.second < policy_.retry_window;
+  });
+}
+
 Result<ObjectRef> ObjectFetcher::Get(const ObjectId& id, const std::atomic<bool>* cancel) {
   if (ObjectRef hit = GetCached(id)) return hit;
+  // The retry rule (header): soon after a timeout, wait only retry_wait.
+  const bool retry = !policy_.hard && InRetryWindow(id.hash);
+  const auto wait =
+      retry ? std::min(policy_.retry_wait, policy_.timeout) : std::chrono::milliseconds(0);
+  if (retry) short_retries_++;
   for (int attempt = 1;; ++attempt) {
     if (shutdown_) return Status::Error(EIO, "fetch " + id.hash.ToHex() + ": shutting down");
-    Result<ObjectRef> result = Attempt(id, cancel);
+    bool timed_out = false;
+    const auto start = std::chrono::steady_clock::now();
+    Result<ObjectRef> result = Attempt(id, cancel, wait, &timed_out);
+    // Only a full wait opens a window: neither a retry that failed too, nor
+    // a Get that joined such a retry's fetch, makes the next read short.
+    if (!result.ok() && timed_out && !retry && !policy_.hard &&
+        std::chrono::steady_clock::now() - start >= policy_.timeout)
+      RememberTimeout(id.hash);
+    if (retry && !result.ok() && timed_out)
+      return Status::Error(EIO, result.status().message() + " (a retry within " +
+                                    std::to_string(policy_.retry_window.count()) +
+                                    " ms of a timeout waits " + std::to_string(wait.count()) +
+                                    " ms)");
     if (result.ok() || !policy_.hard || result.status().code() == ECANCELED || shutdown_ ||
         (cancelled_ && cancelled_()))
       return result;
@@ -446,6 +492,7 @@ ObjectFetcherStats ObjectFetcher::stats() const {
   s.prefetches = prefetches_;
   s.prefetch_dropped = prefetch_dropped_;
   s.cancelled = cancelled_gets_;
+  s.short_retries = short_retries_;
   MutexLock lock(&queue_mu_);
   s.background_inflight = background_;
   s.background_queued = metadata_queue_.size() + data_queue_.size();

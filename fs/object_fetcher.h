@@ -31,6 +31,17 @@
 // retries until the object arrives, the mount shuts down or the caller is
 // cancelled (a FUSE request the kernel interrupted abandons its fetch).
 //
+// A soft mount's read fails once, at its timeout. When a read-ahead request
+// fails, the kernel asks again at once for the page the reader wanted
+// (filemap_read, then read_folio): a second request for the same object that
+// would wait out a second timeout. The rule: a Get of an object for which,
+// less than `retry_window` ago, a Get waited out the whole timeout (not a
+// retry, nor a prefetch) waits at most `retry_wait` for it, asking the
+// source again with that timeout. So the kernel's retry fails soon after
+// the first failure while the source is silent, yet an exporter that came
+// back meanwhile still delivers the object to it; a read after the window
+// waits the full timeout again. Hard mounts keep retrying as before.
+//
 // Thread safety: every method may be called from any thread at once (FUSE
 // request threads, the pipeline thread running continuations), except
 // SetCancelCheck (once, before requests are served) and Shutdown (not from
@@ -75,6 +86,10 @@ struct FetchPolicy {
   // costs about 100 bytes, so the two queues stay under 2 MiB.
   size_t metadata_queue = 16384;
   size_t data_queue = 2048;
+  // Soft mode: how long after a blocking fetch of an object timed out a Get
+  // of it waits only `retry_wait` (at most the timeout). See above.
+  std::chrono::milliseconds retry_window{1000};
+  std::chrono::milliseconds retry_wait{500};
 };
 
 // Named apart from sync::FetcherStats (the network fetcher underneath).
@@ -87,6 +102,7 @@ struct ObjectFetcherStats {
   uint64_t prefetches = 0;         // background fetches sent to the source
   uint64_t prefetch_dropped = 0;   // prefetches refused because the queue was full
   uint64_t cancelled = 0;          // blocking requests abandoned by their caller
+  uint64_t short_retries = 0;      // Gets that waited only retry_wait (soft mode)
   size_t background_inflight = 0;  // now
   size_t background_queued = 0;    // now
 };
@@ -123,6 +139,12 @@ class ObjectFetcher {
   // retries): the FUSE connection was aborted, e.g. by `umount -f`.
   void SetCancelCheck(std::function<bool()> cancelled) { cancelled_ = std::move(cancelled); }
 
+  // The clock of the retry rule (when a fetch timed out, whether a Get falls
+  // in its retry window); steady_clock by default. Tests set a fake one,
+  // once, before requests are served. Waits always use steady_clock.
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+  void SetClock(Clock clock) { clock_ = std::move(clock); }
+
   // Drops queued prefetches, cancels those in the source and waits for their
   // callbacks, stops the pipeline thread, and makes waiting and future Get()
   // calls fail. Idempotent.
@@ -141,8 +163,10 @@ class ObjectFetcher {
 
   // Finds or creates the flight of `id`. Sets *created when it is new.
   std::shared_ptr<Flight> JoinFlight(const ObjectId& id, bool* created) EXCLUDES(inflight_mu_);
-  // Sends one request for the flight to the source (outside every lock).
-  void Send(const std::shared_ptr<Flight>& flight, FetchPriority priority);
+  // Sends one request for the flight to the source (outside every lock),
+  // with the policy's timeout unless `timeout` is given.
+  void Send(const std::shared_ptr<Flight>& flight, FetchPriority priority,
+            std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   // The source answered one request of the flight (any thread).
   void OnAnswer(const std::shared_ptr<Flight>& flight, Result<std::vector<uint8_t>> bytes)
       EXCLUDES(queue_mu_);
@@ -151,8 +175,14 @@ class ObjectFetcher {
   // Publishes the flight's outcome to its waiters and continuations.
   void Complete(const std::shared_ptr<Flight>& flight, Result<ObjectRef> result)
       EXCLUDES(inflight_mu_, queue_mu_);
-  // One blocking attempt: joins or starts a flight and waits for it.
-  Result<ObjectRef> Attempt(const ObjectId& id, const std::atomic<bool>* cancel);
+  // One blocking attempt: joins or starts a flight and waits for it, at
+  // most `wait` (beyond the source's own timeout) when it is not 0. Sets
+  // *timed_out when it failed because the object did not come in time.
+  Result<ObjectRef> Attempt(const ObjectId& id, const std::atomic<bool>* cancel,
+                            std::chrono::milliseconds wait, bool* timed_out);
+  // The retry rule's memory of blocking fetches that timed out.
+  void RememberTimeout(const Hash& hash) EXCLUDES(inflight_mu_);
+  bool InRetryWindow(const Hash& hash) EXCLUDES(inflight_mu_);
   void PipelineLoop() EXCLUDES(queue_mu_);
   // Moves queued prefetches into flights while there is room. Pipeline thread.
   void Pump() EXCLUDES(queue_mu_);
@@ -165,6 +195,11 @@ class ObjectFetcher {
 
   Mutex inflight_mu_;
   std::unordered_map<Hash, std::shared_ptr<Flight>> inflight_ GUARDED_BY(inflight_mu_);
+  // Soft mode: the latest blocking fetches that timed out, and when. A few
+  // suffice: the kernel retries at once, one request per reader.
+  std::deque<std::pair<Hash, std::chrono::steady_clock::time_point>> timed_out_
+      GUARDED_BY(inflight_mu_);
+  Clock clock_ = [] { return std::chrono::steady_clock::now(); };
 
   mutable Mutex queue_mu_;
   CondVar queue_cv_;  // the pipeline has work, or stop
@@ -182,7 +217,8 @@ class ObjectFetcher {
   std::thread pipeline_;  // started by the constructor, joined by Shutdown()
 
   std::atomic<uint64_t> upstream_fetches_{0}, upstream_bytes_{0}, upstream_failures_{0},
-      shared_waits_{0}, promoted_{0}, prefetches_{0}, prefetch_dropped_{0}, cancelled_gets_{0};
+      shared_waits_{0}, promoted_{0}, prefetches_{0}, prefetch_dropped_{0}, cancelled_gets_{0},
+      short_retries_{0};
 };
 
 }  // namespace lcfs::fs

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -174,6 +175,8 @@ TEST_F(FsFaultsTest, ExporterGoneMidReadGivesEioWithinTimeoutCachedPartsStayRead
   EXPECT_EQ(err, EIO);
   EXPECT_GE(took, 900ms);  // it did wait for the exporter...
   EXPECT_LT(took, 4s);     // ...but not much longer than the timeout
+  printf("figure: soft mount, timeout=1, exporter gone: EIO after %.2f s\n",
+         std::chrono::duration<double>(took).count());
   // What was read before is in the chunk cache and still readable.
   EXPECT_EQ(DirectRead(file, 4096, kChunk, &err), static_cast<ssize_t>(kChunk)) << strerror(err);
   // The exporter returns: the failed part reads again.

@@ -87,7 +87,12 @@ TEST_F(FsLinkTest, SoftMountFailsWithEioWithinItsTimeoutWhileTheLinkIsDown) {
   EXPECT_EQ(::pread(fd.get(), buf.data(), buf.size(), kFarOffset), -1);
   EXPECT_EQ(errno, EIO);
   const auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_LT(took, 12s) << "timeout=3 (the mount adds 2 s of grace; the rest is load)";
+  // The fetch waits the whole timeout (the link may come back). The kernel
+  // then asks again at once for the page whose read-ahead failed; that retry
+  // waits only 0.5 s (object_fetcher.h), not a second timeout. The rest of
+  // the 2 s is for load.
+  EXPECT_GE(took, 3s);
+  EXPECT_LT(took, 5s) << "timeout=3";
   printf("figure: soft mount, timeout=3, link down: EIO after %.2f s\n",
          std::chrono::duration<double>(took).count());
   // The link is back: the same read works (the receiver joined again).

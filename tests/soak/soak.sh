@@ -18,8 +18,10 @@
 # resident memory of each mount that lived through the whole run grew less
 # than 10% after its first minute (medians of per-second samples: the
 # second minute against the last). The memory of every process (VmRSS,
-# threads, anonymous and private dirty pages) is sampled every second and
-# reported at the end, for the second minute and the last.
+# threads, anonymous and private dirty pages) is sampled every second, and
+# every 10 s each mount's heap as malloc sees it (in use, held free: its
+# metrics endpoint), to tell a leak from fragmentation from threads; all
+# are reported at the end, for the second minute and the last.
 #
 #   tests/soak/soak.sh [--duration SECONDS] [--tree-mb MB] [--rate RATE] [BUILD_DIR]
 #
@@ -107,7 +109,7 @@ EOF
     # cache_size: a quarter of the tree, so objects keep being evicted and
     # fetched again while the exporter and mounts are killed.
     nsenter --net="$(netns "$h")" "$b/fs/lcfs" "$root" "$work/mnt$h" -f \
-      -o "iface=lan0,cache=$work/cache$h,cache_size=$((SOAK_TREE_MB / 4))M" \
+      -o "iface=lan0,cache=$work/cache$h,cache_size=$((SOAK_TREE_MB / 4))M,metrics=127.0.0.1:9465" \
       2>> "$work/mount$h.log" &
     mount_pid[$h]=$!
     wait_for 60 mountpoint -q "$work/mnt$h" || {
@@ -132,6 +134,26 @@ EOF
     return 0
   }
 
+  # The heap of mount $1 as malloc sees it, from its metrics endpoint (on
+  # loopback in its host's namespace), into heap.tsv: "elapsed mountN
+  # in_use free mmapped threads" (kB, kB, kB, count). One fork per sample.
+  heap_sample() {
+    local out k v in_use="" free=0 mmapped=0 threads=0
+    out=$(nsenter --net="$(netns "$1")" bash -c 'exec 3<> /dev/tcp/127.0.0.1/9465 &&
+      printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && while IFS= read -r l <&3; do echo "$l"; done' \
+      2> /dev/null) || return 0
+    while read -r k v; do
+      case $k in
+        lcfs_mount_heap_in_use_bytes) in_use=${v%.*} ;;
+        lcfs_mount_heap_free_bytes) free=${v%.*} ;;
+        lcfs_mount_heap_mmapped_bytes) mmapped=${v%.*} ;;
+        lcfs_mount_threads) threads=${v%.*} ;;
+      esac
+    done <<< "$out"
+    [ -n "$in_use" ] && echo "$now mount$1 $((in_use >> 10)) $((free >> 10)) $((mmapped >> 10)) $threads" >> "$work/heap.tsv"
+    return 0
+  }
+
   t0=$(date +%s)
   log "tree: $(du -sm "$work/src" | cut -f1) MB, $(find "$work/src" -type f | wc -l) files"
   start_exporter
@@ -148,6 +170,7 @@ EOF
   next_export_kill=60
   next_mount_kill=90
   next_rss_log=30
+  next_heap_sample=0
   exporter_restarts=0
   mount_restarts=0
   failed=0
@@ -158,6 +181,10 @@ EOF
     # the long-lived mounts' rows; the others are for the report).
     for h in 1 2 3 4; do sample "mount$h" "${mount_pid[$h]}"; done
     sample exporter "$exp_pid"
+    if ((now >= next_heap_sample)); then
+      for h in 1 2 3 4; do heap_sample "$h"; done
+      next_heap_sample=$((next_heap_sample + 10))
+    fi
     if ((now >= next_rss_log)); then
       log "RSS (kB): mount 1=$(rss_kb "${mount_pid[1]}") 2=$(rss_kb "${mount_pid[2]}") 3=$(rss_kb "${mount_pid[3]}") 4=$(rss_kb "${mount_pid[4]}") exporter=$(rss_kb "$exp_pid"); load $(cut -d' ' -f1-3 /proc/loadavg)"
       next_rss_log=$((next_rss_log + 30))
@@ -250,7 +277,8 @@ print(r.get("reads", 0), r.get("bytes", 0) >> 20, len(r.get("mismatches", [])),
   # Mount 2 and the exporter restart (every 90 s and 60 s): their figures
   # are those of the instance alive then; the exporter's line adds the peak
   # RSS of each of its lives.
-  python3 - "$work/mem.tsv" "$SOAK_DURATION" > "$work/memory" << 'EOF' || failed=1
+  touch "$work/heap.tsv"
+  python3 - "$work/mem.tsv" "$SOAK_DURATION" "$work/heap.tsv" > "$work/memory" << 'EOF' || failed=1
 import statistics, sys
 rows, lives, peak = {}, [], 0
 for line in open(sys.argv[1]):
@@ -265,6 +293,11 @@ for line in open(sys.argv[1]):
             peak = max(peak, vals[0])
 lives.append(peak)
 duration, failed = int(sys.argv[2]), False
+heap = {}
+for line in open(sys.argv[3]):
+    f = line.split()
+    if len(f) == 6:
+        heap.setdefault(f[1], []).append((int(f[0]), list(map(int, f[2:]))))
 
 
 def med(samples, i):
@@ -274,6 +307,10 @@ def med(samples, i):
 def fig(s):
     return "RSS %d kB, %d threads, Anonymous %d kB, Private_Dirty %d kB" % tuple(
         med(s, i) for i in range(4))
+
+
+def heap_fig(s):
+    return "heap in use %d kB, free %d kB, mmapped %d kB" % tuple(med(s, i) for i in range(3))
 
 
 for name in sorted(rows):
@@ -287,6 +324,11 @@ for name in sorted(rows):
     first, last = med(a, 0), med(b, 0)
     line = (f"{name}: second minute {fig(a)}; last minute {fig(b)}; "
             f"RSS {(last - first) * 100.0 / first:+.1f}%")
+    h = heap.get(name, [])
+    ha = [x for x in h if 60 <= x[0] < 120]
+    hb = [x for x in h if x[0] >= max(120, end - 60)]
+    if ha and hb:
+        line += f"; malloc: second minute {heap_fig(ha)}; last minute {heap_fig(hb)}"
     if name == "exporter":
         line += "; peak RSS of each life (kB): " + " ".join(map(str, lives))
     if name in ("mount1", "mount3", "mount4") and duration >= 300 and last * 10 >= first * 11:

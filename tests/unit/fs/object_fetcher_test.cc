@@ -74,6 +74,10 @@ class FakeSource : public ObjectSource {
     std::lock_guard lock(mu_);
     return fetched_;
   }
+  int calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
   FetchRequest last_request() {
     std::lock_guard lock(mu_);
     return last_;
@@ -155,6 +159,99 @@ TEST_F(ObjectFetcherTest, SoftTimeoutGivesEio) {
   EXPECT_EQ(r.status().code(), EIO);
   EXPECT_NE(r.status().message().find("ETIMEDOUT"), std::string::npos) << r.status().message();
   EXPECT_LT(took, 5s);
+}
+
+// The retry rule (object_fetcher.h), on a fake clock: the kernel asks again
+// at once for a page whose read-ahead timed out; that Get waits only
+// retry_wait, yet gets the object if the source is back.
+class RetryRuleTest : public ObjectFetcherTest {
+ protected:
+  std::unique_ptr<ObjectFetcher> SoftFetcher() {
+    FetchPolicy policy;
+    policy.timeout = 150ms;
+    policy.retry_window = 1000ms;
+    policy.retry_wait = 20ms;
+    auto fetcher = std::make_unique<ObjectFetcher>(source_, *cache_, policy);
+    fetcher->SetClock([this] { return now_.load(); });
+    return fetcher;
+  }
+  void Advance(std::chrono::milliseconds d) { now_ = now_.load() + d; }
+  // Gets `id` while the source is offline: the timeout the source was
+  // asked with.
+  std::chrono::milliseconds FailedGetAsked(ObjectFetcher& fetcher, const ObjectId& id) {
+    EXPECT_FALSE(fetcher.Get(id).ok());
+    return source_.last_request().timeout;
+  }
+
+  std::atomic<std::chrono::steady_clock::time_point> now_{std::chrono::steady_clock::time_point{}};
+  const Hash h_ = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(10, 5));
+  const ObjectId id_{h_, ObjectKind::kChunk, 10};
+};
+
+TEST_F(RetryRuleTest, AGetSoonAfterATimeoutAsksWithTheShortWaitAndFailsWhileTheSourceIsSilent) {
+  auto fetcher = SoftFetcher();
+  source_.SetOffline(true);
+  ASSERT_FALSE(fetcher->Get(id_).ok());
+  EXPECT_EQ(source_.last_request().timeout, 150ms);
+  Advance(999ms);
+  auto again = fetcher->Get(id_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), EIO);
+  EXPECT_NE(again.status().message().find("a retry within 1000 ms"), std::string::npos)
+      << again.status().message();
+  // The source was asked again, with the short wait as its timeout.
+  EXPECT_EQ(source_.calls(), 2);
+  EXPECT_EQ(source_.last_request().timeout, 20ms);
+  EXPECT_EQ(fetcher->stats().short_retries, 1u);
+}
+
+TEST_F(RetryRuleTest, AGetSoonAfterATimeoutGetsTheObjectWhenTheSourceIsBack) {
+  auto fetcher = SoftFetcher();
+  source_.SetOffline(true);
+  ASSERT_FALSE(fetcher->Get(id_).ok());
+  source_.SetOffline(false);
+  auto again = fetcher->Get(id_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(source_.fetched(), 1);
+  EXPECT_EQ(fetcher->stats().short_retries, 1u);
+}
+
+TEST_F(RetryRuleTest, AfterTheWindowAGetWaitsTheFullTimeoutAgain) {
+  auto fetcher = SoftFetcher();
+  source_.SetOffline(true);
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 150ms);
+  Advance(1000ms);
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 150ms);
+  EXPECT_EQ(fetcher->stats().short_retries, 0u);
+}
+
+TEST_F(RetryRuleTest, AShortRetryThatFailsDoesNotOpenAnotherWindow) {
+  auto fetcher = SoftFetcher();
+  source_.SetOffline(true);
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 150ms);  // a full wait: opens the window
+  Advance(500ms);
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 20ms);
+  Advance(600ms);  // 1.1 s after the full wait, 0.6 s after the short one
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 150ms);
+  EXPECT_EQ(fetcher->stats().short_retries, 1u);
+}
+
+TEST_F(RetryRuleTest, OnlyTheObjectThatTimedOutIsShortened) {
+  const Hash other = source_.Add(ObjectKind::kChunk, std::vector<uint8_t>(10, 6));
+  auto fetcher = SoftFetcher();
+  source_.SetOffline(true);
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 150ms);
+  EXPECT_EQ(FailedGetAsked(*fetcher, {other, ObjectKind::kChunk, 10}), 150ms);
+}
+
+TEST_F(RetryRuleTest, APrefetchThatTimedOutDoesNotShortenTheNextRead) {
+  auto fetcher = SoftFetcher();
+  source_.SetOffline(true);
+  fetcher->Prefetch(id_, FetchPriority::kPrefetch);
+  ASSERT_TRUE(
+      lcfs::testing::WaitUntil([&] { return fetcher->stats().upstream_failures >= 1; }, 10s));
+  EXPECT_EQ(FailedGetAsked(*fetcher, id_), 150ms);
+  EXPECT_EQ(fetcher->stats().short_retries, 0u);
 }
 
 TEST_F(ObjectFetcherTest, HardMountRetriesUntilTheSourceIsBack) {
