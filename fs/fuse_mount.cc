@@ -1,15 +1,73 @@
 #include "fuse_mount.h"
 
 #include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mount.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <vector>
+
+#include "lcfs/mutex.h"
 
 namespace lcfs::fs {
 namespace {
+
+// The request threads of one Run(): what each needs, and how the waiting
+// thread learns that one ended.
+struct Pool {
+  fuse_session* se = nullptr;
+  Mutex mu;
+  CondVar ended;  // a worker returned
+  int running GUARDED_BY(mu) = 0;
+  int error GUARDED_BY(mu) = 0;  // the first receive error (negative errno)
+};
+
+struct Worker {
+  Pool* pool = nullptr;
+  pthread_t thread{};
+  fuse_buf buf{};  // libfuse allocates its memory at the first request
+};
+
+// One request thread, as in libfuse's multi-threaded loop but never started
+// or ended on demand: take a request, serve it, until the session ends. It
+// can be cancelled only while it waits for a request (Run cancels the ones
+// still blocked in read() once the session has exited), so no request is
+// left half served and no C++ frame of ours is unwound by it.
+void* Serve(void* arg) {
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+  auto* w = static_cast<Worker*>(arg);
+  fuse_session* se = w->pool->se;
+  int error = 0;
+  while (!fuse_session_exited(se)) {
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, nullptr);
+    const int res = fuse_session_receive_buf(se, &w->buf);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, nullptr);
+    if (res == -EINTR) continue;
+    if (res <= 0) {  // 0: unmounted (libfuse marked the session exited)
+      if (res < 0) {
+        error = res;
+        fuse_session_exit(se);
+      }
+      break;
+    }
+    fuse_session_process_buf(se, &w->buf);
+  }
+  {
+    MutexLock lock(&w->pool->mu);
+    w->pool->running--;
+    if (error != 0 && w->pool->error == 0) w->pool->error = error;
+  }
+  w->pool->ended.SignalAll();
+  return nullptr;
+}
 
 // "major:minor" of the filesystem mounted at `path`, from mountinfo.
 std::string MountDevice(const std::string& path) {
@@ -74,19 +132,52 @@ Status FuseMount::InstallSignalHandlers() {
 }
 
 Status FuseMount::Run() {
-  fuse_loop_config* config = fuse_loop_cfg_create();
-  if (!config) return Status::Error(ENOMEM, "fuse_loop_cfg_create");
-  fuse_loop_cfg_set_max_threads(config, opts_.max_threads);
-  // The pool never shrinks: a thread that libfuse lets go when more than
-  // the idle bound are waiting is recreated at the next burst (a stack and
-  // a 1 MiB request buffer mapped and unmapped each time), and a listing
-  // whose requests come one after another was paying for that churn.
-  fuse_loop_cfg_set_idle_threads(config, opts_.max_threads);
-  fuse_loop_cfg_set_clone_fd(config, 0);
-  const int rc = fuse_session_loop_mt(session_, config);
-  fuse_loop_cfg_destroy(config);
-  // A signal ends the loop with the signal number; that is a normal exit.
-  if (rc < 0) return Status::Error(-rc, "FUSE session loop failed");
+  Pool pool;
+  pool.se = session_;
+  const unsigned n = std::max(1u, opts_.max_threads);
+  std::vector<std::unique_ptr<Worker>> workers;
+  // As libfuse's workers do, they leave the signals that end the mount to
+  // the other threads, this one among them.
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&block, sig);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  int create_error = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->pool = &pool;
+    {
+      MutexLock lock(&pool.mu);
+      pool.running++;
+    }
+    if (const int rc = pthread_create(&w->thread, nullptr, Serve, w.get()); rc != 0) {
+      MutexLock lock(&pool.mu);
+      pool.running--;
+      create_error = rc;
+      break;
+    }
+    workers.push_back(std::move(w));
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (workers.empty()) return Status::Error(create_error, "cannot start a FUSE request thread");
+
+  // Until the session ends: a worker saw the unmount or an error, or a
+  // signal handler or Exit() marked it exited. Those two only set a flag
+  // (and a signal may land on any thread), hence the bounded wait.
+  {
+    MutexLock lock(&pool.mu);
+    while (!fuse_session_exited(session_) && pool.running == static_cast<int>(workers.size()))
+      pool.ended.WaitFor(&pool.mu, std::chrono::milliseconds(100));
+  }
+  fuse_session_exit(session_);  // one worker's error ends them all
+  // Workers still waiting for a request would wait for ever.
+  for (auto& w : workers) pthread_cancel(w->thread);
+  for (auto& w : workers) {
+    pthread_join(w->thread, nullptr);
+    std::free(w->buf.mem);
+  }
+  MutexLock lock(&pool.mu);
+  if (pool.error < 0) return Status::Error(-pool.error, "FUSE session loop failed");
   return Status::Ok();
 }
 

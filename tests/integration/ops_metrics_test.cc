@@ -22,6 +22,7 @@
 #include "common/mount_fixture.h"
 #include "common/testbed_fixture.h"
 #include "common/tool_run.h"
+#include "common/wait.h"
 #include "lcfs/unique_fd.h"
 #include "testbed/subprocess.h"
 #include "testbed/testbed.h"
@@ -105,6 +106,20 @@ TEST_F(OpsMetricsTest, ExporterAndMountCountersMoveAsAReadProceeds) {
                            "lcfs_mount_fetch_errors_total", "lcfs_mount_cache_bytes",
                            "lcfs_mount_dropped_packets_total{reason=\"bad_magic\"}"})
     EXPECT_GE(Value(mnt0, name), 0) << name << "\n" << mnt0;
+  // The process's own figures (the soak reads them to explain its memory).
+  EXPECT_GT(Value(mnt0, "lcfs_mount_heap_in_use_bytes"), 0) << mnt0;
+  EXPECT_GE(Value(mnt0, "lcfs_mount_heap_free_bytes"), 0) << mnt0;
+  // All 16 FUSE request threads start with the mount's loop (fuse_mount.h),
+  // which begins just after the program reports it mounted: no read is
+  // needed to make them (a pool grown on demand would stay at a few).
+  std::string threads;
+  EXPECT_TRUE(lcfs::testing::WaitUntil(
+      [&] {
+        threads = Scrape(bed_->host(1), kMountPort);
+        return Value(threads, "lcfs_mount_threads") >= 17;
+      },
+      30s, 100ms))
+      << threads;
 
   // Read the whole file: 4 MiB cross the link.
   const double sent0 = Value(exp0, "lcfs_export_sent_bytes_total");
