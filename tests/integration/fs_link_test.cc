@@ -52,7 +52,12 @@ class FsLinkTest : public lcfs::testing::ExportTestbedTest {
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     daemon_.emplace(std::move(*p));
     ASSERT_TRUE(lcfs::testing::WaitMounted(mnt_, true, 30s)) << daemon_->Stderr();
-    ASSERT_EQ(lcfs::testing::Sh("cat " + mnt_ + "/note"), "over the wire\n");
+    // Under load the first fetch may outlast a short timeout= (EIO): read
+    // again until it works.
+    ASSERT_TRUE(lcfs::testing::WaitUntil(
+        [&] { return lcfs::testing::Sh("cat " + mnt_ + "/note") == "over the wire\n"; }, 60s,
+        200ms))
+        << daemon_->Stderr();
   }
   Status SetLink(const char* state) {
     return bed_->host(1).Run({"ip", "link", "set", "lan0", state});
