@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "lcfs/fec/combination.h"
+#include "lcfs/fec/encoder.h"
 #include "lcfs/fec/oti.h"
 #include "lcfs/fec/payload_id.h"
 #include "lcfs/index/chunking.h"
@@ -15,6 +19,19 @@ namespace {
 // Symbols a decoder keeps per block beyond K (fec/decoder.cc): the pool is
 // sized from the same figure.
 constexpr uint64_t kExtraPerBlock = 40;
+// Positions whose payloads a resolve checks the run's decode against, per
+// block.
+constexpr size_t kCheckPositions = 5;
+// A check settles at most T - kCheckMargin unknowns: with more, a forged
+// check could fit some combination of them by chance.
+constexpr size_t kCheckMargin = 64;
+// Checks whose residuals find forged entries by their syndrome
+// (ObjectAssembler::FindForged), and the dimensions they keep spare: at most
+// kSyndromeChecks - kSyndromeMargin forged entries are found at once, and a
+// real entry is taken for a forged one with a chance of 256^-kSyndromeMargin.
+constexpr size_t kSyndromeChecks = 128;
+constexpr size_t kMinSyndromeChecks = 16;
+constexpr size_t kSyndromeMargin = 6;
 
 }  // namespace
 
@@ -42,6 +59,9 @@ struct ObjectAssembler::Candidate {
   uint64_t since_run_try = 0;  // symbols since the run was last measured
   size_t next_subset = 0;      // which other subset the next step tries
   uint32_t run_failures = 0;   // TryRun decodes that did not verify
+  // Pool entries a syndrome showed forged (ObjectAssembler::FindForged):
+  // left out of every later decode.
+  std::unordered_set<uint64_t> forged;
 };
 
 uint64_t MaxObjectSize(ObjectKind kind) {
@@ -325,7 +345,7 @@ bool ObjectAssembler::TryRun(Candidate& c, bool now) {
   if ((++c.since_run_try < wait && !now) || c.pool->payloads() < c.needed) return false;
   c.since_run_try = 0;
   const uint64_t decodes = counters_.retries;  // subsets too small cost nothing
-  if (c.pool->RunLength() >= c.needed && DecodeSubset(c, SymbolPool::kRun)) return true;
+  if (c.pool->RunLength() >= c.needed && Resolve(c)) return true;
   // The run holds a forged symbol (garbage sent just ahead of the real one
   // ties with it): one other subset per try, in turn.
   constexpr size_t kOthers = std::size(SymbolPool::kAllSubsets) - 1;
@@ -348,14 +368,239 @@ bool ObjectAssembler::DecodeSubset(Candidate& c, SymbolPool::Subset subset) {
   return false;
 }
 
+// Decodes the run; if its bytes do not verify, finds from a check symbol
+// which of its contested symbols were not the sender's, puts their rivals in
+// their place and decodes once more.
+//
+// Why one check symbol suffices: for a fixed list of ESIs, decoding and then
+// encoding symbol j is linear in the payloads, applied to each of the T byte
+// columns alike. If the run's payload a_i at a contested position is forged
+// and its rival b_i is real, the check's residual (received minus
+// re-encoded) is sum_i g_ji (a_i - b_i), with g_ji a scalar per position:
+// T equations for as many unknowns as there are rivals, solved by
+// fec::SolveCombination. Rivals left undetermined (differences that are
+// linearly dependent, such as many copies altered in the same bytes) keep
+// the run's payload, which the run picked by arrival order. Cost: three
+// decodes' worth (decode, re-encode, decode) and the elimination.
+bool ObjectAssembler::Resolve(Candidate& c) {
+  const SymbolPool& pool = *c.pool;
+  const std::vector<uint64_t> run = pool.Members(SymbolPool::kRun);
+  auto decode = [&](const std::unordered_map<uint64_t, uint64_t>& swaps,
+                    const std::unordered_set<uint64_t>& skip,
+                    std::vector<uint64_t>* fed) -> std::optional<fec::ObjectDecoder> {
+    auto decoder = fec::ObjectDecoder::Create(c.oti);
+    if (!decoder.ok()) return std::nullopt;
+    for (uint64_t seq : run) {
+      if (skip.contains(seq)) continue;
+      auto swap = swaps.find(seq);
+      auto s = pool.Get(swap == swaps.end() ? seq : swap->second);
+      // A position that lost a payload may have lost the sender's: its
+      // entry cannot be checked, so it is left out.
+      if (!s || decoder->BlockComplete(s->sbn) || !pool.Intact(seq)) continue;
+      if (!decoder->Add(s->sbn, s->esi, s->payload).ok()) return std::nullopt;
+      if (fed != nullptr) fed->push_back(seq);
+      if (decoder->complete()) break;
+    }
+    if (!decoder->complete()) return std::nullopt;
+    return std::move(decoder).value();
+  };
+  auto verify = [&](fec::ObjectDecoder& decoder) {
+    ++counters_.retries;
+    if (ObjectHash(kind_, decoder.object()) == hash_) {
+      ++counters_.recovered;
+      Accept(c, decoder.TakeObject());
+      return true;
+    }
+    ++counters_.verify_failures;
+    return false;
+  };
+  std::vector<uint64_t> fed;
+  auto first = decode({}, c.forged, &fed);
+  if (!first) return false;
+  if (verify(*first)) return true;
+  auto encoder = fec::ObjectEncoder::Create(c.oti, first->object());
+  if (!encoder.ok()) return false;
+
+  const size_t t = c.oti.symbol_size;
+  const std::unordered_set<uint64_t> used(fed.begin(), fed.end());
+  // Checks, by position: the positions the run holds beyond the decode
+  // with every payload seen there (the exporter's, and a forger's copies),
+  // then positions where nobody contested the one payload.
+  std::vector<std::vector<uint64_t>> checks;
+  for (uint64_t seq : run) {
+    if (used.contains(seq) || !pool.Intact(seq)) continue;
+    checks.push_back(pool.Rivals(seq));
+    checks.back().push_back(seq);
+  }
+  for (uint64_t seq = pool.first_seq(); seq < pool.end_seq(); ++seq)
+    if (!used.contains(seq) && pool.Uncontested(seq) && pool.Get(seq)) checks.push_back({seq});
+  std::unordered_map<uint64_t, uint64_t> swaps;  // run entry -> its rival
+  std::vector<uint8_t> encoded(t);
+  for (uint32_t sbn = 0; sbn < c.oti.source_blocks; ++sbn) {
+    std::vector<std::pair<uint64_t, uint64_t>> unknowns;  // (run entry, rival)
+    std::vector<std::vector<uint8_t>> differences;
+    for (uint64_t seq : fed) {
+      auto a = pool.Get(seq);
+      if (!a || a->sbn != sbn) continue;
+      for (uint64_t rival : pool.Rivals(seq)) {
+        auto b = pool.Get(rival);
+        std::vector<uint8_t> d(a->payload.begin(), a->payload.end());
+        for (size_t i = 0; i < t; ++i) d[i] ^= b->payload[i];
+        unknowns.emplace_back(seq, rival);
+        differences.push_back(std::move(d));
+      }
+    }
+    if (unknowns.empty() || unknowns.size() + kCheckMargin > t) continue;
+    // Residuals of the checks at up to kCheckPositions positions of this
+    // block, solved at once. A forged payload's residual fits no combination
+    // (garbage), or fits one with an extra coefficient (a copy altered in
+    // the bytes other copies were: their difference is in the span); so at
+    // each position the fit with the fewest coefficients counts, and a swap
+    // is made when most positions' fits call for it (a forged run entry
+    // that one check does not depend on, its coefficient there 0, the
+    // others still show).
+    std::vector<std::vector<uint8_t>> residuals;
+    std::vector<size_t> group_of;
+    size_t groups = 0;
+    for (const auto& group : checks) {
+      if (groups == kCheckPositions) break;
+      bool any = false;
+      for (uint64_t seq : group) {
+        auto check = pool.Get(seq);
+        if (!check || check->sbn != sbn) continue;
+        if (!encoder->Symbol(static_cast<uint8_t>(sbn), check->esi, encoded).ok()) continue;
+        for (size_t i = 0; i < t; ++i) encoded[i] ^= check->payload[i];
+        residuals.push_back(encoded);
+        group_of.push_back(groups);
+        any = true;
+      }
+      groups += any;
+    }
+    std::vector<std::span<const uint8_t>> vectors(differences.begin(), differences.end());
+    std::vector<std::span<const uint8_t>> rs(residuals.begin(), residuals.end());
+    const auto fits = fec::SolveCombinations(vectors, rs);
+    std::vector<std::optional<std::vector<size_t>>> best(groups);  // nonzero unknowns
+    for (size_t i = 0; i < fits.size(); ++i) {
+      if (!fits[i]) continue;
+      std::vector<size_t> nonzero;
+      for (size_t k = 0; k < unknowns.size(); ++k)
+        if ((*fits[i])[k] != 0) nonzero.push_back(k);
+      auto& b = best[group_of[i]];
+      if (!b || nonzero.size() < b->size()) b = std::move(nonzero);
+    }
+    size_t fitted = 0;
+    std::unordered_map<size_t, size_t> votes;
+    for (const auto& b : best) {
+      if (!b) continue;
+      ++fitted;
+      for (size_t k : *b) ++votes[k];
+    }
+    for (const auto& [k, v] : votes)
+      if (2 * v > fitted) swaps.try_emplace(unknowns[k].first, unknowns[k].second);
+  }
+  if (!swaps.empty()) {
+    if (auto second = decode(swaps, {}, nullptr); second && verify(*second)) return true;
+  }
+  // Forged entries no rival explains (the sender's packet at that position
+  // was lost): found by their syndrome and left out, here and in later
+  // tries; once more from the decode without them (what the first syndrome
+  // missed stands out better without the rest).
+  for (int round = 0; round < 2; ++round) {
+    const std::unordered_set<uint64_t> forged = FindForged(c, run, fed, *encoder);
+    if (forged.empty()) return false;
+    c.forged.insert(forged.begin(), forged.end());
+    fed.clear();
+    auto next = decode({}, c.forged, &fed);
+    if (!next) return false;
+    if (verify(*next)) return true;
+    encoder = fec::ObjectEncoder::Create(c.oti, next->object());
+    if (!encoder.ok()) return false;
+    first = std::move(next);  // the encoder reads its bytes
+  }
+  return false;
+}
+
+// Which of the run's entries `fed` to a decode (whose re-encoder is
+// `encoder`) were forged, from the residuals of J checks (entries nobody
+// contested beyond the decode). For a real check j the residual is
+// sum_i g_ji e_i over the fed entries, e_i the forged entry's error (a whole
+// symbol) and g_ji a scalar; so the residuals' columns (one per byte of the
+// symbols, J bytes each) span the same space as the vectors (g_ji)_j of the
+// forged entries, and a real entry's vector lies outside it (a chance of
+// 256^(rank - J)). The g_ji come from decoding unit vectors in place of the
+// payloads, with the same ESIs in the same order, and re-encoding: a decode
+// and an encode with symbols of |fed| bytes. One source block only (every
+// object of up to 8 MiB); errors confined to a few bytes (a forger's
+// altered copies) span little and are left to the rivals.
+std::unordered_set<uint64_t> ObjectAssembler::FindForged(const Candidate& c,
+                                                         const std::vector<uint64_t>& run,
+                                                         const std::vector<uint64_t>& fed,
+                                                         fec::ObjectEncoder& encoder) {
+  const SymbolPool& pool = *c.pool;
+  if (c.oti.source_blocks != 1 || fed.empty()) return {};
+  const std::unordered_set<uint64_t> used(fed.begin(), fed.end());
+  std::vector<SymbolPool::Symbol> checks;
+  for (uint64_t seq : run) {
+    if (checks.size() == kSyndromeChecks) break;
+    if (!used.contains(seq) && pool.Uncontested(seq)) checks.push_back(*pool.Get(seq));
+  }
+  if (checks.size() < kMinSyndromeChecks) return {};
+  const size_t j_count = checks.size();
+
+  // g: the fed entries' coefficients in each check.
+  const size_t width = (fed.size() + 3) / 4 * 4;
+  fec::Oti unit{c.needed * width, static_cast<uint16_t>(width), 1, 1, 4};
+  if (width > UINT16_MAX || !unit.Validate().ok()) return {};
+  auto decoder = fec::ObjectDecoder::Create(unit);
+  if (!decoder.ok()) return {};
+  std::vector<uint8_t> payload(width);
+  for (size_t i = 0; i < fed.size(); ++i) {
+    auto s = pool.Get(fed[i]);
+    std::fill(payload.begin(), payload.end(), 0);
+    payload[i] = 1;
+    if (!decoder->Add(s->sbn, s->esi, payload).ok()) return {};
+  }
+  if (!decoder->complete()) return {};
+  auto unit_encoder = fec::ObjectEncoder::Create(unit, decoder->object());
+  if (!unit_encoder.ok()) return {};
+
+  const size_t t = c.oti.symbol_size;
+  std::vector<std::vector<uint8_t>> residuals(j_count, std::vector<uint8_t>(t));
+  std::vector<std::vector<uint8_t>> g(j_count, std::vector<uint8_t>(width));
+  for (size_t j = 0; j < j_count; ++j) {
+    if (!encoder.Symbol(checks[j].sbn, checks[j].esi, residuals[j]).ok() ||
+        !unit_encoder->Symbol(checks[j].sbn, checks[j].esi, g[j]).ok())
+      return {};
+    for (size_t b = 0; b < t; ++b) residuals[j][b] ^= checks[j].payload[b];
+  }
+  fec::Span span(j_count);
+  std::vector<uint8_t> column(j_count);
+  for (size_t b = 0; b < t; ++b) {
+    for (size_t j = 0; j < j_count; ++j) column[j] = residuals[j][b];
+    span.Add(column);
+    // Too many forged entries (or forged checks) to tell from J checks.
+    if (span.rank() + kSyndromeMargin > j_count) return {};
+  }
+  std::unordered_set<uint64_t> forged;
+  for (size_t i = 0; i < fed.size(); ++i) {
+    for (size_t j = 0; j < j_count; ++j) column[j] = g[j][i];
+    if (span.Contains(column)) forged.insert(fed[i]);
+  }
+  return forged;
+}
+
 bool ObjectAssembler::Verified(Candidate& c, std::vector<uint8_t> bytes) {
   if (ObjectHash(kind_, bytes) != hash_) return false;
+  Accept(c, std::move(bytes));
+  return true;
+}
+
+void ObjectAssembler::Accept(Candidate& c, std::vector<uint8_t> bytes) {
   const uint64_t t = c.oti.symbol_size;
   counters_.symbols_needed = (c.oti.transfer_length + t - 1) / t;
   c.symbols = 0;                                                // contributed
   for (size_t i = candidates_.size(); i > 0; --i) Drop(i - 1);  // frees the memory now
   verified_ = std::move(bytes);
-  return true;
 }
 
 std::vector<uint8_t> ObjectAssembler::TakeObject() {

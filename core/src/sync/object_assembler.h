@@ -34,18 +34,27 @@
 // (charged to the budget, at most kPoolFactor times the symbols the object
 // needs). Once a decode has failed, the decoder fed with every symbol is
 // dropped (the forger's symbols come in at its rate, so it would only fail
-// again, each failure a whole decode): subsets of the pool
-// (SymbolPool::Subset) are decoded instead, at once and then every
-// sixteenth of the object's symbols, doubling the wait after each try that
-// failed: first the run (the exporter's stream as arrival order and
-// positions show it), then one other subset in turn. Past the budget the pool lets go of its
-// payloads and a fresh decoder takes every symbol again. Bytes that do not
-// verify are never returned.
+// again, each failure a whole decode) and the pool is decoded instead, at
+// once and then every sixteenth of the object's symbols, doubling the wait
+// after each try that failed. A try (Resolve) decodes the run (the
+// exporter's stream as arrival order and positions show it) and checks the
+// result against symbols the decode left out: decoding and re-encoding is
+// linear in the payloads, so a check's residual tells which contested
+// positions the run took the forger's payload at (their rival is swapped
+// in), and the residuals of many checks show, by their syndrome, the forged
+// entries that have no rival (the exporter's packet there was lost); those
+// are left out of this and later decodes (FindForged). A try costs a few
+// decodes' worth of work. When the run does not suffice, one other subset
+// in turn (SymbolPool::Subset) is decoded. Past the budget the pool lets go
+// of its payloads and a fresh decoder takes every symbol again. Bytes that
+// do not verify are never returned.
 //
 // Memory per object: at most kMaxCandidates decoders of F bytes each plus
 // their pools (kPoolFactor * (ceil(F / T) + 40 Z) symbols each at most);
 // per fetcher, everything beyond one decoder per sized object stays within
-// the DecoderBudget.
+// the DecoderBudget. A try holds, while it runs, two decoders and an encoder
+// of F bytes each, and the resolve's elimination (at most T unknowns of 2T
+// bytes) on top.
 #pragma once
 
 #include <array>
@@ -53,10 +62,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "decoder_budget.h"
 #include "lcfs/fec/decoder.h"
+#include "lcfs/fec/encoder.h"
 #include "lcfs/hash.h"
 #include "lcfs/net/address.h"
 #include "lcfs/net/packet.h"
@@ -131,7 +142,12 @@ class ObjectAssembler {
   bool MakeRoom();
   void Drop(size_t index);
   bool Verified(Candidate& c, std::vector<uint8_t> bytes);
+  void Accept(Candidate& c, std::vector<uint8_t> bytes);
   bool TryRun(Candidate& c, bool now = false);
+  bool Resolve(Candidate& c);
+  std::unordered_set<uint64_t> FindForged(const Candidate& c, const std::vector<uint64_t>& run,
+                                          const std::vector<uint64_t>& fed,
+                                          fec::ObjectEncoder& encoder);
   bool DecodeSubset(Candidate& c, SymbolPool::Subset subset);
   void Suspect(Candidate& c);
   void Distrust(Candidate& c);

@@ -36,7 +36,10 @@ SymbolPool::Seen SymbolPool::Add(uint8_t sbn, uint32_t esi, std::span<const uint
   }
   const Seen seen = slot.count == 0 ? Seen::kNew : Seen::kConflict;
   if (seen == Seen::kConflict) slot.contested = true;
-  if (slot.count == kMaxVariants) return seen;  // enough variants to choose from
+  if (slot.count == kMaxVariants) {  // enough variants to choose from
+    slot.lost = true;
+    return seen;
+  }
   while (entries_.size() >= capacity_ && !entries_.empty()) EvictOldest(evicted_payload_bytes);
   Slot& s = slots_[position];  // EvictOldest may have rehashed the map
   const uint64_t seq = first_seq_ + entries_.size();
@@ -63,6 +66,7 @@ void SymbolPool::EvictOldest(uint64_t* freed) {
     Slot& s = it->second;
     auto end = std::remove(s.seqs, s.seqs + s.count, first_seq_);
     s.count = static_cast<uint8_t>(end - s.seqs);
+    s.lost = true;
     if (s.count == 0) slots_.erase(it);
   }
   entries_.pop_front();
@@ -134,6 +138,45 @@ std::vector<uint64_t> SymbolPool::Choose(Subset subset) const {
   }
   std::sort(chosen.begin(), chosen.end());  // arrival order
   return chosen;
+}
+
+std::optional<SymbolPool::Symbol> SymbolPool::Get(uint64_t seq) const {
+  const Entry* e = At(seq);
+  if (e == nullptr || e->payload.empty()) return std::nullopt;
+  return Symbol{e->sbn, e->esi, e->payload};
+}
+
+std::vector<uint64_t> SymbolPool::Rivals(uint64_t seq) const {
+  std::vector<uint64_t> rivals;
+  const Entry* e = At(seq);
+  if (e == nullptr) return rivals;
+  auto it = slots_.find(e->position);
+  if (it == slots_.end()) return rivals;
+  for (uint8_t i = 0; i < it->second.count; ++i) {
+    const uint64_t other = it->second.seqs[i];
+    const Entry* o = At(other);
+    if (other != seq && o != nullptr && !o->payload.empty()) rivals.push_back(other);
+  }
+  return rivals;
+}
+
+bool SymbolPool::Uncontested(uint64_t seq) const {
+  const Entry* e = At(seq);
+  if (e == nullptr) return false;
+  auto it = slots_.find(e->position);
+  return it != slots_.end() && it->second.count == 1 && !it->second.contested;
+}
+
+bool SymbolPool::Intact(uint64_t seq) const {
+  const Entry* e = At(seq);
+  if (e == nullptr) return false;
+  auto it = slots_.find(e->position);
+  if (it == slots_.end() || it->second.lost) return false;
+  for (uint8_t i = 0; i < it->second.count; ++i) {
+    const Entry* v = At(it->second.seqs[i]);
+    if (v == nullptr || v->payload.empty()) return false;  // seen before payloads were kept
+  }
+  return true;
 }
 
 bool SymbolPool::Feed(Subset subset, fec::ObjectDecoder& decoder) const {

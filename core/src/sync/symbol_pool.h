@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -70,6 +71,30 @@ class SymbolPool {
   // Symbols with payloads in the run (Subset kRun): whether it may decode yet.
   size_t RunLength() const { return Choose(kRun).size(); }
 
+  // Entries by sequence number (arrival order), for a decode whose result is
+  // checked against the symbols it left out (ObjectAssembler::Resolve).
+  struct Symbol {
+    uint8_t sbn;
+    uint32_t esi;
+    std::span<const uint8_t> payload;
+  };
+  // The sequence numbers of `subset`, in arrival order.
+  std::vector<uint64_t> Members(Subset subset) const { return Choose(subset); }
+  // Sequence numbers held: [first_seq(), end_seq()).
+  uint64_t first_seq() const { return first_seq_; }
+  uint64_t end_seq() const { return first_seq_ + entries_.size(); }
+  // Entry `seq`; nullopt when it was evicted or holds no payload.
+  std::optional<Symbol> Get(uint64_t seq) const;
+  // The other entries with payloads at `seq`'s position (another payload
+  // there: one of the two is not the sender's).
+  std::vector<uint64_t> Rivals(uint64_t seq) const;
+  // Whether only one payload was ever seen at `seq`'s position.
+  bool Uncontested(uint64_t seq) const;
+  // Whether every payload seen at `seq`'s position is held (none refused,
+  // aged out, or seen before payloads were kept): then the sender's is among
+  // them if any is.
+  bool Intact(uint64_t seq) const;
+
   size_t payloads() const { return payloads_; }
   uint64_t payload_bytes() const { return payload_bytes_; }
   // Payload bytes plus bookkeeping.
@@ -90,6 +115,7 @@ class SymbolPool {
     uint64_t seqs[kMaxVariants];  // entries holding each distinct payload
     uint8_t count = 0;
     bool contested = false;  // two payloads were seen (even if one aged out)
+    bool lost = false;       // a payload seen here is not held (refused or aged out)
   };
 
   const Entry* At(uint64_t seq) const {
