@@ -33,7 +33,6 @@
 #include "lcfs/channel/follower.h"
 #include "lcfs/hash.h"
 #include "lcfs/malloc_policy.h"
-#include "lcfs/sync/network_object_source.h"
 #include "mount_metrics.h"
 #include "mount_options.h"
 #include "object_fetcher.h"
@@ -237,10 +236,10 @@ int main(int argc, char** argv) {
         [](const std::string& line) { fuse_log(FUSE_LOG_NOTICE, "lcfs: %s\n", line.c_str()); });
 
   if (!opts.metrics.empty()) {
-    auto* network = dynamic_cast<lcfs::sync::NetworkObjectSource*>(source->get());
-    metrics.AddCollector([&fetcher, &cache = **cache, network](lcfs::metrics::Scrape& s) {
-      lcfs::fs::CollectMountMetrics(fetcher, cache, network ? &network->fetcher() : nullptr, s);
-    });
+    metrics.AddCollector(
+        [&fetcher, &cache = **cache, network = info.network_fetcher](lcfs::metrics::Scrape& s) {
+          lcfs::fs::CollectMountMetrics(fetcher, cache, network, s);
+        });
     if (Status st = metrics.Serve(opts.metrics); !st.ok())
       return Fail(st.message());  // still on stderr
   }

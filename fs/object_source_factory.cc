@@ -36,9 +36,11 @@ Result<std::unique_ptr<ObjectSource>> MakeNetworkObjectSource(const MountOptions
   if (options.port != 0) net.port = options.port;
   auto source = sync::NetworkObjectSource::Create(net);
   if (!source.ok()) return source.status().WithContext("network source");
-  if (info)
+  if (info) {
     info->description = "the network (iface " + (net.iface.empty() ? "any" : net.iface) +
                         ", port " + std::to_string(net.port) + ")";
+    info->network_fetcher = &(*source)->fetcher();
+  }
   return std::unique_ptr<ObjectSource>(std::move(*source));
 }
 

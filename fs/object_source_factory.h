@@ -12,12 +12,16 @@
 
 #include "lcfs/object.h"
 #include "lcfs/status.h"
+#include "lcfs/sync/fetcher.h"
 #include "mount_options.h"
 
 namespace lcfs::fs {
 
 struct ObjectSourceInfo {
   std::string description;  // for logs: "local index of /srv/data (root HASH)"
+  // The network source's fetcher, for its metrics; null for a local source.
+  // Owned by the returned source and valid as long as it lives.
+  sync::Fetcher* network_fetcher = nullptr;
 };
 
 Result<std::unique_ptr<ObjectSource>> MakeObjectSource(const MountOptions& options,
