@@ -57,6 +57,14 @@ start_relay() {
     "$tools/lcfs-relay" -u lan0 -d lan1 --mld-query-interval 1s "$@"
 }
 
+# A reader failed: the relay's counters and log, if one runs.
+read_failed() {
+  echo "lcfs-sync failed" >&2
+  [[ -n "${relay:-}" ]] && kill "$relay" 2>/dev/null && wait "$relay" 2>/dev/null
+  [[ -s "$work/relay1.log" ]] && tail -n 20 "$work/relay1.log" >&2
+  return 0
+}
+
 # read4 FIRST_HOST: lcfs-sync on hosts FIRST..FIRST+3 at once; sets read_s.
 read4() {
   local first=$1 t0 h pids=()
@@ -66,7 +74,7 @@ read4() {
     nsenter --net="$(host_ns "$h")" -- "$tools/lcfs-sync" -q -i lan0 --timeout 60 "$root" "$work/dst$h" &
     pids+=($!)
   done
-  for h in "${pids[@]}"; do wait "$h" || { echo "lcfs-sync failed" >&2; exit 1; }; done
+  for h in "${pids[@]}"; do wait "$h" || { read_failed; exit 1; }; done
   read_s=$(echo "$(now) - $t0" | bc -l)
   for h in $(seq "$first" $((first + 3))); do
     cmp -s "$work/src/file" "$work/dst$h/file" || { echo "copy on host $h differs" >&2; exit 1; }

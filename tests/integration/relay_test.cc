@@ -1,7 +1,7 @@
 // lcfs-relay between two LANs of the testbed:
 //
-//   h0 exporter ─┬─ LAN A (br0) ─┬─ lan0 h1 relay lan1 ─┬─ LAN B (br1) ── h2 reader
-//   h3 hostile  ─┘               └─ lan0 h4 relay lan1 ─┘
+//   h0 exporter ─┬─ LAN A (br0) ─┬─ lan0 h1 relay lan1 ─┬─ LAN B (br1) ─┬─ h2 reader
+//   h3 hostile  ─┘               └─ lan0 h4 relay lan1 ─┘               └─ h5 reader
 //
 // A reader behind the relay syncs a tree that matches byte for byte while the
 // exporter hears MLD reports for lcfs groups from the relay only; garbage
@@ -11,6 +11,8 @@
 // almost nothing, and a host upstream forging the file's objects changes no
 // byte downstream nor in the relay's cache. Of two relays between the same
 // links one serves, and the other carries a read through when it is killed.
+// A reader that joins a group another reader's read already brought is owed
+// a whole set, and readers that stay on cached groups starve no other group.
 #include <gtest/gtest.h>
 #include <netinet/icmp6.h>
 #include <poll.h>
@@ -61,9 +63,9 @@ class RelayTest : public lcfs::testing::ProgramsTestbedTest {
  protected:
   void SetUp() override {
     testbed::TestbedOptions o;
-    o.hosts = 5;
+    o.hosts = 6;
     o.lans = 2;
-    o.host_lans = {0, 0, 1, 0, 0};
+    o.host_lans = {0, 0, 1, 0, 0, 1};
     o.extra_links = {{.host = 1, .lan = 1}, {.host = 4, .lan = 1}};
     StartTestbed({kExport, kSync, kRelay}, o, "relay");
   }
@@ -73,6 +75,7 @@ class RelayTest : public lcfs::testing::ProgramsTestbedTest {
   testbed::Host& reader_host() { return bed_->host(2); }
   testbed::Host& hostile_host() { return bed_->host(3); }
   testbed::Host& second_relay_host() { return bed_->host(4); }
+  testbed::Host& second_reader_host() { return bed_->host(5); }
 
   std::string Export(const std::string& dir, const std::string& rate = "1G") {
     return StartExporter({kExport, "--iface", "lan0", "--no-watch", "--rate", rate,
@@ -81,8 +84,8 @@ class RelayTest : public lcfs::testing::ProgramsTestbedTest {
 
   // Runs lcfs-sync on the reader host until it exits; a test failure unless
   // it copied the tree.
-  void SyncBehindTheRelay(const std::string& hash, const std::string& dst) {
-    const Run run = RunOn(2, {kSync, "--iface", "lan0", "--timeout", "20", hash, dst},
+  void SyncBehindTheRelay(const std::string& hash, const std::string& dst, size_t host = 2) {
+    const Run run = RunOn(host, {kSync, "--iface", "lan0", "--timeout", "20", hash, dst},
                           std::chrono::seconds(180));
     ASSERT_EQ(run.code, 0) << run.err;
   }
@@ -175,6 +178,27 @@ void MakeTree(const ScratchDir& src) {
   symlink("sub/big", (src / "link").c_str());
 }
 
+// Waits (bounded) until lcfs-sync `sync` writes `file` into `dst`; false if
+// it exited first.
+bool SyncWritesFile(testbed::Subprocess& sync, const ScratchDir& dst, const std::string& file) {
+  return WaitUntil(
+             [&] {
+               for (auto& e : std::filesystem::directory_iterator(dst.path()))
+                 if (e.path().filename().string().rfind(".lcfs-sync." + file, 0) == 0) return true;
+               return !sync.running();
+             },
+             std::chrono::seconds(60)) &&
+         sync.running();
+}
+
+// The chunks of `content` (the exporter's default chunk size).
+std::vector<std::string> Chunks(const std::string& content) {
+  std::vector<std::string> chunks;
+  for (size_t off = 0; off < content.size(); off += kChunk)
+    chunks.push_back(content.substr(off, kChunk));
+  return chunks;
+}
+
 TEST_F(RelayTest, ReaderBehindTheRelaySyncsTheTreeAndTheExporterHearsOnlyTheRelay) {
   UniqueFd mld = MldListener(exporter_host());
   ScratchDir src, dst;
@@ -196,21 +220,27 @@ TEST_F(RelayTest, ReaderBehindTheRelaySyncsTheTreeAndTheExporterHearsOnlyTheRela
   EXPECT_EQ(StopRelayAndCount("malformed"), 0u);
 }
 
+// A socket on the lcfs port in `host`, joined to `groups` on its lan0: a
+// reader that does not read; nullopt (and a test failure) if it cannot be.
+std::optional<net::MulticastSocket> JoinedSocket(const testbed::Host& host,
+                                                 const std::vector<net::Ipv6Address>& groups) {
+  auto guard = host.Enter();
+  EXPECT_TRUE(guard.ok());
+  auto s = net::MulticastSocket::Open({.port = net::kDefaultPort});
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  if (!guard.ok() || !s.ok()) return std::nullopt;
+  for (const net::Ipv6Address& g : groups) EXPECT_TRUE(s->Join(g, host.ifindex()).ok());
+  return std::move(*s);
+}
+
 TEST_F(RelayTest, GarbageUpstreamIsDroppedAndCountedNeverForwarded) {
   StartRelay();
   const Hash object = Sha256Of("relay test object");
   const net::Ipv6Address group = net::GroupAddress(object);
 
   // The reader joins the object's group behind the relay.
-  std::optional<net::MulticastSocket> reader;
-  {
-    auto guard = reader_host().Enter();
-    ASSERT_TRUE(guard.ok());
-    auto s = net::MulticastSocket::Open({.port = net::kDefaultPort});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    reader.emplace(std::move(*s));
-    ASSERT_TRUE(reader->Join(group, reader_host().ifindex()).ok());
-  }
+  std::optional<net::MulticastSocket> reader = JoinedSocket(reader_host(), {group});
+  ASSERT_TRUE(reader.has_value());
   // A host on LAN A sends garbage, then a valid packet, on that group, again
   // and again until the reader gets something: the relay joins upstream
   // once it has seen the reader's report.
@@ -266,14 +296,7 @@ TEST_F(RelayTest, ExporterKilledTheReaderBehindTheRelayTimesOut) {
       {kSync, "--iface", "lan0", "--timeout", "1", "--window", "4", hash, dst.path()});
   ASSERT_TRUE(sync.ok());
   // Bounded wait until big is being written behind the relay.
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        for (auto& e : std::filesystem::directory_iterator(dst.path()))
-          if (e.path().filename().string().rfind(".lcfs-sync.big", 0) == 0) return true;
-        return !sync->running();
-      },
-      std::chrono::seconds(60)));
-  ASSERT_TRUE(sync->running()) << sync->Stderr();
+  ASSERT_TRUE(SyncWritesFile(*sync, dst, "big")) << sync->Stderr();
   exporter_->Stop(SIGKILL, std::chrono::seconds(1));
   const auto killed = std::chrono::steady_clock::now();
   auto status = sync->Wait(std::chrono::seconds(30));
@@ -333,6 +356,57 @@ TEST_F(RelayTest, SecondReaderOfACachedFileCostsTheUpstreamLinkUnderATenthOfIt) 
   EXPECT_GE(StopRelayAndCount("taken-over"), 1u);
   EXPECT_GE(StopRelayAndCount("verified"), 9u);
   EXPECT_EQ(StopRelayAndCount("forged"), 0u);
+}
+
+TEST_F(RelayTest, AReaderJoiningAGroupAlreadyRelayedIsOwedAWholeSet) {
+  // The exporter hears the relay only: a second reader that joins a group
+  // the relay joined upstream for the first is invisible to it. The relay
+  // counts it and, once the object verifies, sends a whole set from its
+  // cache; the second reader's copy completes and matches.
+  ScratchDir src, dst1, dst2, cache;
+  WriteAll(src / "file", RandomString(16 * kChunk + 7, 31));
+  const std::string hash = Export(src.path(), "40M");  // ~3.5 s for the file
+  ASSERT_EQ(hash.size(), 64u);
+  StartRelay({"--cache", cache.path()});
+  auto first =
+      reader_host().Spawn({kSync, "--iface", "lan0", "--timeout", "20", hash, dst1.path()});
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(SyncWritesFile(*first, dst1, "file")) << first->Stderr();
+  ASSERT_NO_FATAL_FAILURE(SyncBehindTheRelay(hash, dst2.path(), 5));
+  auto status = first->Wait(std::chrono::seconds(120));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+      << testbed::DescribeWaitStatus(*status) << first->Stderr();
+  EXPECT_EQ(TreeListing(dst1.path()), TreeListing(src.path()));
+  EXPECT_EQ(TreeListing(dst2.path()), TreeListing(src.path()));
+  EXPECT_GE(StopRelayAndCount("newcomers"), 1u);
+}
+
+TEST_F(RelayTest, ReadersThatStayOnCachedGroupsStarveNoOtherGroupOfTheCache) {
+  // Listeners that never leave get their groups streamed from the cache
+  // without end; the relay's cached streams share one rate, and each must
+  // still get its turns: a read of other cached objects completes. (The
+  // 256 MiB benchmark stalled on one chunk behind such streams.)
+  ScratchDir src, dst1, dst2, cache;
+  const std::string held = RandomString(4 * kChunk, 41);
+  WriteAll(src / "held", held);
+  WriteAll(src / "file", RandomString(8 * kChunk + 3, 42));
+  const std::string hash = Export(src.path(), "200M");
+  ASSERT_EQ(hash.size(), 64u);
+  StartRelay({"--cache", cache.path()});
+  ASSERT_NO_FATAL_FAILURE(SyncBehindTheRelay(hash, dst1.path()));
+
+  // The second reader host joins the groups of held's chunks and stays.
+  std::vector<net::Ipv6Address> groups;
+  for (const std::string& chunk : Chunks(held))
+    groups.push_back(net::GroupAddress(
+        ObjectHash(ObjectKind::kChunk,
+                   std::span(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()))));
+  std::optional<net::MulticastSocket> stay = JoinedSocket(second_reader_host(), groups);
+  ASSERT_TRUE(stay.has_value());
+  ASSERT_NO_FATAL_FAILURE(SyncBehindTheRelay(hash, dst2.path()));
+  EXPECT_EQ(TreeListing(dst2.path()), TreeListing(src.path()));
+  EXPECT_GE(StopRelayAndCount("served-objects"), 4u + 9u);
 }
 
 // Sends, until stopped, on the group of each of `chunks`, under its id and
@@ -406,9 +480,7 @@ TEST_F(RelayTest, AHostForgingTheFileUpstreamChangesNoByteDownstreamNorInTheCach
   ScratchDir src, dst1, dst2, cache;
   const std::string content = RandomString(4 * kChunk, 11);
   WriteAll(src / "file", content);
-  std::vector<std::string> chunks;
-  for (size_t off = 0; off < content.size(); off += kChunk)
-    chunks.push_back(content.substr(off, kChunk));
+  const std::vector<std::string> chunks = Chunks(content);
   const std::string hash = Export(src.path(), "20M");  // ~0.4 s a chunk
   ASSERT_EQ(hash.size(), 64u);
   StartRelay({"--cache", cache.path()});
@@ -456,14 +528,8 @@ TEST_F(RelayTest, OfTwoRelaysOneServesAndTheOtherTakesOverWhenItIsKilled) {
   // The active one killed mid-read: the standby carries the read through.
   auto sync = reader_host().Spawn({kSync, "--iface", "lan0", "--timeout", "20", hash, dst2.path()});
   ASSERT_TRUE(sync.ok());
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        for (auto& e : std::filesystem::directory_iterator(dst2.path()))
-          if (e.path().filename().string().rfind(".lcfs-sync.file", 0) == 0) return true;
-        return !sync->running();
-      },
-      std::chrono::seconds(60)));
-  ASSERT_TRUE(sync->running()) << "the read ended before the kill: " << sync->Stderr();
+  ASSERT_TRUE(SyncWritesFile(*sync, dst2, "file"))
+      << "the read ended before the kill: " << sync->Stderr();
   active->Stop(SIGKILL, std::chrono::seconds(5));
   auto status = sync->Wait(std::chrono::seconds(120));
   ASSERT_TRUE(status.has_value()) << "lcfs-sync did not exit";

@@ -157,11 +157,11 @@ int main(int argc, char** argv) {
       " upstream-leaves %" PRIu64 " join-failures %" PRIu64 " verified %" PRIu64 " forged %" PRIu64
       " forged-dropped %" PRIu64 " decode-refused %" PRIu64 " cache-errors %" PRIu64
       " served-objects %" PRIu64 " served-packets %" PRIu64 " standby-dropped %" PRIu64
-      " takeovers %" PRIu64 " taken-over %" PRIu64 "\n",
+      " takeovers %" PRIu64 " taken-over %" PRIu64 " newcomers %" PRIu64 "\n",
       c.received, c.forwarded, c.malformed, c.records, c.truncated, c.wrong_interface, c.unwanted,
       c.over_rate, c.send_dropped, c.upstream_joins, c.upstream_leaves, c.join_failures, c.verified,
       c.forged, c.forged_dropped, c.decode_refused, c.cache_errors, c.served_objects,
-      c.served_packets, c.standby_dropped, c.takeovers, c.taken_over);
+      c.served_packets, c.standby_dropped, c.takeovers, c.taken_over, c.newcomers);
   if (!s.ok()) {
     Log(s.ToString());
     return kExitError;

@@ -70,6 +70,7 @@ struct Relay::Downstream {
 struct Relay::Served {
   CachedStream stream;
   std::vector<int> links;
+  uint64_t arrivals = 0;  // as Wanted::arrivals
 };
 
 Relay::~Relay() = default;
@@ -195,6 +196,38 @@ void Relay::OnElection() {
   for (auto& [group, served] : served_) served->stream.Arrival();
 }
 
+uint64_t Relay::Arrivals(const net::Ipv6Address& group, const std::vector<int>& links) const {
+  uint64_t n = 0;
+  for (int link : links) n += snooper_->ListenerArrivals(link, group);
+  return n;
+}
+
+void Relay::RefreshListeners() {
+  // As the exporter does (section 9): a listener that arrives on a link
+  // where the group has listeners brings no join event, only a new arrival.
+  const uint64_t generation = snooper_->listeners_generation();
+  if (generation == listeners_seen_) return;
+  listeners_seen_ = generation;
+  for (auto& [group, served] : served_) {
+    const uint64_t arrivals = Arrivals(group, served->links);
+    if (arrivals <= served->arrivals) {
+      served->arrivals = arrivals;
+      continue;
+    }
+    served->arrivals = arrivals;
+    served->stream.Arrival();
+    ++counters_.newcomers;
+  }
+  for (auto& [group, wanted] : wanted_) {
+    const uint64_t arrivals = Arrivals(group, wanted.links);
+    if (arrivals > wanted.arrivals) {
+      wanted.newcomer = true;
+      ++counters_.newcomers;
+    }
+    wanted.arrivals = arrivals;
+  }
+}
+
 Status Relay::IndexCache() {
   // What a previous run (or a mount sharing the directory) left: the names
   // are in the file names; Lookup() verifies each object before it is sent.
@@ -231,6 +264,7 @@ bool Relay::ServeFromCache(const net::Ipv6Address& group, int ifindex) {
       CachedStream::Create(c->second.name, c->second.kind, std::move(*bytes), options_.serve_hold);
   if (!stream.ok()) return false;
   auto served = std::make_unique<Served>(Served{std::move(*stream), {ifindex}});
+  served->arrivals = Arrivals(group, served->links);
   served->stream.Arrival();
   served_memory_ += served->stream.size();
   served_.emplace(group, std::move(served));
@@ -262,6 +296,7 @@ void Relay::OnEvent(const net::MembershipEvent& e) {
     if (join) {
       if (std::find(links.begin(), links.end(), e.ifindex) == links.end())
         links.push_back(e.ifindex);
+      s->second->arrivals = Arrivals(e.group, links);
       s->second->stream.Arrival();
       return;
     }
@@ -287,6 +322,14 @@ void Relay::OnEvent(const net::MembershipEvent& e) {
     }
     std::vector<int>& links = it->second.links;
     if (std::find(links.begin(), links.end(), e.ifindex) == links.end()) links.push_back(e.ifindex);
+    // A link that starts listening to a group relayed already: a newcomer
+    // the exporter does not see (the relay's own join is one from the start).
+    const uint64_t arrivals = Arrivals(e.group, links);
+    if (links.size() > 1) {
+      it->second.newcomer = true;
+      ++counters_.newcomers;
+    }
+    it->second.arrivals = arrivals;
     return;
   }
   if (it == wanted_.end()) return;
@@ -342,9 +385,13 @@ bool Relay::TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind
   auto stream = CachedStream::Create(name, kind, std::move(bytes), options_.serve_hold);
   if (!stream.ok()) return false;
   auto served = std::make_unique<Served>(Served{std::move(*stream), w->second.links});
+  served->arrivals = w->second.arrivals;
   // The listeners have had the exporter's source symbols through the relay:
-  // the stream goes on with repair symbols, a round at first.
+  // the stream goes on with repair symbols, a round at first; a whole set of
+  // them if one arrived after the relay joined upstream, since it missed
+  // what was passed on before.
   served->stream.ContinueWithRepair();
+  if (w->second.newcomer) served->stream.Arrival();
   served_memory_ += served->stream.size();
   served_.emplace(group, std::move(served));
   wanted_.erase(w);
@@ -448,10 +495,20 @@ std::optional<Clock::time_point> Relay::SendCached() {
   std::array<std::array<uint8_t, net::kPacketHeaderSize + net::kMaxSymbolSize>, kTurn> packets;
   std::vector<net::OutgoingDatagram> batch;
   std::optional<Clock::time_point> wake;
-  // Turns of up to kTurn packets, round robin, while the bucket allows.
+  // Turns of up to kTurn packets, round robin, while the bucket allows. The
+  // bucket holds a turn or a few, so the round goes on where the last call
+  // stopped: started from the map's first group each time, the first few
+  // would take every token while they stream, and the others wait.
+  std::vector<std::pair<const net::Ipv6Address*, Served*>> order;
+  order.reserve(served_.size());
+  for (auto& [group, served] : served_) order.emplace_back(&group, served.get());
+  const size_t start = serve_next_ % order.size();
   for (bool sent = true; sent;) {
     sent = false;
-    for (auto& [group, served] : served_) {
+    for (size_t i = 0; i < order.size(); ++i) {
+      const size_t at = (start + i) % order.size();
+      const net::Ipv6Address& group = *order[at].first;
+      Served* served = order[at].second;
       batch.clear();
       while (batch.size() < kTurn && serve_tokens_ > 0) {
         Clock::time_point w;
@@ -467,6 +524,7 @@ std::optional<Clock::time_point> Relay::SendCached() {
       }
       if (batch.empty()) continue;
       sent = true;
+      serve_next_ = at + 1;
       for (int ifindex : served->links) {
         Downstream* d = FindDownstream(ifindex);
         if (!d) continue;
@@ -502,6 +560,7 @@ Status Relay::Run(int stop_fd) {
     Clock::time_point now = Clock::now();
     snooper_->ProcessTimers(now);
     DrainEvents();
+    RefreshListeners();
     OnElection();
     std::optional<Clock::time_point> next = snooper_->NextDeadline();
     if (auto serve = SendCached()) next = next ? std::min(*next, *serve) : *serve;

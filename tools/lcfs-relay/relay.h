@@ -18,7 +18,9 @@
 // serves a downstream join of a group it holds from the cache
 // (CachedStream) instead of joining upstream; a relayed group whose object
 // verifies is left upstream and its listeners' repair comes from the cache
-// from then on. Sources whose object failed
+// from then on. A listener that arrives where its group has listeners
+// already (no join event, and invisible upstream) is owed a whole set, from
+// the cache once the object verifies. Sources whose object failed
 // verification on a group are no longer forwarded on it.
 //
 // Two relays between the same links elect one to serve (RelayOptions::
@@ -104,6 +106,7 @@ struct RelayCounters {
   uint64_t standby_dropped = 0;  // packets not forwarded while standing by
   uint64_t takeovers = 0;        // became the serving relay
   uint64_t taken_over = 0;       // relayed groups served from the cache once their object verified
+  uint64_t newcomers = 0;        // listeners that joined a group relayed or served already
 };
 
 class Relay {
@@ -139,6 +142,11 @@ class Relay {
   struct Wanted {
     std::vector<int> links;      // downstream ifindexes with listeners
     std::vector<Forged> forged;  // not forwarded any more (at most 16)
+    uint64_t arrivals = 0;       // the snooper's ListenerArrivals, summed over links
+    // A listener arrived after the group was joined upstream: the exporter
+    // cannot see it (it hears the relay only), so once the object verifies
+    // the relay owes it a whole set.
+    bool newcomer = false;
   };
   struct Served;
   struct CachedName {
@@ -159,6 +167,10 @@ class Relay {
                 std::vector<uint8_t> bytes);
   // The election changed our state (on the loop's thread).
   void OnElection();
+  // Listeners that arrived on a group that already had some (no join event):
+  // a served group owes them a whole set, a relayed one notes them.
+  void RefreshListeners();
+  uint64_t Arrivals(const net::Ipv6Address& group, const std::vector<int>& links) const;
   Relay() = default;
   void DrainEvents();
   void OnEvent(const net::MembershipEvent& e);
@@ -182,6 +194,8 @@ class Relay {
   // Groups served from the cache now (never also in wanted_).
   std::unordered_map<net::Ipv6Address, std::unique_ptr<Served>> served_;
   uint64_t served_memory_ = 0;
+  size_t serve_next_ = 0;        // where SendCached's round robin starts
+  uint64_t listeners_seen_ = 0;  // snooper_->listeners_generation() last looked at
   double serve_tokens_ = 0;
   std::chrono::steady_clock::time_point serve_refilled_{};
   // Set by the election's thread, which then writes election_fd_.
