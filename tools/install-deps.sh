@@ -19,6 +19,8 @@ packages=(
   tshark uftp casync
   # systemd-analyze verify of the example units in docs/
   systemd
+  # kernel multicast routing between the testbed's LANs (routed_test)
+  smcroute
 )
 # The RaptorQ interop test runs a peer implementation on node; the machine
 # image may bring its own node, otherwise Debian's.

@@ -28,6 +28,8 @@ std::string ExportUsage() {
          "      --settle D          re-index D after the last change in DIR (default 1s)\n"
          "      --no-watch          do not watch DIR (re-index on SIGHUP only)\n"
          "      --port P            UDP port of the groups (default 7707)\n"
+         "      --hop-limit N       hop limit of the packets, 1 to 255 (default 1: the link\n"
+         "                          only); more for routers that forward lcfs groups\n"
          "      --sign KEYFILE      announce each root, signed with KEYFILE (lcfs-keygen), on\n"
          "                          its CHANNEL: readers follow it with lcfs-sync CHANNEL\n"
          "      --announce-interval D\n"
@@ -89,13 +91,18 @@ std::optional<int> ParseExportOptions(int argc, char** argv, ExportOptions* out)
   duration("settle", &out->settle);
   duration("announce-interval", &out->announce_interval, 100, 0, "at least 100ms");
   p.Flag(0, "no-watch", [=] { out->watch = false; });
-  p.Value(0, "port", [=](const char* v) -> Status {
-    auto port = cli::ParseUnsigned(v, 1, 65535, "--port");
-    if (!port.ok())
-      return Status::Error(EINVAL, std::string("--port: \"") + v + "\" is not a port number");
-    out->port = static_cast<uint16_t>(*port);
-    return Status::Ok();
-  });
+  // An integer option into *to, from min to max, `what` naming the range.
+  auto integer = [&p]<typename Target>(const std::string& name, Target* to, uint64_t min,
+                                       uint64_t max, const std::string& what) {
+    p.Value(0, name, [=](const char* v) -> Status {
+      auto n = cli::ParseUnsigned(v, min, max, "--" + name);
+      if (!n.ok()) return Status::Error(EINVAL, "--" + name + ": \"" + v + "\" is not " + what);
+      *to = static_cast<Target>(*n);
+      return Status::Ok();
+    });
+  };
+  integer("port", &out->port, 1, 65535, "a port number");
+  integer("hop-limit", &out->hop_limit, 1, 255, "from 1 to 255");
   duration("mld-query-interval", &out->mld_query_interval, 100, 0, "at least 100ms");
   p.Value(0, "sign", &out->sign_key);
   p.Value(0, "metrics", [=](const char* v) -> Status {

@@ -24,7 +24,10 @@ struct ExportOptions {
   std::chrono::milliseconds grace{60'000};
   std::chrono::milliseconds settle{1'000};
   bool watch = true;
-  uint16_t port = 0;     // 0: the protocol default
+  uint16_t port = 0;  // 0: the protocol default
+  // --hop-limit: of the data packets and records; above 1 only for sites
+  // whose routers forward lcfs groups (docs/protocol.md section 16).
+  int hop_limit = 1;
   std::string sign_key;  // --sign: also announce signed records on this key's channel
   std::chrono::milliseconds announce_interval{2'000};  // --announce-interval
   // Tests: MLD Query Interval, the other MLD timers scaled from it.

@@ -237,6 +237,7 @@ int Exporter::Run() {
   }
   if (options_.rate_bps) share_options.rate_bps = options_.rate_bps;
   if (options_.port) share_options.scheme.port = options_.port;
+  share_options.hop_limit = options_.hop_limit;
   if (options_.mld_query_interval)
     share_options.mld_timers = net::MldTimers::Fast(*options_.mld_query_interval);
   share_options.grace = options_.grace;
@@ -309,6 +310,7 @@ int Exporter::Run() {
     a.interfaces = engine_->interfaces();
     a.scheme = share_options.scheme;
     a.loopback = options_.loopback;
+    a.hop_limit = share_options.hop_limit;
     a.interval = options_.announce_interval;
     auto announcer = channel::StartAnnouncer(options_.sign_key, root_, std::move(a));
     if (!announcer.ok()) {

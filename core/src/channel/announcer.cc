@@ -113,6 +113,7 @@ Result<std::unique_ptr<Announcer>> Announcer::Start(SigningKey key, SequenceFile
   LCFS_RETURN_IF_ERROR(options.scheme.Validate());
   net::MulticastSocketOptions so;
   so.port = 0;
+  so.hop_limit = options.hop_limit;
   so.loop = options.loopback;
   so.receive_buffer = 0;
   so.send_buffer = 0;

@@ -794,6 +794,7 @@ bool ShareEngine::Loop::StartInterface(int ifindex, const std::string& name) {
   net::MulticastSocketOptions so;
   so.port = 0;
   so.send_ifindex = ifindex;
+  so.hop_limit = options.hop_limit;
   so.loop = loopback;
   so.receive_buffer = 0;
   auto socket = net::MulticastSocket::Open(so);
@@ -1097,6 +1098,9 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
     return Status::Error(EINVAL, "share: hold bounds must satisfy 0 <= min_hold <= max_hold");
   LCFS_RETURN_IF_ERROR(options.scheme.Validate());
   LCFS_RETURN_IF_ERROR(options.mld_timers.Validate());
+  if (options.hop_limit < 1 || options.hop_limit > 255)
+    return Status::Error(
+        EINVAL, "share: hop limit " + std::to_string(options.hop_limit) + " is not from 1 to 255");
 
   // The interfaces: multicast-capable, with IPv6 (a link-local address,
   // which the querier sends from).
@@ -1175,6 +1179,7 @@ Result<ShareHandle> Share(const index::IndexResult& index, int ifindex, ShareSta
     net::MulticastSocketOptions so;
     so.port = 0;
     so.send_ifindex = i;
+    so.hop_limit = l.options.hop_limit;
     so.loop = l.loopback;
     so.receive_buffer = 0;
     auto socket = net::MulticastSocket::Open(so);

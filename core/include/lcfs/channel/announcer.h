@@ -39,6 +39,7 @@ struct AnnouncerOptions {
   std::chrono::milliseconds interval = kDefaultAnnounceInterval;
   uint32_t validity = kDefaultValidity;  // seconds, > 1
   bool loopback = false;                 // also deliver to readers on this host
+  int hop_limit = 1;                     // of the records (ShareOptions::hop_limit)
 };
 
 struct AnnouncerStats {

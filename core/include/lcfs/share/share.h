@@ -116,6 +116,9 @@ struct ShareOptions {
   std::vector<int> interfaces;
   uint64_t rate_bps = kDefaultRate;  // global limit, bits per second on the wire
   net::GroupScheme scheme;
+  // IPV6_MULTICAST_HOPS of the data packets: 1 keeps them on the link; more
+  // lets multicast routers forward them (docs/protocol.md section 16).
+  int hop_limit = 1;
   net::MldTimers mld_timers;  // RFC 3810 defaults; tests shorten them
   bool querier = true;        // also act as MLD querier (needed without a router)
   size_t encoder_memory = kDefaultEncoderMemory;
