@@ -348,7 +348,9 @@ bool Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view
   switch (collector_->Add(dg.destination, dg.source, view, &name, &kind, &bytes)) {
     case ObjectCollector::Outcome::kVerified:
       ++counters_.verified;
-      if (auto c = cache_->Insert(name, kind, bytes); c.ok()) {
+      // The collector computed `name` from these bytes: hashing them again
+      // in the cache would prove nothing more.
+      if (auto c = cache_->InsertVerified(name, kind, bytes); c.ok()) {
         cached_[dg.destination] = CachedName{name, kind};
         return TakeOver(dg.destination, name, kind, std::move(bytes));
       } else {
