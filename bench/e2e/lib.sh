@@ -119,7 +119,11 @@ bench_start_exporter() {
     kill "$exp_pid" 2>/dev/null || true
     wait "$exp_pid" 2>/dev/null || true
   fi
+  # Emptied here, not only by the redirection below: that one runs in the
+  # background child, possibly after the wait loop has already found the
+  # last exporter's HASH in the file (and then read it empty, or stale).
   : >"$work/export.log"
+  : >"$work/hash"
   nsenter --net="$(host_ns "$host")" -- "$LCFS_BENCH_TOOLS/lcfs-export" -i lan0 --no-index-cache "$@" "$dir" \
     >"$work/hash" 2>>"$work/export.log" &
   exp_pid=$!
