@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
   lcfs::fs::FetchPolicy policy;
   policy.timeout = opts.timeout;
   policy.hard = opts.hard;
+  policy.buffers = info.buffers;
   // metrics=: fetches timed into a histogram, figures read at each scrape.
   lcfs::metrics::MetricsServer metrics;
   std::optional<lcfs::fs::TimedObjectSource> timed;

@@ -94,6 +94,21 @@ void CollectMountMetrics(const ObjectFetcher& fetcher, const cache::ChunkCache& 
   out.Counter("lcfs_mount_cache_rejected_objects_total",
               "Objects that failed verification on the way into or out of the cache",
               d(c.rejected));
+  if (const auto& pool = fetcher.policy().buffers) {
+    const BufferPoolStats b = pool->stats();
+    out.Gauge("lcfs_mount_buffers", "Object buffers the mount keeps for decoding (fixed)",
+              d(b.capacity));
+    out.Gauge("lcfs_mount_buffers_idle", "Of those, buffers waiting for an object now", d(b.idle));
+    out.Counter("lcfs_mount_buffer_takes_total", "Objects decoded into a buffer of the pool's size",
+                d(b.takes));
+    out.Counter("lcfs_mount_buffer_reuses_total", "Of those, objects that reused a kept buffer",
+                d(b.reuses));
+    out.Counter("lcfs_mount_buffer_allocations_total",
+                "Buffers allocated (the fixed ones at start, then any beyond them)",
+                d(b.allocations));
+    out.Counter("lcfs_mount_buffer_discards_total",
+                "Buffers freed on their return because the pool was full", d(b.discarded));
+  }
   if (network) metrics::AddReceiverMetrics("lcfs_mount", network->stats(), out);
   AddProcessMetrics("lcfs_mount", out);
 }

@@ -201,13 +201,15 @@ void ObjectFetcher::Store(const std::shared_ptr<Flight>& flight, std::vector<uin
   // The source verified the bytes (ObjectSource's contract): hashing them
   // again here cost a SHA-256 of every object on the mount's hot path.
   Result<cache::CachedObject> stored = cache_.InsertVerified(id.hash, id.kind, bytes);
+  const size_t size = bytes.size();
+  if (policy_.buffers) policy_.buffers->Give(std::move(bytes));
   if (!stored.ok()) {
     upstream_failures_++;
     // A source returning bad bytes or a full disk is not helped by retrying.
     return Complete(flight, Status::Error(EIO, stored.status().message()));
   }
   upstream_fetches_++;
-  upstream_bytes_ += bytes.size();
+  upstream_bytes_ += size;
   Complete(flight, ObjectRef(std::make_shared<const cache::CachedObject>(std::move(*stored))));
 }
 

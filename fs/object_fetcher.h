@@ -60,6 +60,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lcfs/buffer_pool.h"
 #include "lcfs/cache/chunk_cache.h"
 #include "lcfs/hash.h"
 #include "lcfs/mutex.h"
@@ -90,6 +91,10 @@ struct FetchPolicy {
   // of it waits only `retry_wait` (at most the timeout). See above.
   std::chrono::milliseconds retry_window{1000};
   std::chrono::milliseconds retry_wait{500};
+  // The pool the source decodes objects into (the network source's
+  // BufferPool), or null: each object's buffer goes back to it once its bytes
+  // are in the cache, for the next object to be decoded into.
+  std::shared_ptr<BufferPool> buffers;
 };
 
 // Named apart from sync::FetcherStats (the network fetcher underneath).

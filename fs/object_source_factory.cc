@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "lcfs/index/chunking.h"
 #include "lcfs/index/indexer.h"
 #include "lcfs/index/mdex.h"
 #include "lcfs/net/address.h"
@@ -34,12 +35,16 @@ Result<std::unique_ptr<ObjectSource>> MakeNetworkObjectSource(const MountOptions
     net.sources.push_back(*address);
   }
   if (options.port != 0) net.port = options.port;
+  // Chunks of the default size use the pool; other sizes the heap.
+  net.window = kMountObjectBuffers;
+  net.buffers = std::make_shared<BufferPool>(kMountObjectBuffers, index::kDefaultChunkSize);
   auto source = sync::NetworkObjectSource::Create(net);
   if (!source.ok()) return source.status().WithContext("network source");
   if (info) {
     info->description = "the network (iface " + (net.iface.empty() ? "any" : net.iface) +
                         ", port " + std::to_string(net.port) + ")";
     info->network_fetcher = &(*source)->fetcher();
+    info->buffers = net.buffers;
   }
   return std::unique_ptr<ObjectSource>(std::move(*source));
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "lcfs/buffer_pool.h"
 #include "lcfs/object.h"
 #include "lcfs/status.h"
 #include "lcfs/sync/fetcher.h"
@@ -22,7 +23,17 @@ struct ObjectSourceInfo {
   // The network source's fetcher, for its metrics; null for a local source.
   // Owned by the returned source and valid as long as it lives.
   sync::Fetcher* network_fetcher = nullptr;
+  // The buffers the network source decodes objects into, for the
+  // ObjectFetcher to give back (FetchPolicy::buffers); null for a local one.
+  std::shared_ptr<BufferPool> buffers;
 };
+
+// The network source's objects in flight (groups joined) and the chunk
+// buffers they are decoded into: a fixed budget, allocated when the mount
+// starts and reused, so that the mount's memory does not follow how many
+// objects happen to be in flight (issue 14 point 5). 32 is the largest
+// read-ahead window (FilesystemOptions::max_prefetch_chunks).
+inline constexpr size_t kMountObjectBuffers = 32;
 
 Result<std::unique_ptr<ObjectSource>> MakeObjectSource(const MountOptions& options,
                                                        ObjectSourceInfo* info = nullptr);

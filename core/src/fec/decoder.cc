@@ -30,9 +30,21 @@ struct PendingBlock {
 }  // namespace
 
 struct ObjectDecoder::Impl {
-  explicit Impl(const Oti& o) : oti(o), layout(o), object(o.transfer_length, 0) {
+  // Every byte of `object` is written (a source symbol scattered, or a
+  // decoded one) before it is read, so a pool's buffer needs no zero-fill.
+  Impl(const Oti& o, BufferPool* pool)
+      : oti(o),
+        layout(o),
+        buffers(pool),
+        object(pool != nullptr ? pool->Take(o.transfer_length)
+                               : std::vector<uint8_t>(o.transfer_length, 0)) {
     blocks.resize(layout.block_count());
   }
+  ~Impl() {
+    if (buffers != nullptr && !object.empty()) buffers->Give(std::move(object));
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // Tries to recover block `sbn` from what it holds; true on success.
   bool TryDecode(uint32_t sbn) {
@@ -93,6 +105,7 @@ struct ObjectDecoder::Impl {
 
   Oti oti;
   ObjectLayout layout;
+  BufferPool* buffers;  // where `object` came from and goes back, or null
   std::vector<uint8_t> object;
   std::vector<PendingBlock> blocks;
   uint32_t done_count = 0;
@@ -103,13 +116,13 @@ ObjectDecoder::ObjectDecoder(ObjectDecoder&&) noexcept = default;
 ObjectDecoder& ObjectDecoder::operator=(ObjectDecoder&&) noexcept = default;
 ObjectDecoder::~ObjectDecoder() = default;
 
-Result<ObjectDecoder> ObjectDecoder::Create(const Oti& oti) {
+Result<ObjectDecoder> ObjectDecoder::Create(const Oti& oti, BufferPool* buffers) {
   LCFS_RETURN_IF_ERROR(oti.Validate());
   if (oti.transfer_length > kMaxDecodedObject) {
     return Status::Error(EFBIG, "fec decode: object of " + std::to_string(oti.transfer_length) +
                                     " bytes is larger than the decoder accepts");
   }
-  return ObjectDecoder(std::make_unique<Impl>(oti));
+  return ObjectDecoder(std::make_unique<Impl>(oti, buffers));
 }
 
 const Oti& ObjectDecoder::oti() const { return impl_->oti; }

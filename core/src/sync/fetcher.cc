@@ -260,7 +260,8 @@ class Fetcher::Loop {
     p->priority = req.priority;
     p->group = net::GroupAddress(req.hash, options_.scheme);
     p->assembler = std::make_unique<ObjectAssembler>(req.hash, req.kind, req.expected_size,
-                                                     MaxObjectSize(req.kind), &budget_);
+                                                     MaxObjectSize(req.kind), &budget_,
+                                                     options_.buffers.get());
     p->active = r.start;
     p->waiters.push_back(std::move(waiter));
     pending_.emplace(id, std::move(p));

@@ -30,6 +30,7 @@ Result<std::unique_ptr<NetworkObjectSource>> NetworkObjectSource::Create(
   fo.sources = options.sources;
   fo.scheme.port = options.port;
   fo.window = options.window;
+  fo.buffers = options.buffers;
   fo.notice = options.notice;
   auto fetcher = Fetcher::Start(fo);
   if (!fetcher.ok()) return fetcher.status();

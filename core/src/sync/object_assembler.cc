@@ -69,12 +69,13 @@ uint64_t MaxObjectSize(ObjectKind kind) {
 }
 
 ObjectAssembler::ObjectAssembler(const Hash& hash, ObjectKind kind, uint64_t expected_size,
-                                 uint64_t max_size, DecoderBudget* budget)
+                                 uint64_t max_size, DecoderBudget* budget, BufferPool* buffers)
     : hash_(hash),
       kind_(kind),
       expected_size_(expected_size),
       max_size_(max_size),
-      budget_(budget) {
+      budget_(budget),
+      buffers_(buffers) {
   if (expected_size_ != 0) {
     auto oti = fec::OtiForObject(expected_size_);
     if (oti.ok()) {
@@ -274,7 +275,7 @@ bool ObjectAssembler::Add(const net::PacketView& packet, const net::Ipv6Address&
     }
   } else {
     if (!c->decoder) {  // new, or reset after a failed verification
-      auto decoder = fec::ObjectDecoder::Create(c->oti);
+      auto decoder = fec::ObjectDecoder::Create(c->oti, buffers_);
       if (!decoder.ok()) {
         ++counters_.rejected;
         return false;
@@ -590,7 +591,10 @@ std::unordered_set<uint64_t> ObjectAssembler::FindForged(const Candidate& c,
 }
 
 bool ObjectAssembler::Verified(Candidate& c, std::vector<uint8_t> bytes) {
-  if (ObjectHash(kind_, bytes) != hash_) return false;
+  if (ObjectHash(kind_, bytes) != hash_) {
+    if (buffers_ != nullptr) buffers_->Give(std::move(bytes));
+    return false;
+  }
   Accept(c, std::move(bytes));
   return true;
 }

@@ -66,6 +66,7 @@
 #include <vector>
 
 #include "decoder_budget.h"
+#include "lcfs/buffer_pool.h"
 #include "lcfs/fec/decoder.h"
 #include "lcfs/fec/encoder.h"
 #include "lcfs/hash.h"
@@ -108,9 +109,11 @@ class ObjectAssembler {
   // length up to `max_size`). Packets announcing another length, or with a
   // known length another OTI, are rejected. `budget` (may be null: no
   // limit) is charged for everything but the first decoder of a sized
-  // object; it must outlive the assembler.
+  // object; it must outlive the assembler. `buffers` (may be null: the
+  // heap) gives the main decoder of each sender its object buffer, which
+  // TakeObject hands on; it must outlive the assembler too.
   ObjectAssembler(const Hash& hash, ObjectKind kind, uint64_t expected_size, uint64_t max_size,
-                  DecoderBudget* budget = nullptr);
+                  DecoderBudget* budget = nullptr, BufferPool* buffers = nullptr);
   ~ObjectAssembler();
   ObjectAssembler(const ObjectAssembler&) = delete;
   ObjectAssembler& operator=(const ObjectAssembler&) = delete;
@@ -157,6 +160,7 @@ class ObjectAssembler {
   uint64_t expected_size_;
   uint64_t max_size_;
   DecoderBudget* budget_;
+  BufferPool* buffers_;
   bool has_expected_oti_ = false;
   std::array<uint8_t, net::kOtiSize> expected_oti_{};
   uint64_t packets_ = 0;  // packets given to Add, the clock of probation and shares

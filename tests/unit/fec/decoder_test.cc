@@ -225,5 +225,51 @@ TEST(DecoderTest, DefaultShapesRoundTrip) {
   EXPECT_TRUE(RoundTrip(odd, data, 0.3, false, 2, 12));
 }
 
+// With a pool, the object is decoded into a reused buffer that still holds
+// an earlier object's bytes: every byte must be written, none read stale.
+TEST(DecoderTest, DecodesIntoAReusedBufferAndGivesItBack) {
+  constexpr size_t kObject = 100000;  // not a multiple of the symbol size
+  BufferPool pool(1, kObject + 4096);
+  const uint8_t* buffer = nullptr;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    auto oti = Oti::ForObject(kObject, 1000);
+    ASSERT_TRUE(oti.ok());
+    const std::vector<uint8_t> data = RandomBytes(kObject, seed);
+    auto enc = ObjectEncoder::Create(*oti, data);
+    auto dec = ObjectDecoder::Create(*oti, &pool);
+    ASSERT_TRUE(enc.ok() && dec.ok());
+    EXPECT_EQ(pool.stats().idle, 0u);  // the decoder holds the pool's buffer
+    std::vector<uint8_t> symbol(1000);
+    // Every third source symbol lost, repair symbols in their place.
+    uint32_t esi = 0;
+    while (!dec->complete()) {
+      if (esi < 101 && esi % 3 == 0) {
+        ++esi;
+        continue;
+      }
+      ASSERT_TRUE(enc->Symbol(0, esi, symbol).ok());
+      ASSERT_TRUE(dec->Add(0, esi, symbol).ok());
+      ++esi;
+    }
+    std::vector<uint8_t> out = dec->TakeObject();
+    EXPECT_EQ(out, data);
+    if (buffer != nullptr) {
+      EXPECT_EQ(out.data(), buffer);  // the same memory again
+    }
+    buffer = out.data();
+    pool.Give(std::move(out));
+  }
+  EXPECT_EQ(pool.stats().allocations, 1u);
+  EXPECT_EQ(pool.stats().reuses, 3u);
+  // A decoder destroyed unfinished gives its buffer back.
+  {
+    auto dec = ObjectDecoder::Create(*Oti::ForObject(kObject, 1000), &pool);
+    ASSERT_TRUE(dec.ok());
+    EXPECT_EQ(pool.stats().idle, 0u);
+  }
+  EXPECT_EQ(pool.stats().idle, 1u);
+  EXPECT_EQ(pool.stats().allocations, 1u);
+}
+
 }  // namespace
 }  // namespace lcfs::fec

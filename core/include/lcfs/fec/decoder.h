@@ -7,7 +7,9 @@
 // are ignored. Memory: the object, the repair symbols held for blocks still
 // pending (at most K' + 40 symbols per block; source symbols go straight into
 // the object), and while a block decodes a per-thread workspace of about
-// L + K' symbols (kept for reuse when under 16 MiB).
+// L + K' symbols (kept for reuse when under 16 MiB). The object's buffer
+// comes from a BufferPool when one is given (and goes back to it when the
+// decoder is destroyed unfinished), else from the heap, zero-filled.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <span>
 #include <vector>
 
+#include "lcfs/buffer_pool.h"
 #include "lcfs/fec/oti.h"
 #include "lcfs/status.h"
 
@@ -24,7 +27,8 @@ enum class DecodeProgress { kNeedMore, kComplete };
 
 class ObjectDecoder {
  public:
-  static Result<ObjectDecoder> Create(const Oti& oti);
+  // `buffers` (may be null) must outlive the decoder.
+  static Result<ObjectDecoder> Create(const Oti& oti, BufferPool* buffers = nullptr);
 
   ObjectDecoder(ObjectDecoder&&) noexcept;
   ObjectDecoder& operator=(ObjectDecoder&&) noexcept;
@@ -43,6 +47,8 @@ class ObjectDecoder {
 
   // The object's F bytes; meaningful only when complete().
   std::span<const uint8_t> object() const;
+  // The object's F bytes, moved out (the decoder is spent): a pool's buffer
+  // when the decoder was given a pool, to be given back to it once used.
   std::vector<uint8_t> TakeObject();
 
  private:

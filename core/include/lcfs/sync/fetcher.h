@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "lcfs/buffer_pool.h"
 #include "lcfs/hash.h"
 #include "lcfs/net/address.h"
 #include "lcfs/net/group.h"
@@ -75,6 +76,11 @@ struct FetcherOptions {
   // sources. The first decoder of an object of known size is not counted:
   // the window and the sizes requested bound those.
   uint64_t decoder_budget = uint64_t{128} << 20;
+  // Where decoders get their object buffers (lcfs/buffer_pool.h), shared
+  // with whoever stores the objects and gives the buffers back; null = the
+  // heap. With a pool, `window` should not exceed its capacity: the window
+  // bounds the decoders, and so the buffers in use.
+  std::shared_ptr<BufferPool> buffers;
   // Report each join to the link at once (net/prompt_reporter.h) instead of
   // waiting for the kernel's report, when CAP_NET_RAW allows.
   bool prompt_reports = true;

@@ -35,6 +35,8 @@ struct NetworkSourceOptions {
   uint16_t port = net::kDefaultPort;
   // Objects fetched at once (groups joined).
   size_t window = 64;
+  // Object buffers of the decoders (FetcherOptions::buffers); null = the heap.
+  std::shared_ptr<BufferPool> buffers;
   // Interface changes and receive errors, one line each (FetcherOptions).
   std::function<void(const std::string&)> notice;
 };
