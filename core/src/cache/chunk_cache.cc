@@ -20,6 +20,11 @@ namespace lcfs::cache {
 namespace {
 
 constexpr const char* kLayout = "/v1";
+// Objects waiting for their racy window to pass: at most this many are
+// remembered (the others are hashed again by the next process that opens
+// them), and this many are settled per call that finds some due.
+constexpr size_t kMaxUnsettled = 1 << 16;
+constexpr size_t kSettleBatch = 8;
 
 // Creates `path` and any missing parents as 0700: a cache holds the bytes of
 // files whatever their modes, so no other user may look inside. Existing
@@ -166,9 +171,10 @@ Result<std::vector<uint8_t>> CachedObject::ReadAll() const {
 ChunkCache::ChunkCache(std::string dir, uint64_t size_limit)
     : dir_(std::move(dir)), limit_(size_limit) {}
 
-ChunkCache::~ChunkCache() = default;
+ChunkCache::~ChunkCache() { SettleStamps(kMaxUnsettled); }
 
-Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uint64_t size_limit) {
+Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uint64_t size_limit,
+                                                     StampOptions stamps) {
   if (dir.empty()) return Status::Error(EINVAL, "chunk cache: empty directory name");
   auto cache = std::make_unique<ChunkCache>(dir, size_limit);
   uint64_t tightened = 0;
@@ -178,7 +184,7 @@ Result<std::unique_ptr<ChunkCache>> ChunkCache::Open(const std::string& dir, uin
     LCFS_RETURN_IF_ERROR(SecurePrivateDir(d, &tightened).WithContext("chunk cache"));
   }
   cache->stats_.tightened = tightened;
-  cache->stamps_ = std::make_unique<VerifiedStamps>(dir + kLayout + "/verified");
+  cache->stamps_ = std::make_unique<VerifiedStamps>(dir + kLayout + "/verified", std::move(stamps));
   LCFS_RETURN_IF_ERROR(cache->Scan().WithContext("chunk cache " + dir));
   {
     // A previous run may have left more than this run's limit allows.
@@ -248,6 +254,8 @@ bool ChunkCache::Contains(const Hash& hash) const {
 }
 
 std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind) {
+  // First, so that an object it finds changed is not served below.
+  SettleStamps(kSettleBatch);
   const std::string path = ObjectPath(hash, kind);
   bool need_verify = true;
   {
@@ -278,7 +286,7 @@ std::optional<CachedObject> ChunkCache::Lookup(const Hash& hash, ObjectKind kind
     unchanged = stamps_ && stamps_->Unchanged(hash, st);
     if (!unchanged) {
       good = VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), hash, kind);
-      if (good && stamps_) stamps_->Record(hash, st);
+      if (good) RecordStamp(hash, kind, st);
     }
   }
 
@@ -376,7 +384,7 @@ Result<CachedObject> ChunkCache::InsertVerified(const Hash& hash, ObjectKind kin
     return Status::Error(
         EIO, "chunk cache: cannot store " + hash.ToHex() + ": " + fd.status().message());
   // Written from verified bytes: as good as verified.
-  if (struct stat st; stamps_ && ::fstat(fd->get(), &st) == 0) stamps_->Record(hash, st);
+  if (struct stat st; ::fstat(fd->get(), &st) == 0) RecordStamp(hash, kind, st);
 
   std::lock_guard lock(mu_);
   auto it = entries_.find(hash);
@@ -392,6 +400,43 @@ Result<CachedObject> ChunkCache::InsertVerified(const Hash& hash, ObjectKind kin
   it->second.verified = true;
   stats_.inserts++;
   return CachedObject(this, hash, bytes.size(), std::make_shared<UniqueFd>(std::move(*fd)));
+}
+
+void ChunkCache::RecordStamp(const Hash& hash, ObjectKind kind, const struct stat& st) {
+  if (!stamps_ || stamps_->Record(hash, st) || kind == ObjectKind::kChunk) return;
+  std::lock_guard lock(unsettled_mu_);
+  if (unsettled_.size() >= kMaxUnsettled) return;
+  unsettled_.push_back({hash, kind, st.st_ctim});
+  unsettled_count_ = unsettled_.size();
+}
+
+void ChunkCache::SettleStamps(size_t max) {
+  if (unsettled_count_.load(std::memory_order_relaxed) == 0) return;
+  std::vector<Unsettled> due;
+  {
+    std::lock_guard lock(unsettled_mu_);
+    while (!unsettled_.empty() && due.size() < max && stamps_->Settled(unsettled_.front().ctime)) {
+      due.push_back(unsettled_.front());
+      unsettled_.pop_front();
+    }
+    unsettled_count_ = unsettled_.size();
+  }
+  for (const Unsettled& u : due) {
+    // The first hash may have read the bytes before a change that kept the
+    // stamp: only a hash of the file as it is now, out of the window, may
+    // be recorded (verified_stamps.h).
+    UniqueFd fd(::open(ObjectPath(u.hash, u.kind).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0 ||
+        !stamps_->Settled(st.st_ctim))
+      continue;  // gone, or changed since: whoever opens it next hashes it
+    const bool good = VerifyObjectFile(fd.get(), static_cast<uint64_t>(st.st_size), u.hash, u.kind);
+    const bool recorded = good && stamps_->Record(u.hash, st);
+    std::lock_guard lock(mu_);
+    if (recorded) stats_.settled++;
+    // Changed behind our back: the next Lookup hashes it again and drops it.
+    if (auto it = entries_.find(u.hash); !good && it != entries_.end()) it->second.verified = false;
+  }
 }
 
 void ChunkCache::Unpin(const Hash& hash) {

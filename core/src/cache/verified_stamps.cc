@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "lcfs/full_io.h"
@@ -29,8 +30,8 @@ VerifiedStamps::Stamp VerifiedStamps::Stamp::Of(const struct stat& st) {
           static_cast<uint64_t>(st.st_ctim.tv_nsec)};
 }
 
-VerifiedStamps::VerifiedStamps(const std::string& path, std::chrono::nanoseconds racy)
-    : racy_(racy) {
+VerifiedStamps::VerifiedStamps(const std::string& path, StampOptions options)
+    : options_(std::move(options)) {
   log_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!log_.valid()) return;
   struct stat st;
@@ -69,23 +70,32 @@ bool VerifiedStamps::Unchanged(const Hash& hash, const struct stat& st) const {
   return it != stamps_.end() && it->second == Stamp::Of(st);
 }
 
-void VerifiedStamps::Record(const Hash& hash, const struct stat& st) {
+bool VerifiedStamps::Settled(const timespec& ctime) const {
   timespec now;
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  const auto age = std::chrono::seconds(now.tv_sec - st.st_ctim.tv_sec) +
-                   std::chrono::nanoseconds(now.tv_nsec - st.st_ctim.tv_nsec);
-  if (age < racy_) return;  // could still change without moving its stamp
+  if (options_.now) {
+    now = options_.now();
+  } else {
+    ::clock_gettime(CLOCK_REALTIME, &now);
+  }
+  const auto age = std::chrono::seconds(now.tv_sec - ctime.tv_sec) +
+                   std::chrono::nanoseconds(now.tv_nsec - ctime.tv_nsec);
+  return age >= options_.racy;
+}
+
+bool VerifiedStamps::Record(const Hash& hash, const struct stat& st) {
+  if (!Settled(st.st_ctim)) return false;  // could still change without moving its stamp
   const Stamp s = Stamp::Of(st);
   static_assert(sizeof(Stamp) == kFields * sizeof(uint64_t));
   RecordBytes r;
   std::memcpy(r.data(), hash.bytes.data(), Hash::kSize);
   std::memcpy(r.data() + Hash::kSize, &s, sizeof s);
   std::lock_guard lock(mu_);
-  if (auto it = stamps_.find(hash); it != stamps_.end() && it->second == s) return;
+  if (auto it = stamps_.find(hash); it != stamps_.end() && it->second == s) return true;
   stamps_[hash] = s;
   // One write on an O_APPEND descriptor: records of processes sharing the
   // cache do not interleave. A failure only costs a later re-verification.
   if (log_.valid()) (void)!::write(log_.get(), r.data(), r.size());
+  return true;
 }
 
 }  // namespace lcfs::cache

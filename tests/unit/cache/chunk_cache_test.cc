@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -319,6 +320,90 @@ TEST_F(ChunkCacheTest, CacheOwnedByAnotherUserIsRefusedWithAMessage) {
   EXPECT_NE(cache.status().message().find("belongs to uid 65534"), std::string::npos)
       << cache.status().message();
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/v1"));  // nothing written into it
+}
+
+// Directory objects written by a cold listing, as a later mount over the
+// same cache finds them. `skew_` moves the stamps' clock forward, as the
+// time that passes between the listing and the next mount.
+class ChunkCacheStampsTest : public ChunkCacheTest {
+ protected:
+  Result<std::unique_ptr<ChunkCache>> OpenWithClock() {
+    StampOptions options;  // the window: 1 s
+    options.now = [this] {
+      timespec t;
+      ::clock_gettime(CLOCK_REALTIME, &t);
+      t.tv_sec += skew_.load();
+      return t;
+    };
+    return ChunkCache::Open(dir_, 0, options);
+  }
+  // Overwrites the object file in place with other bytes of the same size.
+  static void Tamper(const std::string& path) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.put('X');
+  }
+  const std::vector<uint8_t> bytes_ = RandomBytes(3000, 7);
+  const Hash hash_ = ObjectHash(ObjectKind::kDirectory, bytes_);
+  std::atomic<int> skew_{0};
+};
+
+TEST_F(ChunkCacheStampsTest, ADirectoryWrittenInsideTheRacyWindowIsStampedOnceItPassed) {
+  {
+    auto cache = OpenWithClock();
+    ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+    ASSERT_TRUE((*cache)->Insert(hash_, ObjectKind::kDirectory, bytes_).ok());
+    EXPECT_EQ((*cache)->stats().settled, 0u);  // just written: not yet
+    skew_ = 2;
+    ExpectHolds(**cache, hash_, ObjectKind::kDirectory, bytes_);
+    EXPECT_EQ((*cache)->stats().settled, 1u);  // hashed again, stamped
+  }
+  // A new mount: not hashed again.
+  auto later = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(later.ok());
+  ExpectHolds(**later, hash_, ObjectKind::kDirectory, bytes_);
+  EXPECT_EQ((*later)->stats().unchanged, 1u);
+  EXPECT_EQ((*later)->stats().rejected, 0u);
+}
+
+TEST_F(ChunkCacheStampsTest, ClosingTheCacheStampsWhatHasSettled) {
+  {
+    auto cache = OpenWithClock();
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Insert(hash_, ObjectKind::kDirectory, bytes_).ok());
+    skew_ = 2;
+  }
+  auto later = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(later.ok());
+  ExpectHolds(**later, hash_, ObjectKind::kDirectory, bytes_);
+  EXPECT_EQ((*later)->stats().unchanged, 1u);
+}
+
+TEST_F(ChunkCacheStampsTest, AnObjectChangedInsideTheWindowIsNeitherStampedNorServed) {
+  auto cache = OpenWithClock();
+  ASSERT_TRUE(cache.ok());
+  ASSERT_TRUE((*cache)->Insert(hash_, ObjectKind::kDirectory, bytes_).ok());
+  // Changed at once: its stamp may well be the one taken when it was written.
+  Tamper((*cache)->ObjectPath(hash_, ObjectKind::kDirectory));
+  skew_ = 2;
+  // The lookup settles it first: hashed again, found changed, not served.
+  EXPECT_FALSE((*cache)->Lookup(hash_, ObjectKind::kDirectory).has_value());
+  EXPECT_EQ((*cache)->stats().settled, 0u);
+  EXPECT_EQ((*cache)->stats().rejected, 1u);
+}
+
+TEST_F(ChunkCacheStampsTest, ATamperedObjectOfTheSameSizeIsHashedAgainByANewMount) {
+  {
+    auto cache = ChunkCache::Open(dir_, 0);  // the real clock and window
+    ASSERT_TRUE(cache.ok());
+    ASSERT_TRUE((*cache)->Insert(hash_, ObjectKind::kDirectory, bytes_).ok());
+    Tamper((*cache)->ObjectPath(hash_, ObjectKind::kDirectory));
+  }
+  auto later = ChunkCache::Open(dir_, 0);
+  ASSERT_TRUE(later.ok());
+  EXPECT_FALSE((*later)->Lookup(hash_, ObjectKind::kDirectory).has_value());
+  EXPECT_EQ((*later)->stats().unchanged, 0u);
+  EXPECT_EQ((*later)->stats().rejected, 1u);
 }
 
 }  // namespace

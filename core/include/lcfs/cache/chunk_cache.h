@@ -21,6 +21,11 @@
 // an object file (a bad file is removed and counts as a miss), unless the
 // file is unchanged since it was verified or written (VerifiedStamps, log in
 // DIR/v1/verified): then a new mount over a warm cache does not hash it again.
+// A directory or tree node written or hashed within VerifiedStamps' racy
+// window (a cold listing writes thousands) cannot be stamped at once: it is
+// hashed again once the window has passed, a few at a time at later calls
+// (and the rest when the cache is closed), and stamped then, so the next
+// mount skips it too. Chunks are not: a chunk is hashed when it is read.
 //
 // The size limit is enforced by evicting the least recently used objects that
 // no reader holds (a CachedObject pins its object). Pins are visible to other
@@ -32,7 +37,11 @@
 // process evicted is simply a miss.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <atomic>
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -95,15 +104,18 @@ struct ChunkCacheStats {
   uint64_t rejected = 0;   // objects that failed verification (on insert or first open)
   uint64_t tightened = 0;  // paths whose group/other bits Open() removed
   uint64_t unchanged = 0;  // first opens not re-hashed: unchanged since verified
+  uint64_t settled = 0;    // stamps recorded by a second hash after the racy window
 };
 
 class ChunkCache {
  public:
   // Opens (creating if needed) the cache in `dir`, indexing what a previous
   // run left there. `size_limit` is in bytes; 0 means unlimited.
-  static Result<std::unique_ptr<ChunkCache>> Open(const std::string& dir, uint64_t size_limit);
+  static Result<std::unique_ptr<ChunkCache>> Open(const std::string& dir, uint64_t size_limit,
+                                                  StampOptions stamps = {});
   // Use Open(); the constructor only records its arguments.
   ChunkCache(std::string dir, uint64_t size_limit);
+  // Stamps the unsettled objects whose racy window has passed.
   ~ChunkCache();
   ChunkCache(const ChunkCache&) = delete;
   ChunkCache& operator=(const ChunkCache&) = delete;
@@ -147,12 +159,27 @@ class ChunkCache {
   void RemoveLocked(std::unordered_map<Hash, Entry>::iterator it);
   Result<UniqueFd> WriteObjectFile(const Hash& hash, ObjectKind kind,
                                    std::span<const uint8_t> bytes);
+  // Records that the file `st` describes was verified to be (hash, kind);
+  // a metadata object within the racy window is queued for SettleStamps.
+  void RecordStamp(const Hash& hash, ObjectKind kind, const struct stat& st);
+  // Hashes again up to `max` queued objects whose racy window has passed,
+  // and stamps those that still verify. Takes no lock but its own briefly.
+  void SettleStamps(size_t max);
 
   friend class CachedObject;
 
   const std::string dir_;
   const uint64_t limit_;
   std::unique_ptr<VerifiedStamps> stamps_;  // set by Open()
+  // Metadata objects verified inside the racy window, oldest first.
+  struct Unsettled {
+    Hash hash;
+    ObjectKind kind;
+    timespec ctime;
+  };
+  std::mutex unsettled_mu_;  // a leaf: no other lock is taken under it
+  std::deque<Unsettled> unsettled_;
+  std::atomic<size_t> unsettled_count_{0};  // unsettled_.size(), read without the lock
   mutable std::mutex mu_;
   std::unordered_map<Hash, Entry> entries_;
   std::list<Hash> lru_;  // front: least recently used

@@ -20,8 +20,12 @@
 // torn or garbled record (a crash mid-append) only costs a re-verification.
 // File timestamps come from a coarse clock, so a file changed within the
 // same tick as its verification could keep its stamp ("racy git"): a file
-// whose ctime is less than `racy` old when verified is not recorded (it is
-// recorded at a later verification, once its ctime is old enough).
+// whose ctime is less than `racy` old when verified is not recorded (Record
+// says so). Its owner may verify it again once Settled() and record that:
+// the second hash reads the bytes after the window closed, and any change
+// made after that read moves ctime past the recorded one (ChunkCache does
+// this for the objects it wrote or hashed, see SettleStamps there). A
+// stamp is never carried over from a verification made inside the window.
 // What remains trusted is what is trusted anyway: the owner's own account
 // and the kernel's metadata.
 //
@@ -29,9 +33,11 @@
 #pragma once
 
 #include <sys/stat.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -41,18 +47,30 @@
 
 namespace lcfs::cache {
 
+struct StampOptions {
+  // A file changed less than this long ago is not recorded: the coarsest
+  // timestamp granularity the cache's file system may have (whole seconds).
+  std::chrono::nanoseconds racy = std::chrono::seconds(1);
+  // The clock files are stamped with; CLOCK_REALTIME when empty (tests set
+  // a fake one).
+  std::function<timespec()> now;
+};
+
 class VerifiedStamps {
  public:
   // Loads (and, if bloated, compacts) the log at `path`, creating it 0600.
   // A log that cannot be opened leaves the stamps empty: everything is
   // verified as before, nothing is recorded.
-  explicit VerifiedStamps(const std::string& path,
-                          std::chrono::nanoseconds racy = std::chrono::seconds(1));
+  explicit VerifiedStamps(const std::string& path, StampOptions options = {});
 
   // Whether the file `st` describes is object `hash` as verified before.
   bool Unchanged(const Hash& hash, const struct stat& st) const;
-  // Records that the file `st` describes was verified to be `hash`.
-  void Record(const Hash& hash, const struct stat& st);
+  // Records that the file `st` describes was verified to be `hash`, unless
+  // it changed within the racy window (false: not recorded; verify it again
+  // once Settled to record it).
+  bool Record(const Hash& hash, const struct stat& st);
+  // Whether a file last changed at `ctime` is out of the racy window.
+  bool Settled(const timespec& ctime) const;
 
  private:
   struct Stamp {
@@ -61,7 +79,7 @@ class VerifiedStamps {
     bool operator==(const Stamp&) const = default;
   };
 
-  const std::chrono::nanoseconds racy_;
+  const StampOptions options_;
   mutable std::mutex mu_;
   std::unordered_map<Hash, Stamp> stamps_;
   UniqueFd log_;
