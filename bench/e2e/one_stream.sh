@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # One stream for any number of readers (issue 11): what lcfs-export sends per
 # byte read, on the virtual LAN, tried as a user would: `lcfs-export DIR`
-# with defaults (or --rate 1G), `cat` through an lcfs mount per reader, the
+# with defaults (or --rate 1G), a `cat` through an lcfs mount per reader, the
 # exporter's bytes counted as Ethernet frames (its SIGUSR1 statistics) from
-# before the first read until it falls silent (no active object).
+# before the first read until it falls silent (no active object). Readers
+# "at once" start together: each is started, has opened the file through its
+# mount and waits at a common gate before the clock starts (gate_read.py);
+# what remains between their first reads is the machine waking 16 processes
+# and 16 FUSE daemons, not the bench forking them one after another.
 #
 #   bench/e2e/one_stream.sh [BUILD_DIR]        CASES="1 4 16 1g4 ..." to pick
 #   EXPORT_FLAGS=-v ONESTREAM_LOG=FILE ...     keep the exporter's log (per-object
@@ -92,11 +96,32 @@ readers() {  # label file count delay rate_bps [hosts...]
   size=$(stat -c %s "$work/src/$file")
   read -r b0 _ p0 c0 a0 < <(stats)
   d0=$(rcvbuf_errors "${hosts[@]}")
-  t0=$(now)
+  # Each reader starts, opens the file and waits at a gate (gate_read.py)
+  # before the clock starts: readers at once share one gate, opened in one
+  # step; readers $delay apart have one each.
+  local gates=() g i n
+  : >"$work/ready"
   for i in "${!mnts[@]}"; do
-    ( cat "${mnts[$i]}/$file" >/dev/null ) &
+    if [[ "$delay" == 0 ]]; then g=$work/gate.0; else g=$work/gate.$i; fi
+    if [[ ! -e "$g.held" ]]; then
+      exec {n}>"$g"
+      flock -x "$n"
+      gates+=("$n")
+      : >"$g.held"
+    fi
+    python3 "$(dirname "$0")/gate_read.py" "$g" "${mnts[$i]}/$file" >>"$work/ready" &
     pids+=($!)
-    [[ "$delay" != 0 ]] && ((i + 1 < ${#mnts[@]})) && sleep "$delay"
+  done
+  for _ in $(seq 600); do (($(wc -l <"$work/ready") == ${#mnts[@]})) && break; sleep 0.1; done
+  rm -f "$work"/gate.*
+  t0=$(now)
+  for i in "${!gates[@]}"; do
+    ((i > 0)) && sleep "$delay"
+    # The start. Unlocked, not just closed: the readers inherited the
+    # descriptor, and a lock belongs to it until every copy is closed.
+    flock -u "${gates[$i]}"
+    n=${gates[$i]}
+    exec {n}>&-
   done
   for p in "${pids[@]}"; do wait "$p"; done
   local t1; t1=$(now)
