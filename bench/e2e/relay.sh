@@ -47,6 +47,9 @@ counter() { in_host "$1" awk -v i="$2:" -v f="$3" '$1 == i { print $f }' /proc/n
 tx_bytes() { counter "$1" "$2" 10; }
 rx_packets() { counter "$1" "$2" 3; }
 tx_packets() { counter "$1" "$2" 11; }
+# UDP datagrams host N's kernel dropped because a socket's receive buffer
+# was full (all sockets of the namespace).
+rcvbuf_errors() { in_host "$1" awk '$1 == "Udp6RcvbufErrors" { print $2 }' /proc/net/snmp6; }
 
 # start_relay HOST NAME [OPTIONS...]: lcfs-relay lan0 -> lan1 on HOST, log in
 # $work/NAME.log, waits until it serves; sets pid.
@@ -108,12 +111,17 @@ for run in $(seq "$runs"); do
   s0=$(exporter_wire_bytes "$exp_pid" "$work/export.log")
   d0=$(tx_bytes 1 lan1) c0=$(cpu_ticks "$relay")
   rx0=$(rx_packets 1 lan0) tx0=$(tx_packets 1 lan1)
+  q0=$(rcvbuf_errors 1) r0=0
+  for h in 6 7 8 9; do r0=$((r0 + $(rcvbuf_errors $h))); done
   read4 6
   rt+=("$read_s")
   rup+=($(($(exporter_wire_bytes "$exp_pid" "$work/export.log") - s0)))
   rdown+=($(($(tx_bytes 1 lan1) - d0)))
   rcpu+=("$(echo "($(cpu_ticks "$relay") - $c0) / $(getconf CLK_TCK)" | bc -l)")
   rxp=$(($(rx_packets 1 lan0) - rx0)) txp=$(($(tx_packets 1 lan1) - tx0))
+  q1=$(($(rcvbuf_errors 1) - q0)) r1=0
+  for h in 6 7 8 9; do r1=$((r1 + $(rcvbuf_errors $h))); done
+  r1=$((r1 - r0))
   kill "$relay"
   wait "$relay" 2>/dev/null || true
   bench_pids=()
@@ -122,7 +130,8 @@ for run in $(seq "$runs"); do
     "$run" "${lt[-1]}" "${lb[-1]}" "$(echo "${lb[-1]} / ($mib * 1048576)" | bc -l)" \
     "${rt[-1]}" "${rup[-1]}" "$(echo "${rup[-1]} / ($mib * 1048576)" | bc -l)" \
     "${rdown[-1]}" "$(echo "${rdown[-1]} / ($mib * 1048576)" | bc -l)" "${rcpu[-1]}"
-  printf '  relay interfaces: lan0 rx_packets %d, lan1 tx_packets %d; relay%s\n' "$rxp" "$txp" "${counters#lcfs-relay:}"
+  printf '  relay interfaces: lan0 rx_packets %d, lan1 tx_packets %d; receive buffers full: relay %d, its 4 readers %d datagrams; relay%s\n' \
+    "$rxp" "$txp" "$q1" "$r1" "${counters#lcfs-relay:}"
 
   # Time to the first byte: a fresh tiny tree, relays without caches.
   rm -rf "$work/tiny" && mkdir -p "$work/tiny" && head -c 100 /dev/urandom >"$work/tiny/f$run"

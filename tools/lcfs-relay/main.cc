@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "lcfs/byte_size.h"
+#include "lcfs/malloc_policy.h"
 #include "lcfs/share/units.h"
 #include "lcfs/unique_fd.h"
 #include "relay.h"
@@ -66,6 +67,9 @@ void Log(const std::string& line) { std::fprintf(stderr, "lcfs-relay: %s\n", lin
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Decoders, encoders and cached objects are chunk-sized buffers made and
+  // freed per object: kept in the heap, not a fresh zeroed mapping each.
+  lcfs::ApplyMallocPolicy();
   relay::RelayOptions options;
   std::vector<std::string> names;
   cli::Parser p("lcfs-relay", kUsage);

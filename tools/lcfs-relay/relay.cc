@@ -124,6 +124,7 @@ Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
   up.loop = false;
   up.send_ifindex = options.upstream;
   up.only_joined_groups = true;  // not what other sockets of this host joined
+  up.receive_buffer = 64 << 20;
   auto upstream = net::MulticastSocket::Open(up);
   if (!upstream.ok()) return upstream.status().WithContext("relay: upstream socket");
   r->upstream_.emplace(std::move(*upstream));
