@@ -7,7 +7,8 @@
 #
 # A 12-host testbed of three LANs (build/tests/lcfs-testbed):
 #   LAN 0: host 0 exporter (lcfs-export --rate 1G), hosts 2-5 local readers,
-#          host 1 relay (lan0 upstream, lan1 on LAN 1);
+#          host 1 relay (lan0 upstream, lan1 on LAN 1; --serve-rate 1G, as
+#          the exporter's rate);
 #   LAN 1: hosts 6-9 readers behind the relay, host 10 a second relay
 #          (lan0 upstream, lan1 on LAN 2);
 #   LAN 2: host 11, a reader behind two relays.
@@ -106,7 +107,7 @@ for run in $(seq "$runs"); do
   # (b) 4 readers behind a relay with an empty cache.
   bench_start_exporter 0 "$work/src" --rate 1G --no-watch --mld-query-interval 1s
   rm -rf "$work/cache"
-  start_relay 1 relay1 --cache "$work/cache"
+  start_relay 1 relay1 --cache "$work/cache" --serve-rate 1G
   relay=$pid
   s0=$(exporter_wire_bytes "$exp_pid" "$work/export.log")
   d0=$(tx_bytes 1 lan1) c0=$(cpu_ticks "$relay")

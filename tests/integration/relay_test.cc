@@ -358,6 +358,29 @@ TEST_F(RelayTest, SecondReaderOfACachedFileCostsTheUpstreamLinkUnderATenthOfIt) 
   EXPECT_EQ(StopRelayAndCount("forged"), 0u);
 }
 
+TEST_F(RelayTest, EveryDatagramReceivedUpstreamIsForwardedOrCountedAsDropped) {
+  // The symbol that completes an object at the relay is passed on too:
+  // kept back (as it was), it left every reader one symbol short of the
+  // relay's set, and each waited for a round of repair from the cache.
+  ScratchDir src, dst, cache;
+  WriteAll(src / "file", RandomString(4 * kChunk + 11, 51));
+  const std::string hash = Export(src.path(), "200M");
+  ASSERT_EQ(hash.size(), 64u);
+  StartRelay({"--cache", cache.path()});
+  SyncBehindTheRelay(hash, dst.path());
+  EXPECT_EQ(TreeListing(dst.path()), TreeListing(src.path()));
+
+  const uint64_t received = StopRelayAndCount("received");
+  uint64_t accounted = 0;
+  for (const char* c : {"forwarded", "send-dropped", "malformed", "truncated", "wrong-interface",
+                        "unwanted", "over-rate", "forged-dropped", "standby-dropped"})
+    accounted += StopRelayAndCount(c);
+  // One downstream link: each datagram is forwarded (or fails to be) once.
+  EXPECT_EQ(accounted, received);
+  // The objects were relayed, then their groups served from the cache.
+  EXPECT_GE(StopRelayAndCount("taken-over"), 5u);
+}
+
 TEST_F(RelayTest, AReaderJoiningAGroupAlreadyRelayedIsOwedAWholeSet) {
   // The exporter hears the relay only: a second reader that joins a group
   // the relay joined upstream for the first is invisible to it. The relay

@@ -1,6 +1,7 @@
 #include "cached_stream.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "lcfs/fec/oti.h"
@@ -9,8 +10,7 @@
 namespace lcfs::relay {
 
 Result<CachedStream> CachedStream::Create(const Hash& name, ObjectKind kind,
-                                          std::vector<uint8_t> bytes,
-                                          std::chrono::milliseconds hold) {
+                                          std::vector<uint8_t> bytes) {
   const uint64_t size = bytes.size();
   auto oti = fec::OtiForObject(size);
   if (!oti.ok()) return oti.status();
@@ -20,14 +20,13 @@ Result<CachedStream> CachedStream::Create(const Hash& name, ObjectKind kind,
   header.kind = kind;
   header.object_id = net::ObjectIdOf(name);
   header.oti = oti->Encode();
-  CachedStream s(std::move(*encoder), header, size, hold);
+  CachedStream s(std::move(*encoder), header, size);
   s.name_ = name;
   return s;
 }
 
-CachedStream::CachedStream(fec::ObjectEncoder encoder, net::PacketHeader header, uint64_t size,
-                           std::chrono::milliseconds hold)
-    : encoder_(std::move(encoder)), header_(header), size_(size), hold_(hold) {
+CachedStream::CachedStream(fec::ObjectEncoder encoder, net::PacketHeader header, uint64_t size)
+    : encoder_(std::move(encoder)), header_(header), size_(size) {
   uint32_t max_k = 0;
   for (uint32_t b = 0; b < encoder_.block_count(); ++b)
     max_k = std::max(max_k, encoder_.SourceSymbols(static_cast<uint8_t>(b)));
@@ -38,34 +37,37 @@ CachedStream::CachedStream(fec::ObjectEncoder encoder, net::PacketHeader header,
 void CachedStream::Arrival() {
   owed_ = next_ + set_;
   holding_ = false;
+  satisfied_.reset();
   round_ = std::max<uint64_t>(32, set_ / 16);
 }
 
-void CachedStream::ContinueWithRepair() {
-  next_ = std::max(next_, set_);
-  const uint64_t round = std::max<uint64_t>(32, set_ / 16);
-  owed_ = next_ + round;
+void CachedStream::ContinueAfterRelay(uint64_t position, uint64_t owed) {
+  next_ = std::max({next_, set_, position});
+  owed_ = next_ + owed;
   holding_ = false;
-  round_ = 2 * round;
+  satisfied_.reset();
+  round_ = std::max<uint64_t>(32, set_ / 16);
 }
 
-bool CachedStream::Ready(Clock::time_point now, Clock::time_point* wake) {
+bool CachedStream::Ready(Clock::time_point now, Clock::duration hold, Clock::time_point* wake) {
   if (next_ < owed_) return true;
-  if (round_ >= set_) {
-    owed_ = next_ + set_;  // streaming without holds
-    return true;
-  }
+  // Listeners owed nothing more hold first, whatever the object's size (a
+  // one-symbol object whose first round is already a set would otherwise
+  // stream at once: the root directory went on at the whole serving rate
+  // for as long as 4 readers behind a relay took to join it).
   if (!holding_) {
     holding_ = true;
-    hold_until_ = now + hold_;
+    hold_until_ = now + hold;
+    if (!satisfied_) satisfied_ = now;
   }
   if (now < hold_until_) {
     *wake = hold_until_;
     return false;
   }
-  // The hold ran out and a listener is still there: a round of repair.
+  // The hold ran out and a listener is still there: a round of repair, or
+  // once a round would be a set, a stream without holds.
   holding_ = false;
-  owed_ = next_ + round_;
+  owed_ = round_ >= set_ ? std::numeric_limits<uint64_t>::max() : next_ + round_;
   round_ *= 2;
   return true;
 }

@@ -39,6 +39,9 @@ constexpr char kUsage[] =
     "                             bits/s of frames (100M, 1G; default: no cap)\n"
     "  -c, --cache DIR            cache verified objects in DIR (the mount's format;\n"
     "                             may be a mount's cache) and serve from it\n"
+    "      --serve-rate R         what objects served from the cache send in all,\n"
+    "                             bits/s of frames (default: --rate, else 100M,\n"
+    "                             as lcfs-export; give the exporter's --rate)\n"
     "  -s, --cache-size SIZE      evict least recently used objects above SIZE\n"
     "                             (20G, 512M; default: no bound)\n"
     "  -p, --port PORT            UDP port of the lcfs groups (default 7707)\n"
@@ -97,6 +100,12 @@ int main(int argc, char** argv) {
     options.cache_dir = v;
     return Status::Ok();
   });
+  p.Value(0, "serve-rate", [&](const char* v) -> Status {
+    auto r = share::ParseRate(v);
+    if (!r.ok()) return r.status();
+    options.serve_rate = *r;
+    return Status::Ok();
+  });
   p.Value('s', "cache-size", [&](const char* v) -> Status {
     auto size = ParseByteSize(v);
     if (!size.ok()) return size.status().WithContext("--cache-size");
@@ -127,6 +136,8 @@ int main(int argc, char** argv) {
   options.election = !no_election;
   if (options.cache_size != 0 && options.cache_dir.empty())
     return p.UsageError("--cache-size needs --cache");
+  if (options.serve_rate != 0 && options.cache_dir.empty())
+    return p.UsageError("--serve-rate needs --cache");
 
   // Signals through a signalfd, blocked before anything else runs.
   sigset_t signals;

@@ -13,6 +13,7 @@
 
 #include "cached_stream.h"
 #include "lcfs/channel/record.h"
+#include "lcfs/fec/payload_id.h"
 #include "lcfs/net/interfaces.h"
 #include "lcfs/share/share.h"
 #include "lcfs/unique_fd.h"
@@ -26,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 // as truncated rather than fitting by accident).
 constexpr size_t kDatagramBuffer = 2048;
 constexpr size_t kBatch = 64;
+constexpr size_t kBatchesPerWakeup = 16;
 // Ethernet frame bytes a UDP payload costs: IPv6 40 + UDP 8 + Ethernet 14
 // (as the exporter counts its rate).
 constexpr uint64_t kFrameOverhead = 62;
@@ -79,6 +81,8 @@ Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
                                            std::function<void(const std::string&)> log) {
   LCFS_RETURN_IF_ERROR(options.scheme.Validate());
   LCFS_RETURN_IF_ERROR(options.timers.Validate());
+  if (options.min_hold.count() < 0 || options.max_hold < options.min_hold)
+    return Status::Error(EINVAL, "relay: hold bounds must satisfy 0 <= min_hold <= max_hold");
   if (options.upstream <= 0 || options.downstream.empty())
     return Status::Error(EINVAL, "relay: one upstream and at least one downstream interface");
   for (int d : options.downstream) {
@@ -102,6 +106,7 @@ Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
 
   std::unique_ptr<Relay> r(new Relay());
   r->options_ = options;
+  r->repair_hold_ = RepairHold(options.min_hold, options.max_hold);
   r->log_ = std::move(log);
 
   net::MldSnooperOptions mld;
@@ -124,6 +129,10 @@ Result<std::unique_ptr<Relay>> Relay::Open(const RelayOptions& options,
   up.loop = false;
   up.send_ifindex = options.upstream;
   up.only_joined_groups = true;  // not what other sockets of this host joined
+  // The exporter sends in bursts at its --rate (1 Gbit/s: ~85k datagrams/s)
+  // while this loop may be decoding, hashing and storing an object for tens
+  // of ms: 8 MiB overflowed (a third of a 32 MiB read lost, so the exporter
+  // sent rounds of repair with holds between them); 64 MiB did not.
   up.receive_buffer = 64 << 20;
   auto upstream = net::MulticastSocket::Open(up);
   if (!upstream.ok()) return upstream.status().WithContext("relay: upstream socket");
@@ -222,7 +231,7 @@ void Relay::RefreshListeners() {
   for (auto& [group, wanted] : wanted_) {
     const uint64_t arrivals = Arrivals(group, wanted.links);
     if (arrivals > wanted.arrivals) {
-      wanted.newcomer = true;
+      wanted.newcomer_at = wanted.passed_on;
       ++counters_.newcomers;
     }
     wanted.arrivals = arrivals;
@@ -261,8 +270,7 @@ bool Relay::ServeFromCache(const net::Ipv6Address& group, int ifindex) {
   if (served_memory_ + object->size() > options_.decode_memory) return false;
   auto bytes = object->ReadAll();
   if (!bytes.ok()) return false;
-  auto stream =
-      CachedStream::Create(c->second.name, c->second.kind, std::move(*bytes), options_.serve_hold);
+  auto stream = CachedStream::Create(c->second.name, c->second.kind, std::move(*bytes));
   if (!stream.ok()) return false;
   auto served = std::make_unique<Served>(Served{std::move(*stream), {ifindex}});
   served->arrivals = Arrivals(group, served->links);
@@ -303,6 +311,8 @@ void Relay::OnEvent(const net::MembershipEvent& e) {
     }
     std::erase(links, e.ifindex);
     if (!links.empty()) return;
+    if (auto satisfied = s->second->stream.satisfied())
+      repair_hold_.OnLeave(Clock::now() - *satisfied);
     served_memory_ -= s->second->stream.size();
     served_.erase(s);
     return;
@@ -327,7 +337,7 @@ void Relay::OnEvent(const net::MembershipEvent& e) {
     // the exporter does not see (the relay's own join is one from the start).
     const uint64_t arrivals = Arrivals(e.group, links);
     if (links.size() > 1) {
-      it->second.newcomer = true;
+      it->second.newcomer_at = it->second.passed_on;
       ++counters_.newcomers;
     }
     it->second.arrivals = arrivals;
@@ -378,6 +388,15 @@ bool Relay::Collect(const net::IncomingDatagram& dg, const net::PacketView& view
   return false;
 }
 
+void Relay::NotePassedOn(const net::PacketView& view, Wanted* wanted) {
+  ++wanted->passed_on;
+  // Stream position n = ESI x Z + SBN (section 9); Z is OTI byte 8 (section 5).
+  auto id = fec::PayloadId::Decode(view.header.payload_id);
+  if (!id.ok()) return;
+  const uint64_t z = std::max<uint8_t>(view.header.oti[8], 1);
+  wanted->position = std::max(wanted->position, uint64_t{id->esi} * z + id->sbn + 1);
+}
+
 bool Relay::TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind kind,
                      std::vector<uint8_t> bytes) {
   // The exporter cannot tell the readers behind the relay apart: while any
@@ -385,16 +404,20 @@ bool Relay::TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind
   // holds. Once the relay has the object, it sends that repair itself.
   auto w = wanted_.find(group);
   if (w == wanted_.end() || served_memory_ + bytes.size() > options_.decode_memory) return false;
-  auto stream = CachedStream::Create(name, kind, std::move(bytes), options_.serve_hold);
+  auto stream = CachedStream::Create(name, kind, std::move(bytes));
   if (!stream.ok()) return false;
   auto served = std::make_unique<Served>(Served{std::move(*stream), w->second.links});
   served->arrivals = w->second.arrivals;
-  // The listeners have had the exporter's source symbols through the relay:
-  // the stream goes on with repair symbols, a round at first; a whole set of
-  // them if one arrived after the relay joined upstream, since it missed
-  // what was passed on before.
-  served->stream.ContinueWithRepair();
-  if (w->second.newcomer) served->stream.Arrival();
+  // The listeners have had what the relay decoded from: the stream goes on
+  // with repair symbols after a hold (sent at once, a round was mostly
+  // wasted: 0.3-0.8x a 32 MiB file downstream for 4 readers). One that
+  // arrived after the relay joined upstream is owed what it missed first.
+  const Wanted& wanted = w->second;
+  const uint64_t set = served->stream.set();
+  uint64_t owed = 0;
+  if (wanted.newcomer_at && wanted.passed_on - *wanted.newcomer_at < set)
+    owed = set - (wanted.passed_on - *wanted.newcomer_at);
+  served->stream.ContinueAfterRelay(wanted.position, owed);
   served_memory_ += served->stream.size();
   served_.emplace(group, std::move(served));
   wanted_.erase(w);
@@ -408,13 +431,21 @@ bool Relay::TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind
 Status Relay::HandleUpstream() {
   std::array<std::array<uint8_t, kDatagramBuffer>, kBatch> buffers;
   std::array<net::IncomingDatagram, kBatch> in;
-  for (;;) {
+  // A bounded number of batches per wakeup: under a flood that fills the
+  // socket faster than it drains (an exporter's fountain of one-symbol
+  // packets at 1 Gbit/s), an unbounded loop never returned, so it never saw
+  // the leaves that would end the flood, nor SIGTERM.
+  for (size_t round = 0; round < kBatchesPerWakeup; ++round) {
     for (size_t i = 0; i < kBatch; ++i) in[i] = net::IncomingDatagram{.buffer = buffers[i]};
     auto n = upstream_->Receive(in);
     if (!n.ok()) return n.status().WithContext("relay: upstream receive");
     if (*n == 0) return Status::Ok();
     const Clock::time_point now = Clock::now();
     for (auto& d : downstream_) d->batch.clear();
+    // Symbols to decode once the batch is passed on: a completing symbol
+    // costs a decode, a hash and a write, which must not delay the others.
+    std::array<std::pair<size_t, net::PacketView>, kBatch> symbols;
+    size_t collect = 0;
     for (size_t i = 0; i < *n; ++i) {
       const net::IncomingDatagram& dg = in[i];
       ++counters_.received;
@@ -453,12 +484,13 @@ Status Relay::HandleUpstream() {
           ++counters_.forged_dropped;
           continue;
         }
-        if (collector_ && Collect(dg, view, &it->second)) continue;  // served from the cache now
+        if (collector_) symbols[collect++] = {i, view};
       }
       if (!was_active_) {
         ++counters_.standby_dropped;
         continue;
       }
+      if (drop == net::PacketDrop::kNone) NotePassedOn(view, &it->second);
       for (int ifindex : it->second.links) {
         Downstream* d = FindDownstream(ifindex);
         if (!d) continue;
@@ -478,8 +510,17 @@ Status Relay::HandleUpstream() {
       counters_.forwarded += ok;
       counters_.send_dropped += d->batch.size() - ok;
     }
+    // Then decode. Every symbol was passed on, the one that completes an
+    // object too (kept back, it left each reader one short: all of them
+    // waited for the first round of repair).
+    for (size_t j = 0; j < collect; ++j) {
+      const auto& [i, view] = symbols[j];
+      auto it = wanted_.find(in[i].destination);
+      if (it != wanted_.end()) Collect(in[i], view, &it->second);  // else served from the cache now
+    }
     if (*n < kBatch) return Status::Ok();
   }
+  return Status::Ok();  // more waits: epoll reports it again at once
 }
 
 std::optional<Clock::time_point> Relay::SendCached() {
@@ -498,6 +539,7 @@ std::optional<Clock::time_point> Relay::SendCached() {
   std::array<std::array<uint8_t, net::kPacketHeaderSize + net::kMaxSymbolSize>, kTurn> packets;
   std::vector<net::OutgoingDatagram> batch;
   std::optional<Clock::time_point> wake;
+  const Clock::duration hold = repair_hold_.Get();
   // Turns of up to kTurn packets, round robin, while the bucket allows. The
   // bucket holds a turn or a few, so the round goes on where the last call
   // stopped: started from the map's first group each time, the first few
@@ -515,7 +557,7 @@ std::optional<Clock::time_point> Relay::SendCached() {
       batch.clear();
       while (batch.size() < kTurn && serve_tokens_ > 0) {
         Clock::time_point w;
-        if (!served->stream.Ready(now, &w)) {
+        if (!served->stream.Ready(now, hold, &w)) {
           wake = wake ? std::min(*wake, w) : w;
           break;
         }

@@ -18,10 +18,11 @@
 // serves a downstream join of a group it holds from the cache
 // (CachedStream) instead of joining upstream; a relayed group whose object
 // verifies is left upstream and its listeners' repair comes from the cache
-// from then on. A listener that arrives where its group has listeners
-// already (no join event, and invisible upstream) is owed a whole set, from
-// the cache once the object verifies. Sources whose object failed
-// verification on a group are no longer forwarded on it.
+// from then on, after a hold (RepairHold): they had every symbol the relay
+// decoded from. A listener that arrives where its group has listeners
+// already (no join event, and invisible upstream) is owed a whole set from
+// where it came, from the cache once the object verifies. Sources whose
+// object failed verification on a group are no longer forwarded on it.
 //
 // Two relays between the same links elect one to serve (RelayOptions::
 // election, replica::Replicator on the downstream links, as exporter replicas
@@ -54,6 +55,7 @@
 #include "lcfs/status.h"
 #include "lcfs/unique_fd.h"
 #include "object_collector.h"
+#include "repair_hold.h"
 
 namespace lcfs::relay {
 
@@ -71,9 +73,11 @@ struct RelayOptions {
   // Objects served from the cache go out at this rate in all (bits/s of
   // frames); 0: --rate if set, else the exporter's default.
   uint64_t serve_rate = 0;
-  // Pause of a cached stream once its listeners were sent a whole set,
-  // before each round of repair (section 9's holds).
-  std::chrono::milliseconds serve_hold{50};
+  // Bounds of the pause of a cached stream once its listeners were sent
+  // what they are owed, before each round of repair (RepairHold; section
+  // 9's holds, the exporter's bounds).
+  std::chrono::milliseconds min_hold{5};
+  std::chrono::milliseconds max_hold{1000};
   // What the collector may hold while decoding, and the largest object.
   uint64_t decode_memory = 256u << 20;
   uint64_t max_object = 64u << 20;
@@ -143,10 +147,12 @@ class Relay {
     std::vector<int> links;      // downstream ifindexes with listeners
     std::vector<Forged> forged;  // not forwarded any more (at most 16)
     uint64_t arrivals = 0;       // the snooper's ListenerArrivals, summed over links
-    // A listener arrived after the group was joined upstream: the exporter
-    // cannot see it (it hears the relay only), so once the object verifies
-    // the relay owes it a whole set.
-    bool newcomer = false;
+    uint64_t passed_on = 0;      // symbols passed on downstream
+    uint64_t position = 0;       // past the highest stream position passed on
+    // A listener arrived after the group was joined upstream, when
+    // `passed_on` was this: the exporter cannot see it (it hears the relay
+    // only), so once the object verifies the relay owes it the rest of a set.
+    std::optional<uint64_t> newcomer_at;
   };
   struct Served;
   struct CachedName {
@@ -161,6 +167,8 @@ class Relay {
   // Decodes the symbol; true if its group is served from the cache from now
   // on (it left wanted_: the caller must not use `wanted` any more).
   bool Collect(const net::IncomingDatagram& dg, const net::PacketView& view, Wanted* wanted);
+  // A symbol of the group is passed on downstream.
+  static void NotePassedOn(const net::PacketView& view, Wanted* wanted);
   // Serves a relayed group whose object just verified from the cache, and
   // leaves it upstream; false (still relayed) over the memory bound.
   bool TakeOver(const net::Ipv6Address& group, const Hash& name, ObjectKind kind,
@@ -196,6 +204,7 @@ class Relay {
   uint64_t served_memory_ = 0;
   size_t serve_next_ = 0;        // where SendCached's round robin starts
   uint64_t listeners_seen_ = 0;  // snooper_->listeners_generation() last looked at
+  RepairHold repair_hold_{std::chrono::milliseconds(5), std::chrono::seconds(1)};  // of options_
   double serve_tokens_ = 0;
   std::chrono::steady_clock::time_point serve_refilled_{};
   // Set by the election's thread, which then writes election_fd_.
