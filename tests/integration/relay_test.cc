@@ -593,7 +593,9 @@ TEST(RelayUsage, BadCommandLinesAreUsageErrors) {
            {"--upstream", "lo", "--downstream", "lo", "extra"},
            {"--upstream", "lo", "--downstream", "lo", "--cache-size", "1G"},
            {"--upstream", "lo", "--downstream", "lo", "--cache", "/tmp", "--cache-size", "big"},
-           {"--upstream", "lo", "--downstream", "lo", "--cache", ""}}) {
+           {"--upstream", "lo", "--downstream", "lo", "--cache", ""},
+           {"--upstream", "lo", "--downstream", "lo", "--serve-rate", "1G"},
+           {"--upstream", "lo", "--downstream", "lo", "--cache", "/tmp", "--serve-rate", "x"}}) {
     std::vector<std::string> argv = {kRelay};
     argv.insert(argv.end(), args.begin(), args.end());
     auto p = testbed::Subprocess::Spawn(argv);
