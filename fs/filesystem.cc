@@ -115,9 +115,15 @@ Filesystem::Filesystem(const Hash& root, ObjectFetcher& fetcher, FilesystemOptio
       directories_(options.directory_cache_bytes),
       locator_(fetcher),
       uid_(::getuid()),
-      gid_(::getgid()) {}
+      gid_(::getgid()) {
+  if (options_.prefetch != PrefetchMode::kNone)
+    warmer_ = std::make_unique<DirectoryWarmer>([this](const ObjectId& id) { WarmDirectory(id); });
+}
 
-Filesystem::~Filesystem() { fetcher_.Shutdown(); }
+Filesystem::~Filesystem() {
+  warmer_.reset();
+  fetcher_.Shutdown();
+}
 
 Status Filesystem::LoadRoot() {
   auto root = inodes_.Get(kRootInode);
@@ -203,9 +209,13 @@ void Filesystem::PrefetchBelow(const index::Directory& dir, bool urgent) {
   // Subdirectories first, in listing order, then the tree nodes: a listing
   // needs the former, only a read the latter. Urgent ones go to the front
   // of the queue one by one, hence in reverse.
-  std::vector<ObjectId> ids;
-  for (const index::DirEntry& e : dir.entries)
-    if (e.type == index::EntryType::kDirectory) ids.push_back(DirectoryId(e));
+  std::vector<ObjectId> ids, cached;
+  for (const index::DirEntry& e : dir.entries) {
+    if (e.type != index::EntryType::kDirectory) continue;
+    // Nothing to fetch: decoded ahead instead, before a listing waits for it.
+    (fetcher_.cache().Contains(e.hash) ? cached : ids).push_back(DirectoryId(e));
+  }
+  if (warmer_ && !cached.empty()) warmer_->Queue(cached, urgent);
   const size_t directories = ids.size();
   for (const index::DirEntry& e : dir.entries) {
     if (e.type != index::EntryType::kFile || e.is_inline) continue;
@@ -231,6 +241,13 @@ void Filesystem::ExpandDirectory(const ObjectId& id) {
   // Kept decoded: the listing that follows the crawl then costs no read of
   // the object file and no second decode (the cache's byte bound holds).
   PrefetchBelow(*directories_.Insert(id.hash, std::move(*decoded)), /*urgent=*/false);
+}
+
+void Filesystem::WarmDirectory(const ObjectId& id) {
+  // The first half only: the warmer never evicts what requests decoded.
+  if (directories_.stats().bytes > options_.directory_cache_bytes / 2) return;
+  if (directories_.Get(id.hash)) return;  // decoded, its children queued then
+  ExpandDirectory(id);
 }
 
 void Filesystem::PrefetchChunks(const Hash& file, const index::FileShape& shape, uint64_t begin,

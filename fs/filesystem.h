@@ -15,9 +15,11 @@
 //         objects and of its large files' root tree nodes; each directory
 //         object so fetched is decoded (and kept in the DirectoryCache for
 //         the listing that follows) and does the same, so after mounting
-//         the tree follows breadth-first. Objects already cached
-//         are not expanded (on-demand decoding covers what is below them),
-//         so a tree that names one directory many times costs one fetch.
+//         the tree follows breadth-first. Directory objects already cached
+//         are not fetched but decoded ahead, on the DirectoryWarmer's thread
+//         (directory_warmer.h), into the DirectoryCache's first half; one
+//         decoded already is not expanded again, so a tree that names one
+//         directory many times costs one fetch and one decode.
 //   all:  meta, plus opening a file queues kPrefetch fetches of the small
 //         (one-chunk) files after it in its directory, up to
 //         `prefetch_files` files and `prefetch_bytes` bytes.
@@ -58,6 +60,7 @@
 #include <unordered_map>
 
 #include "chunk_locator.h"
+#include "directory_warmer.h"
 #include "inode_table.h"
 #include "lcfs/hash.h"
 #include "lcfs/index/directory.h"
@@ -168,9 +171,13 @@ class Filesystem {
   // root tree nodes of `dir`; each directory object fetched is expanded in
   // turn. `urgent`: ahead of the breadth-first crawl (a lookup or readdir).
   void PrefetchBelow(const index::Directory& dir, bool urgent);
-  // Pipeline thread: decodes the freshly fetched directory object, keeps it
-  // in the DirectoryCache and prefetches below it.
+  // Pipeline thread (a directory object just fetched) or warmer thread:
+  // decodes the cached directory object, keeps it in the DirectoryCache
+  // and prefetches below it.
   void ExpandDirectory(const ObjectId& id);
+  // Warmer thread: the same for a directory object found in the chunk
+  // cache, unless it is decoded already or the DirectoryCache is half full.
+  void WarmDirectory(const ObjectId& id);
   // Queues kPrefetch fetches of chunks [begin, end) of a file, fetching a
   // missing tree node first (kMetadata) and continuing once it is stored.
   void PrefetchChunks(const Hash& file, const index::FileShape& shape, uint64_t begin,
@@ -213,6 +220,9 @@ class Filesystem {
   std::atomic<bool> no_opendir_{false};
   std::function<void()> after_init_;
   std::once_flag after_init_once_;
+  // Set unless prefetch=none; stopped first by the destructor (its thread
+  // uses the members above).
+  std::unique_ptr<DirectoryWarmer> warmer_;
 };
 
 }  // namespace lcfs::fs
