@@ -21,7 +21,9 @@
 # threads, anonymous and private dirty pages) is sampled every second, and
 # every 10 s each mount's heap as malloc sees it (in use, held free: its
 # metrics endpoint), to tell a leak from fragmentation from threads; all
-# are reported at the end, for the second minute and the last.
+# are reported at the end, for the second minute and the last, with the
+# mount's chunk buffers (fs/object_source_factory.h: a fixed pool; any
+# allocated beyond it means more objects were in flight than it holds).
 #
 #   tests/soak/soak.sh [--duration SECONDS] [--tree-mb MB] [--rate RATE] [BUILD_DIR]
 #
@@ -136,9 +138,11 @@ EOF
 
   # The heap of mount $1 as malloc sees it, from its metrics endpoint (on
   # loopback in its host's namespace), into heap.tsv: "elapsed mountN
-  # in_use free mmapped threads" (kB, kB, kB, count). One fork per sample.
+  # in_use free mmapped threads buffers takes allocations" (kB, kB, kB, then
+  # counts: the chunk buffer pool's size, objects decoded into its buffers,
+  # buffers allocated, the pool's own included). One fork per sample.
   heap_sample() {
-    local out k v in_use="" free=0 mmapped=0 threads=0
+    local out k v in_use="" free=0 mmapped=0 threads=0 buffers=0 takes=0 allocs=0
     out=$(nsenter --net="$(netns "$1")" bash -c 'exec 3<> /dev/tcp/127.0.0.1/9465 &&
       printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && while IFS= read -r l <&3; do echo "$l"; done' \
       2> /dev/null) || return 0
@@ -148,9 +152,12 @@ EOF
         lcfs_mount_heap_free_bytes) free=${v%.*} ;;
         lcfs_mount_heap_mmapped_bytes) mmapped=${v%.*} ;;
         lcfs_mount_threads) threads=${v%.*} ;;
+        lcfs_mount_buffers) buffers=${v%.*} ;;
+        lcfs_mount_buffer_takes_total) takes=${v%.*} ;;
+        lcfs_mount_buffer_allocations_total) allocs=${v%.*} ;;
       esac
     done <<< "$out"
-    [ -n "$in_use" ] && echo "$now mount$1 $((in_use >> 10)) $((free >> 10)) $((mmapped >> 10)) $threads" >> "$work/heap.tsv"
+    [ -n "$in_use" ] && echo "$now mount$1 $((in_use >> 10)) $((free >> 10)) $((mmapped >> 10)) $threads $buffers $takes $allocs" >> "$work/heap.tsv"
     return 0
   }
 
@@ -296,7 +303,7 @@ duration, failed = int(sys.argv[2]), False
 heap = {}
 for line in open(sys.argv[3]):
     f = line.split()
-    if len(f) == 6:
+    if len(f) == 9:
         heap.setdefault(f[1], []).append((int(f[0]), list(map(int, f[2:]))))
 
 
@@ -318,17 +325,23 @@ for name in sorted(rows):
     end = r[-1][0]
     a = [x for x in r if 60 <= x[0] < 120]
     b = [x for x in r if x[0] >= max(120, end - 60)]
+    h = heap.get(name, [])
+    pool = ""
+    if h:
+        buffers, takes, allocs = h[-1][1][4:7]
+        pool = (f"; chunk buffers: {takes} objects decoded into a pool of {buffers}, "
+                f"{max(allocs - buffers, 0)} allocated beyond it")
     if not a or not b:
-        print(f"{name}: run too short to compare; last 10 s: {fig(r[-10:])}")
+        print(f"{name}: run too short to compare; last 10 s: {fig(r[-10:])}{pool}")
         continue
     first, last = med(a, 0), med(b, 0)
     line = (f"{name}: second minute {fig(a)}; last minute {fig(b)}; "
             f"RSS {(last - first) * 100.0 / first:+.1f}%")
-    h = heap.get(name, [])
     ha = [x for x in h if 60 <= x[0] < 120]
     hb = [x for x in h if x[0] >= max(120, end - 60)]
     if ha and hb:
         line += f"; malloc: second minute {heap_fig(ha)}; last minute {heap_fig(hb)}"
+    line += pool
     if name == "exporter":
         line += "; peak RSS of each life (kB): " + " ".join(map(str, lives))
     if name in ("mount1", "mount3", "mount4") and duration >= 300 and last * 10 >= first * 11:

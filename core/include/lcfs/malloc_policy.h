@@ -11,7 +11,9 @@
 // buffers in the heap, where a freed buffer's pages serve the next one: a
 // mapping per buffer (a threshold below the chunk) cost a page fault and a
 // kernel zero-fill per page, most of the mount's CPU in a cold read. What
-// bounds the memory is the arenas (below) and HeapTrimmer.
+// bounds the memory is the arenas (below) and HeapTrimmer. The mount's chunk
+// buffers do not churn through the heap at all: its network source decodes
+// into a fixed BufferPool (lcfs/buffer_pool.h), allocated at start.
 //
 // glibc also gives each thread that allocates an arena of its own, up to 8
 // per core, each keeping the pages of its own peak; the mount's FUSE pool
